@@ -1,0 +1,94 @@
+"""Settings for the whole app, from an optional YAML file, environment and CLI flags.
+
+Precedence: CLI flag > environment (`SHOPASSIST_*`) > YAML file > defaults. Paths in the YAML
+file are relative to the file; defaults are relative to the working directory.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ENV_PREFIX = "SHOPASSIST_"
+_PATH_FIELDS = ("data_dir", "prompts_dir")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Where data and product-team YAML live, and whether to stay offline."""
+
+    data_dir: Path = Path("data")
+    prompts_dir: Path = Path(__file__).resolve().parent.parent / "prompts"
+    offline: bool = True
+
+    @property
+    def catalog_db(self) -> Path:
+        return self.data_dir / "catalog.db"
+
+    @property
+    def cleaning_file(self) -> Path:
+        return self.prompts_dir / "cleaning.yml"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], base: Path | None = None) -> Settings:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(unknown)}")
+        values: dict[str, Any] = {}
+        for key, value in data.items():
+            if key in _PATH_FIELDS:
+                path = Path(str(value)).expanduser()
+                values[key] = path if path.is_absolute() or base is None else base / path
+            elif key == "offline":
+                values[key] = _as_bool(value)
+            else:
+                values[key] = value
+        return cls(**values)
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Defaults, then the YAML file, then SHOPASSIST_* variables, then non-None overrides."""
+    settings = Settings()
+    path = config_file or _env_path("CONFIG")
+    if path is not None:
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ValueError(f"cannot read settings file {path}: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping of settings")
+        settings = Settings.from_dict(data, base=path.parent)
+    env = {
+        f.name: os.environ[ENV_PREFIX + f.name.upper()]
+        for f in fields(Settings)
+        if ENV_PREFIX + f.name.upper() in os.environ
+    }
+    settings = _overlay(settings, env)
+    return _overlay(settings, {k: v for k, v in overrides.items() if v is not None})
+
+
+def _overlay(settings: Settings, data: dict[str, Any]) -> Settings:
+    """`settings` with the fields named in `data` replaced (parsed like the YAML file)."""
+    if not data:
+        return settings
+    parsed = Settings.from_dict(data)
+    return replace(settings, **{key: getattr(parsed, key) for key in data})
+
+
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(ENV_PREFIX + name)
+    return Path(value) if value else None
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true", "yes", "on")

@@ -1,0 +1,1 @@
+"""The Gradio shopper front end, built on the `assistant` facade."""
