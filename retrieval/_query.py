@@ -1,0 +1,146 @@
+"""The search request and result types: plain, typed data that crosses module boundaries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any
+
+from retrieval._model import Product
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+MAX_K = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Hard constraints: every hit satisfies all of them. Values within one field are OR-ed."""
+
+    price_min: float | None = None
+    price_max: float | None = None
+    colors: tuple[str, ...] = ()
+    sizes: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    genders: tuple[str, ...] = ()
+    brands: tuple[str, ...] = ()
+    materials: tuple[str, ...] = ()
+    activities: tuple[str, ...] = ()
+    min_rating: float | None = None
+    on_sale: bool = False
+    in_stock: bool = False
+    catalog: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("price_min", "price_max"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name} cannot be negative ({value})")
+        if (
+            self.price_min is not None
+            and self.price_max is not None
+            and self.price_min > self.price_max
+        ):
+            raise ValueError(f"price_min {self.price_min} is above price_max {self.price_max}")
+        if self.min_rating is not None and not 0 <= self.min_rating <= 5:
+            raise ValueError("min_rating must be between 0 and 5")
+
+    def active(self) -> list[str]:
+        """Names of the fields that constrain anything."""
+        return [f.name for f in fields(self) if getattr(self, f.name) not in (None, (), False)]
+
+    def without(self, name: str) -> Filters:
+        default = next(f.default for f in fields(self) if f.name == name)
+        return _replace(self, **{name: default})
+
+
+@dataclass(frozen=True, slots=True)
+class Exclusions:
+    """Negative constraints ("not black", "no hoodies", "anything but Nike", "not that one")."""
+
+    colors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    brands: tuple[str, ...] = ()
+    materials: tuple[str, ...] = ()
+    product_ids: tuple[str, ...] = ()
+
+    def active(self) -> list[str]:
+        return [f.name for f in fields(self) if getattr(self, f.name)]
+
+
+@dataclass(frozen=True, slots=True)
+class Preferences:
+    """Soft wishes that re-rank without excluding: cheaper, a brand, style words."""
+
+    cheaper: bool = False
+    brands: tuple[str, ...] = ()
+    terms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """One request to the engine. Any mix of text, filters, a photo and a seed product."""
+
+    text: str = ""
+    filters: Filters = field(default_factory=Filters)
+    exclude: Exclusions = field(default_factory=Exclusions)
+    prefer: Preferences = field(default_factory=Preferences)
+    image: Image | None = None
+    similar_to: str | None = None
+    k: int = 10
+    # For evaluation: photos (by path) to leave out of the image index for this query.
+    ignore_image_paths: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.k <= MAX_K:
+            raise ValueError(f"k must be between 1 and {MAX_K}")
+
+    def cache_key(self) -> tuple[Any, ...] | None:
+        """Hashable identity for the result cache; photo queries are not cached."""
+        if self.image is not None:
+            return None
+        return (self.text, self.filters, self.exclude, self.prefer, self.similar_to, self.k,
+                self.ignore_image_paths)  # fmt: skip
+
+
+@dataclass(slots=True)
+class Evidence:
+    """Why a product is shown, all of it read from the catalog."""
+
+    met: list[str] = field(default_factory=list)
+    text_span: str | None = None
+    review_snippet: str | None = None
+    review_rating: float | None = None
+    price_vs_limit: float | None = None
+    channels: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Hit:
+    product: Product
+    score: float
+    evidence: Evidence
+
+
+@dataclass(slots=True)
+class Relaxation:
+    """The nearest non-empty search when hard filters empty the result."""
+
+    dropped: str
+    description: str
+    count: int
+    hits: list[Hit]
+
+
+@dataclass(slots=True)
+class SearchResult:
+    hits: list[Hit]
+    candidates: int
+    empty_reason: str | None = None
+    relaxation: Relaxation | None = None
+
+
+def _replace(filters: Filters, **changes: Any) -> Filters:
+    values = {f.name: getattr(filters, f.name) for f in fields(filters)}
+    values.update(changes)
+    return Filters(**values)

@@ -1,0 +1,548 @@
+"""The search engine: one entry point for text, filters, photos and "more like this".
+
+Plan: exact hard filters from catalog facts -> candidates from several rankers (dense text,
+BM25, image, CLIP, catalog links) -> reciprocal rank fusion -> soft-preference re-ranking ->
+MMR for variety -> evidence for each hit. Empty results say which filter emptied them and show
+the nearest relaxation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+from rank_bm25 import BM25Okapi
+
+from retrieval._documents import product_document, tokenize
+from retrieval._encoders import ImageEncoder, TextEncoder
+from retrieval._facets import CatalogView
+from retrieval._index import VectorIndex
+from retrieval._indexer import collection_name
+from retrieval._model import LinkKind, Product
+from retrieval._query import (
+    Evidence,
+    Exclusions,
+    Filters,
+    Hit,
+    Relaxation,
+    SearchQuery,
+    SearchResult,
+)
+from retrieval._store import CatalogStore
+
+RRF_K = 60
+MIN_SNIPPET_WORDS = 5  # shorter review sentences ("Love it!") support no particular need
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_SIZE_OR_NUMBER = re.compile(r"\b\d+(\.\d+)?\s*(cm|mm|in|inch|foot|ft|oz|ml|l|lb|kg)?\b")
+
+
+@dataclass(frozen=True, slots=True)
+class RankingWeights:
+    """Weights of each ranker in the fusion and of the soft preferences in re-ranking."""
+
+    dense: float = 1.0
+    bm25: float = 1.0
+    image: float = 1.0
+    clip: float = 0.5
+    links: float = 0.8
+    cheaper: float = 0.3
+    brand: float = 0.2
+    term: float = 0.1
+    mmr_lambda: float = 0.75
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.mmr_lambda <= 1:
+            raise ValueError("mmr_lambda must be between 0 and 1")
+
+
+class _Lru(OrderedDict[object, object]):
+    """A tiny LRU map for query vectors and results."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def fetch(self, key: object, compute: Callable[[], object]) -> object:
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        value = compute()
+        if self.size:
+            self[key] = value
+            if len(self) > self.size:
+                self.popitem(last=False)
+        return value
+
+
+class _DenseSpace:
+    """One collection's vectors in memory for exact scoring over filtered candidates, with the
+    Chroma HNSW index for unfiltered queries."""
+
+    def __init__(self, index: VectorIndex, name: str, key: str = "id") -> None:
+        self.index, self.name = index, name
+        ids, self.matrix, metadatas = index.vectors(name)
+        self.ids = ids
+        # For image collections each row is one photo; `owner` maps rows to product ids.
+        self.owner = [str(m.get("product_id", i)) for i, m in zip(ids, metadatas, strict=True)]
+        self.paths = [str(m.get("path", "")) for m in metadatas]
+        self.rows_of: dict[str, list[int]] = {}
+        for row, pid in enumerate(self.owner):
+            self.rows_of.setdefault(pid, []).append(row)
+
+    def vector_of(self, product_id: str) -> np.ndarray | None:
+        rows = self.rows_of.get(product_id)
+        return self.matrix[rows[0]] if rows else None
+
+    def rank(
+        self,
+        vector: np.ndarray,
+        allowed: set[str] | None,
+        limit: int,
+        exact_limit: int,
+        ignore_paths: frozenset[str] = frozenset(),
+    ) -> list[tuple[str, float]]:
+        """Products by their best-matching row, highest similarity first."""
+        if not self.ids:
+            return []
+        if allowed is None and not ignore_paths and len(self.ids) > exact_limit:
+            over = limit * max(1, len(self.ids) // max(1, len(self.rows_of)))
+            pairs = self.index.query(self.name, vector, over)
+            row_of = {i: r for r, i in enumerate(self.ids)}
+            return _best_per_owner([(self.owner[row_of[i]], s) for i, s in pairs], limit)
+        rows = (
+            range(len(self.ids))
+            if allowed is None
+            else [r for pid in allowed for r in self.rows_of.get(pid, ())]
+        )
+        rows = [r for r in rows if self.paths[r] not in ignore_paths]
+        if not rows:
+            return []
+        scores = self.matrix[rows] @ vector
+        order = np.argsort(-scores)
+        return _best_per_owner([(self.owner[rows[i]], float(scores[i])) for i in order], limit)
+
+
+class SearchEngine:
+    """Hybrid, filtered, explainable product search over one catalog store."""
+
+    def __init__(
+        self,
+        store: CatalogStore,
+        index: VectorIndex,
+        text_encoder: TextEncoder,
+        *,
+        image_encoder: ImageEncoder | None = None,
+        clip_encoder: ImageEncoder | None = None,
+        weights: RankingWeights | None = None,
+        candidates: int = 100,
+        exact_limit: int = 50_000,
+        cache_size: int = 512,
+    ) -> None:
+        if candidates < 1 or exact_limit < 1:
+            raise ValueError("candidates and exact_limit must be >= 1")
+        self.store = store
+        self.index = index
+        self.text_encoder = text_encoder
+        self.image_encoder = image_encoder
+        self.clip_encoder = clip_encoder
+        self.weights = weights or RankingWeights()
+        self.candidates = candidates
+        self.exact_limit = exact_limit
+        self._vectors = _Lru(cache_size)
+        self._results = _Lru(cache_size)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Reload facts and vectors (after an ingest + index sync); clears the caches."""
+        self.view = CatalogView(self.store.products())
+        self._ids = list(self.view.products)
+        self._bm25 = (
+            BM25Okapi([tokenize(product_document(p)) for p in self.view.products.values()])
+            if self._ids
+            else None
+        )
+        self.text_space = _DenseSpace(self.index, collection_name("text", self.text_encoder.name))
+        self.image_space = (
+            _DenseSpace(self.index, collection_name("image", self.image_encoder.name))
+            if self.image_encoder
+            else None
+        )
+        self.clip_space = (
+            _DenseSpace(self.index, collection_name("clip", self.clip_encoder.name))
+            if self.clip_encoder
+            else None
+        )
+        self._vectors.clear()
+        self._results.clear()
+
+    # -- public entry points ----------------------------------------------------------------------
+    def search(self, query: SearchQuery) -> SearchResult:
+        key = query.cache_key()
+        if key is None:
+            return self._search(query)
+        cached = self._results.fetch(key, lambda: self._search(query))
+        assert isinstance(cached, SearchResult)
+        return cached
+
+    def similar(self, product_id: str, k: int = 10, filters: Filters | None = None) -> SearchResult:
+        """'You may also like': content neighbours blended with the store's own links."""
+        return self.search(SearchQuery(similar_to=product_id, k=k, filters=filters or Filters()))
+
+    def complete_the_look(self, product_id: str, k: int = 6) -> list[Hit]:
+        """Items that go with the product: cross-sell links first, then close items from other
+        categories for the same shopper (gender), never the same kind of item."""
+        seed = self.view.products.get(product_id)
+        if seed is None:
+            raise KeyError(f"unknown product {product_id!r}")
+        linked = [
+            self._by_sku(seed.catalog, link.target_sku)
+            for link in seed.links
+            if link.kind in (LinkKind.CROSSSELL, LinkKind.RELATED)
+        ]
+        kind = seed.category_path[-1:] if seed.category_path else []
+        genders = tuple(seed.attributes.get("gender", ()))
+        allowed = self.view.allowed(Filters(genders=genders, catalog=seed.catalog), Exclusions())
+        allowed = {i for i in allowed if self.view.products[i].category_path[-1:] != kind}
+        vector = self.text_space.vector_of(product_id)
+        content = (
+            self.text_space.rank(vector, allowed, self.candidates, self.exact_limit)
+            if vector is not None
+            else []
+        )
+        rankings = {
+            "links": [(p.id, 1.0) for p in linked if p is not None and p.id != product_id],
+            "dense": content,
+        }
+        fused = self._fuse(rankings)
+        return [
+            Hit(self.view.products[pid], score, Evidence(channels=channels))
+            for pid, score, channels in fused[:k]
+        ]
+
+    # -- the pipeline ---------------------------------------------------------------------------
+    def _search(self, query: SearchQuery) -> SearchResult:
+        filters = query.filters
+        allowed = self.view.allowed(filters, query.exclude)
+        if query.similar_to:
+            allowed.discard(query.similar_to)
+        if not allowed:
+            return self._empty(query)
+        hits = self._ranked_hits(query, allowed)
+        return SearchResult(hits=hits, candidates=len(allowed))
+
+    def _ranked_hits(self, query: SearchQuery, allowed: set[str]) -> list[Hit]:
+        restricted = None if len(allowed) == len(self._ids) else allowed
+        rankings = self._rankings(query, restricted)
+        if not any(rankings.values()):
+            # No signal (no text, photo or seed): browse the allowed set by rating, then price.
+            order = sorted(
+                allowed,
+                key=lambda i: (
+                    -(self.view.products[i].rating or 0),
+                    self.view.products[i].effective_price or 0,
+                ),
+            )
+            rankings = {"browse": [(pid, 1.0) for pid in order[: self.candidates]]}
+        fused = self._fuse(rankings)
+        rescored = self._apply_preferences(query, fused)
+        chosen = self._diversify(rescored, query.k)
+        return [self._hit(pid, score, channels, query) for pid, score, channels in chosen]
+
+    def _rankings(
+        self, query: SearchQuery, allowed: set[str] | None
+    ) -> dict[str, list[tuple[str, float]]]:
+        rankings: dict[str, list[tuple[str, float]]] = {}
+        limit, exact = self.candidates, self.exact_limit
+        ignore = frozenset(query.ignore_image_paths)
+        if query.text.strip():
+            vector = self._text_vector(query.text)
+            rankings["dense"] = self.text_space.rank(vector, allowed, limit, exact)
+            rankings["bm25"] = self._bm25_rank(query.text, allowed, limit)
+            if self.clip_encoder and self.clip_space:
+                clip_vector = self._clip_text_vector(query.text)
+                rankings["clip"] = self.clip_space.rank(clip_vector, allowed, limit, exact, ignore)
+        if query.image is not None:
+            if self.image_encoder and self.image_space:
+                vector = self.image_encoder.encode_images([query.image])[0]
+                rankings["image"] = self.image_space.rank(vector, allowed, limit, exact, ignore)
+            if self.clip_encoder and self.clip_space:
+                vector = self.clip_encoder.encode_images([query.image])[0]
+                rankings["clip_image"] = self.clip_space.rank(vector, allowed, limit, exact, ignore)
+        if query.similar_to:
+            rankings.update(self._seed_rankings(query.similar_to, allowed))
+        return rankings
+
+    def _seed_rankings(
+        self, product_id: str, allowed: set[str] | None
+    ) -> dict[str, list[tuple[str, float]]]:
+        seed = self.view.products.get(product_id)
+        if seed is None:
+            raise KeyError(f"unknown product {product_id!r}")
+        rankings: dict[str, list[tuple[str, float]]] = {}
+        for name, space in (("dense", self.text_space), ("image", self.image_space)):
+            vector = space.vector_of(product_id) if space else None
+            if space is not None and vector is not None:
+                ranked = space.rank(vector, allowed, self.candidates + 1, self.exact_limit)
+                rankings[name] = [(pid, s) for pid, s in ranked if pid != product_id]
+        linked = [self._by_sku(seed.catalog, link.target_sku) for link in seed.links]
+        rankings["links"] = [
+            (p.id, 1.0)
+            for p in linked
+            if p is not None and p.id != product_id and (allowed is None or p.id in allowed)
+        ]
+        return rankings
+
+    def _bm25_rank(
+        self, text: str, allowed: set[str] | None, limit: int
+    ) -> list[tuple[str, float]]:
+        tokens = tokenize(text)
+        if not tokens or self._bm25 is None:
+            return []
+        scores = self._bm25.get_scores(tokens)
+        order = np.argsort(-scores)
+        ranked = []
+        for i in order:
+            if scores[i] <= 0:
+                break
+            pid = self._ids[i]
+            if allowed is None or pid in allowed:
+                ranked.append((pid, float(scores[i])))
+                if len(ranked) >= limit:
+                    break
+        return ranked
+
+    def _fuse(
+        self, rankings: dict[str, list[tuple[str, float]]]
+    ) -> list[tuple[str, float, dict[str, int]]]:
+        """Reciprocal rank fusion: robust to rankers whose scores are not comparable."""
+        scores: dict[str, float] = {}
+        channels: dict[str, dict[str, int]] = {}
+        for name, ranked in rankings.items():
+            weight = getattr(self.weights, name.removesuffix("_image"), 1.0)
+            for rank, (pid, _) in enumerate(ranked, start=1):
+                scores[pid] = scores.get(pid, 0.0) + weight / (RRF_K + rank)
+                channels.setdefault(pid, {})[name] = rank
+        top = max(scores.values(), default=1.0)
+        return sorted(
+            ((pid, s / top, channels[pid]) for pid, s in scores.items()), key=lambda t: -t[1]
+        )
+
+    def _apply_preferences(
+        self, query: SearchQuery, fused: list[tuple[str, float, dict[str, int]]]
+    ) -> list[tuple[str, float, dict[str, int]]]:
+        prefer = query.prefer
+        if not (prefer.cheaper or prefer.brands or prefer.terms):
+            return fused
+        prices = sorted(
+            p for pid, _, _ in fused if (p := self.view.products[pid].effective_price) is not None
+        )
+        brands = {b.lower() for b in prefer.brands}
+        terms = [t.lower() for t in prefer.terms]
+        rescored = []
+        for pid, score, channels in fused:
+            product = self.view.products[pid]
+            bonus = 0.0
+            price = product.effective_price
+            if prefer.cheaper and price is not None and prices:
+                cheaper_share = 1 - (np.searchsorted(prices, price) / max(1, len(prices) - 1))
+                bonus += self.weights.cheaper * float(cheaper_share)
+            if product.brand and product.brand.lower() in brands:
+                bonus += self.weights.brand
+            if terms:
+                document = product_document(product).lower()
+                bonus += self.weights.term * sum(1 for t in terms if t in document)
+            rescored.append((pid, score + bonus, channels))
+        return sorted(rescored, key=lambda t: -t[1])
+
+    def _diversify(
+        self, ranked: list[tuple[str, float, dict[str, int]]], k: int
+    ) -> list[tuple[str, float, dict[str, int]]]:
+        """MMR over text vectors, and one item per product family (the same item in another
+        size or colour sold as its own SKU) before any second one."""
+        pool = ranked[: max(k * 5, 50)]
+        chosen: list[tuple[str, float, dict[str, int]]] = []
+        chosen_vectors: list[np.ndarray] = []
+        families: set[str] = set()
+        deferred: list[tuple[str, float, dict[str, int]]] = []
+        lam = self.weights.mmr_lambda
+        while pool and len(chosen) < k:
+            best_index, best_value = 0, -np.inf
+            for i, (pid, score, _) in enumerate(pool):
+                vector = self.text_space.vector_of(pid)
+                redundancy = (
+                    max(float(vector @ v) for v in chosen_vectors)
+                    if chosen_vectors and vector is not None
+                    else 0.0
+                )
+                value = lam * score - (1 - lam) * redundancy
+                if value > best_value:
+                    best_index, best_value = i, value
+            item = pool.pop(best_index)
+            family = _family(self.view.products[item[0]])
+            if family in families:
+                deferred.append(item)
+                continue
+            families.add(family)
+            chosen.append(item)
+            vector = self.text_space.vector_of(item[0])
+            if vector is not None:
+                chosen_vectors.append(vector)
+        return chosen + deferred[: k - len(chosen)]
+
+    # -- evidence and empty results ---------------------------------------------------------------
+    def _hit(self, pid: str, score: float, channels: dict[str, int], query: SearchQuery) -> Hit:
+        product = self.view.products[pid]
+        evidence = Evidence(channels=dict(channels))
+        filters = query.filters
+        evidence.met = _constraints_met(product, filters)
+        price = product.effective_price
+        if filters.price_max is not None and price is not None:
+            evidence.price_vs_limit = round(filters.price_max - price, 2)
+        need = tokenize(" ".join((query.text, *query.prefer.terms)))
+        evidence.text_span = _best_sentence(product.description, need)
+        snippet = _review_support(product, need)
+        if snippet:
+            evidence.review_snippet, evidence.review_rating = snippet
+        return Hit(product, round(score, 4), evidence)
+
+    def _empty(self, query: SearchQuery) -> SearchResult:
+        filters = query.filters
+        active = filters.active()
+        if not active:
+            reason = "Nothing in the catalog matches those exclusions."
+            return SearchResult(hits=[], candidates=0, empty_reason=reason)
+        counts = {
+            name: len(self.view.allowed(filters.without(name), query.exclude)) for name in active
+        }
+        culprit = max(counts, key=lambda n: counts[n])
+        described = ", ".join(self.view.describe(filters, n) for n in active)
+        reason = f"No product matches all of: {described}."
+        if not counts[culprit]:
+            return SearchResult(hits=[], candidates=0, empty_reason=reason)
+        relaxed = replace(query, filters=filters.without(culprit))
+        allowed = self.view.allowed(relaxed.filters, relaxed.exclude)
+        description = (
+            f"Without the {self.view.describe(filters, culprit)} filter there "
+            f"{'is 1 product' if counts[culprit] == 1 else f'are {counts[culprit]} products'}."
+        )
+        relaxation = Relaxation(
+            dropped=culprit,
+            description=description,
+            count=counts[culprit],
+            hits=self._ranked_hits(relaxed, allowed),
+        )
+        return SearchResult(hits=[], candidates=0, empty_reason=reason, relaxation=relaxation)
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def _text_vector(self, text: str) -> np.ndarray:
+        vector = self._vectors.fetch(
+            ("text", text), lambda: self.text_encoder.encode_texts([text])[0]
+        )
+        assert isinstance(vector, np.ndarray)
+        return vector
+
+    def _clip_text_vector(self, text: str) -> np.ndarray:
+        encoder = self.clip_encoder
+        assert encoder is not None and isinstance(encoder, TextEncoder)
+        vector = self._vectors.fetch(("clip", text), lambda: encoder.encode_texts([text])[0])
+        assert isinstance(vector, np.ndarray)
+        return vector
+
+    def _by_sku(self, catalog: str, sku: str) -> Product | None:
+        return self.view.products.get(f"{catalog}:{sku}") or self._variant_owner(catalog, sku)
+
+    def _variant_owner(self, catalog: str, sku: str) -> Product | None:
+        for product in self.view.products.values():
+            if product.catalog == catalog and any(v.sku == sku for v in product.variants):
+                return product
+        return None
+
+
+def _best_per_owner(pairs: Sequence[tuple[str, float]], limit: int) -> list[tuple[str, float]]:
+    best: dict[str, float] = {}
+    for pid, score in pairs:
+        if pid not in best:
+            best[pid] = score
+            if len(best) >= limit:
+                break
+    return list(best.items())
+
+
+def _family(product: Product) -> str:
+    """'Sprite Stasis Ball 55 cm' and '... 65 cm' (or a colour in the title) are one family."""
+    title = _SIZE_OR_NUMBER.sub(" ", product.title.lower())
+    colours = {c.lower() for c in product.attribute_values("color")}
+    words = [w for w in re.findall(r"[a-z]+", title) if w not in colours]
+    return f"{product.catalog}:{' '.join(words)}"
+
+
+def _constraints_met(product: Product, filters: Filters) -> list[str]:
+    met = []
+    wanted_colors = {c.lower() for c in filters.colors}
+    wanted_sizes = {s.lower() for s in filters.sizes}
+    if wanted_colors:
+        have = [c for c in product.attribute_values("color") if c.lower() in wanted_colors]
+        met.append(f"in {' and '.join(have)}")
+    if wanted_sizes:
+        have = [s for s in product.attribute_values("size") if s.lower() in wanted_sizes]
+        met.append(f"size {' / '.join(have)} available")
+    price = product.effective_price
+    if price is not None and filters.price_max is not None:
+        met.append(f"${price:.2f}, under your ${filters.price_max:.2f} limit")
+    if price is not None and filters.price_min is not None:
+        met.append(f"${price:.2f}, above your ${filters.price_min:.2f} minimum")
+    for name, facet in (
+        ("genders", "gender"),
+        ("materials", "material"),
+        ("activities", "activity"),
+    ):
+        wanted = {v.lower() for v in getattr(filters, name)}
+        have = [v for v in product.attribute_values(facet) if v.lower() in wanted | {"unisex"}]
+        if wanted and have:
+            met.append(f"{facet}: {', '.join(have)}")
+    if filters.categories:
+        met.append(" > ".join(product.category_path))
+    if filters.brands and product.brand:
+        met.append(f"by {product.brand}")
+    if filters.min_rating is not None and product.rating is not None:
+        met.append(f"rated {product.rating:.1f}/5 from {len(product.reviews)} reviews")
+    if filters.on_sale and product.on_sale and price is not None and product.price is not None:
+        met.append(f"on sale: ${price:.2f} (was ${product.price:.2f})")
+    if filters.in_stock:
+        met.append("in stock")
+    return met
+
+
+def _best_sentence(text: str, need: list[str]) -> str | None:
+    """The description sentence sharing most words with the need (None if none shares any)."""
+    if not need or not text:
+        return None
+    wanted = set(need)
+    best, best_overlap = None, 0
+    for sentence in _SENTENCE.split(text):
+        overlap = len(wanted & set(tokenize(sentence)))
+        if overlap > best_overlap:
+            best, best_overlap = sentence.strip(), overlap
+    return best
+
+
+def _review_support(product: Product, need: list[str]) -> tuple[str, float] | None:
+    """A sentence from a favourable review (4+ stars) that speaks to the need."""
+    if not need:
+        return None
+    wanted = set(need)
+    best: tuple[str, float] | None = None
+    best_overlap = 0
+    for review in product.reviews:
+        if review.rating < 4:
+            continue
+        for sentence in _SENTENCE.split(f"{review.title}. {review.text}"):
+            if len(sentence.split()) < MIN_SNIPPET_WORDS:
+                continue
+            overlap = len(wanted & set(tokenize(sentence)))
+            if overlap > best_overlap:
+                best, best_overlap = (sentence.strip()[:200], review.rating), overlap
+    return best

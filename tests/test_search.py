@@ -1,0 +1,233 @@
+"""The search engine on the real Luma + eShop catalog, real MiniLM and a real embedded Chroma."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from retrieval import CatalogStore, ingest
+from retrieval._encoders import SentenceTextEncoder
+from retrieval._index import EmbeddingCache, VectorIndex
+from retrieval._indexer import CatalogIndexer
+from retrieval._langchain import CatalogRetriever
+from retrieval._query import Exclusions, Filters, Preferences, SearchQuery
+from retrieval._search import SearchEngine
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session")
+def text_encoder() -> SentenceTextEncoder:
+    return SentenceTextEncoder()
+
+
+@pytest.fixture(scope="session")
+def engine(luma_store, text_encoder, tmp_path_factory) -> SearchEngine:
+    root = tmp_path_factory.mktemp("index")
+    index = VectorIndex(path=root / "chroma")
+    CatalogIndexer(luma_store, index, EmbeddingCache(root / "cache.db"), text_encoder).sync(
+        progress=False
+    )
+    return SearchEngine(luma_store, index, text_encoder)
+
+
+def _search(engine: SearchEngine, text: str = "", k: int = 10, **filters) -> list:
+    return engine.search(SearchQuery(text=text, filters=Filters(**filters), k=k)).hits
+
+
+class TestHardFilters:
+    def test_price_range(self, engine):
+        hits = _search(engine, "jacket", k=20, price_min=40, price_max=60)
+        assert hits and all(40 <= h.product.effective_price <= 60 for h in hits)
+
+    def test_colour_and_size_on_one_variant(self, engine):
+        hits = _search(engine, "hoodie", k=20, colors=("Blue",), sizes=("XS",))
+        assert hits
+        for hit in hits:
+            assert any(
+                v.color == "Blue" and v.size == "XS" and v.in_stock for v in hit.product.variants
+            )
+
+    def test_category_and_gender(self, engine):
+        hits = _search(engine, "pants", k=20, categories=("Pants",), genders=("Women",))
+        assert hits
+        assert all(["Women", "Bottoms", "Pants"] in h.product.categories for h in hits)
+
+    def test_unisex_products_match_a_gender(self, engine):
+        hits = _search(engine, "water bottle", k=30, genders=("Women",), categories=("Gear",))
+        bottle = next(h for h in hits if h.product.id == "luma:24-UG06")
+        assert "Unisex" in bottle.product.attributes["gender"]
+
+    def test_brand_material_activity_rating(self, engine):
+        assert all(
+            h.product.brand == "Daybird" for h in _search(engine, "boots", brands=("Daybird",))
+        )
+        for hit in _search(engine, "top", k=20, materials=("Wool",)):
+            assert "Wool" in hit.product.attributes["material"]
+        for hit in _search(engine, "bag", k=20, activities=("Travel",)):
+            assert "Travel" in hit.product.attributes["activity"]
+        rated = _search(engine, "bag", k=20, min_rating=4)
+        assert rated and all(h.product.rating >= 4 for h in rated)
+
+    def test_on_sale_and_in_stock(self, engine):
+        for hit in _search(engine, "", k=20, on_sale=True):
+            assert hit.product.effective_price < hit.product.price
+        assert all(h.product.in_stock for h in _search(engine, "shirt", k=20, in_stock=True))
+
+    def test_catalog(self, engine):
+        assert all(h.product.catalog == "eshop" for h in _search(engine, "jacket", catalog="eshop"))
+
+    def test_invalid_filters_rejected(self):
+        with pytest.raises(ValueError, match="negative"):
+            Filters(price_max=-5)
+        with pytest.raises(ValueError, match="above price_max"):
+            Filters(price_min=50, price_max=10)
+        with pytest.raises(ValueError, match="k must be"):
+            SearchQuery(text="x", k=0)
+
+
+class TestNegativeFilters:
+    def test_not_a_colour_keeps_items_that_come_in_others(self, engine):
+        query = SearchQuery(text="tee", exclude=Exclusions(colors=("Black",)), k=30)
+        hits = engine.search(query).hits
+        assert hits
+        assert all(set(h.product.colors) - {"Black"} for h in hits)
+        only_black = [p for p in engine.view.products.values() if p.colors == ["Black"]]
+        assert not {p.id for p in only_black} & {h.product.id for h in hits}
+
+    def test_not_a_brand_or_category_or_that_one(self, engine):
+        hits = engine.search(
+            SearchQuery(text="backpack", exclude=Exclusions(brands=("Daybird",)), k=20)
+        ).hits
+        assert hits and all(h.product.brand != "Daybird" for h in hits)
+        hoodies = engine.search(
+            SearchQuery(text="warm top", exclude=Exclusions(categories=("Hoodies & Sweatshirts",)))
+        ).hits
+        assert all("Hoodies & Sweatshirts" not in h.product.category_path for h in hoodies)
+        first = _search(engine, "yoga pants")[0].product.id
+        again = engine.search(
+            SearchQuery(text="yoga pants", exclude=Exclusions(product_ids=(first,)))
+        ).hits
+        assert first not in {h.product.id for h in again}
+
+
+class TestEmptyResults:
+    def test_says_which_filter_emptied_it_and_offers_the_nearest_relaxation(self, engine):
+        result = engine.search(
+            SearchQuery(
+                text="jacket", filters=Filters(colors=("Purple",), sizes=("XS",), price_max=20)
+            )
+        )
+        assert result.hits == []
+        assert "price limit $20.00" in result.empty_reason
+        relaxation = result.relaxation
+        assert relaxation.dropped == "price_max"
+        assert relaxation.count > 0 and relaxation.hits
+        assert all("Purple" in h.product.colors for h in relaxation.hits)
+
+    def test_nothing_anywhere(self, engine):
+        result = engine.search(SearchQuery(text="x", filters=Filters(brands=("NoSuchBrand",))))
+        assert result.hits == [] and result.relaxation is not None
+        assert "brand NoSuchBrand" in result.empty_reason
+
+
+class TestRankingAndFusion:
+    def test_relevant_items_first(self, engine):
+        top = [h.product.title for h in _search(engine, "waterproof hiking boots", k=3)]
+        assert any("Hiking Boots" in t for t in top)
+        assert "Hoodie" in _search(engine, "hoodie for men", genders=("Men",))[0].product.title
+
+    def test_fusion_records_each_ranker(self, engine):
+        hit = _search(engine, "yoga pants")[0]
+        assert {"dense", "bm25"} <= set(hit.evidence.channels)
+
+    def test_rrf_prefers_agreement(self, engine):
+        fused = engine._fuse({"dense": [("a", 0.9), ("b", 0.8)], "bm25": [("b", 5.0), ("c", 4.0)]})
+        assert [pid for pid, _, _ in fused] == ["b", "a", "c"]
+        assert fused[0][1] == 1.0 and fused[0][2] == {"dense": 2, "bm25": 1}
+
+    def test_cheaper_preference_lowers_prices(self, engine):
+        plain = _search(engine, "jacket", k=5)
+        cheaper = engine.search(
+            SearchQuery(text="jacket", prefer=Preferences(cheaper=True), k=5)
+        ).hits
+        mean = lambda hits: sum(h.product.effective_price for h in hits) / len(hits)  # noqa: E731
+        assert mean(cheaper) < mean(plain)
+
+    def test_no_text_browses_the_filtered_set(self, engine):
+        hits = _search(engine, "", k=5, categories=("Watches",))
+        assert len(hits) == 5 and all("Watches" in h.product.category_path for h in hits)
+
+
+class TestVariety:
+    def test_size_and_colour_siblings_do_not_fill_the_page(self, engine):
+        hits = _search(engine, "stasis ball", k=5)
+        balls = [h for h in hits if "Stasis Ball" in h.product.title]
+        assert len(balls) == 1
+        assert len({h.product.title for h in hits}) == 5
+
+
+class TestEvidence:
+    def test_constraints_price_text_and_review(self, engine):
+        hits = _search(engine, "yoga pants", k=10, price_max=50, genders=("Women",))
+        hit = hits[0]
+        price = hit.product.effective_price
+        assert f"${price:.2f}, under your $50.00 limit" in hit.evidence.met
+        assert hit.evidence.price_vs_limit == round(50 - price, 2)
+        assert hit.evidence.text_span and hit.evidence.text_span in hit.product.description
+        with_review = [h for h in hits if h.evidence.review_snippet]
+        assert with_review
+        for h in with_review:
+            assert h.evidence.review_rating >= 4
+            assert any(
+                h.evidence.review_snippet in f"{r.title}. {r.text}" for r in h.product.reviews
+            )
+
+
+class TestItemToItem:
+    def test_similar_excludes_the_seed_and_uses_links(self, engine):
+        hits = engine.similar("luma:MH01", k=10).hits
+        assert "luma:MH01" not in {h.product.id for h in hits}
+        assert any("links" in h.evidence.channels for h in hits)
+
+    def test_complete_the_look_avoids_the_same_kind(self, engine):
+        hits = engine.complete_the_look("luma:MH01")
+        assert hits
+        assert all(h.product.category_path[-1:] != ["Hoodies & Sweatshirts"] for h in hits)
+
+    def test_unknown_seed(self, engine):
+        with pytest.raises(KeyError):
+            engine.similar("luma:NOPE")
+
+
+class TestCacheAndLangChain:
+    def test_repeated_query_served_from_cache(self, engine):
+        query = SearchQuery(text="red running shorts", k=3)
+        assert engine.search(query) is engine.search(query)
+
+    def test_langchain_retriever(self, engine):
+        retriever = CatalogRetriever(engine=engine, k=3, filters=Filters(genders=("Men",)))
+        documents = retriever.invoke("hoodie")
+        assert len(documents) == 3
+        assert all(d.metadata["product_id"].startswith("luma:") for d in documents)
+        assert "Men" in documents[0].metadata["gender"]
+        assert documents[0].page_content.startswith(engine.view.products[documents[0].id].title)
+
+
+class TestIndexSync:
+    def test_only_changed_products_are_encoded(self, tmp_path: Path, text_encoder, cleaning):
+        store = CatalogStore(tmp_path / "c.db")
+        src = tmp_path / "shop.csv"
+        src.write_text("id,title,price\nA,Red mug,3\nB,Blue cup,4\nC,Green bowl,5\n")
+        ingest(src, store, catalog="shop", cleaning=cleaning, progress=False)
+        index = VectorIndex(path=tmp_path / "chroma")
+        indexer = CatalogIndexer(store, index, EmbeddingCache(tmp_path / "cache.db"), text_encoder)
+        name = indexer.text_collection
+        assert indexer.sync(progress=False).encoded[name] == 3
+        assert indexer.sync(progress=False).encoded[name] == 0
+        src.write_text("id,title,price\nA,Red mug,3\nB,Navy cup,4\n")
+        ingest(src, store, catalog="shop", cleaning=cleaning, progress=False)
+        stats = indexer.sync(progress=False)
+        assert stats.encoded[name] == 1 and stats.removed[name] == 1
+        assert set(index.stored(name)) == {"shop:A", "shop:B"}
