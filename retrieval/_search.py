@@ -236,6 +236,8 @@ class SearchEngine:
     def _ranked_hits(self, query: SearchQuery, allowed: set[str]) -> list[Hit]:
         restricted = None if len(allowed) == len(self._ids) else allowed
         rankings = self._rankings(query, restricted)
+        if query.rankers:
+            rankings = {n: r for n, r in rankings.items() if n in query.rankers}
         if not any(rankings.values()):
             # No signal (no text, photo or seed): browse the allowed set by rating, then price.
             order = sorted(
@@ -248,7 +250,7 @@ class SearchEngine:
             rankings = {"browse": [(pid, 1.0) for pid in order[: self.candidates]]}
         fused = self._fuse(rankings)
         rescored = self._apply_preferences(query, fused)
-        chosen = self._diversify(rescored, query.k)
+        chosen = self._diversify(rescored, query.k) if query.diversify else rescored[: query.k]
         return [self._hit(pid, score, channels, query) for pid, score, channels in chosen]
 
     def _rankings(
@@ -287,6 +289,12 @@ class SearchEngine:
             if space is not None and vector is not None:
                 ranked = space.rank(vector, allowed, self.candidates + 1, self.exact_limit)
                 rankings[name] = [(pid, s) for pid, s in ranked if pid != product_id]
+        seed_words = " ".join((seed.title, *seed.category_path))
+        rankings["bm25"] = [
+            (pid, s)
+            for pid, s in self._bm25_rank(seed_words, allowed, self.candidates + 1)
+            if pid != product_id
+        ]
         linked = [self._by_sku(seed.catalog, link.target_sku) for link in seed.links]
         rankings["links"] = [
             (p.id, 1.0)

@@ -1,0 +1,404 @@
+"""`shopassist eval retrieval`: the engine against baselines on one catalog, in one run.
+
+Tasks (all systems rank the same candidates: every product of the catalog):
+1. attribute queries generated from the catalog's own labels, phrased as shoppers would,
+   graded 2 (meets every constraint), 1 (right kind of product only) or 0;
+2. photo queries: a product's alternate or back photo, that photo left out of the index, the
+   product itself as the target;
+3. item-to-item: the store's related / up-sell / cross-sell links as ground truth (the links
+   ranker is switched off, so the engine cannot read the answer).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from retrieval._model import ImageRole, LinkKind, Product
+from retrieval._query import Filters, SearchQuery
+from retrieval._search import SearchEngine
+
+K = 10
+# Shopper words for the catalog's leaf categories (the label stays the ground truth).
+LEAF_NOUNS = {
+    "Jackets": "jacket",
+    "Hoodies & Sweatshirts": "hoodie",
+    "Tees": "t-shirt",
+    "Tanks": "tank top",
+    "Bras & Tanks": "sports bra",
+    "Pants": "pants",
+    "Shorts": "shorts",
+    "Bags": "bag",
+    "Watches": "watch",
+    "Fitness Equipment": "fitness equipment",
+}
+GENDER_WORDS = {"Men": ("men's", "for men"), "Women": ("women's", "for women")}
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeQuery:
+    text: str
+    leaf: str
+    gender: str | None = None
+    color: str | None = None
+    material: str | None = None
+    activity: str | None = None
+    price_max: float | None = None
+
+    def filters(self, catalog: str) -> Filters:
+        """The constraints as structured filters, as the NLU extracts them from the text."""
+        return Filters(
+            catalog=catalog,
+            categories=(self.leaf,),
+            genders=(self.gender,) if self.gender else (),
+            colors=(self.color,) if self.color else (),
+            materials=(self.material,) if self.material else (),
+            activities=(self.activity,) if self.activity else (),
+            price_max=self.price_max,
+        )
+
+    def grade(self, product: Product) -> int:
+        if self.leaf not in {name for path in product.categories for name in path}:
+            return 0
+        checks = [
+            self.gender is None
+            or bool({self.gender, "Unisex"} & set(product.attribute_values("gender"))),
+            self.color is None or self.color in product.attribute_values("color"),
+            self.material is None or self.material in product.attribute_values("material"),
+            self.activity is None or self.activity in product.attribute_values("activity"),
+            self.price_max is None
+            or (product.effective_price is not None and product.effective_price <= self.price_max),
+        ]
+        return 2 if all(checks) else 1
+
+
+def attribute_queries(products: Sequence[Product], seed: int = 7) -> list[AttributeQuery]:
+    """Queries for every (gender, leaf category) the catalog has, with colour, material,
+    activity and price variants picked from what those products really carry."""
+    rng = random.Random(seed)
+    groups: dict[tuple[str | None, str], list[Product]] = {}
+    for product in products:
+        leaf = product.category_path[-1] if product.category_path else None
+        if leaf not in LEAF_NOUNS:
+            continue
+        genders = [g for g in product.attribute_values("gender") if g in GENDER_WORDS]
+        key_gender = genders[0] if len(genders) == 1 else None
+        groups.setdefault((key_gender, leaf), []).append(product)
+    queries: list[AttributeQuery] = []
+    for (gender, leaf), members in sorted(
+        groups.items(), key=lambda kv: (kv[0][0] or "", kv[0][1])
+    ):
+        noun = LEAF_NOUNS[leaf]
+        owner, suffix = GENDER_WORDS.get(gender or "", ("", ""))
+        queries.append(AttributeQuery(f"{owner} {noun}".strip(), leaf, gender))
+        for color in _common(members, "color", rng, 2):
+            queries.append(
+                AttributeQuery(
+                    f"{color.lower()} {noun} {suffix}".strip(), leaf, gender, color=color
+                )
+            )
+        for material in _common(members, "material", rng, 1):
+            text = f"{material.lower()} {noun} {suffix}".strip()
+            queries.append(AttributeQuery(text, leaf, gender, material=material))
+        for activity in _common(members, "activity", rng, 1):
+            text = f"{noun} for {activity.lower()}"
+            queries.append(AttributeQuery(text, leaf, gender, activity=activity))
+        prices = [p.effective_price for p in members if p.effective_price is not None]
+        if len(prices) >= 3:
+            limit = float(5 * round(statistics.median(prices) / 5))
+            text = f"{owner} {noun} under ${limit:.0f}".strip()
+            queries.append(AttributeQuery(text, leaf, gender, price_max=limit))
+            if gender:
+                color = _common(members, "color", rng, 1)
+                if color:
+                    text = f"{color[0].lower()} {noun} {suffix} under ${limit:.0f}"
+                    queries.append(
+                        AttributeQuery(text, leaf, gender, color=color[0], price_max=limit)
+                    )
+    return queries
+
+
+def _common(products: Sequence[Product], facet: str, rng: random.Random, n: int) -> list[str]:
+    counts: dict[str, int] = {}
+    for product in products:
+        for value in product.attribute_values(facet):
+            if "," not in value and len(value) < 30:
+                counts[value] = counts.get(value, 0) + 1
+    frequent = sorted(v for v, c in counts.items() if c >= 2)
+    return rng.sample(frequent, min(n, len(frequent)))
+
+
+# -- metrics ----------------------------------------------------------------------------------
+def dcg(gains: Sequence[float]) -> float:
+    return sum((2**g - 1) / math.log2(i + 2) for i, g in enumerate(gains))
+
+
+def ndcg_at(ranked_grades: Sequence[int], all_grades: Sequence[int], k: int = K) -> float:
+    ideal = dcg(sorted(all_grades, reverse=True)[:k])
+    return dcg(ranked_grades[:k]) / ideal if ideal else 0.0
+
+
+def reciprocal_rank(hits: Sequence[bool]) -> float:
+    return next((1 / (i + 1) for i, hit in enumerate(hits) if hit), 0.0)
+
+
+# -- running ----------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class System:
+    name: str
+    rankers: tuple[str, ...] = ()
+    diversify: bool = False
+    with_filters: bool = False
+    random_order: bool = False
+
+
+TEXT_BASELINES = (
+    System("random", random_order=True),
+    System("bm25", ("bm25",)),
+    System("dense", ("dense",)),
+    System("image", ("image", "clip", "clip_image")),
+)
+CONTENT_RANKERS = ("dense", "bm25", "image", "clip", "clip_image")
+
+
+@dataclass
+class TaskResult:
+    name: str
+    queries: int
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+class RetrievalEvaluation:
+    """Runs the three tasks for every system on one catalog."""
+
+    def __init__(
+        self,
+        engine: SearchEngine,
+        catalog: str,
+        load_image: Callable[[Path], Any] | None,
+        *,
+        seed: int = 7,
+        progress: bool = True,
+    ) -> None:
+        self.engine = engine
+        self.catalog = catalog
+        self.load_image = load_image
+        self.seed = seed
+        self.progress = progress
+        self.products = [p for p in engine.view.products.values() if p.catalog == catalog]
+        if not self.products:
+            raise ValueError(f"catalog {catalog!r} has no products in the engine")
+        self.candidates = [p.id for p in self.products]
+
+    def run(self, *, limit: int | None = None) -> list[TaskResult]:
+        return [self.attributes(limit), self.photos(limit), self.item_to_item(limit)]
+
+    def _ranked(self, system: System, query: SearchQuery, salt: str) -> tuple[list[str], float]:
+        started = time.perf_counter()
+        if system.random_order:
+            ids = list(self.candidates)
+            random.Random(f"{self.seed}:{salt}").shuffle(ids)
+            ranked = [i for i in ids if i != query.similar_to][:K]
+        else:
+            result = self.engine.search(query)
+            ranked = [h.product.id for h in result.hits]
+        return ranked, (time.perf_counter() - started) * 1000
+
+    def attributes(self, limit: int | None) -> TaskResult:
+        queries = attribute_queries(self.products, self.seed)[:limit]
+        systems = (
+            *TEXT_BASELINES,
+            System("hybrid"),
+            System("hybrid + constraints", diversify=True, with_filters=True),
+        )
+        task = TaskResult("attribute queries", len(queries))
+        task.notes.append(
+            "'hybrid' gets the text only; 'hybrid + constraints' also gets the query's "
+            "constraints as filters, as the dialogue model passes them."
+        )
+        if self.engine.image_space is None and self.engine.clip_space is None:
+            task.notes.append(
+                "'image' has no text-to-image model without CLIP: it falls back to browse order."
+            )
+        base = Filters(catalog=self.catalog)
+        for system in tqdm(systems, desc="attribute queries", disable=not self.progress):
+            rows = []
+            for query in queries:
+                search = SearchQuery(
+                    text=query.text,
+                    filters=query.filters(self.catalog) if system.with_filters else base,
+                    k=K,
+                    rankers=system.rankers,
+                    diversify=system.diversify,
+                )
+                ranked, ms = self._ranked(system, search, query.text)
+                grades = {p.id: query.grade(p) for p in self.products}
+                ranked_grades = [grades[i] for i in ranked]
+                relevant = {i for i, g in grades.items() if g == 2}
+                found = [i in relevant for i in ranked]
+                rows.append(
+                    {
+                        "NDCG@10": ndcg_at(ranked_grades, list(grades.values())),
+                        "P@10": sum(found) / K,
+                        "R@10": sum(found) / len(relevant) if relevant else 0.0,
+                        "MRR": reciprocal_rank(found),
+                        "ms": ms,
+                    }
+                )
+            task.metrics[system.name] = _mean(rows)
+        return task
+
+    def photos(self, limit: int | None) -> TaskResult:
+        pairs = []
+        for product in self.products:
+            if len(product.images) < 2:
+                continue
+            views = [i for i in product.images if i.role in (ImageRole.ALT, ImageRole.BACK)]
+            pairs.append(((views or product.images[1:])[0].path, product.id))
+        pairs = sorted(pairs)[:limit]
+        task = TaskResult("photo queries", len(pairs))
+        task.notes.append(
+            "Text-only systems get no signal from a photo and fall back to their browse order."
+        )
+        systems = (*TEXT_BASELINES, System("hybrid", diversify=True))
+        if self.load_image is None:
+            task.notes.append("No image loader: photo queries skipped.")
+            return task
+        images = {path: self.load_image(Path(path)) for path, _ in pairs}
+        base = Filters(catalog=self.catalog)
+        for system in tqdm(systems, desc="photo queries", disable=not self.progress):
+            rows = []
+            for path, target in pairs:
+                search = SearchQuery(
+                    image=images[path],
+                    filters=base,
+                    k=K,
+                    rankers=system.rankers,
+                    diversify=system.diversify,
+                    ignore_image_paths=(path,),
+                )
+                ranked, ms = self._ranked(system, search, path)
+                found = [i == target for i in ranked]
+                rows.append(
+                    {
+                        "R@1": float(found[:1] == [True]),
+                        "R@10": float(any(found)),
+                        "MRR": reciprocal_rank(found),
+                        "ms": ms,
+                    }
+                )
+            task.metrics[system.name] = _mean(rows)
+        return task
+
+    def item_to_item(self, limit: int | None) -> TaskResult:
+        truth = self._link_truth()
+        seeds = sorted(truth)[:limit]
+        task = TaskResult("item-to-item (store links)", len(seeds))
+        systems = (*TEXT_BASELINES, System("hybrid", CONTENT_RANKERS, diversify=True))
+        base = Filters(catalog=self.catalog)
+        for system in tqdm(systems, desc="item-to-item", disable=not self.progress):
+            rows = []
+            for seed in seeds:
+                search = SearchQuery(
+                    similar_to=seed,
+                    filters=base,
+                    k=K,
+                    rankers=system.rankers,
+                    diversify=system.diversify,
+                )
+                ranked, ms = self._ranked(system, search, seed)
+                relevant = truth[seed]
+                found = [i in relevant for i in ranked]
+                rows.append(
+                    {
+                        "P@10": sum(found) / K,
+                        "R@10": sum(found) / len(relevant),
+                        "NDCG@10": ndcg_at([int(f) for f in found], [1] * len(relevant)),
+                        "ms": ms,
+                    }
+                )
+            task.metrics[system.name] = _mean(rows)
+        return task
+
+    def _link_truth(self) -> dict[str, set[str]]:
+        kinds = (LinkKind.RELATED, LinkKind.UPSELL, LinkKind.CROSSSELL)
+        truth: dict[str, set[str]] = {}
+        for link in self.engine.store.links(self.catalog):
+            source, target = link.source_id, link.target_id
+            if link.kind in kinds and source and target and source != target:
+                truth.setdefault(source, set()).add(target)
+        return truth
+
+
+def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
+    if not rows:
+        return {}
+    return {key: round(statistics.fmean(r[key] for r in rows), 4) for key in rows[0]}
+
+
+def save_report(tasks: list[TaskResult], out_dir: Path, context: dict[str, Any]) -> dict[str, Path]:
+    """JSON with every number, a Markdown table for the README and a bar chart."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "json": out_dir / "retrieval.json",
+        "markdown": out_dir / "retrieval.md",
+        "chart": out_dir / "retrieval.png",
+    }
+    payload = {
+        "context": context,
+        "tasks": [
+            {"name": t.name, "queries": t.queries, "metrics": t.metrics, "notes": t.notes}
+            for t in tasks
+        ],
+    }
+    paths["json"].write_text(json.dumps(payload, indent=2), encoding="utf-8")
+    paths["markdown"].write_text(markdown_table(tasks), encoding="utf-8")
+    _chart(tasks, paths["chart"])
+    return paths
+
+
+def markdown_table(tasks: list[TaskResult]) -> str:
+    lines = []
+    for task in tasks:
+        if not task.metrics:
+            continue
+        columns = list(next(iter(task.metrics.values())))
+        lines.append(f"**{task.name}** ({task.queries} queries)\n")
+        lines.append("| system | " + " | ".join(columns) + " |")
+        lines.append("|---" * (len(columns) + 1) + "|")
+        for system, metrics in task.metrics.items():
+            cells = [f"{metrics[c]:.1f}" if c == "ms" else f"{metrics[c]:.3f}" for c in columns]
+            lines.append(f"| {system} | " + " | ".join(cells) + " |")
+        lines += [f"\n_{note}_" for note in task.notes]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _chart(tasks: list[TaskResult], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = [t for t in tasks if t.metrics]
+    figure, axes = plt.subplots(1, len(shown), figsize=(5 * len(shown), 4), squeeze=False)
+    for axis, task in zip(axes[0], shown, strict=True):
+        metric = "NDCG@10" if "NDCG@10" in next(iter(task.metrics.values())) else "R@10"
+        systems = list(task.metrics)
+        axis.barh(systems, [task.metrics[s][metric] for s in systems], color="#4a7ab0")
+        axis.set_xlim(0, 1)
+        axis.set_title(f"{task.name}: {metric}")
+        axis.invert_yaxis()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
