@@ -175,25 +175,31 @@ class _TorchvisionFinder:
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> ModuleSpec | None:
-        """On the first import of torchvision, remove this finder and declare the missing ops.
+        """Declare the missing ops, and hand out torchvision's spec with a loader that lifts
+        the ops gate in ops/boxes.py.
 
-        Returns None (the import proceeds normally) unless our ``nms`` kernel is in use; then
-        returns torchvision's own spec with a loader that lifts the ops gate in ops/boxes.py.
+        The finder stays installed until torchvision actually executes: libraries probe with
+        ``importlib.util.find_spec("torchvision")`` before importing, and a spec handed to a
+        probe is thrown away. Returns None (normal import) when the compiled ops loaded.
         """
         if fullname != "torchvision":
             return None
-        if self in sys.meta_path:
-            sys.meta_path.remove(self)
         declare_missing_ops()
         if "nms" not in _DECLARED:
+            _uninstall()
             return None
-        import importlib.util
+        from importlib.machinery import PathFinder
 
-        spec = importlib.util.find_spec(fullname)
+        spec = PathFinder.find_spec(fullname, path)
         if spec is None or spec.loader is None:
             return None
         spec.loader = _UngateNmsLoader(spec.loader)
         return spec
+
+
+def _uninstall() -> None:
+    if _FINDER in sys.meta_path:
+        sys.meta_path.remove(_FINDER)
 
 
 class _UngateNmsLoader:
@@ -212,6 +218,7 @@ class _UngateNmsLoader:
         if module.__spec__ is not None:
             module.__spec__.loader = self._loader
         self._loader.exec_module(module)
+        _uninstall()
         from torchvision.ops import boxes
 
         boxes._assert_has_ops = _assert_nms_kernel

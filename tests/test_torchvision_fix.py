@@ -115,6 +115,24 @@ class TestTorchvisionCpuFix:
         assert kept.dtype == torch.int64
         assert kept.tolist() == greedy_nms(boxes, scores, threshold) == expected
 
+    def test_probe_before_import_still_ungates_nms(self):
+        # transformers probes importlib.util.find_spec("torchvision") before importing it.
+        result = run_python(
+            """
+            import importlib.util, sys
+            import torchvision_cpu_fix
+            torchvision_cpu_fix.install()
+            assert importlib.util.find_spec("torchvision") is not None
+            import torch, torchvision
+            boxes = torch.tensor([[0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 1.05]])
+            print("kept", torchvision.ops.nms(boxes, torch.tensor([0.9, 0.8]), 0.5).tolist())
+            hooks = [f for f in sys.meta_path if type(f).__module__ == "torchvision_cpu_fix"]
+            print("hooks", len(hooks))
+            """
+        )
+        assert result.returncode == 0, result.stderr
+        assert "kept [0]" in result.stdout and "hooks 0" in result.stdout
+
     def test_nms_of_no_boxes_is_empty(self):
         torchvision_cpu_fix.install()
         import torchvision
