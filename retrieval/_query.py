@@ -126,6 +126,8 @@ class Evidence:
     review_rating: float | None = None
     price_vs_limit: float | None = None
     channels: dict[str, int] = field(default_factory=dict)
+    # For close alternatives only: the constraints this product does not meet.
+    unmet: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -151,6 +153,9 @@ class SearchResult:
     candidates: int
     empty_reason: str | None = None
     relaxation: Relaxation | None = None
+    # When fewer than k products meet every constraint: the same kind of product for the same
+    # shopper, each with `evidence.unmet` saying what it misses. Never mixed into `hits`.
+    alternatives: list[Hit] = field(default_factory=list)
 
 
 def _replace(filters: Filters, **changes: Any) -> Filters:

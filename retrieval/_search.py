@@ -48,6 +48,7 @@ class RankingWeights:
     image: float = 1.0
     clip: float = 0.5
     links: float = 0.8
+    audience: float = 1.0
     cheaper: float = 0.3
     brand: float = 0.2
     term: float = 0.1
@@ -231,7 +232,29 @@ class SearchEngine:
         if not allowed:
             return self._empty(query)
         hits = self._ranked_hits(query, allowed)
-        return SearchResult(hits=hits, candidates=len(allowed))
+        return SearchResult(
+            hits=hits, candidates=len(allowed), alternatives=self._alternatives(query, hits)
+        )
+
+    def _alternatives(self, query: SearchQuery, hits: list[Hit]) -> list[Hit]:
+        """Near matches to fill a short page: keep what the product is and who it is for
+        (category, gender, catalog), relax the rest, and say what each one misses."""
+        filters = query.filters
+        kept = Filters(
+            catalog=filters.catalog, categories=filters.categories, genders=filters.genders
+        )
+        missing = query.k - len(hits)
+        if missing <= 0 or kept == filters:
+            return []
+        shown = {h.product.id for h in hits} | {query.similar_to or ""}
+        allowed = self.view.allowed(kept, query.exclude) - shown
+        if not allowed:
+            return []
+        relaxed = replace(query, filters=kept, k=min(missing, query.k))
+        alternatives = self._ranked_hits(relaxed, allowed)
+        for hit in alternatives:
+            hit.evidence.unmet = _constraints_unmet(hit.product, filters)
+        return alternatives
 
     def _ranked_hits(self, query: SearchQuery, allowed: set[str]) -> list[Hit]:
         restricted = None if len(allowed) == len(self._ids) else allowed
@@ -289,6 +312,15 @@ class SearchEngine:
             if space is not None and vector is not None:
                 ranked = space.rank(vector, allowed, self.candidates + 1, self.exact_limit)
                 rankings[name] = [(pid, s) for pid, s in ranked if pid != product_id]
+        audience = tuple(g for g in seed.attribute_values("gender") if g.lower() != "unisex")
+        vector = self.text_space.vector_of(product_id)
+        if audience and vector is not None:
+            # Stores link items for the same shopper across categories (a hoodie to pants):
+            # the seed's nearest neighbours among products for the same audience.
+            same = self.view.facet_ids("gender", audience)
+            within = same if allowed is None else same & allowed
+            ranked = self.text_space.rank(vector, within, self.candidates + 1, self.exact_limit)
+            rankings["audience"] = [(pid, s) for pid, s in ranked if pid != product_id]
         seed_words = " ".join((seed.title, *seed.category_path))
         rankings["bm25"] = [
             (pid, s)
@@ -522,6 +554,37 @@ def _constraints_met(product: Product, filters: Filters) -> list[str]:
     if filters.in_stock:
         met.append("in stock")
     return met
+
+
+def _constraints_unmet(product: Product, filters: Filters) -> list[str]:
+    unmet = []
+    price = product.effective_price
+    if filters.price_max is not None and (price is None or price > filters.price_max):
+        unmet.append(
+            f"over your ${filters.price_max:.2f} limit" + (f" (${price:.2f})" if price else "")
+        )
+    if filters.price_min is not None and (price is None or price < filters.price_min):
+        unmet.append(f"below your ${filters.price_min:.2f} minimum")
+    for name, facet in (
+        ("colors", "color"),
+        ("sizes", "size"),
+        ("materials", "material"),
+        ("activities", "activity"),
+        ("brands", "brand"),
+    ):
+        wanted = {v.lower() for v in getattr(filters, name)}
+        have = {v.lower() for v in product.attribute_values(facet)}
+        if facet == "brand" and product.brand:
+            have = {product.brand.lower()}
+        if wanted and not wanted & have:
+            unmet.append(f"not available in {' or '.join(getattr(filters, name))}")
+    if filters.min_rating is not None and (product.rating or 0) < filters.min_rating:
+        unmet.append(f"rated below {filters.min_rating:g}")
+    if filters.on_sale and not product.on_sale:
+        unmet.append("not on sale")
+    if filters.in_stock and not product.in_stock:
+        unmet.append("out of stock")
+    return unmet
 
 
 def _best_sentence(text: str, need: list[str]) -> str | None:

