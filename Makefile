@@ -21,7 +21,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: install system-deps sample-catalog run test lint lock clean
+.PHONY: install system-deps sample-catalog run test eval lint lock clean
 
 install: $(STAMP)
 
@@ -49,8 +49,14 @@ sample-catalog: install
 	$(BIN)/shopassist --data-dir $(DATA_DIR) ingest $(DATASETS)/luma/fixtures --catalog luma
 	$(BIN)/shopassist --data-dir $(DATA_DIR) ingest $(DATASETS)/eshop/catalog.json --catalog eshop
 
+# Until the shopper UI lands, the app is the terminal search over the sample store.
 run: system-deps sample-catalog
 	$(BIN)/shopassist --data-dir $(DATA_DIR) catalog stats
+	$(BIN)/shopassist --data-dir $(DATA_DIR) search
+
+# The numbers in the README's results section.
+eval: sample-catalog
+	$(BIN)/shopassist --data-dir $(DATA_DIR) eval retrieval
 
 test: system-deps install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
