@@ -14,13 +14,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
-from rank_bm25 import BM25Okapi
 
 from retrieval._documents import product_document, tokenize
 from retrieval._encoders import ImageEncoder, TextEncoder
-from retrieval._facets import CatalogView
+from retrieval._facets import CatalogView, Mask
 from retrieval._index import VectorIndex
 from retrieval._indexer import collection_name
+from retrieval._lexical import BM25Index
 from retrieval._model import LinkKind, Product
 from retrieval._query import (
     Evidence,
@@ -79,51 +79,76 @@ class _Lru(OrderedDict[object, object]):
 
 
 class _DenseSpace:
-    """One collection's vectors in memory for exact scoring over filtered candidates, with the
-    Chroma HNSW index for unfiltered queries."""
+    """One collection's vectors in memory for exact scoring over filtered candidates, with
+    Chroma's HNSW index for unfiltered queries over large collections.
 
-    def __init__(self, index: VectorIndex, name: str, key: str = "id") -> None:
+    Rows are vectors (for photo collections, one per photo); `view_row` maps each to its
+    product's row in the catalog view, so a filter mask over products selects vector rows.
+    """
+
+    def __init__(self, index: VectorIndex, name: str, view: CatalogView) -> None:
         self.index, self.name = index, name
         ids, self.matrix, metadatas = index.vectors(name)
         self.ids = ids
-        # For image collections each row is one photo; `owner` maps rows to product ids.
         self.owner = [str(m.get("product_id", i)) for i, m in zip(ids, metadatas, strict=True)]
         self.paths = [str(m.get("path", "")) for m in metadatas]
-        self.rows_of: dict[str, list[int]] = {}
+        self.view_row = np.array([view.row.get(pid, -1) for pid in self.owner], dtype=np.int64)
+        self.position = {vector_id: row for row, vector_id in enumerate(ids)}
+        self.first_row: dict[str, int] = {}
         for row, pid in enumerate(self.owner):
-            self.rows_of.setdefault(pid, []).append(row)
+            self.first_row.setdefault(pid, row)
+        self.products = len(self.first_row)
 
     def vector_of(self, product_id: str) -> np.ndarray | None:
-        rows = self.rows_of.get(product_id)
-        return self.matrix[rows[0]] if rows else None
+        row = self.first_row.get(product_id)
+        return None if row is None else self.matrix[row]
 
     def rank(
         self,
         vector: np.ndarray,
-        allowed: set[str] | None,
+        allowed: Mask | None,
         limit: int,
         exact_limit: int,
         ignore_paths: frozenset[str] = frozenset(),
     ) -> list[tuple[str, float]]:
-        """Products by their best-matching row, highest similarity first."""
-        if not self.ids:
+        """Products by their best-matching row, highest similarity first.
+
+        Plan (see `shopassist bench retrieval`): unfiltered queries over more rows than
+        `exact_limit` go to HNSW; small filtered sets are scored exactly on their own rows;
+        large filtered sets are scored exactly over the whole matrix with the mask applied.
+        """
+        rows_total = len(self.ids)
+        if not rows_total:
             return []
-        if allowed is None and not ignore_paths and len(self.ids) > exact_limit:
-            over = limit * max(1, len(self.ids) // max(1, len(self.rows_of)))
-            pairs = self.index.query(self.name, vector, over)
-            row_of = {i: r for r, i in enumerate(self.ids)}
-            return _best_per_owner([(self.owner[row_of[i]], s) for i, s in pairs], limit)
-        rows = (
-            range(len(self.ids))
-            if allowed is None
-            else [r for pid in allowed for r in self.rows_of.get(pid, ())]
+        per_product = max(1, rows_total // max(1, self.products))
+        if allowed is None and not ignore_paths and rows_total > exact_limit:
+            pairs = self.index.query(self.name, vector, limit * per_product)
+            return _best_per_owner(
+                [(self.owner[self.position[i]], s) for i, s in pairs if i in self.position], limit
+            )
+        usable = self.view_row >= 0
+        if allowed is not None:
+            usable &= allowed[np.maximum(self.view_row, 0)]
+        if ignore_paths:
+            usable &= ~np.isin(np.asarray(self.paths, dtype=object), list(ignore_paths))
+        count = int(usable.sum())
+        if not count:
+            return []
+        want = min(count, limit * per_product)
+        if count <= exact_limit:
+            rows = np.flatnonzero(usable)
+            scores = self.matrix[rows] @ vector
+        else:
+            rows = np.arange(rows_total)
+            scores = self.matrix @ vector
+            scores[~usable] = -np.inf
+        top = (
+            np.argpartition(-scores, want - 1)[:want]
+            if want < len(scores)
+            else np.arange(len(scores))
         )
-        rows = [r for r in rows if self.paths[r] not in ignore_paths]
-        if not rows:
-            return []
-        scores = self.matrix[rows] @ vector
-        order = np.argsort(-scores)
-        return _best_per_owner([(self.owner[rows[i]], float(scores[i])) for i in order], limit)
+        top = top[np.argsort(-scores[top])]
+        return _best_per_owner([(self.owner[rows[i]], float(scores[i])) for i in top], limit)
 
 
 class SearchEngine:
@@ -159,20 +184,17 @@ class SearchEngine:
     def refresh(self) -> None:
         """Reload facts and vectors (after an ingest + index sync); clears the caches."""
         self.view = CatalogView(self.store.products())
-        self._ids = list(self.view.products)
-        self._bm25 = (
-            BM25Okapi([tokenize(product_document(p)) for p in self.view.products.values()])
-            if self._ids
-            else None
+        self._bm25 = BM25Index(tokenize(product_document(p)) for p in self.view.products.values())
+        self.text_space = _DenseSpace(
+            self.index, collection_name("text", self.text_encoder.name), self.view
         )
-        self.text_space = _DenseSpace(self.index, collection_name("text", self.text_encoder.name))
         self.image_space = (
-            _DenseSpace(self.index, collection_name("image", self.image_encoder.name))
+            _DenseSpace(self.index, collection_name("image", self.image_encoder.name), self.view)
             if self.image_encoder
             else None
         )
         self.clip_space = (
-            _DenseSpace(self.index, collection_name("clip", self.clip_encoder.name))
+            _DenseSpace(self.index, collection_name("clip", self.clip_encoder.name), self.view)
             if self.clip_encoder
             else None
         )
@@ -206,7 +228,8 @@ class SearchEngine:
         kind = seed.category_path[-1:] if seed.category_path else []
         genders = tuple(seed.attributes.get("gender", ()))
         allowed = self.view.allowed(Filters(genders=genders, catalog=seed.catalog), Exclusions())
-        allowed = {i for i in allowed if self.view.products[i].category_path[-1:] != kind}
+        for row in np.flatnonzero(allowed):
+            allowed[row] = self.view.products[self.view.ids[row]].category_path[-1:] != kind
         vector = self.text_space.vector_of(product_id)
         content = (
             self.text_space.rank(vector, allowed, self.candidates, self.exact_limit)
@@ -227,13 +250,14 @@ class SearchEngine:
     def _search(self, query: SearchQuery) -> SearchResult:
         filters = query.filters
         allowed = self.view.allowed(filters, query.exclude)
-        if query.similar_to:
-            allowed.discard(query.similar_to)
-        if not allowed:
+        if query.similar_to in self.view.row:
+            allowed[self.view.row[query.similar_to]] = False
+        candidates = int(allowed.sum())
+        if not candidates:
             return self._empty(query)
         hits = self._ranked_hits(query, allowed)
         return SearchResult(
-            hits=hits, candidates=len(allowed), alternatives=self._alternatives(query, hits)
+            hits=hits, candidates=candidates, alternatives=self._alternatives(query, hits)
         )
 
     def _alternatives(self, query: SearchQuery, hits: list[Hit]) -> list[Hit]:
@@ -246,9 +270,9 @@ class SearchEngine:
         missing = query.k - len(hits)
         if missing <= 0 or kept == filters:
             return []
-        shown = {h.product.id for h in hits} | {query.similar_to or ""}
-        allowed = self.view.allowed(kept, query.exclude) - shown
-        if not allowed:
+        shown = self.view.mask_of([h.product.id for h in hits] + [query.similar_to or ""])
+        allowed = self.view.allowed(kept, query.exclude) & ~shown
+        if not allowed.any():
             return []
         relaxed = replace(query, filters=kept, k=min(missing, query.k))
         alternatives = self._ranked_hits(relaxed, allowed)
@@ -256,28 +280,25 @@ class SearchEngine:
             hit.evidence.unmet = _constraints_unmet(hit.product, filters)
         return alternatives
 
-    def _ranked_hits(self, query: SearchQuery, allowed: set[str]) -> list[Hit]:
-        restricted = None if len(allowed) == len(self._ids) else allowed
+    def _ranked_hits(self, query: SearchQuery, allowed: Mask) -> list[Hit]:
+        restricted = None if allowed.all() else allowed
         rankings = self._rankings(query, restricted)
         if query.rankers:
             rankings = {n: r for n, r in rankings.items() if n in query.rankers}
         if not any(rankings.values()):
             # No signal (no text, photo or seed): browse the allowed set by rating, then price.
-            order = sorted(
-                allowed,
-                key=lambda i: (
-                    -(self.view.products[i].rating or 0),
-                    self.view.products[i].effective_price or 0,
-                ),
-            )
-            rankings = {"browse": [(pid, 1.0) for pid in order[: self.candidates]]}
+            rows = np.flatnonzero(allowed)
+            rating = np.nan_to_num(self.view.rating[rows], nan=0.0)
+            price = np.nan_to_num(self.view.price[rows], nan=np.inf)
+            order = rows[np.lexsort((price, -rating))][: self.candidates]
+            rankings = {"browse": [(self.view.ids[row], 1.0) for row in order]}
         fused = self._fuse(rankings)
         rescored = self._apply_preferences(query, fused)
         chosen = self._diversify(rescored, query.k) if query.diversify else rescored[: query.k]
         return [self._hit(pid, score, channels, query) for pid, score, channels in chosen]
 
     def _rankings(
-        self, query: SearchQuery, allowed: set[str] | None
+        self, query: SearchQuery, allowed: Mask | None
     ) -> dict[str, list[tuple[str, float]]]:
         rankings: dict[str, list[tuple[str, float]]] = {}
         limit, exact = self.candidates, self.exact_limit
@@ -301,7 +322,7 @@ class SearchEngine:
         return rankings
 
     def _seed_rankings(
-        self, product_id: str, allowed: set[str] | None
+        self, product_id: str, allowed: Mask | None
     ) -> dict[str, list[tuple[str, float]]]:
         seed = self.view.products.get(product_id)
         if seed is None:
@@ -317,7 +338,7 @@ class SearchEngine:
         if audience and vector is not None:
             # Stores link items for the same shopper across categories (a hoodie to pants):
             # the seed's nearest neighbours among products for the same audience.
-            same = self.view.facet_ids("gender", audience)
+            same = self.view.facet_mask("gender", audience)
             within = same if allowed is None else same & allowed
             ranked = self.text_space.rank(vector, within, self.candidates + 1, self.exact_limit)
             rankings["audience"] = [(pid, s) for pid, s in ranked if pid != product_id]
@@ -331,28 +352,26 @@ class SearchEngine:
         rankings["links"] = [
             (p.id, 1.0)
             for p in linked
-            if p is not None and p.id != product_id and (allowed is None or p.id in allowed)
+            if p is not None
+            and p.id != product_id
+            and (allowed is None or allowed[self.view.row[p.id]])
         ]
         return rankings
 
-    def _bm25_rank(
-        self, text: str, allowed: set[str] | None, limit: int
-    ) -> list[tuple[str, float]]:
+    def _bm25_rank(self, text: str, allowed: Mask | None, limit: int) -> list[tuple[str, float]]:
         tokens = tokenize(text)
-        if not tokens or self._bm25 is None:
+        if not tokens:
             return []
-        scores = self._bm25.get_scores(tokens)
-        order = np.argsort(-scores)
-        ranked = []
-        for i in order:
-            if scores[i] <= 0:
-                break
-            pid = self._ids[i]
-            if allowed is None or pid in allowed:
-                ranked.append((pid, float(scores[i])))
-                if len(ranked) >= limit:
-                    break
-        return ranked
+        scores = self._bm25.scores(tokens)
+        if allowed is not None:
+            scores = np.where(allowed, scores, 0.0)
+        matching = int((scores > 0).sum())
+        if not matching:
+            return []
+        want = min(limit, matching)
+        top = np.argpartition(-scores, want - 1)[:want]
+        top = top[np.argsort(-scores[top])]
+        return [(self.view.ids[i], float(scores[i])) for i in top]
 
     def _fuse(
         self, rankings: dict[str, list[tuple[str, float]]]
@@ -455,7 +474,8 @@ class SearchEngine:
             reason = "Nothing in the catalog matches those exclusions."
             return SearchResult(hits=[], candidates=0, empty_reason=reason)
         counts = {
-            name: len(self.view.allowed(filters.without(name), query.exclude)) for name in active
+            name: int(self.view.allowed(filters.without(name), query.exclude).sum())
+            for name in active
         }
         culprit = max(counts, key=lambda n: counts[n])
         described = ", ".join(self.view.describe(filters, n) for n in active)
@@ -492,13 +512,9 @@ class SearchEngine:
         return vector
 
     def _by_sku(self, catalog: str, sku: str) -> Product | None:
-        return self.view.products.get(f"{catalog}:{sku}") or self._variant_owner(catalog, sku)
-
-    def _variant_owner(self, catalog: str, sku: str) -> Product | None:
-        for product in self.view.products.values():
-            if product.catalog == catalog and any(v.sku == sku for v in product.variants):
-                return product
-        return None
+        pid = f"{catalog}:{sku}"
+        pid = pid if pid in self.view.products else self.view.variant_owner.get((catalog, sku), "")
+        return self.view.products.get(pid)
 
 
 def _best_per_owner(pairs: Sequence[tuple[str, float]], limit: int) -> list[tuple[str, float]]:

@@ -249,3 +249,24 @@ class TestAudience:
         ).hits
         assert hits
         assert all({"Women", "Unisex"} & set(h.product.attribute_values("gender")) for h in hits)
+
+
+class TestBM25Index:
+    def test_scores_match_the_formula(self):
+        import math
+
+        from retrieval._lexical import BM25Index
+
+        docs = [["red", "mug"], ["blue", "mug", "mug"], ["red", "red", "bowl", "big"]]
+        bm25 = BM25Index(docs, k1=1.5, b=0.75)
+        average = 3.0
+
+        def weight(tf: int, length: int, df: int) -> float:
+            idf = math.log1p((3 - df + 0.5) / (df + 0.5))
+            return idf * tf * 2.5 / (tf + 1.5 * (0.25 + 0.75 * length / average))
+
+        scores = bm25.scores(["red", "mug"])
+        assert scores[0] == pytest.approx(weight(1, 2, 2) + weight(1, 2, 2), rel=1e-5)
+        assert scores[1] == pytest.approx(weight(2, 3, 2), rel=1e-5)
+        assert scores[2] == pytest.approx(weight(2, 4, 2), rel=1e-5)
+        assert bm25.scores(["unknown"]).tolist() == [0.0, 0.0, 0.0]
