@@ -104,6 +104,20 @@ def _parser() -> argparse.ArgumentParser:
     eval_retrieval.add_argument("--no-progress", action="store_true", help="hide progress bars")
     eval_retrieval.set_defaults(handler=_eval_retrieval)
 
+    bench_cmd = commands.add_parser("bench", help="benchmarks (figures, never pass/fail)")
+    bench_commands = bench_cmd.add_subparsers(metavar="WHAT")
+    bench_retrieval = bench_commands.add_parser(
+        "retrieval", help="search latency, memory and throughput, real and synthetic"
+    )
+    bench_retrieval.add_argument(
+        "--sizes", default="100000,1000000", help="synthetic index sizes, comma-separated"
+    )
+    bench_retrieval.add_argument("--repeat", type=int, default=30, help="queries per case")
+    bench_retrieval.add_argument("--ingest-size", type=int, default=20000, help="0 to skip")
+    bench_retrieval.add_argument("--out", type=Path, help="report folder (default DATA/bench)")
+    bench_retrieval.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    bench_retrieval.set_defaults(handler=_bench_retrieval)
+
     catalog_cmd = commands.add_parser("catalog", help="inspect the catalog store")
     catalog_commands = catalog_cmd.add_subparsers(metavar="ACTION")
     stats_cmd = catalog_commands.add_parser("stats", help="counts, prices and coverage")
@@ -214,6 +228,82 @@ def _eval_retrieval(args: argparse.Namespace, settings: Settings) -> int:
     console.print(markdown_table(tasks), highlight=False, markup=False)
     console.print(f"Saved {', '.join(str(p) for p in paths.values())}", highlight=False)
     return 0
+
+
+def _bench_retrieval(args: argparse.Namespace, settings: Settings) -> int:
+    import tempfile
+
+    from retrieval import _bench
+
+    sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
+    if any(size < 1000 for size in sizes) or args.repeat < 1:
+        raise ValueError("--sizes must be >= 1000 each and --repeat >= 1")
+    stack = build_retrieval(settings)
+    report: dict[str, object] = {"rss_mb_models_loaded": round(_bench.rss_mb())}
+    if stack.store.count():
+        report["catalog"] = _bench.bench_catalog(stack.engine, args.repeat)
+        _print_latency("sample catalog: filtered hybrid search (ms)", report["catalog"])
+    with tempfile.TemporaryDirectory(prefix="shopassist-bench-") as work:
+        if args.ingest_size:
+            cleaning = CleaningConfig.from_yaml(settings.cleaning_file)
+            report["ingest"] = _bench.bench_ingest(args.ingest_size, cleaning, Path(work))
+            console.print(f"ingest: {report['ingest']}", highlight=False)
+        scales = []
+        for size in sizes:
+            result = _bench.bench_scale(
+                size,
+                stack.text_encoder,
+                repeat=args.repeat,
+                work_dir=Path(work),
+                progress=not args.no_progress,
+            )
+            scales.append(asdict(result))
+            _print_scale(result)
+        report["scales"] = scales
+    path = _bench.save(report, args.out or settings.data_dir / "bench")
+    console.print(f"Saved {path}", highlight=False)
+    return 0
+
+
+def _print_latency(title: str, cases: object) -> None:
+    table = Table(title=title, title_justify="left")
+    for column in ("case", "p50", "p95", "n"):
+        table.add_column(column)
+    for label, value in dict(cases).items():  # type: ignore[call-overload]
+        if isinstance(value, dict):
+            table.add_row(label, str(value["p50"]), str(value["p95"]), str(value["n"]))
+    console.print(table)
+
+
+def _print_scale(result: object) -> None:
+    data = asdict(result)  # type: ignore[call-overload]
+    console.print(
+        f"[bold]{data['size']:,} vectors[/]: built in {data['build_seconds']} s, "
+        f"{data['vectors_per_second']:,} vectors/s into Chroma, RSS {data['rss_mb']:,} MB",
+        highlight=False,
+    )
+    _print_latency("engine: whole filtered hybrid search (ms)", data["engine"])
+    plans = Table(title="hard-filter plans, top 100 (ms)", title_justify="left")
+    for column in ("filter", "selectivity", "plan", "p50", "p95", "recall vs exact"):
+        plans.add_column(column)
+    for row in data["filter_plans"]:
+        plans.add_row(
+            row["filter"],
+            str(row["selectivity"]),
+            row["plan"],
+            str(row["p50"]),
+            str(row["p95"]),
+            str(row["recall_vs_exact"]),
+        )
+    console.print(plans)
+    sweep = Table(title="HNSW ef_search, unfiltered top 10", title_justify="left")
+    for column in ("ef_search", "p50 ms", "p95 ms", "recall@10"):
+        sweep.add_column(column)
+    for row in data["hnsw"]:
+        sweep.add_row(
+            str(row["ef_search"]), str(row["p50"]), str(row["p95"]), str(row["recall@10"])
+        )
+    console.print(sweep)
 
 
 def _query(args: argparse.Namespace, text: str, image: object) -> SearchQuery:

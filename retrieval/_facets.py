@@ -65,6 +65,12 @@ class CatalogView:
                 postings["category"][name.lower()].append(i)
             if product.brand:
                 postings["brand"][product.brand.lower()].append(i)
+            for variant in product.variants:
+                if variant.in_stock:
+                    colour, size = (variant.color or "").lower(), (variant.size or "").lower()
+                    postings["variant_color"][colour].append(i)
+                    postings["variant_size"][size].append(i)
+                    postings["variant"][f"{colour}|{size}"].append(i)
             postings["catalog"][product.catalog].append(i)
         self.postings = {
             facet: {
@@ -110,13 +116,31 @@ class CatalogView:
         """Rows satisfying every hard filter and no exclusion."""
         mask = np.ones(len(self.ids), dtype=bool)
         for name in filters.active():
-            mask &= self._satisfying(name, filters)
-            if not mask.any():
-                return mask
-        if filters.sizes or filters.colors:
-            for row in np.flatnonzero(mask & self.has_variants):
-                mask[row] = self._variant_fits(self.products[self.ids[row]], filters)
+            if name not in ("colors", "sizes"):
+                mask &= self._satisfying(name, filters)
+                if not mask.any():
+                    return mask
+        if filters.colors or filters.sizes:
+            mask &= self._colour_and_size(filters)
         return mask & ~self._excluded(exclude)
+
+    def _colour_and_size(self, filters: Filters) -> Mask:
+        """A wanted size and colour must exist together, in stock, on one variant; products
+        without variants are judged on their attributes."""
+        colours, sizes = filters.colors, filters.sizes
+        plain = ~self.has_variants
+        if colours:
+            plain &= self.facet_mask("color", colours)
+        if sizes:
+            plain &= self.facet_mask("size", sizes)
+        if colours and sizes:
+            pairs = [f"{c.lower()}|{s.lower()}" for c in colours for s in sizes]
+            on_variant = self.facet_mask("variant", pairs)
+        elif colours:
+            on_variant = self.facet_mask("variant_color", colours)
+        else:
+            on_variant = self.facet_mask("variant_size", sizes)
+        return plain | (self.has_variants & on_variant)
 
     def _satisfying(self, name: str, filters: Filters) -> Mask:
         value = getattr(filters, name)
@@ -158,18 +182,6 @@ class CatalogView:
                 if not colours - banned:
                     out[row] = True
         return out
-
-    @staticmethod
-    def _variant_fits(product: Product, filters: Filters) -> bool:
-        """A wanted size and colour must exist together, in stock, on one variant."""
-        sizes = {s.lower() for s in filters.sizes}
-        colors = {c.lower() for c in filters.colors}
-        return any(
-            v.in_stock
-            and (not sizes or (v.size or "").lower() in sizes)
-            and (not colors or (v.color or "").lower() in colors)
-            for v in product.variants
-        )
 
     def describe(self, filters: Filters, name: str) -> str:
         value = getattr(filters, name)

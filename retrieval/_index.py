@@ -131,36 +131,55 @@ class VectorIndex:
     ) -> None:
         if (path is None) == (url is None):
             raise ValueError("give exactly one of a data path (embedded) or a server URL")
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
-
-        settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
         if url is not None:
             parsed = urlparse(url)
             if parsed.scheme not in ("http", "https") or not parsed.hostname:
                 raise ValueError(f"chroma URL must look like http://host:port, not {url!r}")
-            self.client = chromadb.HttpClient(
-                host=parsed.hostname,
-                port=parsed.port or (443 if parsed.scheme == "https" else 8000),
-                ssl=parsed.scheme == "https",
-                settings=settings,
-            )
             self.location = url
         else:
             assert path is not None
             path.mkdir(parents=True, exist_ok=True)
-            self.client = chromadb.PersistentClient(path=str(path), settings=settings)
             self.location = str(path)
+        self.url = url
         self.hnsw = hnsw or HnswSettings()
+        self.client = self._new_client()
         self._collections: dict[str, Any] = {}
 
+    def _new_client(self) -> Any:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        if self.url is None:
+            return chromadb.PersistentClient(path=self.location, settings=settings)
+        parsed = urlparse(self.url)
+        return chromadb.HttpClient(
+            host=parsed.hostname or "127.0.0.1",
+            port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+            ssl=parsed.scheme == "https",
+            settings=settings,
+        )
+
     def collection(self, name: str) -> Any:
+        """The named collection, created with our HNSW settings. An existing collection whose
+        ef_search differs is updated and reloaded (Chroma applies it only on load)."""
         if name not in self._collections:
-            self._collections[name] = self.client.get_or_create_collection(
+            collection = self.client.get_or_create_collection(
                 name=name,
                 configuration={"hnsw": self.hnsw.to_dict()},
                 embedding_function=None,
             )
+            current = (collection.configuration.get("hnsw") or {}).get("ef_search")
+            if current is not None and current != self.hnsw.ef_search:
+                collection.modify(configuration={"hnsw": {"ef_search": self.hnsw.ef_search}})
+                if self.url is None:
+                    from chromadb.api.client import SharedSystemClient
+
+                    SharedSystemClient.clear_system_cache()
+                    self.client = self._new_client()
+                    self._collections.clear()
+                collection = self.client.get_collection(name=name, embedding_function=None)
+            self._collections[name] = collection
         return self._collections[name]
 
     def upsert(
