@@ -229,7 +229,7 @@ def bench_scale(
     noise = normalise_rows(rng.normal(size=(50, DIM)))
     queries = normalise_rows(vectors[rng.integers(0, size, 50)] + 0.3 * noise)
     engine = SearchEngine(
-        _Products(products),  # type: ignore[arg-type]
+        _Products(products),
         index,
         _FixedText(text_encoder, queries),
     )

@@ -332,10 +332,11 @@ class RetrievalEvaluation:
     def _link_truth(self) -> dict[str, set[str]]:
         kinds = (LinkKind.RELATED, LinkKind.UPSELL, LinkKind.CROSSSELL)
         truth: dict[str, set[str]] = {}
-        for link in self.engine.store.links(self.catalog):
-            source, target = link.source_id, link.target_id
-            if link.kind in kinds and source and target and source != target:
-                truth.setdefault(source, set()).add(target)
+        for product in self.products:
+            for link in product.links:
+                target = self.engine.view.resolve_sku(product.catalog, link.target_sku)
+                if link.kind in kinds and target is not None and target.id != product.id:
+                    truth.setdefault(product.id, set()).add(target.id)
         return truth
 
 

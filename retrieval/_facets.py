@@ -87,6 +87,13 @@ class CatalogView:
         self.in_stock = np.array([p.in_stock for p in products_list], dtype=bool)
         self.has_variants = np.array([bool(p.variants) for p in products_list], dtype=bool)
 
+    def resolve_sku(self, catalog: str, sku: str) -> Product | None:
+        """The product a SKU names in a catalog: its own, or the parent of that variant."""
+        pid = f"{catalog}:{sku}"
+        if pid not in self.products:
+            pid = self.variant_owner.get((catalog, sku), "")
+        return self.products.get(pid)
+
     def __len__(self) -> int:
         return len(self.ids)
 

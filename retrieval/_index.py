@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 Metadata = dict[str, str | int | float | bool | list[str]]
+PAGE = 5000
 
 
 def text_key(text: str) -> str:
@@ -201,18 +202,31 @@ class VectorIndex:
 
     def stored(self, name: str) -> dict[str, Metadata]:
         """id -> metadata of everything in the collection."""
-        got = self.collection(name).get(include=["metadatas"])
-        return dict(zip(got["ids"], got["metadatas"] or [], strict=True))
+        ids, metadatas = [], []
+        for page in self._pages(name, ["metadatas"]):
+            ids += page["ids"]
+            metadatas += page["metadatas"] or []
+        return dict(zip(ids, metadatas, strict=True))
 
     def vectors(self, name: str) -> tuple[list[str], np.ndarray, list[Metadata]]:
         """All ids, vectors and metadata (loaded once at engine start for exact re-scoring)."""
-        got = self.collection(name).get(include=["embeddings", "metadatas"])
-        ids = list(got["ids"])
-        embeddings = got["embeddings"]
-        matrix = (
-            np.asarray(embeddings, dtype=np.float32) if len(ids) else np.zeros((0, 0), np.float32)
-        )
-        return ids, matrix, list(got["metadatas"] or [])
+        ids: list[str] = []
+        metadatas: list[Metadata] = []
+        blocks = []
+        for page in self._pages(name, ["embeddings", "metadatas"]):
+            ids += page["ids"]
+            metadatas += page["metadatas"] or []
+            blocks.append(np.asarray(page["embeddings"], dtype=np.float32))
+        matrix = np.concatenate(blocks) if ids else np.zeros((0, 0), np.float32)
+        return ids, matrix, metadatas
+
+    def _pages(self, name: str, include: list[str]) -> Iterator[dict[str, Any]]:
+        """A collection read in pages: one `get` of everything overflows SQLite's variable
+        limit in embedded Chroma at ~100k records."""
+        collection = self.collection(name)
+        total = collection.count()
+        for offset in range(0, total, PAGE):
+            yield collection.get(include=include, limit=PAGE, offset=offset)
 
     def query(
         self, name: str, vector: np.ndarray, k: int, ids: Sequence[str] | None = None

@@ -270,3 +270,43 @@ class TestBM25Index:
         assert scores[1] == pytest.approx(weight(2, 3, 2), rel=1e-5)
         assert scores[2] == pytest.approx(weight(2, 4, 2), rel=1e-5)
         assert bm25.scores(["unknown"]).tolist() == [0.0, 0.0, 0.0]
+
+
+class TestVectorIndexPaging:
+    def test_reads_whole_collections_in_pages(self, tmp_path, monkeypatch):
+        import numpy as np
+
+        from retrieval import _index
+
+        monkeypatch.setattr(_index, "PAGE", 2)
+        index = VectorIndex(path=tmp_path / "chroma")
+        vectors = np.eye(5, dtype=np.float32)
+        index.upsert("paged", [f"p{i}" for i in range(5)], vectors, [{"n": i} for i in range(5)])
+        ids, matrix, metadata = index.vectors("paged")
+        assert sorted(ids) == [f"p{i}" for i in range(5)]
+        for vector_id, row, meta in zip(ids, matrix, metadata, strict=True):
+            assert int(vector_id[1:]) == meta["n"] == int(np.argmax(row))
+        assert set(index.stored("paged")) == set(ids)
+
+
+class TestHnswPath:
+    def test_unfiltered_queries_past_the_exact_limit_use_hnsw_and_agree(self, engine):
+        hnsw = SearchEngine(engine.store, engine.index, engine.text_encoder, exact_limit=50)
+        calls = []
+        original = hnsw.index.query
+
+        def spy(*args, **kwargs):
+            calls.append(args[0])
+            return original(*args, **kwargs)
+
+        hnsw.index.query = spy  # type: ignore[method-assign]
+        for text in ("waterproof hiking boots", "women's yoga pants", "duffle bag"):
+            query = SearchQuery(text=text, rankers=("dense",), diversify=False, k=5)
+            assert [h.product.id for h in hnsw.search(query).hits] == [
+                h.product.id for h in engine.search(query).hits
+            ]
+        assert calls  # the unfiltered dense ranker went through Chroma's HNSW
+        filtered = SearchQuery(text="boots", filters=Filters(catalog="eshop"), rankers=("dense",))
+        calls.clear()
+        hnsw.search(filtered)
+        assert not calls  # filtered queries are scored exactly
