@@ -9,7 +9,6 @@ checks which of them return exactly the brute-force answer.
 from __future__ import annotations
 
 import json
-import random
 import statistics
 import tempfile
 import time
@@ -368,14 +367,20 @@ def _hnsw_sweep(
 
 def _engine_turns(engine: SearchEngine, repeat: int) -> dict[str, Any]:
     """The whole filtered hybrid search (encode, filter, dense, BM25, fuse, MMR, evidence)."""
+    return _time_searches(engine, (("no filter", Filters()), *FILTER_CASES), repeat)
+
+
+def _time_searches(
+    engine: SearchEngine, cases: Sequence[tuple[str, Filters]], repeat: int
+) -> dict[str, Any]:
+    """p50/p95 of fresh (uncached) searches per filter case, after untimed warm-up calls."""
     out: dict[str, Any] = {}
-    rng = random.Random(3)
-    for label, filters in (("no filter", Filters()), *FILTER_CASES):
+    for label, filters in cases:
         for i in range(WARMUP):
             engine.search(SearchQuery(text=f"warm-up {label} {i}", filters=filters, k=10))
         samples = []
         for i in range(repeat):
-            query = SearchQuery(text=f"{rng.choice(QUERIES)} {i}", filters=filters, k=10)
+            query = SearchQuery(text=f"{QUERIES[i % len(QUERIES)]} {i}", filters=filters, k=10)
             samples += timed(lambda q=query: engine.search(q), 1)[0]
         out[label] = percentiles(samples)
     return out
@@ -388,15 +393,7 @@ def bench_catalog(engine: SearchEngine, repeat: int = 30) -> dict[str, Any]:
         ("women, under $50", Filters(genders=("Women",), price_max=50.0)),
         ("blue, size M", Filters(colors=("Blue",), sizes=("M",))),
     )
-    out: dict[str, Any] = {"products": len(engine.view)}
-    for label, filters in cases:
-        for i in range(WARMUP):
-            engine.search(SearchQuery(text=f"warm-up {label} {i}", filters=filters, k=10))
-        samples = []
-        for i in range(repeat):
-            query = SearchQuery(text=f"{QUERIES[i % len(QUERIES)]} {i}", filters=filters, k=10)
-            samples += timed(lambda q=query: engine.search(q), 1)[0]
-        out[label] = percentiles(samples)
+    out: dict[str, Any] = {"products": len(engine.view), **_time_searches(engine, cases, repeat)}
     out["rss_mb"] = round(rss_mb())
     return out
 

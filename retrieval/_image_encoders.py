@@ -213,17 +213,7 @@ class EfficientNetImageEncoder:
         self.batch_size = batch_size
 
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
-        import torch
-
-        if not images:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        chunks = []
-        with torch.inference_mode():
-            for start in range(0, len(images), self.batch_size):
-                batch = images[start : start + self.batch_size]
-                pixels = torch.stack([self._preprocess(_to_rgb(image)) for image in batch])
-                chunks.append(self._model(pixels).numpy())
-        return normalise_rows(np.concatenate(chunks))
+        return _encode_in_batches(images, self._preprocess, self._model, self.batch_size, self.dim)
 
 
 def _clip_help(model_name: str, tag: str | None) -> str:
@@ -354,14 +344,27 @@ class ClipEncoder:
         return normalise_rows(np.concatenate(chunks))
 
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
-        import torch
+        return _encode_in_batches(
+            images, self._preprocess, self._model.encode_image, self.batch_size, self.dim
+        )
 
-        if not images:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        chunks = []
-        with torch.inference_mode():
-            for start in range(0, len(images), self.batch_size):
-                batch = images[start : start + self.batch_size]
-                pixels = torch.stack([self._preprocess(_to_rgb(image)) for image in batch])
-                chunks.append(self._model.encode_image(pixels).float().numpy())
-        return normalise_rows(np.concatenate(chunks))
+
+def _encode_in_batches(
+    images: Sequence[Image.Image],
+    preprocess: Any,
+    forward: Any,
+    batch_size: int,
+    dim: int,
+) -> np.ndarray:
+    """Preprocess and run `forward` batch by batch on the CPU; unit rows out."""
+    import torch
+
+    if not images:
+        return np.zeros((0, dim), dtype=np.float32)
+    chunks = []
+    with torch.inference_mode():
+        for start in range(0, len(images), batch_size):
+            batch = images[start : start + batch_size]
+            pixels = torch.stack([preprocess(_to_rgb(image)) for image in batch])
+            chunks.append(forward(pixels).float().numpy())
+    return normalise_rows(np.concatenate(chunks))
