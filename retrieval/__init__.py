@@ -1,9 +1,21 @@
-"""Catalog model, ingestion and cleaning, the catalog store (and, later, encoders and search).
+"""Catalog model, ingestion and cleaning, the catalog store, encoders, the Chroma index and the
+search engine.
 
 The public surface is re-exported here; modules with a leading underscore are private.
 """
 
+from typing import Any
+
 from retrieval._cleaning import Cleaner, CleaningConfig, TagRule, html_to_text
+from retrieval._encoders import EncoderUnavailable, SentenceTextEncoder
+from retrieval._image_encoders import (
+    ClipEncoder,
+    EfficientNetImageEncoder,
+    ImageRejected,
+    load_image,
+)
+from retrieval._index import EmbeddingCache, HnswSettings, VectorIndex
+from retrieval._indexer import CatalogIndexer, SyncStats
 from retrieval._ingest import SourceFormat, detect_format, ingest
 from retrieval._model import (
     ImageRole,
@@ -16,35 +28,77 @@ from retrieval._model import (
     Variant,
     product_id,
 )
+from retrieval._query import (
+    Evidence,
+    Exclusions,
+    Filters,
+    Hit,
+    Preferences,
+    Relaxation,
+    SearchQuery,
+    SearchResult,
+)
 from retrieval._report import IngestIssue, IngestReport, IssueReason, SourceError
+from retrieval._search import RankingWeights, SearchEngine
 from retrieval._sources._io import parse_price
 from retrieval._store import CatalogStats, CatalogStore, StoredLink, StoredReview, content_hash
 
 __all__ = [
+    "CatalogIndexer",
+    "CatalogRetriever",
     "CatalogStats",
     "CatalogStore",
     "Cleaner",
     "CleaningConfig",
+    "ClipEncoder",
+    "EfficientNetImageEncoder",
+    "EmbeddingCache",
+    "EncoderUnavailable",
+    "Evidence",
+    "Exclusions",
+    "Filters",
+    "Hit",
+    "HnswSettings",
+    "ImageRejected",
     "ImageRole",
     "IngestIssue",
     "IngestReport",
     "IssueReason",
     "LinkKind",
+    "Preferences",
     "Product",
     "ProductImage",
     "ProductLink",
     "ProductType",
+    "RankingWeights",
+    "Relaxation",
     "Review",
+    "SearchEngine",
+    "SearchQuery",
+    "SearchResult",
+    "SentenceTextEncoder",
     "SourceError",
     "SourceFormat",
     "StoredLink",
     "StoredReview",
+    "SyncStats",
     "TagRule",
     "Variant",
+    "VectorIndex",
     "content_hash",
     "detect_format",
     "html_to_text",
     "ingest",
+    "load_image",
     "parse_price",
     "product_id",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """`CatalogRetriever` imports LangChain, so it loads only when asked for."""
+    if name == "CatalogRetriever":
+        from retrieval._langchain import CatalogRetriever
+
+        return CatalogRetriever
+    raise AttributeError(f"module 'retrieval' has no attribute {name!r}")

@@ -408,7 +408,7 @@ def bench_ingest(size: int, cleaning: Any, work_dir: Path) -> dict[str, Any]:
     with source.open("w", encoding="utf-8") as handle:
         for product in products:
             row = product.to_dict()
-            row["id"], row["title"] = row.pop("sku"), row["title"]
+            row["id"] = row.pop("sku")
             row["category"] = row.pop("category_path")
             handle.write(json.dumps(row) + "\n")
     store = CatalogStore(work_dir / "ingest.db")

@@ -233,9 +233,10 @@ class RetrievalEvaluation:
                 "'image' has no text-to-image model without CLIP: it falls back to browse order."
             )
         base = Filters(catalog=self.catalog)
+        grades_of = [{p.id: query.grade(p) for p in self.products} for query in queries]
         for system in tqdm(systems, desc="attribute queries", disable=not self.progress):
             rows = []
-            for query in queries:
+            for query, grades in zip(queries, grades_of, strict=True):
                 search = SearchQuery(
                     text=query.text,
                     filters=query.filters(self.catalog) if system.with_filters else base,
@@ -244,7 +245,6 @@ class RetrievalEvaluation:
                     diversify=system.diversify,
                 )
                 ranked = self._ranked(system, search, query.text)
-                grades = {p.id: query.grade(p) for p in self.products}
                 ranked_grades = [grades[i] for i in ranked]
                 relevant = {i for i, g in grades.items() if g == 2}
                 found = [i in relevant for i in ranked]

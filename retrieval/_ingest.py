@@ -80,8 +80,9 @@ def ingest(
     products = _merge_duplicates(records, report)
     for product in tqdm(products, desc=f"cleaning {catalog}", unit="product", disable=not progress):
         _clean(product, cleaner)
-    reviews = _resolve_reviews(records, products, cleaner, report)
-    links = _resolve_links(records, products, report)
+    by_sku = _sku_index(records, products)
+    reviews = _resolve_reviews(records, products, by_sku, cleaner, report)
+    links = _resolve_links(records, products, by_sku, report)
     cleaner.derive_tags(products)
     store.replace_catalog(catalog, products, reviews, links, report)
     report.products = len(products)
@@ -157,11 +158,14 @@ def _sku_index(records: SourceRecords, products: list[Product]) -> dict[str, str
 
 
 def _resolve_reviews(
-    records: SourceRecords, products: list[Product], cleaner: Cleaner, report: IngestReport
+    records: SourceRecords,
+    products: list[Product],
+    by_sku: dict[str, str],
+    cleaner: Cleaner,
+    report: IngestReport,
 ) -> list[StoredReview]:
     """Reviews attach by SKU; those for SKUs not in the catalog are kept unattached and
     reported; spam and too-short reviews are dropped by the configured rule."""
-    by_sku = _sku_index(records, products)
     by_id = {p.id: p for p in products}
     kept: list[StoredReview] = []
     for record in records.reviews:
@@ -185,10 +189,9 @@ def _resolve_reviews(
 
 
 def _resolve_links(
-    records: SourceRecords, products: list[Product], report: IngestReport
+    records: SourceRecords, products: list[Product], by_sku: dict[str, str], report: IngestReport
 ) -> list[StoredLink]:
     """Every link is stored; ends that name no product keep a null id and are reported."""
-    by_sku = _sku_index(records, products)
     pairs: list[tuple[str, ProductLink, str, int | None]] = [
         (p.sku, link, "catalog", None) for p in products for link in p.links
     ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from retrieval._model import Product
@@ -51,7 +51,7 @@ class Filters:
 
     def without(self, name: str) -> Filters:
         default = next(f.default for f in fields(self) if f.name == name)
-        return _replace(self, **{name: default})
+        return replace(self, **{name: default})
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,9 +156,3 @@ class SearchResult:
     # When fewer than k products meet every constraint: the same kind of product for the same
     # shopper, each with `evidence.unmet` saying what it misses. Never mixed into `hits`.
     alternatives: list[Hit] = field(default_factory=list)
-
-
-def _replace(filters: Filters, **changes: Any) -> Filters:
-    values = {f.name: getattr(filters, f.name) for f in fields(filters)}
-    values.update(changes)
-    return Filters(**values)

@@ -194,7 +194,11 @@ class SearchEngine:
     def refresh(self) -> None:
         """Reload facts and vectors (after an ingest + index sync); clears the caches."""
         self.view = CatalogView(self.store.products())
-        self._bm25 = BM25Index(tokenize(product_document(p)) for p in self.view.products.values())
+        # Lower-cased product documents, built once: BM25 and style-word preferences read them.
+        self._documents = {
+            pid: product_document(p).lower() for pid, p in self.view.products.items()
+        }
+        self._bm25 = BM25Index(tokenize(document) for document in self._documents.values())
         self.text_space = _DenseSpace(
             self.index, collection_name("text", self.text_encoder.name), self.view
         )
@@ -425,7 +429,7 @@ class SearchEngine:
             if product.brand and product.brand.lower() in brands:
                 bonus += self.weights.brand
             if terms:
-                document = product_document(product).lower()
+                document = self._documents[pid]
                 bonus += self.weights.term * sum(1 for t in terms if t in document)
             rescored.append((pid, score + bonus, channels))
         return sorted(rescored, key=lambda t: -t[1])
