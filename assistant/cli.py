@@ -1,4 +1,4 @@
-"""The `shopassist` command line: ingest catalogs and inspect the catalog store."""
+"""The `shopassist` command line: ingest and index catalogs, search, chat, train, evaluate."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from assistant._cli_dialogue import add_commands as add_dialogue_commands
 from assistant._offline import go_offline
 from assistant._retrieval import build_retrieval
 from assistant.config import Settings, load_settings
+from dialogue import PromptFileError
 from retrieval import (
     CatalogStore,
     CleaningConfig,
@@ -45,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(args.config, data_dir=args.data_dir, prompts_dir=args.prompts_dir)
         return int(args.handler(args, settings))
-    except (SourceError, EncoderUnavailable, KeyError, ValueError) as exc:
+    except (SourceError, EncoderUnavailable, KeyError, ValueError, PromptFileError) as exc:
         errors.print(f"[bold red]error:[/] {exc}", highlight=False)
         return 1
 
@@ -117,6 +119,8 @@ def _parser() -> argparse.ArgumentParser:
     bench_retrieval.add_argument("--out", type=Path, help="report folder (default DATA/bench)")
     bench_retrieval.add_argument("--no-progress", action="store_true", help="hide progress bars")
     bench_retrieval.set_defaults(handler=_bench_retrieval)
+
+    add_dialogue_commands(commands, eval_commands)
 
     catalog_cmd = commands.add_parser("catalog", help="inspect the catalog store")
     catalog_commands = catalog_cmd.add_subparsers(metavar="ACTION")

@@ -1,2 +1,103 @@
-"""NLU, dialogue state, policy and response generation (issue: the Recommendation Dialogue
-Model). Talks to retrieval only through a protocol that `assistant` wires up."""
+"""The Recommendation Dialogue Model: intents, slots, dialogue state, policy and replies.
+
+It never imports `retrieval`: products come through the `CatalogPort` protocol, which
+`assistant` implements over the search engine. Behaviour lives in YAML under `prompts/`.
+"""
+
+from dialogue._classifier import (
+    OUT_OF_SCOPE,
+    ClassifierSettings,
+    IntentClassifier,
+    IntentPrediction,
+)
+from dialogue._config import (
+    PROMPT_FILES,
+    DialogueSettings,
+    LlmSettings,
+    PolicySettings,
+    PromptFileError,
+    StorePolicy,
+    Templates,
+    prompts_hash,
+)
+from dialogue._entities import Entity, EntityExtractor, Extraction, Reference
+from dialogue._llm import GroundingCheck, GroundingVerdict, Rewriter
+from dialogue._model import MAX_MESSAGE_CHARS, DialogueModel
+from dialogue._nlu import NluModel, Parse, TrainingReport
+from dialogue._nlu_data import EntitySpan, Example, NluData, NluDataError, load_nlu
+from dialogue._prices import PriceRange, find_price, parse_number
+from dialogue._protocol import (
+    CatalogPort,
+    Embedder,
+    Match,
+    MatchEvidence,
+    ProductCard,
+    ReviewFact,
+    SearchOutcome,
+    SearchRequest,
+)
+from dialogue._reply import Comparison, DialogueReply, Suggestion, money
+from dialogue._state import (
+    CartLine,
+    Constraints,
+    DialogueState,
+    Exclusions,
+    PendingAdd,
+    Preferences,
+)
+from dialogue._tracker import TrackResult, track
+
+__all__ = [
+    "MAX_MESSAGE_CHARS",
+    "OUT_OF_SCOPE",
+    "PROMPT_FILES",
+    "CartLine",
+    "CatalogPort",
+    "ClassifierSettings",
+    "Comparison",
+    "Constraints",
+    "DialogueModel",
+    "DialogueReply",
+    "DialogueSettings",
+    "DialogueState",
+    "Embedder",
+    "Entity",
+    "EntityExtractor",
+    "EntitySpan",
+    "Example",
+    "Exclusions",
+    "Extraction",
+    "GroundingCheck",
+    "GroundingVerdict",
+    "IntentClassifier",
+    "IntentPrediction",
+    "LlmSettings",
+    "Match",
+    "MatchEvidence",
+    "NluData",
+    "NluDataError",
+    "NluModel",
+    "Parse",
+    "PendingAdd",
+    "PolicySettings",
+    "Preferences",
+    "PriceRange",
+    "ProductCard",
+    "PromptFileError",
+    "Reference",
+    "ReviewFact",
+    "Rewriter",
+    "SearchOutcome",
+    "SearchRequest",
+    "StorePolicy",
+    "Suggestion",
+    "Templates",
+    "TrackResult",
+    "TrainingReport",
+    "find_price",
+    "load_nlu",
+    "money",
+    "parse_number",
+    "prompts_hash",
+    "track",
+]

@@ -495,7 +495,11 @@ class SearchEngine:
             name: int(self.view.allowed(filters.without(name), query.exclude).sum())
             for name in active
         }
-        culprit = max(counts, key=lambda n: counts[n])
+        # The nearest relaxation keeps what the product is and who it is for when it can:
+        # "purple watches" relaxes the colour, not the category.
+        keep = ("categories", "genders", "catalog")
+        preferred = [n for n in counts if n not in keep and counts[n]] or list(counts)
+        culprit = max(preferred, key=lambda n: counts[n])
         described = ", ".join(self.view.describe(filters, n) for n in active)
         reason = f"No product matches all of: {described}."
         if not counts[culprit]:

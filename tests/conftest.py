@@ -86,3 +86,24 @@ def engine(luma_store, text_encoder, tmp_path_factory) -> SearchEngine:
         progress=False
     )
     return SearchEngine(luma_store, index, text_encoder)
+
+
+@pytest.fixture(scope="session")
+def assistant(engine, tmp_path_factory):
+    """The real assistant (trained NLU, policy, templates) over the Luma + eShop engine."""
+    from assistant import Assistant, Settings
+    from assistant._retrieval import RetrievalStack
+    from retrieval._index import EmbeddingCache
+
+    data = tmp_path_factory.mktemp("assistant")
+    settings = Settings(data_dir=data, image_model="none")
+    stack = RetrievalStack(
+        settings=settings,
+        store=engine.store,
+        index=engine.index,
+        cache=EmbeddingCache(data / "cache.db"),
+        text_encoder=engine.text_encoder,
+        image_encoder=None,
+        clip_encoder=None,
+    )
+    return Assistant(settings, stack)

@@ -1,0 +1,194 @@
+"""Adapts the retrieval engine to the dialogue's `CatalogPort`: the one place where dialogue
+types meet retrieval types."""
+
+from __future__ import annotations
+
+from dialogue import (
+    CatalogPort,
+    Match,
+    MatchEvidence,
+    ProductCard,
+    ReviewFact,
+    SearchOutcome,
+    SearchRequest,
+)
+from retrieval import (
+    Exclusions,
+    Filters,
+    Hit,
+    ImageRole,
+    Preferences,
+    Product,
+    SearchEngine,
+    SearchQuery,
+)
+from retrieval._query import MAX_K
+
+SUMMARY_CHARS = 600
+MAX_REVIEWS_ON_CARD = 20
+# Sorting re-orders the best matches; it does not rank the whole catalog by price.
+SORT_POOL = 40
+TITLE_VOCABULARY_LIMIT = 50_000
+VOCABULARY_FACETS = ("category", "color", "size", "gender", "material", "activity", "brand")
+
+
+class RetrievalCatalog(CatalogPort):
+    def __init__(
+        self, engine: SearchEngine, extra_vocabulary: dict[str, list[str]] | None = None
+    ) -> None:
+        self.engine = engine
+        self.extra_vocabulary = extra_vocabulary or {}
+        self._cards: dict[str, ProductCard] = {}
+
+    def search(self, request: SearchRequest) -> SearchOutcome:
+        c = request.constraints
+        try:
+            filters = Filters(
+                price_min=c.price_min,
+                price_max=c.price_max,
+                colors=c.colors,
+                sizes=c.sizes,
+                categories=c.categories,
+                genders=c.genders,
+                brands=c.brands,
+                materials=c.materials,
+                activities=c.activities,
+                min_rating=c.min_rating,
+                on_sale=c.on_sale,
+                in_stock=c.in_stock,
+            )
+        except ValueError as exc:
+            return SearchOutcome(matches=[], empty_reason=f"Those constraints conflict: {exc}.")
+        window = request.offset + request.k
+        k = min(MAX_K, max(window, SORT_POOL) if request.sort else window)
+        x = request.exclude
+        query = SearchQuery(
+            text=request.text,
+            filters=filters,
+            exclude=Exclusions(
+                colors=x.colors,
+                categories=x.categories,
+                brands=x.brands,
+                materials=x.materials,
+                product_ids=x.product_ids,
+            ),
+            prefer=Preferences(
+                cheaper=request.prefer.cheaper,
+                brands=request.prefer.brands,
+                terms=request.prefer.terms,
+            ),
+            image=request.image,
+            similar_to=request.similar_to if request.similar_to in self.engine.view.row else None,
+            k=k,
+        )
+        result = self.engine.search(query)
+        hits = _sorted(result.hits, request.sort)[request.offset : window]
+        relaxation = result.relaxation
+        return SearchOutcome(
+            matches=[self._match(h) for h in hits],
+            total=result.candidates,
+            empty_reason=result.empty_reason,
+            relaxed_constraint=relaxation.description if relaxation else None,
+            relaxed_matches=[self._match(h) for h in relaxation.hits[: request.k]]
+            if relaxation
+            else [],
+            alternatives=[self._match(h) for h in result.alternatives[: request.k]]
+            if request.offset == 0
+            else [],
+        )
+
+    def product(self, product_id: str) -> ProductCard | None:
+        product = self.engine.view.products.get(product_id)
+        return None if product is None else self._card(product)
+
+    def complete_the_look(self, product_id: str, k: int) -> list[Match]:
+        if product_id not in self.engine.view.products:
+            return []
+        return [self._match(h) for h in self.engine.complete_the_look(product_id, k)]
+
+    def vocabulary(self) -> dict[str, list[str]]:
+        view = self.engine.view
+        vocabulary = {facet: view.vocabulary(facet) for facet in VOCABULARY_FACETS}
+        styles = {v for p in view.products.values() for v in p.attributes.get("style", [])}
+        vocabulary["style"] = sorted(s.lower() for s in styles)
+        vocabulary["tag"] = sorted({t for p in view.products.values() for t in p.tags})
+        if len(view) <= TITLE_VOCABULARY_LIMIT:
+            vocabulary["title"] = sorted({p.title for p in view.products.values()})
+        for facet, values in self.extra_vocabulary.items():
+            vocabulary[facet] = sorted({*vocabulary.get(facet, []), *values})
+        return vocabulary
+
+    def _match(self, hit: Hit) -> Match:
+        e = hit.evidence
+        evidence = MatchEvidence(
+            met=tuple(e.met),
+            unmet=tuple(e.unmet),
+            text_span=e.text_span,
+            review_snippet=e.review_snippet,
+            review_rating=e.review_rating,
+            price_vs_limit=e.price_vs_limit,
+        )
+        return Match(self._card(hit.product), evidence)
+
+    def _card(self, product: Product) -> ProductCard:
+        cached = self._cards.get(product.id)
+        if cached is not None:
+            return cached
+        stocked = [v for v in product.variants if v.in_stock]
+        image = next((i.path for i in product.images if i.role == ImageRole.MAIN), None)
+        card = ProductCard(
+            id=product.id,
+            title=product.title,
+            price=product.effective_price,
+            regular_price=product.price if product.on_sale else None,
+            currency=product.currency,
+            price_is_from=product.price_is_from,
+            category=product.category_path[-1] if product.category_path else "",
+            categories=tuple(
+                dict.fromkeys(
+                    n.lower()
+                    for path in product.categories or [product.category_path]
+                    for n in path
+                )
+            ),
+            sizes=tuple(product.sizes),
+            colors=tuple(product.colors),
+            in_stock_sizes=tuple(dict.fromkeys(v.size for v in stocked if v.size)),
+            in_stock_colors=tuple(dict.fromkeys(v.color for v in stocked if v.color)),
+            materials=tuple(product.attribute_values("material")),
+            genders=tuple(product.attribute_values("gender")),
+            activities=tuple(product.attribute_values("activity")),
+            brand=product.brand,
+            rating=product.rating,
+            review_count=len(product.reviews),
+            in_stock=product.in_stock,
+            image=image or (product.images[0].path if product.images else None),
+            summary=product.description[:SUMMARY_CHARS],
+            reviews=tuple(
+                ReviewFact(r.rating, r.text, r.title) for r in product.reviews[:MAX_REVIEWS_ON_CARD]
+            ),
+        )
+        if len(self._cards) > 10_000:
+            self._cards.clear()
+        self._cards[product.id] = card
+        return card
+
+    def refresh(self) -> None:
+        """After an ingest: reload the engine's view and forget cached cards."""
+        self.engine.refresh()
+        self._cards.clear()
+
+
+def _sorted(hits: list[Hit], sort: str | None) -> list[Hit]:
+    if sort == "price_asc":
+        return sorted(hits, key=lambda h: _price(h.product))
+    if sort == "price_desc":
+        return sorted(hits, key=lambda h: -_price(h.product, missing=0.0))
+    if sort == "rating":
+        return sorted(hits, key=lambda h: -(h.product.rating or 0.0))
+    return hits
+
+
+def _price(product: Product, missing: float = float("inf")) -> float:
+    price = product.effective_price
+    return missing if price is None else price

@@ -1,0 +1,213 @@
+"""The YAML files product teams edit (`prompts/`): dialogue settings, reply templates, store
+policies and LLM prompts. Each loader validates and names the file and line of a mistake."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import string
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dialogue._classifier import ClassifierSettings
+
+NLU_FILE = "nlu.yml"
+DIALOGUE_FILE = "dialogue.yml"
+RESPONSES_FILE = "responses.yml"
+POLICY_FILE = "store_policy.yml"
+LLM_PROMPTS_FILE = "llm.yml"
+PROMPT_FILES = (NLU_FILE, DIALOGUE_FILE, RESPONSES_FILE, POLICY_FILE, LLM_PROMPTS_FILE)
+
+
+class PromptFileError(ValueError):
+    def __init__(self, path: Path, line: int, message: str) -> None:
+        super().__init__(f"{path}:{line}: {message}" if line else f"{path}: {message}")
+        self.path = path
+        self.line = line
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PromptFileError(path, 0, f"cannot read the file: {exc}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise PromptFileError(path, mark.line + 1 if mark else 0, f"not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise PromptFileError(path, 1, "expected a mapping at the top level")
+    return data
+
+
+def prompts_hash(prompts_dir: Path) -> str:
+    """Content hash of every prompt file: the model cache key and the reload trigger."""
+    digest = hashlib.sha256()
+    for name in PROMPT_FILES:
+        path = prompts_dir / name
+        digest.update(name.encode())
+        digest.update(path.read_bytes() if path.exists() else b"<missing>")
+    return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySettings:
+    page_size: int = 5
+    max_compare: int = 4
+    max_reviews: int = 3
+    complete_the_look: int = 4
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            if not 1 <= getattr(self, f.name) <= 20:
+                raise ValueError(f"{f.name} must be between 1 and 20")
+
+
+@dataclass(frozen=True, slots=True)
+class LlmSettings:
+    enabled: bool = False
+    base_url: str = "http://127.0.0.1:11434/v1"
+    model: str = "llama3.1"
+    api_key_env: str = "OPENAI_API_KEY"
+    temperature: float = 0.2
+    timeout_seconds: float = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class DialogueSettings:
+    classifier: ClassifierSettings = field(default_factory=ClassifierSettings)
+    clarify_share: float = 0.6
+    policy: PolicySettings = field(default_factory=PolicySettings)
+    llm: LlmSettings = field(default_factory=LlmSettings)
+
+    @classmethod
+    def load(cls, path: Path) -> DialogueSettings:
+        data = read_yaml(path)
+        nlu = dict(data.get("nlu") or {})
+        clarify_share = float(nlu.pop("clarify_share", 0.6))
+        try:
+            return cls(
+                classifier=ClassifierSettings(**nlu),
+                clarify_share=clarify_share,
+                policy=PolicySettings(**(data.get("policy") or {})),
+                llm=LlmSettings(**(data.get("llm") or {})),
+            )
+        except (TypeError, ValueError) as exc:
+            raise PromptFileError(path, 0, f"invalid setting: {exc}") from exc
+
+
+class Templates:
+    """Reply templates (`responses.yml`): several variants per response, rotated per turn."""
+
+    def __init__(self, path: Path) -> None:
+        data = read_yaml(path)
+        self.path = path
+        responses = data.get("responses")
+        if not isinstance(responses, dict) or not responses:
+            raise PromptFileError(path, 0, "needs a `responses:` mapping")
+        self.responses: dict[str, list[str]] = {}
+        for name, variants in responses.items():
+            variants = [variants] if isinstance(variants, str) else variants
+            if not isinstance(variants, list) or not all(isinstance(v, str) for v in variants):
+                raise PromptFileError(path, _line_of(path, name), f"{name}: a list of strings")
+            for variant in variants:
+                _check_format(path, name, variant)
+            self.responses[name] = variants
+        self.reasons: dict[str, str] = {k: str(v) for k, v in (data.get("reasons") or {}).items()}
+        self.intent_labels: dict[str, str] = dict(data.get("intent_labels") or {})
+        missing = sorted(REQUIRED_RESPONSES - set(self.responses))
+        if missing:
+            raise PromptFileError(path, 0, f"missing responses: {', '.join(missing)}")
+
+    def render(self, name: str, turn: int = 0, **values: Any) -> str:
+        variants = self.responses[name]
+        return variants[turn % len(variants)].format_map(_Strict(values, name))
+
+    def reason(self, name: str, **values: Any) -> str:
+        template = self.reasons.get(name, "")
+        return template.format_map(_Strict(values, name)) if template else ""
+
+
+REQUIRED_RESPONSES = {
+    "greet", "goodbye", "capabilities", "handoff", "out_of_scope", "clarify_intent",
+    "clarify_vague", "results", "no_results", "details", "compare", "ask_size", "added",
+    "cart", "cart_empty", "checkout", "error", "need_results", "which_item", "too_long",
+}  # fmt: skip
+
+
+class _Strict(dict[str, Any]):
+    def __init__(self, values: dict[str, Any], name: str) -> None:
+        super().__init__(values)
+        self.name = name
+
+    def __missing__(self, key: str) -> str:
+        raise KeyError(f"template {self.name!r} uses {{{key}}}, which this reply does not have")
+
+
+def _check_format(path: Path, name: str, template: str) -> None:
+    try:
+        list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise PromptFileError(path, _line_of(path, name), f"{name}: {exc}") from exc
+
+
+def _line_of(path: Path, key: str) -> int:
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if re.match(rf"\s*{re.escape(key)}\s*:", line):
+            return number
+    return 0
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyTopic:
+    name: str
+    keywords: tuple[str, ...]
+    answer: str
+
+
+class StorePolicy:
+    """Answers to shipping/returns/payment questions, quoted from `store_policy.yml`."""
+
+    def __init__(self, path: Path) -> None:
+        data = read_yaml(path)
+        topics = data.get("topics")
+        if not isinstance(topics, dict) or not topics:
+            raise PromptFileError(path, 0, "needs a `topics:` mapping")
+        self.topics: list[PolicyTopic] = []
+        for name, spec in topics.items():
+            if not isinstance(spec, dict) or not isinstance(spec.get("answer"), str):
+                raise PromptFileError(path, _line_of(path, name), f"{name}: needs an `answer`")
+            keywords = tuple(str(k).lower() for k in spec.get("keywords") or [name])
+            self.topics.append(PolicyTopic(name, keywords, spec["answer"].strip()))
+        self.fallback = str(data.get("fallback") or "")
+
+    def answer(self, text: str) -> tuple[str | None, str]:
+        lowered = f" {text.lower()} "
+        best: tuple[int, PolicyTopic] | None = None
+        for topic in self.topics:
+            hits = sum(1 for k in topic.keywords if re.search(rf"\b{re.escape(k)}\b", lowered))
+            if hits and (best is None or hits > best[0]):
+                best = (hits, topic)
+        if best is None:
+            return None, self.fallback
+        return best[1].name, best[1].answer
+
+
+@dataclass(frozen=True, slots=True)
+class LlmPrompts:
+    system: str
+    user: str
+
+    @classmethod
+    def load(cls, path: Path) -> LlmPrompts:
+        data = read_yaml(path)
+        try:
+            prompts = cls(system=str(data["system"]), user=str(data["user"]))
+        except KeyError as exc:
+            raise PromptFileError(path, 0, f"missing key {exc}") from exc
+        _check_format(path, "user", prompts.user)
+        return prompts

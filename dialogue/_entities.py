@@ -1,0 +1,499 @@
+"""Slot extraction driven by the catalog's own vocabulary.
+
+The phrase table is built from the catalog (categories, colours, sizes, genders, materials,
+activities, brands, styles), the training file's synonyms, lookups and annotated values, so a
+new catalog brings its own words. Words the table does not know exactly are matched fuzzily,
+except words that occur in the training examples (so "show" never becomes "shoe"). Values the
+training data knows but the catalog lacks ("navy", "Nike") are kept with `known=False`, so the
+assistant can say plainly the store does not carry them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from dialogue._nlu_data import NluData
+from dialogue._prices import PriceRange, find_price, parse_number, wants_cheap
+
+# Entity types in the order that wins when one phrase could be several ("men" is a gender
+# before it is a category).
+SLOT_TYPES = ("gender", "size", "color", "brand", "category", "material", "activity", "feature")
+CATALOG_FACETS = {
+    "category": "category",
+    "color": "color",
+    "size": "size",
+    "gender": "gender",
+    "material": "material",
+    "activity": "activity",
+    "brand": "brand",
+    "style": "feature",
+    "tag": "feature",
+}
+# Catalog category names that are merchandising, not something a shopper asks for.
+NOISE_CATEGORIES = {"collections", "promotions", "erin recommends", "erin recommends new", "gear"}
+TOKEN = re.compile(r"#\d+|[a-z0-9]+(?:['\u2019®™\-][a-z0-9]+)*[®™]?|&", re.IGNORECASE)
+NEGATORS = {
+    "not", "no", "without", "except", "excluding", "non", "never", "avoid", "nothing", "none",
+    "dont", "don't", "hate", "besides", "minus", "skip",
+}  # fmt: skip
+NEGATOR_PHRASES = ("anything but", "other than", "anything except", "rather not", "instead of")
+SCOPE_BREAKS = {",", ".", ";", "but", "instead", "rather", "just", "only", "show", "want"}
+ADDITIVE = re.compile(r"\b(?:or|also|too|as well|either|and)\b", re.IGNORECASE)
+ORDINALS = {
+    "first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4,
+    "fifth": 5, "5th": 5, "sixth": 6, "6th": 6, "seventh": 7, "7th": 7, "eighth": 8, "8th": 8,
+    "ninth": 9, "9th": 9, "tenth": 10, "10th": 10, "last": -1,
+}  # fmt: skip
+SMALL_NUMBERS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "a pair": 2, "a couple": 2, "couple": 2, "pair": 2, "both": 2,
+}  # fmt: skip
+_ORD = "|".join(sorted(ORDINALS, key=len, reverse=True))
+_NUM = r"\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten"
+REFERENCE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("first_n", re.compile(rf"\b(?:the\s+)?(?:first|top)\s+(?P<n>{_NUM})\b", re.IGNORECASE)),
+    (
+        "ordinal",
+        re.compile(
+            rf"(?:#\s?(?P<hash>\d{{1,2}})\b|\b(?:number|no\.?|item|option|nr\.?)\s*(?P<num>\d{{1,2}})\b"
+            rf"|\b(?P<ord>{_ORD})\b(?!\s+(?:time|thing|of all|place))"
+            rf"|\b(?P<top>top)(?=\s+(?:one|result|pick|item|option)\b))",
+            re.IGNORECASE,
+        ),
+    ),
+    ("both", re.compile(r"\b(?:both|the two|these two|those two|the pair of them)\b", re.I)),
+    ("all", re.compile(r"\b(?:all of them|all (?:three|four|five)|every one|all these)\b", re.I)),
+    (
+        "cheapest",
+        re.compile(r"\b(?:the\s+)?cheap(?:er|est)\s+(?:one|option|of)\b|\bthe cheapest\b", re.I),
+    ),
+    (
+        "priciest",
+        re.compile(
+            r"\b(?:the\s+)?(?:more expensive|most expensive|pricier|priciest)"
+            r"\s+(?:one|option|of)\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "best_rated",
+        re.compile(r"\b(?:the\s+)?(?:better|best|higher|highest|top)[\s-]rated(?:\s+one)?\b", re.I),
+    ),
+    ("other", re.compile(r"\bthe other(?:\s+one)?\b", re.IGNORECASE)),
+    (
+        "focus",
+        re.compile(
+            r"\b(?:this|that|the) one\b|\b(?:it|this|that|them|these|those)\b(?!\s+(?:is|are|was))"
+            r"|\bit's\b",
+            re.IGNORECASE,
+        ),
+    ),
+]
+ANAPHOR_DETERMINERS = {"that", "this", "the", "those", "these", "my"}
+SORT_PATTERNS = [
+    ("price_asc", re.compile(
+        r"cheapest\s+(?:first|ones?\s+first|on top)|low(?:est)?\s+to\s+high|lowest\s+price|"
+        r"price\s+(?:ascending|low)|sort\w*\s+by\s+price(?!\s+(?:high|desc))|cheap\s+first|"
+        r"least\s+expensive\s+first|ascending", re.IGNORECASE)),
+    ("price_desc", re.compile(
+        r"(?:most\s+expensive|priciest|dearest)\s+(?:first|on top)|high(?:est)?\s+to\s+low|"
+        r"price\s+(?:descending|high)|highest\s+price|descending", re.IGNORECASE)),
+    ("rating", re.compile(
+        r"(?:best|top|highest)[\s-]rated|by\s+(?:rating|reviews?|stars?)|most\s+(?:stars|popular)|"
+        r"rating|best\s+reviewed", re.IGNORECASE)),
+    ("relevance", re.compile(r"relevan|best\s+match", re.IGNORECASE)),
+]  # fmt: skip
+QUANTITY = re.compile(
+    rf"\b(?:(?P<n>{_NUM}|a pair|a couple|couple|pair)\s+(?:of|x|pieces?|pcs|units?|items?)\b"
+    rf"|(?:x|qty:?|quantity:?)\s*(?P<x>\d{{1,2}})\b|(?:add|take|get|want|need|buy|order)\s+(?P<v>\d{{1,2}}|two|three|four|five)\b(?!\s*(?:dollars?|bucks|\$)))",
+    re.IGNORECASE,
+)
+STOP_WORDS = {
+    "a", "an", "the", "i", "me", "my", "you", "your", "we", "it", "is", "are", "be", "to", "of",
+    "for", "and", "or", "in", "on", "at", "with", "some", "any", "do", "does", "have", "has",
+    "please", "pls", "can", "could", "would", "like", "want", "need", "looking", "show", "find",
+    "get", "got", "something", "anything", "stuff", "thing", "things", "one", "ones", "that",
+    "this", "what", "which", "there", "here", "im", "i'm", "just", "really", "very", "so", "up",
+    "new", "good", "nice", "great", "ok", "okay", "hey", "hi", "buy", "shop", "store", "see",
+    "give", "gimme", "lemme", "let", "us", "also", "too", "more", "other", "else", "about",
+    "from", "by", "all", "maybe", "kind", "sort", "type", "options", "option", "items", "item",
+    "products", "product", "recommend", "suggest", "suggestions", "ideas", "idea",
+    "gift", "gifts", "present", "help", "search", "browse", "look", "am", "was", "were", "will",
+    "our", "its", "it's", "dont", "don't", "not", "no", "yes", "them", "they",
+    "nothing", "size", "sizes", "color", "colour", "colors", "colours", "only", "thanks",
+    "thank", "actually", "instead", "then", "now", "again",
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    type: str
+    value: str
+    text: str
+    start: int
+    end: int
+    negated: bool = False
+    known: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A pointer at shown items: ordinal positions (1-based; -1 is the last), or a relation."""
+
+    kind: str  # ordinal, first_n, both, all, cheapest, priciest, best_rated, other, focus,
+    # category, color
+    positions: tuple[int, ...] = ()
+    value: str | None = None
+    negated: bool = False
+    text: str = ""
+
+
+@dataclass(slots=True)
+class Extraction:
+    entities: list[Entity] = field(default_factory=list)
+    price: PriceRange | None = None
+    cheap: bool = False
+    references: list[Reference] = field(default_factory=list)
+    quantity: int | None = None
+    sort: str | None = None
+    additive: bool = False
+    content_words: list[str] = field(default_factory=list)
+
+    def values(self, type_: str, *, negated: bool = False, known: bool | None = None) -> list[str]:
+        out: list[str] = []
+        for e in self.entities:
+            wanted = e.type == type_ and e.negated == negated
+            if wanted and (known is None or e.known == known) and e.value not in out:
+                out.append(e.value)
+        return out
+
+    def unknown(self) -> list[Entity]:
+        return [e for e in self.entities if not e.known and not e.negated]
+
+
+@dataclass(frozen=True, slots=True)
+class _Phrase:
+    type: str
+    value: str
+    known: bool
+
+
+class EntityExtractor:
+    def __init__(self, catalog_vocabulary: dict[str, list[str]], nlu: NluData) -> None:
+        self.catalog: dict[str, set[str]] = {t: set() for t in SLOT_TYPES}
+        self.table: dict[str, list[_Phrase]] = {}
+        self._build(catalog_vocabulary, nlu)
+        self.max_words = max(len(k.split()) for k in self.table) if self.table else 1
+        self.fuzzy_keys = sorted(k for k in self.table if " " not in k and len(k) >= 4)
+        # Words from the training examples are real words, never typos of catalog terms.
+        self.plain_words = {
+            t.lower() for e in nlu.examples for t in TOKEN.findall(e.text)
+        } | STOP_WORDS
+
+    # Building the phrase table --------------------------------------------------------------
+    def _build(self, vocabulary: dict[str, list[str]], nlu: NluData) -> None:
+        parts: list[tuple[str, str]] = []
+        for facet, values in vocabulary.items():
+            type_ = CATALOG_FACETS.get(facet)
+            if type_ is None:
+                continue
+            for value in values:
+                canonical = value.lower().strip()
+                if not canonical or (type_ == "category" and canonical in NOISE_CATEGORIES):
+                    continue
+                self.catalog[type_].add(canonical)
+                for surface in _surface_forms(canonical):
+                    self._add(surface, type_, canonical, known=True)
+                if type_ == "category":
+                    parts += [(part, canonical) for part in _category_parts(canonical)]
+        # "tanks" is the category Tanks before it is a part of "Bras & Tanks".
+        for part, canonical in parts:
+            for surface in _surface_forms(part):
+                if not any(p.type == "category" for p in self.table.get(_normalise(surface), [])):
+                    self._add(surface, "category", canonical, known=True)
+        # Training data: lookups and annotated values name types, synonyms name surfaces.
+        typed: dict[str, str] = {}
+        for name, values in nlu.lookups.items():
+            for value in values:
+                typed.setdefault(value.lower(), name)
+        for example in nlu.examples:
+            for span in example.entities:
+                typed.setdefault(span.value.lower(), span.entity)
+        for value, type_ in typed.items():
+            if type_ in SLOT_TYPES and not self._resolves(value):
+                for surface in _surface_forms(value):
+                    self._add(surface, type_, value, known=False)
+        for surface, canonical in nlu.synonyms.items():
+            for phrase in self._lookup(_normalise(canonical)):
+                self._add(surface, phrase.type, phrase.value, phrase.known)
+
+    def _resolves(self, text: str) -> bool:
+        return any(p.known for p in self._lookup(_normalise(text)))
+
+    def _lookup(self, key: str) -> list[_Phrase]:
+        found = list(self.table.get(key, []))
+        for singular in _singulars(key):
+            found += [p for p in self.table.get(singular, []) if p not in found]
+        found.sort(key=lambda p: (SLOT_TYPES.index(p.type), not p.known))
+        return found
+
+    def _add(self, surface: str, type_: str, value: str, known: bool) -> None:
+        key = _normalise(surface)
+        if not key:
+            return
+        phrases = self.table.setdefault(key, [])
+        phrase = _Phrase(type_, value, known)
+        if phrase in phrases:
+            return
+        # A known catalog value beats an unknown one of the same type.
+        phrases[:] = [p for p in phrases if not (p.type == type_ and not p.known and known)]
+        if not any(p.type == type_ and p.known and not known for p in phrases):
+            phrases.append(phrase)
+            phrases.sort(key=lambda p: (SLOT_TYPES.index(p.type), not p.known))
+
+    # Extraction -----------------------------------------------------------------------------
+    def extract(self, text: str) -> Extraction:
+        out = Extraction()
+        out.price = find_price(text)
+        out.cheap = wants_cheap(text)
+        out.sort = next((key for key, pattern in SORT_PATTERNS if pattern.search(text)), None)
+        taken: list[tuple[int, int]] = []
+        if out.price:
+            taken.append((out.price.start, out.price.end))
+        out.references = self._references(text, taken)
+        for ref in out.references:
+            if ref.kind not in ("focus",):
+                taken.extend(_span_of(text, ref.text))
+        out.quantity = _quantity(text)
+        tokens = [(m.group(0), m.start(), m.end()) for m in TOKEN.finditer(text)]
+        out.entities = self._entities(text, tokens, taken)
+        self._category_references(text, out)
+        out.additive = bool(ADDITIVE.search(text))
+        entity_spans = [(e.start, e.end) for e in out.entities] + taken
+        out.content_words = [
+            t.lower()
+            for t, s, e in tokens
+            if t.lower() not in STOP_WORDS and not _overlaps((s, e), entity_spans)
+        ]
+        return out
+
+    def _entities(
+        self, text: str, tokens: list[tuple[str, int, int]], taken: list[tuple[int, int]]
+    ) -> list[Entity]:
+        found: list[Entity] = []
+        negating = False
+        i = 0
+        lowered = text.lower()
+        while i < len(tokens):
+            word, start, _ = tokens[i]
+            low = word.lower()
+            if low in NEGATORS or any(lowered.startswith(p, start) for p in NEGATOR_PHRASES):
+                negating = True
+            elif low in SCOPE_BREAKS and not (
+                low == "but" and lowered[:start].endswith("anything ")
+            ):
+                negating = False
+            if _overlaps((start, tokens[i][2]), taken):
+                i += 1
+                continue
+            match = self._match_at(text, tokens, i)
+            if match is None:
+                i += 1
+                continue
+            phrase, consumed, surface_end = match
+            entity = Entity(
+                phrase.type,
+                phrase.value,
+                text[start:surface_end],
+                start,
+                surface_end,
+                negated=negating,
+                known=phrase.known,
+            )
+            if phrase.type != "size" or _size_context(text, tokens, i, consumed):
+                found.append(entity)
+            i += consumed
+        # Also punctuation-free breaks: "no hoodies show me jackets" keeps negation local.
+        return found
+
+    def _match_at(
+        self, text: str, tokens: list[tuple[str, int, int]], i: int
+    ) -> tuple[_Phrase, int, int] | None:
+        for n in range(min(self.max_words, len(tokens) - i), 0, -1):
+            key = _normalise(" ".join(t for t, _, _ in tokens[i : i + n]))
+            phrases = self._lookup(key)
+            if phrases:
+                return phrases[0], n, tokens[i + n - 1][2]
+        word = tokens[i][0].lower()
+        if len(word) >= 4 and word not in self.plain_words and not word.isdigit():
+            key = self._fuzzy(word)
+            if key:
+                return self.table[key][0], 1, tokens[i][2]
+        return None
+
+    def _fuzzy(self, word: str) -> str | None:
+        limit = 1 if len(word) < 8 else 2
+        best: tuple[int, str] | None = None
+        for key in self.fuzzy_keys:
+            if abs(len(key) - len(word)) > limit or key[0] != word[0]:
+                continue
+            distance = _edit_distance(word, key, limit)
+            if distance <= limit and (best is None or distance < best[0]):
+                best = (distance, key)
+        return best[1] if best else None
+
+    def _references(self, text: str, taken: list[tuple[int, int]]) -> list[Reference]:
+        refs: list[Reference] = []
+        claimed: list[tuple[int, int]] = list(taken)
+        for kind, pattern in REFERENCE_PATTERNS:
+            for match in pattern.finditer(text):
+                span = (match.start(), match.end())
+                if _overlaps(span, claimed):
+                    continue
+                ref = _reference(kind, match)
+                if ref is None:
+                    continue
+                negated = _negated_before(text, match.start())
+                refs.append(
+                    Reference(ref.kind, ref.positions, None, negated, match.group(0).strip())
+                )
+                claimed.append(span)
+        refs.sort(key=lambda r: text.lower().find(r.text.lower()))
+        return refs
+
+    def _category_references(self, text: str, out: Extraction) -> None:
+        """'that jacket', 'the blue one': an entity after a determiner may point at an item."""
+        lowered = text.lower()
+        for entity in out.entities:
+            before = lowered[: entity.start].split()
+            if not before or before[-1] not in ANAPHOR_DETERMINERS:
+                continue
+            after = lowered[entity.end :].split()
+            if entity.type == "category" and entity.known:
+                out.references.append(
+                    Reference("category", (), entity.value, entity.negated, entity.text)
+                )
+            elif entity.type == "color" and after[:1] == ["one"]:
+                out.references.append(
+                    Reference("color", (), entity.value, entity.negated, entity.text)
+                )
+
+
+def _reference(kind: str, match: re.Match[str]) -> Reference | None:
+    groups = match.groupdict()
+    if kind == "first_n":
+        n = _small_number(groups["n"])
+        return Reference(kind, tuple(range(1, n + 1))) if n and n > 1 else None
+    if kind == "ordinal":
+        raw = groups.get("hash") or groups.get("num")
+        if groups.get("top"):
+            return Reference(kind, (1,))
+        position = int(raw) if raw else ORDINALS[groups["ord"].lower()]
+        return Reference(kind, (position,)) if position != 0 else None
+    if kind == "both":
+        return Reference(kind, (1, 2))
+    return Reference(kind)
+
+
+def _small_number(text: str) -> int | None:
+    text = text.lower()
+    if text.isdigit():
+        return int(text)
+    return SMALL_NUMBERS.get(text)
+
+
+def _quantity(text: str) -> int | None:
+    match = QUANTITY.search(text)
+    if not match:
+        return None
+    raw = next(v for v in match.groupdict().values() if v)
+    value = _small_number(raw) or (int(parse_number(raw) or 0) if raw[0].isdigit() else None)
+    return value if value and 0 < value <= 99 else None
+
+
+def _negated_before(text: str, start: int) -> bool:
+    window = text[max(0, start - 24) : start].lower().split()
+    while window and window[-1] in ANAPHOR_DETERMINERS:
+        window.pop()  # "not the first one"
+    return bool(window) and (window[-1] in NEGATORS or " ".join(window[-2:]) in NEGATOR_PHRASES)
+
+
+def _size_context(text: str, tokens: list[tuple[str, int, int]], i: int, consumed: int) -> bool:
+    """Single letters and numbers are sizes only where a shopper would mean a size."""
+    word = tokens[i][0]
+    if consumed > 1 or (len(word) >= 2 and not word.isdigit()):
+        return True  # "xl", "extra large", "small"
+    if len(tokens) == 1:
+        return True  # the whole message: an answer to "which size?"
+    previous = tokens[i - 1][0].lower() if i else ""
+    following = tokens[i + 1][0].lower() if i + 1 < len(tokens) else ""
+    if previous in ("size", "sz", "sizes", "waist", "inseam") or following in ("waist", "size"):
+        return True
+    if word.isdigit():
+        return previous in ("in", "a", "an", "or", "and", ",")
+    return (
+        not word.isdigit()
+        and word.isupper()
+        and previous in ("in", "an", "a", "the", "or", "and", ",")
+    )
+
+
+def _surface_forms(value: str) -> set[str]:
+    forms = {value, value.replace("®", "").replace("™", "").strip()}
+    for form in list(forms):
+        forms |= _singulars(form)
+        forms.add(form.replace("-", " "))
+        forms.add(form.replace("-", ""))
+    return {f for f in forms if f}
+
+
+def _category_parts(value: str) -> list[str]:
+    """'hoodies & sweatshirts' -> ['hoodies', 'sweatshirts']."""
+    parts = [p.strip() for p in re.split(r"\s*(?:&|/|\band\b)\s*", value)]
+    return [p for p in parts if p and p != value]
+
+
+def _normalise(text: str) -> str:
+    return " ".join(TOKEN.findall(text.lower().replace("\u2019", "'")))
+
+
+def _singulars(word: str) -> set[str]:
+    """Possible singulars of the last word: 'hoodies' -> {'hoodie', 'hoody'}."""
+    last = word.split(" ")[-1]
+    head = word[: len(word) - len(last)]
+    if len(last) <= 3 or last.endswith(("ss", "us", "is")) or not last.endswith("s"):
+        return set()
+    forms = {head + last[:-1]}
+    if last.endswith(("ches", "shes", "xes", "sses")):
+        forms.add(head + last[:-2])
+    if last.endswith("ies"):
+        forms.add(head + last[:-3] + "y")
+    return forms
+
+
+def _edit_distance(a: str, b: str, limit: int) -> int:
+    """Damerau-Levenshtein (adjacent swaps count once), stopping early past `limit`."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cost = 0 if ca == cb else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        if min(current) > limit:
+            return limit + 1
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+def _overlaps(span: tuple[int, int], spans: Iterable[tuple[int, int]]) -> bool:
+    return any(span[0] < end and start < span[1] for start, end in spans)
+
+
+def _span_of(text: str, fragment: str) -> list[tuple[int, int]]:
+    index = text.lower().find(fragment.lower())
+    return [(index, index + len(fragment))] if index >= 0 and fragment else []

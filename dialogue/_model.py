@@ -1,0 +1,178 @@
+"""The Recommendation Dialogue Model: one turn = NLU -> state tracking -> policy -> reply
+(optionally rephrased by an LLM under a grounding check). A failing turn never loses the
+session: the state is rolled back and the shopper gets a friendly message."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from pathlib import Path
+from typing import Any
+
+from dialogue._config import (
+    DIALOGUE_FILE,
+    LLM_PROMPTS_FILE,
+    NLU_FILE,
+    POLICY_FILE,
+    RESPONSES_FILE,
+    DialogueSettings,
+    LlmPrompts,
+    StorePolicy,
+    Templates,
+)
+from dialogue._llm import Complete, GroundingCheck, Rewriter, langchain_completion
+from dialogue._nlu import NluModel, Parse, TrainingReport
+from dialogue._policy import Policy
+from dialogue._protocol import CatalogPort, Embedder
+from dialogue._reply import DialogueReply
+from dialogue._state import DialogueState, Turn
+from dialogue._tracker import track
+
+log = logging.getLogger(__name__)
+MAX_MESSAGE_CHARS = 1000
+HISTORY_TURNS = 50
+# Intents a bare "M" or "in blue" may be classified as while a size/colour question is open.
+ANSWERS_TO_PENDING = {
+    "add_to_cart", "affirm", "refine_search", "check_availability", "out_of_scope",
+    "search_products", "browse_category", "product_details",
+}  # fmt: skip
+GUARDED_FACETS = ("title", "color", "material", "style", "brand")
+
+
+class DialogueModel:
+    def __init__(
+        self,
+        nlu: NluModel,
+        policy: Policy,
+        templates: Templates,
+        rewriter: Rewriter | None = None,
+    ) -> None:
+        self.nlu = nlu
+        self.policy = policy
+        self.templates = templates
+        self.rewriter = rewriter
+
+    @classmethod
+    def load(
+        cls,
+        prompts_dir: Path,
+        catalog: CatalogPort,
+        embedder: Embedder,
+        embedder_name: str,
+        cache_dir: Path,
+        *,
+        force_train: bool = False,
+        complete: Complete | None = None,
+    ) -> tuple[DialogueModel, TrainingReport]:
+        """Read every prompt file, train (or load) the NLU, wire the policy."""
+        settings = DialogueSettings.load(prompts_dir / DIALOGUE_FILE)
+        templates = Templates(prompts_dir / RESPONSES_FILE)
+        store_policy = StorePolicy(prompts_dir / POLICY_FILE)
+        vocabulary = catalog.vocabulary()
+        nlu, report = NluModel.build(
+            prompts_dir / NLU_FILE,
+            embedder,
+            embedder_name,
+            vocabulary,
+            cache_dir,
+            settings.classifier,
+            settings.clarify_share,
+            force=force_train,
+        )
+        rewriter = None
+        if settings.llm.enabled or complete is not None:
+            prompts = LlmPrompts.load(prompts_dir / LLM_PROMPTS_FILE)
+            guarded = [v for facet in GUARDED_FACETS for v in vocabulary.get(facet, [])]
+            rewriter = Rewriter(
+                complete or langchain_completion(settings.llm), prompts, GroundingCheck(guarded)
+            )
+        policy = Policy(catalog, templates, store_policy, settings.policy)
+        return cls(nlu, policy, templates, rewriter), report
+
+    def respond(
+        self, state: DialogueState, text: str | None = None, image: Any = None
+    ) -> DialogueReply:
+        message = (text or "").strip()
+        if len(message) > MAX_MESSAGE_CHARS:
+            return self._notice(state, message[:80], "too_long")
+        if not message and image is None:
+            return self._notice(state, "", "clarify_vague")
+        snapshot = copy.deepcopy(state)
+        try:
+            reply = self._turn(state, message, image)
+        except Exception:
+            log.exception("turn failed; the session state is kept")
+            _restore(state, snapshot)
+            return self._notice(state, message, "error")
+        state.history.append(Turn(message, reply.intent, reply.action, reply.text))
+        del state.history[:-HISTORY_TURNS]
+        return reply
+
+    def _turn(self, state: DialogueState, message: str, image: Any) -> DialogueReply:
+        parse = self.nlu.parse(message) if message else None
+        if image is not None:
+            state.image = image
+            parse = self._forced(parse, message, "search_by_image")
+        assert parse is not None
+        parse = self._in_context(state, parse)
+        result = track(state, parse.intent, message, parse.extraction)
+        if image is not None:
+            state.image = image  # track() starts a new topic for a photo; keep the photo
+        if parse.intent != "search_by_image" and result.new_topic:
+            state.image = None
+        reply = self.policy.act(state, parse, result)
+        if not parse.ambiguous:
+            state.offered_intents = []
+        if self.rewriter is not None and reply.facts:
+            text, verdict = self.rewriter.rewrite(message, reply.text, reply.facts)
+            reply.text, reply.rewritten = text, verdict.ok
+        return reply
+
+    def _in_context(self, state: DialogueState, parse: Parse) -> Parse:
+        """Answers to the assistant's own questions: a size for a pending add, "yes" to a
+        clarifying question."""
+        ext = parse.extraction
+        negates = any(e.negated for e in ext.entities) or any(r.negated for r in ext.references)
+        if parse.intent == "deny" and negates and (state.shown or state.constraints.active()):
+            return self._forced(parse, parse.text, "refine_search")  # "no raptor elite"
+        if state.pending_add is not None:
+            if parse.intent == "deny":
+                state.pending_add = None
+            elif (
+                parse.intent in ANSWERS_TO_PENDING
+                and (ext.values("size") or ext.values("color"))
+                and not ext.values("category")
+                and ext.price is None
+            ):
+                return self._forced(parse, parse.text, "add_to_cart")
+            elif parse.intent != "add_to_cart":
+                state.pending_add = None
+        if state.offered_intents and parse.intent == "affirm" and state.history:
+            previous = self.nlu.parse(state.history[-1].user)
+            return self._forced(previous, previous.text, state.offered_intents[0])
+        if state.offered_intents and ext.references and ext.references[0].kind == "ordinal":
+            position = ext.references[0].positions[0]
+            if 1 <= position <= len(state.offered_intents) and state.history:
+                previous = self.nlu.parse(state.history[-1].user)
+                return self._forced(previous, previous.text, state.offered_intents[position - 1])
+        return parse
+
+    def _forced(self, parse: Parse | None, text: str, intent: str) -> Parse:
+        base = parse or self.nlu.parse(text or "find this")
+        return Parse(text, intent, 1.0, base.prediction, base.extraction)
+
+    def _notice(self, state: DialogueState, message: str, name: str) -> DialogueReply:
+        text = self.templates.render(name, len(state.history), limit=MAX_MESSAGE_CHARS)
+        return DialogueReply(
+            text=text,
+            intent="",
+            action=name,
+            cart=list(state.cart),
+            state=state.to_dict(),
+            confidence=0.0,
+        )
+
+
+def _restore(state: DialogueState, snapshot: DialogueState) -> None:
+    for name in DialogueState.__slots__:  # type: ignore[attr-defined]
+        setattr(state, name, getattr(snapshot, name))

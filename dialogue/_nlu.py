@@ -1,0 +1,138 @@
+"""The NLU pipeline: intent classifier + catalog-driven entity extraction, trained from
+`prompts/nlu.yml` and cached by content hash so a YAML edit retrains at once and an unchanged
+file loads in milliseconds."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from dialogue._classifier import (
+    FORMAT_VERSION,
+    OUT_OF_SCOPE,
+    ClassifierSettings,
+    EmbeddingMemo,
+    IntentClassifier,
+    IntentPrediction,
+)
+from dialogue._entities import EntityExtractor, Extraction
+from dialogue._nlu_data import NluData, load_nlu
+from dialogue._protocol import Embedder
+
+log = logging.getLogger(__name__)
+SLOT_BEARING = ("category", "color", "size", "brand", "material", "gender")
+# Removing a filter needs a word that says so; "size M" alone is a refinement.
+REMOVAL_WORDS = re.compile(
+    r"\b(?:remove|drop|forget|clear|reset|any|whatever|without|ignore|get rid|no longer|"
+    r"doesn'?t (?:need|have|matter)|don'?t (?:care|need|mind)|not (?:needed|important)|"
+    r"undo|scrap|lose|all (?:sizes|colou?rs|brands|prices))\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Parse:
+    text: str
+    intent: str
+    confidence: float
+    prediction: IntentPrediction
+    extraction: Extraction
+    # The two likeliest intents when the model cannot tell them apart.
+    ambiguous: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingReport:
+    examples: int
+    intents: int
+    seconds: float
+    from_cache: bool
+    cache_file: Path
+
+
+class NluModel:
+    def __init__(
+        self,
+        data: NluData,
+        classifier: IntentClassifier,
+        extractor: EntityExtractor,
+        clarify_share: float = 0.6,
+    ) -> None:
+        self.data = data
+        self.classifier = classifier
+        self.extractor = extractor
+        self.clarify_share = clarify_share
+
+    @classmethod
+    def build(
+        cls,
+        nlu_file: Path,
+        embedder: Embedder,
+        embedder_name: str,
+        vocabulary: dict[str, list[str]],
+        cache_dir: Path,
+        settings: ClassifierSettings | None = None,
+        clarify_share: float = 0.6,
+        *,
+        force: bool = False,
+    ) -> tuple[NluModel, TrainingReport]:
+        """Load the cached classifier for this file and settings, or train and cache one."""
+        settings = settings or ClassifierSettings()
+        data = load_nlu(nlu_file)
+        key = hashlib.sha256(
+            f"{FORMAT_VERSION}|{data.content_hash}|{settings.key()}|{embedder_name}".encode()
+        ).hexdigest()[:16]
+        cache_file = cache_dir / f"intents-{key}.npz"
+        classifier = IntentClassifier(embedder, settings)
+        started = time.perf_counter()
+        from_cache = cache_file.exists() and not force
+        if from_cache:
+            try:
+                classifier.load_bytes(cache_file.read_bytes())
+            except (OSError, ValueError, KeyError) as exc:
+                log.warning("intent model cache %s unreadable (%s); retraining", cache_file, exc)
+                from_cache = False
+        if not from_cache:
+            memo = EmbeddingMemo(cache_dir / "nlu-embeddings.npz", embedder, embedder_name)
+            texts = [e.text for e in data.examples]
+            classifier.fit(texts, [e.intent for e in data.examples], memo.encode(texts))
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            tmp = cache_file.with_suffix(".tmp")
+            tmp.write_bytes(classifier.to_bytes())
+            tmp.replace(cache_file)
+        report = TrainingReport(
+            examples=len(data.examples),
+            intents=len(data.intents),
+            seconds=round(time.perf_counter() - started, 2),
+            from_cache=from_cache,
+            cache_file=cache_file,
+        )
+        extractor = EntityExtractor(vocabulary, data)
+        return cls(data, classifier, extractor, clarify_share), report
+
+    def parse(self, text: str) -> Parse:
+        extraction = self.extractor.extract(text)
+        prediction = self.classifier.predict(text)
+        return self.decide(text, prediction, extraction)
+
+    def decide(self, text: str, prediction: IntentPrediction, extraction: Extraction) -> Parse:
+        """Turn the classifier's ranking and the slots into one intent."""
+        intent, confidence = prediction.intent, prediction.confidence
+        ranking = prediction.ranking
+        if intent == "remove_filter" and not REMOVAL_WORDS.search(text):
+            intent = "refine_search"
+        catalog_words = any(e.known and e.type in SLOT_BEARING for e in extraction.entities)
+        if intent == OUT_OF_SCOPE and prediction.out_of_scope_reason != "model":
+            # Low confidence or far from the examples, but it names catalog things or a price:
+            # a shopping request after all.
+            if catalog_words or extraction.price is not None:
+                intent = prediction.model_intent
+            elif len(ranking) > 1 and ranking[0][1] + ranking[1][1] >= self.clarify_share:
+                top, second = ranking[0][0], ranking[1][0]
+                if OUT_OF_SCOPE not in (top, second):
+                    return Parse(text, top, confidence, prediction, extraction, (top, second))
+        return Parse(text, intent, confidence, prediction, extraction)

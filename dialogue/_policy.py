@@ -1,0 +1,682 @@
+"""The policy: intent + state -> an action, and the reply built from templates and catalog
+facts only. Every product sentence is assembled here from `ProductCard` fields and retrieval
+evidence; nothing about a product is ever written that the catalog did not say."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from dialogue._config import PolicySettings, StorePolicy, Templates
+from dialogue._nlu import Parse
+from dialogue._protocol import CatalogPort, Match, ProductCard, SearchOutcome, SearchRequest
+from dialogue._reply import Comparison, DialogueReply, Suggestion, money, price_text
+from dialogue._state import CartLine, Constraints, DialogueState, Exclusions, PendingAdd
+from dialogue._tracker import FRESH_SEARCH, TrackResult
+
+SEARCH_INTENTS = FRESH_SEARCH | {
+    "refine_search",
+    "remove_filter",
+    "sort_results",
+    "show_more",
+    "find_similar",
+    "search_by_image",
+}
+ITEM_ACTIONS = {
+    "product_details",
+    "compare_products",
+    "check_availability",
+    "product_reviews",
+    "complete_the_look",
+    "add_to_cart",
+    "find_similar",
+}
+SIMPLE = {
+    "greet": "greet",
+    "goodbye": "goodbye",
+    "ask_capabilities": "capabilities",
+    "human_handoff": "handoff",
+    "out_of_scope": "out_of_scope",
+    "order_status": "order_status",
+    "affirm": "affirm",
+    "deny": "deny",
+}
+COMPARING = re.compile(r"compar|\bvs\.?\b|versus|differen|better|\bor\b|which", re.IGNORECASE)
+SNIPPET_CHARS = 110
+QUOTE_CHARS = 90
+TYPE_LABELS = {"brand": "the brand {}", "category": "{}", "material": "{}", "size": "size {}"}
+
+
+@dataclass(slots=True)
+class _Draft:
+    """A reply under construction: text lines plus the structured parts."""
+
+    lines: list[str] = field(default_factory=list)
+    action: str = ""
+    suggestions: list[Suggestion] = field(default_factory=list)
+    alternatives: list[Suggestion] = field(default_factory=list)
+    comparison: Comparison | None = None
+    product: ProductCard | None = None
+    facts: list[str] = field(default_factory=list)
+
+
+class Policy:
+    def __init__(
+        self,
+        catalog: CatalogPort,
+        templates: Templates,
+        store_policy: StorePolicy,
+        settings: PolicySettings | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.templates = templates
+        self.store_policy = store_policy
+        self.settings = settings or PolicySettings()
+
+    def act(self, state: DialogueState, parse: Parse, track: TrackResult) -> DialogueReply:
+        draft = _Draft()
+        intent = parse.intent
+        handler: Callable[[DialogueState, Parse, TrackResult, _Draft], None]
+        if parse.ambiguous:
+            handler = self._clarify_intent
+        elif intent in SIMPLE:
+            handler = self._simple
+        elif intent == "add_to_cart":
+            handler = self._add_to_cart
+        elif intent in SEARCH_INTENTS and not (intent == "find_similar" and not track.targets):
+            handler = self._search
+        elif intent in ITEM_ACTIONS:
+            handler = self._item
+        else:
+            handler = {
+                "remove_from_cart": self._remove_from_cart,
+                "view_cart": self._view_cart,
+                "checkout": self._checkout,
+                "store_policy": self._store_policy,
+            }.get(intent, self._simple)
+        handler(state, parse, track, draft)
+        text = "\n".join(line for line in draft.lines if line)
+        return DialogueReply(
+            text=text,
+            intent=intent,
+            action=draft.action,
+            confidence=parse.confidence,
+            suggestions=draft.suggestions,
+            alternatives=draft.alternatives,
+            comparison=draft.comparison,
+            product=draft.product,
+            cart=list(state.cart),
+            facts=draft.facts,
+            state=state.to_dict(),
+        )
+
+    # Helpers --------------------------------------------------------------------------------
+    def _say(self, draft: _Draft, state: DialogueState, name: str, **values: Any) -> None:
+        draft.action = draft.action or name
+        draft.lines.append(self.templates.render(name, len(state.history), **values))
+
+    def _simple(
+        self, state: DialogueState, parse: Parse, track: TrackResult, draft: _Draft
+    ) -> None:
+        name = SIMPLE.get(parse.intent, "out_of_scope")
+        if parse.intent == "greet" and state.shown:
+            name = "affirm"
+        self._say(draft, state, name)
+
+    def _clarify_intent(
+        self, state: DialogueState, parse: Parse, track: TrackResult, draft: _Draft
+    ) -> None:
+        assert parse.ambiguous is not None
+        labels = self.templates.intent_labels
+        first, second = (labels.get(i, i.replace("_", " ")) for i in parse.ambiguous)
+        state.offered_intents = list(parse.ambiguous)
+        self._say(draft, state, "clarify_intent", first=first, second=second)
+
+    # Search ---------------------------------------------------------------------------------
+    def _search(
+        self, state: DialogueState, parse: Parse, track: TrackResult, draft: _Draft
+    ) -> None:
+        for type_, value in track.unavailable:
+            what = TYPE_LABELS.get(type_, "{}").format(value)
+            self._say(draft, state, "unavailable", what=what)
+        if parse.intent in FRESH_SEARCH and _vague(state):
+            self._say(draft, state, "clarify_vague")
+            return
+        if parse.intent == "search_by_image" and state.image is None and not state.shown:
+            self._say(draft, state, "need_results")
+            return
+        page_size = self.settings.page_size
+        request = SearchRequest(
+            text=_query_text(state, parse),
+            constraints=state.constraints,
+            exclude=state.exclude,
+            prefer=state.prefer,
+            sort=state.sort,
+            image=state.image,
+            similar_to=state.similar_to,
+            k=page_size,
+            offset=state.page * page_size,
+        )
+        outcome = self.catalog.search(request)
+        noun, constraints = describe(state.constraints, state.exclude)
+        if outcome.matches:
+            self._show_results(state, outcome, noun, constraints, draft)
+        elif state.page > 0:
+            state.page -= 1
+            self._say(draft, state, "no_more", noun=noun or "products", constraints=constraints)
+        else:
+            self._say(draft, state, "no_results", noun=noun or "products", constraints=constraints)
+            if outcome.relaxed_matches and outcome.relaxed_constraint:
+                # Shown as alternatives: they do not meet every constraint.
+                self._say(draft, state, "relaxation", relaxation=outcome.relaxed_constraint)
+                draft.alternatives = self._suggest(outcome.relaxed_matches, state, draft)
+                state.shown = [s.card for s in draft.alternatives]
+            elif outcome.empty_reason:
+                draft.lines.append(outcome.empty_reason)
+                draft.facts.append(outcome.empty_reason)
+        draft.action = "search"
+
+    def _show_results(
+        self,
+        state: DialogueState,
+        outcome: SearchOutcome,
+        noun: str,
+        constraints: str,
+        draft: _Draft,
+    ) -> None:
+        count = len(outcome.matches)
+        name = "results_more" if state.page > 0 else "results"
+        self._say(
+            draft,
+            state,
+            name,
+            count=count,
+            are="is" if count == 1 else "are",
+            noun=noun or ("product" if count == 1 else "products"),
+            constraints=constraints,
+        )
+        draft.suggestions = self._suggest(outcome.matches, state, draft)
+        state.shown = [s.card for s in draft.suggestions]
+        if outcome.alternatives and state.page == 0:
+            self._say(draft, state, "alternatives")
+            draft.alternatives = self._suggest(outcome.alternatives, state, draft, start=count + 1)
+
+    def _suggest(
+        self, matches: list[Match], state: DialogueState, draft: _Draft, start: int = 1
+    ) -> list[Suggestion]:
+        out = []
+        for position, match in enumerate(matches, start):
+            reason = self.reason(match, state)
+            out.append(Suggestion(match.card, reason, match.evidence))
+            draft.lines.append(
+                f"{position}. {match.card.title} ({price_text(match.card)}): {reason}"
+            )
+            draft.facts += [*card_facts(match.card), reason]
+        return out
+
+    def reason(self, match: Match, state: DialogueState) -> str:
+        """One line of why this product, from the evidence and the card only."""
+        card, evidence = match.card, match.evidence
+        # Category and audience are the same for every result; the reason says what differs.
+        parts = [m for m in evidence.met if " > " not in m and not m.startswith("gender:")]
+        if not any("$" in p for p in parts) and card.regular_price is not None:
+            parts.append(
+                self.templates.reason("sale", regular=money(card.regular_price, card.currency))
+            )
+        parts += [f"but {u}" for u in evidence.unmet]
+        if evidence.text_span:
+            parts.append(
+                self.templates.reason("text", snippet=_shorten(evidence.text_span, SNIPPET_CHARS))
+            )
+        elif state.similar_to and state.similar_to != card.id:
+            seed = next((c for c in state.shown if c.id == state.similar_to), None)
+            if seed is not None:
+                parts.append(self.templates.reason("similar", title=seed.title))
+        elif state.image is not None:
+            parts.append(self.templates.reason("photo"))
+        if evidence.review_snippet and evidence.review_rating is not None:
+            quote = _shorten(evidence.review_snippet, QUOTE_CHARS)
+            parts.append(
+                self.templates.reason("review", quote=quote, rating=f"{evidence.review_rating:g}")
+            )
+        elif card.rating is not None:
+            parts.append(
+                self.templates.reason(
+                    "rating",
+                    rating=f"{card.rating:.1f}",
+                    count=card.review_count,
+                    reviews=_plural(card.review_count, "review"),
+                )
+            )
+        if not parts and card.summary:
+            parts.append(_shorten(card.summary, SNIPPET_CHARS))
+        text = "; ".join(p for p in parts if p)
+        return text[:1].upper() + text[1:]
+
+    # Product questions ----------------------------------------------------------------------
+    def _item(self, state: DialogueState, parse: Parse, track: TrackResult, draft: _Draft) -> None:
+        cards = self._targets(state, track, draft)
+        if not cards:
+            return
+        intent = parse.intent
+        if intent == "compare_products" and len(cards) == 1 and not COMPARING.search(parse.text):
+            intent = "product_details"  # "tell me about the cheaper one"
+        if intent == "compare_products":
+            self._compare(state, cards, draft)
+        elif intent == "check_availability":
+            self._availability(state, cards[0], track, draft)
+        elif intent == "product_reviews":
+            self._reviews(state, cards[0], draft)
+        elif intent == "complete_the_look":
+            self._complete_the_look(state, cards[0], draft)
+        else:
+            self._details(state, cards[0], draft)
+
+    def _targets(
+        self, state: DialogueState, track: TrackResult, draft: _Draft
+    ) -> list[ProductCard]:
+        if track.unresolved:
+            if not state.shown:
+                self._say(draft, state, "need_results")
+            else:
+                self._say(
+                    draft,
+                    state,
+                    "unresolved_reference",
+                    reference=track.unresolved,
+                    count=len(state.shown),
+                )
+            return []
+        if not track.targets:
+            self._say(draft, state, "which_item" if state.shown else "need_results")
+            return []
+        cards = [c for c in (self._card(state, pid) for pid in track.targets) if c is not None]
+        if not cards:
+            self._say(draft, state, "need_results")
+        return cards
+
+    def _card(self, state: DialogueState, product_id: str) -> ProductCard | None:
+        return self.catalog.product(product_id)
+
+    def _details(self, state: DialogueState, card: ProductCard, draft: _Draft) -> None:
+        self._say(draft, state, "details", title=card.title, price=price_text(card))
+        draft.action = "details"
+        draft.product = card
+        draft.lines += _detail_lines(card)
+        draft.facts += card_facts(card)
+
+    def _compare(self, state: DialogueState, cards: list[ProductCard], draft: _Draft) -> None:
+        cards = cards[: self.settings.max_compare]
+        if len(cards) < 2:
+            others = [c for c in state.shown if c.id != cards[0].id][:1]
+            cards = cards + [c for c in (self._card(state, o.id) for o in others) if c]
+        if len(cards) < 2:
+            self._say(draft, state, "which_item")
+            return
+        state.compared = [c.id for c in cards]
+        table = Comparison(
+            product_ids=[c.id for c in cards],
+            titles=[c.title for c in cards],
+            rows=[
+                ("Price", [price_text(c) for c in cards]),
+                ("Sizes", [", ".join(c.sizes) or "one size" for c in cards]),
+                ("Colours", [", ".join(c.colors) or "-" for c in cards]),
+                ("Material", [", ".join(c.materials) or "-" for c in cards]),
+                ("Rating", [_rating_text(c) for c in cards]),
+                ("Category", [c.category or "-" for c in cards]),
+            ],
+        )
+        if any(c.brand for c in cards):
+            table.rows.append(("Brand", [c.brand or "-" for c in cards]))
+        self._say(draft, state, "compare")
+        draft.action = "compare"
+        draft.comparison = table
+        draft.lines.append(table.to_markdown())
+        for card in cards:
+            draft.facts += card_facts(card)
+
+    def _availability(
+        self, state: DialogueState, card: ProductCard, track: TrackResult, draft: _Draft
+    ) -> None:
+        draft.product = card
+        draft.facts += card_facts(card)
+        options = _options(card)
+        asked = " ".join(v for v in (track.color, track.size and f"size {track.size}") if v)
+        if asked:
+            name = (
+                "availability_yes"
+                if card.has_variant(track.size, track.color)
+                else "availability_no"
+            )
+            self._say(draft, state, name, title=card.title, asked=asked, options=options)
+        else:
+            stock = "in stock" if card.in_stock else "out of stock"
+            self._say(draft, state, "availability", title=card.title, stock=stock, options=options)
+        draft.action = "availability"
+
+    def _reviews(self, state: DialogueState, card: ProductCard, draft: _Draft) -> None:
+        draft.product = card
+        draft.action = "reviews"
+        draft.facts += card_facts(card)
+        if not card.reviews or card.rating is None:
+            self._say(draft, state, "no_reviews", title=card.title)
+            return
+        self._say(
+            draft,
+            state,
+            "reviews",
+            title=card.title,
+            rating=f"{card.rating:.1f}",
+            count=card.review_count,
+            reviews=_plural(card.review_count, "review"),
+        )
+        ordered = sorted(card.reviews, key=lambda r: -r.rating)
+        picks = (
+            ordered[: self.settings.max_reviews - 1] + ordered[-1:] if len(ordered) > 2 else ordered
+        )
+        for review in dict.fromkeys(picks):
+            quote = _shorten(review.text, 160)
+            line = (
+                f"- {review.rating:g}/5"
+                + (f' "{review.title}"' if review.title else "")
+                + f": {quote}"
+            )
+            draft.lines.append(line)
+            draft.facts.append(line)
+
+    def _complete_the_look(self, state: DialogueState, card: ProductCard, draft: _Draft) -> None:
+        matches = self.catalog.complete_the_look(card.id, self.settings.complete_the_look)
+        if not matches:
+            self._say(draft, state, "no_complete_look", title=card.title)
+            return
+        self._say(draft, state, "complete_look", title=card.title)
+        draft.action = "complete_look"
+        draft.suggestions = self._suggest(matches, state, draft)
+        state.shown = [s.card for s in draft.suggestions]
+
+    # Cart -----------------------------------------------------------------------------------
+    def _add_to_cart(
+        self, state: DialogueState, parse: Parse, track: TrackResult, draft: _Draft
+    ) -> None:
+        pending = state.pending_add
+        if pending is not None and not track.targets:
+            product_id = pending.product_id
+            size, color = track.size or pending.size, track.color or pending.color
+            quantity = pending.quantity if parse.extraction.quantity is None else track.quantity
+        else:
+            cards = self._targets(state, track, draft)
+            if not cards:
+                return
+            product_id, size, color, quantity = cards[0].id, track.size, track.color, track.quantity
+        card = self._card(state, product_id)
+        if card is None:
+            state.pending_add = None
+            self._say(draft, state, "need_results")
+            return
+        draft.product = card
+        draft.facts += card_facts(card)
+        if size is None and len(card.in_stock_sizes or card.sizes) == 1:
+            size = (card.in_stock_sizes or card.sizes)[0]
+        if color is None and len(card.in_stock_colors or card.colors) == 1:
+            color = (card.in_stock_colors or card.colors)[0]
+        if color is None and card.needs_color:
+            wanted = [c for c in state.constraints.colors if card.has_variant(None, c)]
+            color = _canonical(card.colors, wanted[0]) if len(wanted) == 1 else None
+        if (size or color) and not card.has_variant(size, color):
+            asked = " ".join(v for v in (color, size and f"size {size}") if v)
+            state.pending_add = PendingAdd(card.id, quantity, None, None)
+            self._say(
+                draft,
+                state,
+                "variant_unavailable",
+                title=card.title,
+                asked=asked,
+                options=_options(card),
+            )
+            draft.action = "ask_variant"
+            return
+        for missing, needed in (
+            ("size", card.needs_size and size is None),
+            ("color", card.needs_color and color is None),
+        ):
+            if needed:
+                state.pending_add = PendingAdd(card.id, quantity, size, color, missing)
+                self._say(
+                    draft,
+                    state,
+                    f"ask_{missing}",
+                    title=card.title,
+                    options=_options(card, missing),
+                )
+                draft.action = f"ask_{missing}"
+                return
+        state.pending_add = None
+        size = _canonical(card.sizes, size)
+        color = _canonical(card.colors, color)
+        line = next(
+            (c for c in state.cart if (c.product_id, c.size, c.color) == (card.id, size, color)),
+            None,
+        )
+        if line is None:
+            line = CartLine(card.id, card.title, card.price, quantity, size, color)
+            state.cart.append(line)
+        else:
+            line.quantity += quantity
+        state.focus = card.id
+        variant = ", ".join(v for v in (color, size and f"size {size}") if v)
+        self._say(
+            draft,
+            state,
+            "added",
+            title=card.title,
+            quantity=quantity,
+            variant=f" ({variant})" if variant else "",
+            line_total=money(line.total, card.currency),
+            cart_total=money(state.cart_total(), card.currency),
+        )
+        draft.action = "add_to_cart"
+
+    def _remove_from_cart(
+        self, state: DialogueState, parse: Parse, track: TrackResult, draft: _Draft
+    ) -> None:
+        line = _cart_line_for(state, parse, track)
+        if line is None:
+            self._say(draft, state, "not_in_cart" if state.cart else "cart_empty")
+            return
+        state.cart.remove(line)
+        self._say(draft, state, "removed", title=line.title, cart_total=money(state.cart_total()))
+        draft.action = "remove_from_cart"
+
+    def _view_cart(
+        self, state: DialogueState, parse: Parse, track: TrackResult, draft: _Draft
+    ) -> None:
+        if not state.cart:
+            self._say(draft, state, "cart_empty")
+            return
+        count = sum(line.quantity for line in state.cart)
+        self._say(
+            draft,
+            state,
+            "cart",
+            count=count,
+            items=_plural(count, "item"),
+            total=money(state.cart_total()),
+        )
+        draft.action = "view_cart"
+        self._cart_lines(state, draft)
+
+    def _checkout(
+        self, state: DialogueState, parse: Parse, track: TrackResult, draft: _Draft
+    ) -> None:
+        if not state.cart:
+            self._say(draft, state, "checkout_empty")
+            return
+        count = sum(line.quantity for line in state.cart)
+        self._say(
+            draft,
+            state,
+            "checkout",
+            count=count,
+            items=_plural(count, "item"),
+            total=money(state.cart_total()),
+        )
+        draft.action = "checkout"
+        self._cart_lines(state, draft)
+
+    def _cart_lines(self, state: DialogueState, draft: _Draft) -> None:
+        for line in state.cart:
+            variant = ", ".join(v for v in (line.color, line.size and f"size {line.size}") if v)
+            text = f"- {line.quantity} x {line.title}" + (f" ({variant})" if variant else "")
+            text += f": {money(line.total)}"
+            draft.lines.append(text)
+            draft.facts.append(text)
+
+    def _store_policy(
+        self, state: DialogueState, parse: Parse, track: TrackResult, draft: _Draft
+    ) -> None:
+        topics = " ".join(parse.extraction.values("policy_topic"))
+        topic, answer = self.store_policy.answer(f"{parse.text} {topics}")
+        draft.action = f"policy:{topic}" if topic else "policy"
+        draft.lines.append(answer)
+        draft.facts.append(answer)
+
+
+# Module helpers -----------------------------------------------------------------------------
+def describe(c: Constraints, x: Exclusions) -> tuple[str, str]:
+    """('jackets', ' for women, in blue, size M, under $50.00, not black')."""
+    noun = " or ".join(c.categories)
+    parts: list[str] = []
+    if c.genders:
+        parts.append("for " + " or ".join(c.genders))
+    if c.colors:
+        parts.append("in " + " or ".join(c.colors))
+    if c.sizes:
+        parts.append("size " + " or ".join(s.upper() for s in c.sizes))
+    if c.materials:
+        parts.append("in " + " or ".join(c.materials))
+    if c.activities:
+        parts.append("for " + " or ".join(c.activities))
+    if c.brands:
+        parts.append("by " + " or ".join(b.title() for b in c.brands))
+    if c.price_min is not None and c.price_max is not None:
+        parts.append(f"between {money(c.price_min)} and {money(c.price_max)}")
+    elif c.price_max is not None:
+        parts.append(f"under {money(c.price_max)}")
+    elif c.price_min is not None:
+        parts.append(f"over {money(c.price_min)}")
+    if c.min_rating is not None:
+        parts.append(f"rated {c.min_rating:g}+")
+    if c.on_sale:
+        parts.append("on sale")
+    if c.in_stock:
+        parts.append("in stock")
+    for values, prefix in ((x.colors, "not "), (x.categories, "no "), (x.brands, "not by "),
+                           (x.materials, "no ")):  # fmt: skip
+        if values:
+            parts.append(prefix + " or ".join(values))
+    return noun, (" " + ", ".join(parts)) if parts else ""
+
+
+def card_facts(card: ProductCard) -> list[str]:
+    facts = [card.title, price_text(card)]
+    facts += [f"sizes: {', '.join(card.sizes)}", f"colours: {', '.join(card.colors)}"]
+    facts += [f"material: {', '.join(card.materials)}", card.summary]
+    if card.rating is not None:
+        facts.append(f"rated {card.rating:.1f}/5 from {card.review_count} reviews")
+    if card.brand:
+        facts.append(f"brand: {card.brand}")
+    return [f for f in facts if f]
+
+
+def _detail_lines(card: ProductCard) -> list[str]:
+    lines = []
+    if card.summary:
+        lines.append(_shorten(card.summary, 400))
+    if card.sizes:
+        lines.append(f"Sizes: {', '.join(card.sizes)}")
+    if card.colors:
+        lines.append(f"Colours: {', '.join(card.colors)}")
+    if card.materials:
+        lines.append(f"Material: {', '.join(card.materials)}")
+    if card.brand:
+        lines.append(f"Brand: {card.brand}")
+    lines.append(f"Rating: {_rating_text(card)}")
+    lines.append("In stock" if card.in_stock else "Out of stock")
+    return lines
+
+
+def _rating_text(card: ProductCard) -> str:
+    if card.rating is None:
+        return "no reviews yet"
+    return f"{card.rating:.1f}/5 ({card.review_count} {_plural(card.review_count, 'review')})"
+
+
+def _options(card: ProductCard, only: str | None = None) -> str:
+    sizes = ", ".join(card.in_stock_sizes or card.sizes)
+    colors = ", ".join(card.in_stock_colors or card.colors)
+    parts = []
+    if sizes and only in (None, "size"):
+        parts.append(f"sizes {sizes}")
+    if colors and only in (None, "color"):
+        parts.append(f"colours {colors}")
+    return "; ".join(parts) or "one size"
+
+
+def _canonical(values: tuple[str, ...], wanted: str | None) -> str | None:
+    """The catalog's spelling of a size or colour the shopper typed."""
+    if wanted is None:
+        return None
+    return next((v for v in values if v.lower() == wanted.lower()), wanted)
+
+
+def _cart_line_for(state: DialogueState, parse: Parse, track: TrackResult) -> CartLine | None:
+    for product_id in track.targets:
+        line = state.cart_line(product_id)
+        if line is not None:
+            return line
+    ordinal = [r for r in parse.extraction.references if r.kind == "ordinal"]
+    if ordinal and not track.targets:
+        index = ordinal[0].positions[0]
+        index = len(state.cart) - 1 if index == -1 else index - 1
+        if 0 <= index < len(state.cart):
+            return state.cart[index]
+    words = set(parse.extraction.content_words) | {
+        w for e in parse.extraction.entities for w in e.text.lower().split()
+    }
+    scored = [
+        (len(words & set(re.findall(r"[a-z]+", line.title.lower()))), line) for line in state.cart
+    ]
+    scored = [s for s in scored if s[0] > 0]
+    if scored:
+        return max(scored, key=lambda s: s[0])[1]
+    if len(state.cart) == 1 and not parse.extraction.entities:
+        return state.cart[0]
+    return None
+
+
+def _query_text(state: DialogueState, parse: Parse) -> str:
+    c = state.constraints
+    words = [*c.categories, *c.activities, *state.prefer.terms, state.topic_text]
+    text = " ".join(w for w in words if w).strip()
+    return text or ("" if state.image is not None or state.similar_to else parse.text)
+
+
+def _vague(state: DialogueState) -> bool:
+    c = state.constraints
+    return not (
+        c.active() or state.prefer.terms or state.topic_text.strip() or state.image is not None
+    )
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0].rstrip(",;:")
+    return cut + "…"
+
+
+def _plural(count: int, word: str) -> str:
+    return word if count == 1 else word + "s"

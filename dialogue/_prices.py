@@ -1,0 +1,163 @@
+"""Price expressions: "under $50", "between 20 and 40 dollars", "less than fifty bucks",
+"around 30", "cheap". Numbers may be digits or English number words."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+UNITS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
+    "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
+    "nineteen": 19,
+}  # fmt: skip
+TENS = {
+    "twenty": 20, "thirty": 30, "forty": 40, "fourty": 40, "fifty": 50, "sixty": 60,
+    "seventy": 70, "eighty": 80, "ninety": 90,
+}  # fmt: skip
+_WORD = "|".join(sorted([*UNITS, *TENS, "hundred", "thousand", "a", "and"], key=len, reverse=True))
+_WORD_NUMBER = (
+    rf"(?:(?:{'|'.join([*UNITS, *TENS])})(?:[\s-]+(?:{_WORD}))*|a\s+hundred(?:[\s-]+(?:{_WORD}))*)"
+)
+_DIGITS = r"(?<![\d.,])(?:\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d{1,7}(?:[.,]\d{1,2})?)k?"
+_UNIT = r"(?:\s?(?:dollars?|bucks?|usd|eur|euros?|quid|pounds?|\$))?"
+NUMBER = rf"(?:[$€£]\s?)?(?:{_DIGITS}|{_WORD_NUMBER}){_UNIT}"
+
+
+def _n(name: str) -> str:
+    return f"(?P<{name}>{NUMBER})"
+
+
+# Order matters: ranges before one-sided bounds.
+PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    (
+        "between",
+        re.compile(
+            rf"\b(?:between|from)\s+{_n('low')}\s+(?:and|to|-)\s+{_n('high')}", re.IGNORECASE
+        ),
+    ),
+    ("between", re.compile(rf"(?<![\w#]){_n('low')}\s*(?:-|to)\s*{_n('high')}", re.IGNORECASE)),
+    (
+        "max",
+        re.compile(
+            r"\b(?:under|below|beneath|less\s+than|lower\s+than|cheaper\s+than|no\s+more\s+than|"
+            r"not\s+more\s+than|at\s+most|up\s+to|max(?:imum)?(?:\s+of)?|within|"
+            r"budget\s+(?:is|of)|less\s+then|undr|unter|<)\s*" + _n("value"),
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "max",
+        re.compile(
+            _n("value") + r"\s+(?:or\s+(?:less|under|below|cheaper)|max(?:imum)?|tops)\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "min",
+        re.compile(
+            r"\b(?:over|above|more\s+than|greater\s+than|at\s+least|min(?:imum)?(?:\s+of)?|"
+            r"pricier\s+than|starting\s+at|>)\s*" + _n("value"),
+            re.IGNORECASE,
+        ),
+    ),
+    ("min", re.compile(_n("value") + r"\s*(?:\+|or\s+(?:more|above|over))", re.IGNORECASE)),
+    (
+        "around",
+        re.compile(
+            r"\b(?:around|about|approximately|approx\.?|roughly|close\s+to|near|~)\s*"
+            + _n("value"),
+            re.IGNORECASE,
+        ),
+    ),
+]
+CHEAP_WORDS = re.compile(
+    r"\b(?:cheap(?:er|est)?|inexpensive|affordable|budget|bargain|low[\s-]cost|economical)\b",
+    re.IGNORECASE,
+)
+AROUND_SPREAD = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class PriceRange:
+    minimum: float | None
+    maximum: float | None
+    start: int
+    end: int
+    text: str
+
+
+def parse_number(text: str) -> float | None:
+    """'$1,200' -> 1200, 'fifty five bucks' -> 55, '1.5k' -> 1500, 'a hundred' -> 100."""
+    cleaned = re.sub(r"[$€£]|dollars?|bucks?|usd|eur|euros?|quid|pounds?", "", text.lower()).strip()
+    if not cleaned:
+        return None
+    if cleaned[0].isdigit():
+        multiplier = 1000.0 if cleaned.endswith("k") else 1.0
+        cleaned = cleaned.rstrip("k")
+        if re.fullmatch(r"\d{1,3}(,\d{3})+", cleaned):
+            cleaned = cleaned.replace(",", "")
+        try:
+            return float(cleaned.replace(",", ".")) * multiplier
+        except ValueError:
+            return None
+    return _words_to_number(cleaned)
+
+
+def _words_to_number(text: str) -> float | None:
+    total = current = 0
+    seen = False
+    for word in re.split(r"[\s-]+", text):
+        if word in ("a", "and", ""):
+            continue
+        if word in UNITS:
+            current += UNITS[word]
+        elif word in TENS:
+            current += TENS[word]
+        elif word == "hundred":
+            current = max(current, 1) * 100
+        elif word == "thousand":
+            total += max(current, 1) * 1000
+            current = 0
+        else:
+            return None
+        seen = True
+    return float(total + current) if seen else None
+
+
+def find_price(text: str) -> PriceRange | None:
+    """The first price constraint in the text, if any."""
+    for kind, pattern in PATTERNS:
+        match = pattern.search(text)
+        if not match:
+            continue
+        groups = match.groupdict()
+        if kind == "between":
+            low, high = parse_number(groups["low"]), parse_number(groups["high"])
+            if low is None or high is None or not _looks_like_price(match.group(0), high):
+                continue
+            low, high = sorted((low, high))
+            return PriceRange(low, high, match.start(), match.end(), match.group(0))
+        value = parse_number(groups["value"])
+        if value is None:
+            continue
+        if kind == "max":
+            return PriceRange(None, value, match.start(), match.end(), match.group(0))
+        if kind == "min":
+            return PriceRange(value, None, match.start(), match.end(), match.group(0))
+        low = round(value * (1 - AROUND_SPREAD), 2)
+        high = round(value * (1 + AROUND_SPREAD), 2)
+        return PriceRange(low, high, match.start(), match.end(), match.group(0))
+    return None
+
+
+def _looks_like_price(text: str, high: float) -> bool:
+    """'28-30' could be waist sizes: a bare range needs a currency mark or a plausible price."""
+    if re.search(r"[$€£]|dollar|buck|usd|eur|quid|pound|between|from", text, re.IGNORECASE):
+        return True
+    return high > 40
+
+
+def wants_cheap(text: str) -> bool:
+    return bool(CHEAP_WORDS.search(text))

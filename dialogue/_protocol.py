@@ -1,0 +1,128 @@
+"""The dialogue's view of the catalog: a small protocol that `assistant` implements.
+
+Dialogue never imports `retrieval`; it asks for products through `CatalogPort` and gets back
+plain facts (`ProductCard`) with the evidence that justifies each match. Everything a reply says
+about a product comes from these objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from dialogue._state import Constraints, Exclusions, Preferences
+
+# Turns texts into L2-normalised sentence vectors (one row per text).
+Embedder = Callable[[Sequence[str]], np.ndarray]
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewFact:
+    rating: float
+    text: str
+    title: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ProductCard:
+    """The catalog facts about one product that replies may state."""
+
+    id: str
+    title: str
+    price: float | None
+    regular_price: float | None = None  # set only when the product is on sale
+    currency: str = "USD"
+    price_is_from: bool = False
+    category: str = ""
+    categories: tuple[str, ...] = ()
+    sizes: tuple[str, ...] = ()
+    colors: tuple[str, ...] = ()
+    in_stock_sizes: tuple[str, ...] = ()
+    in_stock_colors: tuple[str, ...] = ()
+    materials: tuple[str, ...] = ()
+    genders: tuple[str, ...] = ()
+    activities: tuple[str, ...] = ()
+    brand: str | None = None
+    rating: float | None = None
+    review_count: int = 0
+    in_stock: bool = True
+    image: str | None = None
+    summary: str = ""
+    reviews: tuple[ReviewFact, ...] = ()
+
+    @property
+    def needs_size(self) -> bool:
+        """Apparel with sizes needs one before it can go in the cart."""
+        return len(self.sizes) > 1
+
+    @property
+    def needs_color(self) -> bool:
+        return len(self.colors) > 1
+
+    def has_variant(self, size: str | None, color: str | None) -> bool:
+        sizes = {s.lower() for s in self.in_stock_sizes or self.sizes}
+        colors = {c.lower() for c in self.in_stock_colors or self.colors}
+        return (size is None or size.lower() in sizes) and (
+            color is None or color.lower() in colors
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MatchEvidence:
+    """Why a product matched, as the retriever found it in the catalog."""
+
+    met: tuple[str, ...] = ()
+    unmet: tuple[str, ...] = ()
+    text_span: str | None = None
+    review_snippet: str | None = None
+    review_rating: float | None = None
+    price_vs_limit: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    card: ProductCard
+    evidence: MatchEvidence = field(default_factory=MatchEvidence)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchRequest:
+    text: str = ""
+    constraints: Constraints = field(default_factory=Constraints)
+    exclude: Exclusions = field(default_factory=Exclusions)
+    prefer: Preferences = field(default_factory=Preferences)
+    sort: str | None = None
+    image: Any = None
+    similar_to: str | None = None
+    k: int = 5
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SearchOutcome:
+    matches: list[Match]
+    total: int = 0
+    # When hard constraints empty the result: which one did, and the nearest relaxation.
+    empty_reason: str | None = None
+    relaxed_constraint: str | None = None
+    relaxed_matches: list[Match] = field(default_factory=list)
+    # Fewer than k full matches: near misses, each with `evidence.unmet`.
+    alternatives: list[Match] = field(default_factory=list)
+
+
+class CatalogPort(Protocol):
+    """What the dialogue needs from the store; `assistant` adapts the retrieval engine."""
+
+    def search(self, request: SearchRequest) -> SearchOutcome: ...
+
+    def product(self, product_id: str) -> ProductCard | None: ...
+
+    def complete_the_look(self, product_id: str, k: int) -> list[Match]: ...
+
+    def vocabulary(self) -> dict[str, list[str]]:
+        """Facet -> the catalog's own values (category, color, size, gender, material,
+        activity, brand, style)."""
+        ...

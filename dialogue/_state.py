@@ -1,0 +1,164 @@
+"""The typed dialogue state of one shopping session.
+
+Hard constraints carry polarity (`Constraints` are wanted, `Exclusions` are not), soft
+preferences only re-rank, and the shown list keeps the order the shopper saw so "the second
+one" means what it meant on screen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dialogue._protocol import ProductCard
+
+LIST_FIELDS = ("categories", "genders", "colors", "sizes", "materials", "activities", "brands")
+SORT_KEYS = ("price_asc", "price_desc", "rating")
+
+
+@dataclass(frozen=True, slots=True)
+class Constraints:
+    """Hard constraints: every suggestion satisfies all of them (values in a field are OR-ed)."""
+
+    categories: tuple[str, ...] = ()
+    genders: tuple[str, ...] = ()
+    colors: tuple[str, ...] = ()
+    sizes: tuple[str, ...] = ()
+    materials: tuple[str, ...] = ()
+    activities: tuple[str, ...] = ()
+    brands: tuple[str, ...] = ()
+    price_min: float | None = None
+    price_max: float | None = None
+    min_rating: float | None = None
+    on_sale: bool = False
+    in_stock: bool = False
+
+    def active(self) -> dict[str, Any]:
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if getattr(self, f.name) not in (None, (), False)
+        }
+
+    def cleared(self, *names: str) -> Constraints:
+        defaults = {f.name: f.default for f in fields(self) if f.name in names}
+        return replace(self, **defaults)
+
+
+@dataclass(frozen=True, slots=True)
+class Exclusions:
+    """Negative constraints: "not black", "no hoodies", "anything but Zephyr", "not that one"."""
+
+    colors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    brands: tuple[str, ...] = ()
+    materials: tuple[str, ...] = ()
+    product_ids: tuple[str, ...] = ()
+
+    def active(self) -> dict[str, tuple[str, ...]]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
+
+
+@dataclass(frozen=True, slots=True)
+class Preferences:
+    """Soft wishes that re-rank without excluding anything."""
+
+    cheaper: bool = False
+    brands: tuple[str, ...] = ()
+    terms: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class CartLine:
+    product_id: str
+    title: str
+    unit_price: float | None
+    quantity: int = 1
+    size: str | None = None
+    color: str | None = None
+
+    @property
+    def total(self) -> float | None:
+        return None if self.unit_price is None else round(self.unit_price * self.quantity, 2)
+
+
+@dataclass(slots=True)
+class PendingAdd:
+    """An add-to-cart waiting for the shopper to name a size (or colour)."""
+
+    product_id: str
+    quantity: int = 1
+    size: str | None = None
+    color: str | None = None
+    missing: str = "size"
+
+
+@dataclass(slots=True)
+class Turn:
+    user: str
+    intent: str
+    action: str
+    reply: str
+
+
+@dataclass(slots=True)
+class DialogueState:
+    constraints: Constraints = field(default_factory=Constraints)
+    exclude: Exclusions = field(default_factory=Exclusions)
+    prefer: Preferences = field(default_factory=Preferences)
+    topic_text: str = ""
+    sort: str | None = None
+    shown: list[ProductCard] = field(default_factory=list)
+    page: int = 0
+    focus: str | None = None
+    compared: list[str] = field(default_factory=list)
+    similar_to: str | None = None
+    image: Any = None
+    cart: list[CartLine] = field(default_factory=list)
+    pending_add: PendingAdd | None = None
+    # The intents a clarifying question offered, so "yes" or "the first" can pick one.
+    offered_intents: list[str] = field(default_factory=list)
+    history: list[Turn] = field(default_factory=list)
+
+    def new_topic(self) -> None:
+        """Forget the search (constraints, results, focus); the cart stays."""
+        self.constraints = Constraints()
+        self.exclude = Exclusions()
+        self.prefer = Preferences()
+        self.topic_text = ""
+        self.sort = None
+        self.shown = []
+        self.page = 0
+        self.focus = None
+        self.compared = []
+        self.similar_to = None
+        self.image = None
+        self.pending_add = None
+
+    def cart_line(self, product_id: str) -> CartLine | None:
+        return next((line for line in self.cart if line.product_id == product_id), None)
+
+    def cart_total(self) -> float:
+        return round(sum(line.total or 0.0 for line in self.cart), 2)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly snapshot for the UI, the API and the evaluation."""
+        return {
+            "filters": _plain(self.constraints.active()),
+            "exclude": _plain(self.exclude.active()),
+            "prefer": _plain(asdict(self.prefer)),
+            "topic": self.topic_text,
+            "sort": self.sort,
+            "shown": [card.id for card in self.shown],
+            "page": self.page,
+            "focus": self.focus,
+            "similar_to": self.similar_to,
+            "cart": [asdict(line) for line in self.cart],
+            "pending_add": asdict(self.pending_add) if self.pending_add else None,
+            "turns": len(self.history),
+        }
+
+
+def _plain(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}

@@ -1,0 +1,325 @@
+"""Dialogue state tracking: how one parsed turn changes the session's state.
+
+Refine adds a constraint, a new value for a field replaces the old one ("actually red") unless
+the shopper says "or/also", negation moves a value to the exclusions, remove-filter clears a
+field, a fresh request for another category starts a new topic, and references ("the second
+one", "that jacket", "the cheaper one") resolve against the list the shopper saw.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+
+from dialogue._entities import Extraction, Reference
+from dialogue._protocol import ProductCard
+from dialogue._state import Constraints, DialogueState, Exclusions, Preferences
+
+# Entity type -> Constraints field
+FIELD_OF = {
+    "category": "categories",
+    "gender": "genders",
+    "color": "colors",
+    "size": "sizes",
+    "material": "materials",
+    "activity": "activities",
+    "brand": "brands",
+}
+EXCLUDABLE = ("colors", "categories", "brands", "materials")
+# Unknown values of these types mean the store does not carry what was asked; unknown
+# activities and features are just words to search for.
+MUST_EXIST = ("category", "color", "size", "material", "brand", "gender")
+FRESH_SEARCH = {"search_products", "browse_category", "get_recommendation"}
+DISCOVERY = FRESH_SEARCH | {"refine_search", "find_similar", "search_by_image", "remove_filter"}
+ITEM_INTENTS = {
+    "product_details",
+    "check_availability",
+    "product_reviews",
+    "complete_the_look",
+    "find_similar",
+    "add_to_cart",
+    "compare_products",
+}
+RESET = re.compile(
+    r"\b(?:start(?:ing)? over|new search|from scratch|reset|clear (?:all|every))", re.I
+)
+ON_SALE = re.compile(r"\b(?:on sale|discount(?:ed)?|deals?|reduced|clearance|marked down)\b", re.I)
+IN_STOCK = re.compile(r"\b(?:in stock|available (?:now|today)|ships? (?:now|today))\b", re.I)
+MIN_RATING = re.compile(
+    r"(?:rated|rating|at least|min(?:imum)?|over|above)?\s*(?P<n>[1-5](?:\.\d)?)\s*(?:\+\s*)?stars?"
+    r"(?:\s+(?:or|and)\s+(?:more|up|above|better))?",
+    re.IGNORECASE,
+)
+REMOVABLE = [
+    ("price", re.compile(r"\b(?:price|budget|limit|cost|cap|dollars?|cheap\w*|expensive)|\$",
+                         re.I)),
+    ("colors", re.compile(r"\b(?:colou?rs?)\b", re.I)),
+    ("sizes", re.compile(r"\bsizes?\b", re.I)),
+    ("brands", re.compile(r"\bbrands?\b", re.I)),
+    ("materials", re.compile(r"\b(?:materials?|fabrics?)\b", re.I)),
+    ("categories", re.compile(r"\b(?:categor(?:y|ies)|types?|kinds?)\b", re.I)),
+    ("genders", re.compile(r"\b(?:genders?|men or women|either gender)\b", re.I)),
+    ("activities", re.compile(r"\bactivit(?:y|ies)\b", re.I)),
+    ("on_sale", re.compile(r"\bsale\b", re.I)),
+    ("in_stock", re.compile(r"\bstock\b", re.I)),
+    ("min_rating", re.compile(r"\b(?:rating|stars?)\b", re.I)),
+    ("all", re.compile(r"\b(?:all|every|everything|any)\s+(?:the\s+)?(?:filters?|constraints?)\b|"
+                       r"\bno filters\b|\bclear (?:the )?filters\b", re.I)),
+]  # fmt: skip
+
+
+@dataclass(slots=True)
+class TrackResult:
+    """What the tracker understood beyond the state itself, for the policy."""
+
+    targets: list[str] = field(default_factory=list)
+    unresolved: str | None = None  # a reference that pointed at nothing, as the shopper said it
+    unavailable: list[tuple[str, str]] = field(default_factory=list)  # (type, value)
+    new_topic: bool = False
+    changed: bool = False
+    cleared: list[str] = field(default_factory=list)
+    size: str | None = None
+    color: str | None = None
+    quantity: int = 1
+
+
+def track(state: DialogueState, intent: str, text: str, ext: Extraction) -> TrackResult:
+    result = TrackResult(quantity=ext.quantity or 1)
+    before = (state.constraints, state.exclude, state.prefer, state.sort, state.topic_text)
+    if RESET.search(text) and intent not in ("remove_from_cart", "view_cart", "checkout"):
+        state.new_topic()
+        result.new_topic = True
+    if intent in ITEM_INTENTS or intent == "remove_from_cart":
+        _resolve_targets(state, intent, text, ext, result)
+    if intent in FRESH_SEARCH:
+        if _starts_new_topic(state, ext):
+            state.new_topic()
+            result.new_topic = True
+        _apply(state, ext, text, result)
+    elif intent == "refine_search":
+        _apply(state, ext, text, result)
+    elif intent == "search_by_image":
+        state.new_topic()
+        result.new_topic = True
+        _apply(state, ext, text, result)
+    elif intent == "find_similar" and result.targets:
+        state.similar_to = result.targets[0]
+        state.focus = result.targets[0]
+        _apply(state, ext, text, result, skip_references=True)
+    elif intent == "remove_filter":
+        _remove(state, text, ext, result)
+    elif intent == "sort_results":
+        state.sort = None if ext.sort == "relevance" else ext.sort or state.sort
+        if ext.cheap and not ext.sort:
+            state.sort = "price_asc"
+    elif intent == "show_more":
+        state.page += 1
+    elif intent in ("add_to_cart", "check_availability"):
+        sizes, colors = ext.values("size"), ext.values("color")
+        result.size = sizes[0] if sizes else None
+        result.color = colors[0] if colors else None
+    if intent in ("product_details", "product_reviews", "check_availability", "complete_the_look",
+                  "add_to_cart") and len(result.targets) == 1:  # fmt: skip
+        state.focus = result.targets[0]
+    if intent == "compare_products" and len(result.targets) >= 2:
+        state.compared = list(result.targets)
+    after = (state.constraints, state.exclude, state.prefer, state.sort, state.topic_text)
+    result.changed = before != after or result.new_topic
+    if result.changed and intent != "show_more":
+        state.page = 0
+    return result
+
+
+def _starts_new_topic(state: DialogueState, ext: Extraction) -> bool:
+    wanted = set(ext.values("category", known=True))
+    if not wanted:
+        return False
+    current = set(state.constraints.categories)
+    return not current or not wanted & current
+
+
+def _apply(
+    state: DialogueState,
+    ext: Extraction,
+    text: str,
+    result: TrackResult,
+    *,
+    skip_references: bool = False,
+) -> None:
+    c, x, p = state.constraints, state.exclude, state.prefer
+    updates: dict[str, tuple[str, ...]] = {}
+    for type_, name in FIELD_OF.items():
+        wanted = ext.values(type_, known=True)
+        if wanted:
+            updates[name] = (
+                tuple(dict.fromkeys([*getattr(c, name), *wanted]))
+                if ext.additive and getattr(c, name)
+                else tuple(wanted)
+            )
+        for value in ext.values(type_, negated=True):
+            kept = tuple(v for v in updates.get(name, getattr(c, name)) if v != value)
+            updates[name] = kept
+            if name in EXCLUDABLE and value not in getattr(x, name):
+                x = replace(x, **{name: (*getattr(x, name), value)})
+        if type_ in MUST_EXIST:
+            result.unavailable += [(type_, v) for v in ext.values(type_, known=False)]
+    # A value asked for again is no longer excluded ("actually black is fine").
+    for name in EXCLUDABLE:
+        if name in updates:
+            x = replace(x, **{name: tuple(v for v in getattr(x, name) if v not in updates[name])})
+    c = replace(c, **updates)
+    if ext.price is not None:
+        low, high = ext.price.minimum, ext.price.maximum
+        if low is None and c.price_min is not None and high is not None and c.price_min < high:
+            low = c.price_min
+        if high is None and c.price_max is not None and low is not None and c.price_max > low:
+            high = c.price_max
+        if (low is None or low >= 0) and (high is None or high >= 0):
+            c = replace(c, price_min=low, price_max=high)
+    if ON_SALE.search(text):
+        c = replace(c, on_sale=True)
+    if IN_STOCK.search(text):
+        c = replace(c, in_stock=True)
+    rating = MIN_RATING.search(text)
+    if rating:
+        c = replace(c, min_rating=float(rating["n"]))
+    terms = [*ext.values("feature"), *ext.values("activity", known=False)]
+    if ext.cheap and not ext.sort:
+        p = replace(p, cheaper=True)
+    if terms:
+        p = replace(p, terms=tuple(dict.fromkeys([*p.terms, *terms])))
+    if not skip_references:
+        for ref in ext.references:
+            if ref.negated:
+                ids = _resolve(state, ref, text)
+                x = replace(x, product_ids=tuple(dict.fromkeys([*x.product_ids, *ids])))
+    if ext.sort:
+        state.sort = None if ext.sort == "relevance" else ext.sort
+    words = [w for w in ext.content_words if not w.isdigit()]
+    if words:
+        state.topic_text = " ".join(dict.fromkeys([*state.topic_text.split(), *words]))
+    state.constraints, state.exclude, state.prefer = c, x, p
+
+
+def _remove(state: DialogueState, text: str, ext: Extraction, result: TrackResult) -> None:
+    c, x = state.constraints, state.exclude
+    named = False
+    for type_, name in FIELD_OF.items():
+        for value in ext.values(type_) + ext.values(type_, negated=True):
+            named = True
+            c = replace(c, **{name: tuple(v for v in getattr(c, name) if v != value)})
+            if name in EXCLUDABLE:
+                x = replace(x, **{name: tuple(v for v in getattr(x, name) if v != value)})
+            result.cleared.append(value)
+    for name, pattern in REMOVABLE:
+        if not pattern.search(text):
+            continue
+        named = True
+        if name == "all":
+            c, x = Constraints(), Exclusions()
+            state.prefer = Preferences()
+        elif name == "price":
+            c = c.cleared("price_min", "price_max")
+            state.prefer = replace(state.prefer, cheaper=False)
+        else:
+            c = c.cleared(name)
+            if name in EXCLUDABLE:
+                x = replace(x, **{name: ()})
+        result.cleared.append(name)
+    if ext.price is not None and not named:
+        c = c.cleared("price_min", "price_max")
+        result.cleared.append("price")
+    state.constraints, state.exclude = c, x
+
+
+# References ---------------------------------------------------------------------------------
+def _resolve_targets(
+    state: DialogueState, intent: str, text: str, ext: Extraction, result: TrackResult
+) -> None:
+    refs = [r for r in ext.references if not r.negated]
+    targets: list[str] = []
+    for ref in refs:
+        ids = _resolve(state, ref, "")
+        if not ids:
+            result.unresolved = ref.text
+            continue
+        targets += [i for i in ids if i not in targets]
+    if intent == "compare_products" and not refs:
+        # "compare 1 and 3"
+        for number in re.findall(r"\b(\d{1,2})\b", text):
+            ids = _resolve(state, Reference("ordinal", (int(number),)), "")
+            targets += [i for i in ids if i not in targets]
+    if not targets and not refs:
+        fallback = state.focus or (state.shown[0].id if len(state.shown) == 1 else None)
+        if intent == "compare_products" and len(state.shown) >= 2:
+            targets = [card.id for card in state.shown[:2]]
+        elif fallback:
+            targets = [fallback]
+    result.targets = targets
+
+
+def _resolve(state: DialogueState, ref: Reference, text: str) -> list[str]:
+    shown = state.shown
+    if ref.kind in ("ordinal", "first_n", "both"):
+        ids = []
+        for position in ref.positions:
+            if ref.kind == "both" and len(state.compared) == 2:
+                return list(state.compared)
+            index = len(shown) - 1 if position == -1 else position - 1
+            if not 0 <= index < len(shown):
+                return []
+            ids.append(shown[index].id)
+        return ids
+    if ref.kind == "all":
+        return [card.id for card in shown]
+    if ref.kind in ("cheapest", "priciest", "best_rated"):
+        pool = _pool(state, ref)
+        if not pool:
+            return []
+        key = {
+            "cheapest": lambda card: card.price if card.price is not None else float("inf"),
+            "priciest": lambda card: -(card.price or 0.0),
+            "best_rated": lambda card: -(card.rating or 0.0),
+        }[ref.kind]
+        return [min(pool, key=key).id]
+    if ref.kind == "other":
+        pool = [card.id for card in _pool(state, ref) if card.id != state.focus]
+        return pool[:1]
+    if ref.kind == "focus":
+        if ref.text.lower() in ("them", "these", "those"):
+            return list(state.compared) or [card.id for card in shown]
+        if state.focus:
+            return [state.focus]
+        return [shown[0].id] if len(shown) == 1 else []
+    if ref.kind in ("category", "color"):
+        return _by_attribute(state, ref)
+    return []
+
+
+def _pool(state: DialogueState, ref: Reference) -> list[ProductCard]:
+    """Candidates for 'the cheaper one': the compared pair, else the first two shown for a
+    comparative ('cheaper'), else everything shown ('cheapest')."""
+    if len(state.compared) >= 2:
+        wanted = set(state.compared)
+        return [card for card in state.shown if card.id in wanted] or state.shown[:2]
+    comparative = re.search(
+        r"\b(?:cheaper|more expensive|pricier|better|higher|other)\b", ref.text, re.I
+    )
+    return state.shown[:2] if comparative else list(state.shown)
+
+
+def _by_attribute(state: DialogueState, ref: Reference) -> list[str]:
+    value = (ref.value or "").lower()
+
+    def matches(card: ProductCard) -> bool:
+        if ref.kind == "color":
+            return value in {c.lower() for c in card.colors}
+        return value in {c.lower() for c in card.categories}
+
+    focus = next((card for card in state.shown if card.id == state.focus), None)
+    if focus is not None and matches(focus):
+        return [focus.id]
+    found = [card.id for card in state.shown if matches(card)]
+    if found:
+        return found[:1]
+    return [line.product_id for line in state.cart if value in line.title.lower()][:1]

@@ -1,0 +1,151 @@
+"""Slot extraction: prices, catalog words with synonyms and typos, negation, references.
+
+The vocabulary is a small hand-written catalog (our own logic under test); the training file
+is the real one, so its synonyms and lookups are exercised too.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from dialogue import EntityExtractor, find_price, load_nlu, parse_number
+from tests.conftest import REPO
+
+VOCABULARY = {
+    "category": ["jackets", "hoodies & sweatshirts", "tanks", "bras & tanks", "pants", "bags",
+                 "watches", "tees", "women", "men"],
+    "color": ["black", "blue", "gray", "red", "green", "purple"],
+    "size": ["xs", "s", "m", "l", "xl", "32", "34"],
+    "gender": ["men", "women", "unisex"],
+    "material": ["cotton", "fleece", "polyester"],
+    "activity": ["yoga", "hiking"],
+    "brand": ["zephyr", "daybird"],
+    "style": ["hooded", "windbreaker"],
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def extractor() -> EntityExtractor:
+    return EntityExtractor(VOCABULARY, load_nlu(REPO / "prompts" / "nlu.yml"))
+
+
+def slots(extractor: EntityExtractor, text: str) -> set[tuple[str, str, bool]]:
+    return {(e.type, e.value, e.negated) for e in extractor.extract(text).entities}
+
+
+class TestPrices:
+    @pytest.mark.parametrize(
+        ("text", "low", "high"),
+        [
+            ("under $50", None, 50),
+            ("between 20 and 40 dollars", 20, 40),
+            ("less than fifty bucks", None, 50),
+            ("around 30", 24, 36),
+            ("over 100", 100, None),
+            ("fifty five bucks max", None, 55),
+            ("$1,200 or less", None, 1200),
+            ("from 20 to 60", 20, 60),
+        ],
+    )
+    def test_expressions(self, text, low, high):
+        price = find_price(text)
+        assert price is not None and (price.minimum, price.maximum) == (low, high)
+
+    @pytest.mark.parametrize("text", ["size 28-30", "black yoga pants in M", "the 2nd one"])
+    def test_no_price_where_there_is_none(self, text):
+        assert find_price(text) is None
+
+    def test_number_words(self):
+        assert parse_number("a hundred and twenty") == 120
+        assert parse_number("1.5k") == 1500
+        assert parse_number("banana") is None
+
+
+class TestCatalogWords:
+    def test_synonyms_plurals_and_gender(self, extractor):
+        assert slots(extractor, "mens hoodie in grey") == {
+            ("gender", "men", False),
+            ("category", "hoodies & sweatshirts", False),
+            ("color", "gray", False),
+        }
+
+    def test_a_whole_category_beats_a_part_of_another(self, extractor):
+        assert ("category", "tanks", False) in slots(extractor, "mens tank tops")
+
+    def test_typos_are_matched_but_plain_words_are_not(self, extractor):
+        assert ("category", "jackets", False) in slots(extractor, "shw me a jakcet")
+        assert not any(t == "category" for t, _, _ in slots(extractor, "show me something"))
+
+    def test_values_the_catalog_lacks_are_marked_unknown(self, extractor):
+        unknown = extractor.extract("a navy jacket").unknown()
+        assert [(e.type, e.value) for e in unknown] == [("color", "navy")]
+
+    def test_single_letter_sizes_need_context(self, extractor):
+        assert ("size", "m", False) in slots(extractor, "black pants in M")
+        assert ("size", "m", False) in slots(extractor, "M")
+        assert not any(t == "size" for t, _, _ in slots(extractor, "I m looking for a bag"))
+        assert ("size", "34", False) in slots(extractor, "shorts in 34")
+
+
+class TestNegation:
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("not black", ("color", "black", True)),
+            ("no hoodies", ("category", "hoodies & sweatshirts", True)),
+            ("anything but zephyr", ("brand", "zephyr", True)),
+            ("nothing in black", ("color", "black", True)),
+        ],
+    )
+    def test_negated(self, extractor, text, expected):
+        assert expected in slots(extractor, text)
+
+    def test_scope_ends_at_but(self, extractor):
+        assert slots(extractor, "not black but blue") == {
+            ("color", "black", True),
+            ("color", "blue", False),
+        }
+
+
+class TestReferencesQuantitySort:
+    @pytest.mark.parametrize(
+        ("text", "kind", "positions"),
+        [
+            ("the second one", "ordinal", (2,)),
+            ("#3", "ordinal", (3,)),
+            ("add the top one", "ordinal", (1,)),
+            ("compare the first two", "first_n", (1, 2)),
+            ("both", "both", (1, 2)),
+            ("the cheaper one", "cheapest", ()),
+            ("tell me more about it", "focus", ()),
+        ],
+    )
+    def test_references(self, extractor, text, kind, positions):
+        ref = extractor.extract(text).references[0]
+        assert (ref.kind, ref.positions) == (kind, positions)
+
+    def test_category_anaphor(self, extractor):
+        refs = extractor.extract("is that jacket waterproof").references
+        assert ("category", "jackets") in {(r.kind, r.value) for r in refs}
+
+    def test_negated_reference(self, extractor):
+        (ref,) = extractor.extract("not the first one").references
+        assert ref.negated and ref.positions == (1,)
+
+    @pytest.mark.parametrize(
+        ("text", "quantity"),
+        [("2 of those", 2), ("a pair of them", 2), ("add three", 3), ("add it", None)],
+    )
+    def test_quantity(self, extractor, text, quantity):
+        assert extractor.extract(text).quantity == quantity
+
+    @pytest.mark.parametrize(
+        ("text", "key"),
+        [
+            ("cheapest first", "price_asc"),
+            ("price high to low", "price_desc"),
+            ("sort by rating", "rating"),
+        ],
+    )
+    def test_sort(self, extractor, text, key):
+        assert extractor.extract(text).sort == key

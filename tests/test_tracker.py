@@ -1,0 +1,130 @@
+"""Dialogue state tracking rules, on hand-made shown lists (our own logic under test)."""
+
+from __future__ import annotations
+
+import pytest
+
+from dialogue import DialogueState, EntityExtractor, ProductCard, load_nlu, track
+from tests.conftest import REPO
+from tests.test_slots import VOCABULARY
+
+
+@pytest.fixture(scope="module")
+def extractor() -> EntityExtractor:
+    return EntityExtractor(VOCABULARY, load_nlu(REPO / "prompts" / "nlu.yml"))
+
+
+def card(pid: str, price: float, categories=("jackets",), colors=("Blue", "Black")) -> ProductCard:
+    return ProductCard(id=pid, title=pid.title(), price=price, categories=categories, colors=colors,
+                       sizes=("S", "M", "L"))  # fmt: skip
+
+
+class Session:
+    def __init__(self, extractor: EntityExtractor) -> None:
+        self.extractor = extractor
+        self.state = DialogueState()
+
+    def say(self, intent: str, text: str):
+        return track(self.state, intent, text, self.extractor.extract(text))
+
+    @property
+    def filters(self) -> dict:
+        return self.state.constraints.active()
+
+
+@pytest.fixture
+def session(extractor) -> Session:
+    return Session(extractor)
+
+
+class TestConstraints:
+    def test_refine_adds_and_a_new_value_replaces(self, session):
+        session.say("browse_category", "women's jackets")
+        session.say("refine_search", "in blue")
+        assert session.filters == {"categories": ("jackets",), "genders": ("women",),
+                                   "colors": ("blue",)}  # fmt: skip
+        session.say("refine_search", "actually red")
+        assert session.filters["colors"] == ("red",)
+        session.say("refine_search", "or black")
+        assert set(session.filters["colors"]) == {"red", "black"}
+
+    def test_negation_moves_a_value_to_exclusions(self, session):
+        session.say("browse_category", "jackets in black")
+        session.say("refine_search", "not black")
+        assert "colors" not in session.filters
+        assert session.state.exclude.colors == ("black",)
+        session.say("refine_search", "actually black is fine")
+        assert session.state.exclude.colors == () and session.filters["colors"] == ("black",)
+
+    def test_price_keeps_a_compatible_bound(self, session):
+        session.say("search_products", "jackets over 20")
+        session.say("refine_search", "under 60")
+        assert (session.filters["price_min"], session.filters["price_max"]) == (20, 60)
+
+    def test_remove_filter(self, session):
+        session.say("search_products", "blue jackets under $50 in M")
+        session.say("remove_filter", "forget the price limit")
+        assert "price_max" not in session.filters and session.filters["sizes"] == ("m",)
+        session.say("remove_filter", "any colour is fine")
+        assert "colors" not in session.filters
+
+    def test_a_new_category_starts_a_new_topic_and_keeps_the_cart(self, session):
+        session.say("search_products", "blue jackets under 50")
+        session.state.cart.append(object())  # type: ignore[arg-type]
+        result = session.say("search_products", "show me bags")
+        assert result.new_topic and session.filters == {"categories": ("bags",)}
+        assert len(session.state.cart) == 1
+
+    def test_start_over(self, session):
+        session.say("search_products", "blue jackets")
+        session.say("search_products", "start over: watches")
+        assert session.filters == {"categories": ("watches",)}
+
+    def test_unknown_values_are_reported_not_filtered(self, session):
+        result = session.say("search_products", "navy jackets")
+        assert result.unavailable == [("color", "navy")]
+        assert session.filters == {"categories": ("jackets",)}
+
+    def test_sort_and_pages(self, session):
+        session.say("browse_category", "jackets")
+        session.say("sort_results", "cheapest first")
+        session.say("show_more", "more")
+        assert (session.state.sort, session.state.page) == ("price_asc", 1)
+        session.say("refine_search", "in blue")
+        assert session.state.page == 0
+
+
+class TestReferences:
+    @pytest.fixture
+    def shown(self, session):
+        session.state.shown = [card("a", 60), card("b", 45), card("c", 80, ("bags",), ("Red",))]
+        return session
+
+    @pytest.mark.parametrize(
+        ("intent", "text", "targets"),
+        [
+            ("product_details", "tell me about the second one", ["b"]),
+            ("product_details", "#3", ["c"]),
+            ("product_details", "the last one", ["c"]),
+            ("product_details", "the cheaper one", ["b"]),
+            ("product_details", "the red one", ["c"]),
+            ("product_details", "that bag", ["c"]),
+            ("compare_products", "compare the first two", ["a", "b"]),
+            ("compare_products", "compare 1 and 3", ["a", "c"]),
+            ("compare_products", "compare them", ["a", "b", "c"]),
+        ],
+    )
+    def test_resolved_against_the_shown_list(self, shown, intent, text, targets):
+        assert shown.say(intent, text).targets == targets
+
+    def test_focus_carries_it(self, shown):
+        shown.say("product_details", "the second one")
+        assert shown.state.focus == "b"
+        assert shown.say("check_availability", "is it in stock").targets == ["b"]
+
+    def test_out_of_range_is_unresolved(self, shown):
+        assert shown.say("product_details", "the fifth one").unresolved == "fifth"
+
+    def test_not_that_one_excludes_the_item(self, shown):
+        shown.say("refine_search", "not the first one")
+        assert shown.state.exclude.product_ids == ("a",)
