@@ -18,6 +18,7 @@ from dialogue._config import LlmPrompts, LlmSettings
 
 log = logging.getLogger(__name__)
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+PRICE = re.compile(r"[$€£]\s?(\d[\d,]*(?:\.\d+)?)")
 SIZE_WORDS = re.compile(r"\b(?:XXS|XS|S|M|L|XL|XXL|size\s+\w+)\b")
 MAX_OUTPUT_CHARS = 4000
 
@@ -42,6 +43,10 @@ class GroundingCheck:
         source = " ".join([draft, *facts])
         source_lower = source.lower()
         problems: list[str] = []
+        allowed_prices = {_number(p) for p in PRICE.findall(source)}
+        for raw in PRICE.findall(output):
+            if _number(raw) not in allowed_prices:
+                problems.append(f"price {raw!r} is not in the facts")
         allowed_numbers = {_number(n) for n in NUMBER.findall(source)}
         for raw in NUMBER.findall(output):
             if _number(raw) not in allowed_numbers:

@@ -9,6 +9,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from dialogue._classifier import OUT_OF_SCOPE
 from dialogue._config import (
     DIALOGUE_FILE,
     LLM_PROMPTS_FILE,
@@ -31,10 +32,11 @@ from dialogue._tracker import track
 log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 1000
 HISTORY_TURNS = 50
-# Intents a bare "M" or "in blue" may be classified as while a size/colour question is open.
-ANSWERS_TO_PENDING = {
-    "add_to_cart", "affirm", "refine_search", "check_availability", "out_of_scope",
-    "search_products", "browse_category", "product_details",
+# While a size/colour question is open, a message naming one is its answer ("M", "in blue"),
+# unless it clearly asks for something else.
+NOT_ANSWERS = {
+    "view_cart", "checkout", "remove_from_cart", "store_policy", "order_status", "human_handoff",
+    "goodbye", "deny", "compare_products", "product_reviews", "complete_the_look",
 }  # fmt: skip
 GUARDED_FACETS = ("title", "color", "material", "style", "brand")
 
@@ -135,11 +137,14 @@ class DialogueModel:
         negates = any(e.negated for e in ext.entities) or any(r.negated for r in ext.references)
         if parse.intent == "deny" and negates and (state.shown or state.constraints.active()):
             return self._forced(parse, parse.text, "refine_search")  # "no raptor elite"
+        pointing = [r for r in ext.references if r.kind != "focus" and not r.negated]
+        if parse.intent == OUT_OF_SCOPE and pointing and state.shown:
+            return self._forced(parse, parse.text, "product_details")  # "what about #9"
         if state.pending_add is not None:
             if parse.intent == "deny":
                 state.pending_add = None
             elif (
-                parse.intent in ANSWERS_TO_PENDING
+                parse.intent not in NOT_ANSWERS
                 and (ext.values("size") or ext.values("color"))
                 and not ext.values("category")
                 and ext.price is None

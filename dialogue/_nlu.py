@@ -126,9 +126,10 @@ class NluModel:
         if intent == "remove_filter" and not REMOVAL_WORDS.search(text):
             intent = "refine_search"
         catalog_words = any(e.known and e.type in SLOT_BEARING for e in extraction.entities)
+        catalog_words |= any(r.kind != "focus" for r in extraction.references)  # "#3"
         if intent == OUT_OF_SCOPE and prediction.out_of_scope_reason != "model":
-            # Low confidence or far from the examples, but it names catalog things or a price:
-            # a shopping request after all.
+            # Low confidence or far from the examples, but it names catalog things, a shown
+            # item or a price: a shopping request after all.
             if catalog_words or extraction.price is not None:
                 intent = prediction.model_intent
             elif len(ranking) > 1 and ranking[0][1] + ranking[1][1] >= self.clarify_share:

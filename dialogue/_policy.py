@@ -401,7 +401,7 @@ class Policy:
         self, state: DialogueState, parse: Parse, track: TrackResult, draft: _Draft
     ) -> None:
         pending = state.pending_add
-        if pending is not None and not track.targets:
+        if pending is not None and not track.referenced:
             product_id = pending.product_id
             size, color = track.size or pending.size, track.color or pending.color
             quantity = pending.quantity if parse.extraction.quantity is None else track.quantity
@@ -481,13 +481,27 @@ class Policy:
     def _remove_from_cart(
         self, state: DialogueState, parse: Parse, track: TrackResult, draft: _Draft
     ) -> None:
-        line = _cart_line_for(state, parse, track)
+        line = _cart_line_for(state, parse, track) or self._cart_line_by_kind(state, parse)
         if line is None:
             self._say(draft, state, "not_in_cart" if state.cart else "cart_empty")
             return
         state.cart.remove(line)
         self._say(draft, state, "removed", title=line.title, cart_total=money(state.cart_total()))
         draft.action = "remove_from_cart"
+
+    def _cart_line_by_kind(self, state: DialogueState, parse: Parse) -> CartLine | None:
+        """'remove the hoodie': the cart line whose product is in that category (or colour)."""
+        wanted = {(r.kind, r.value) for r in parse.extraction.references if r.value}
+        wanted |= {(e.type, e.value) for e in parse.extraction.entities if e.known}
+        for line in state.cart:
+            card = self.catalog.product(line.product_id)
+            if card is None:
+                continue
+            have = {("category", c.lower()) for c in card.categories}
+            have |= {("color", (line.color or "").lower()), ("brand", (card.brand or "").lower())}
+            if wanted & have:
+                return line
+        return None
 
     def _view_cart(
         self, state: DialogueState, parse: Parse, track: TrackResult, draft: _Draft

@@ -73,6 +73,7 @@ class TrackResult:
     """What the tracker understood beyond the state itself, for the policy."""
 
     targets: list[str] = field(default_factory=list)
+    referenced: bool = False  # the shopper pointed at items (not just "it" by default)
     unresolved: str | None = None  # a reference that pointed at nothing, as the shopper said it
     unavailable: list[tuple[str, str]] = field(default_factory=list)  # (type, value)
     new_topic: bool = False
@@ -237,6 +238,7 @@ def _resolve_targets(
     state: DialogueState, intent: str, text: str, ext: Extraction, result: TrackResult
 ) -> None:
     refs = [r for r in ext.references if not r.negated]
+    result.referenced = bool(refs)
     targets: list[str] = []
     for ref in refs:
         ids = _resolve(state, ref, "")
