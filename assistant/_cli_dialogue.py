@@ -134,9 +134,13 @@ def _eval_nlu(args: argparse.Namespace, settings: Settings) -> int:
         assistant.stack.text_encoder.encode_texts,
         assistant.stack.text_encoder.name,
     )
+    fields = _fields(tuned)
     variants = {
-        "embeddings + char n-grams (default)": tuned,
-        "embeddings only": ClassifierSettings(**{**_fields(tuned), "char_ngrams": False}),
+        "embeddings + char + word n-grams (default)": tuned,
+        "embeddings + char n-grams": ClassifierSettings(**{**fields, "word_ngrams": False}),
+        "embeddings only": ClassifierSettings(
+            **{**fields, "char_ngrams": False, "word_ngrams": False}
+        ),
     }
     report = NluReport(
         examples=len(nlu.data.examples),

@@ -29,16 +29,23 @@ class PromptFileError(ValueError):
         self.line = line
 
 
-def read_yaml(path: Path) -> dict[str, Any]:
+def read_text(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise PromptFileError(path, 0, f"cannot read the file: {exc}") from exc
+
+
+def yaml_error(path: Path, exc: yaml.YAMLError) -> PromptFileError:
+    mark = getattr(exc, "problem_mark", None)
+    return PromptFileError(path, mark.line + 1 if mark else 0, f"not valid YAML: {exc}")
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(text)
+        data = yaml.safe_load(read_text(path))
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise PromptFileError(path, mark.line + 1 if mark else 0, f"not valid YAML: {exc}") from exc
+        raise yaml_error(path, exc) from exc
     if not isinstance(data, dict):
         raise PromptFileError(path, 1, "expected a mapping at the top level")
     return data

@@ -15,18 +15,15 @@ from pathlib import Path
 
 import yaml
 
+from dialogue._config import PromptFileError, read_text, yaml_error
+
 BLOCK_KINDS = ("intent", "synonym", "lookup", "regex")
 # [surface](entity), [surface](entity:value) or [surface]{"entity": ..., "value": ...}
 ANNOTATION = re.compile(r"\[(?P<text>[^\]]+)\](?:\((?P<short>[^)]+)\)|(?P<json>\{[^}]*\}))")
 
 
-class NluDataError(ValueError):
+class NluDataError(PromptFileError):
     """A problem in a training file, located by file and line."""
-
-    def __init__(self, path: Path, line: int, message: str) -> None:
-        super().__init__(f"{path}:{line}: {message}")
-        self.path = path
-        self.line = line
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,16 +65,11 @@ class NluData:
 
 def load_nlu(path: Path) -> NluData:
     """Parse and validate one Rasa NLU YAML file."""
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise NluDataError(path, 0, f"cannot read the file: {exc}") from exc
+    raw = read_text(path)
     try:
         root = yaml.compose(raw)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else 0
-        raise NluDataError(path, line, f"not valid YAML: {exc}") from exc
+        raise yaml_error(path, exc) from exc
     if not isinstance(root, yaml.MappingNode):
         raise NluDataError(path, 1, "expected a mapping with `version` and `nlu` keys")
     top = {key.value: value for key, value in root.value}

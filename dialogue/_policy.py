@@ -506,37 +506,23 @@ class Policy:
     def _view_cart(
         self, state: DialogueState, parse: Parse, track: TrackResult, draft: _Draft
     ) -> None:
-        if not state.cart:
-            self._say(draft, state, "cart_empty")
-            return
-        count = sum(line.quantity for line in state.cart)
-        self._say(
-            draft,
-            state,
-            "cart",
-            count=count,
-            items=_plural(count, "item"),
-            total=money(state.cart_total()),
-        )
-        draft.action = "view_cart"
-        self._cart_lines(state, draft)
+        self._cart_summary(state, draft, "view_cart", "cart", "cart_empty")
 
     def _checkout(
         self, state: DialogueState, parse: Parse, track: TrackResult, draft: _Draft
     ) -> None:
+        self._cart_summary(state, draft, "checkout", "checkout", "checkout_empty")
+
+    def _cart_summary(
+        self, state: DialogueState, draft: _Draft, action: str, template: str, empty: str
+    ) -> None:
         if not state.cart:
-            self._say(draft, state, "checkout_empty")
+            self._say(draft, state, empty)
             return
         count = sum(line.quantity for line in state.cart)
-        self._say(
-            draft,
-            state,
-            "checkout",
-            count=count,
-            items=_plural(count, "item"),
-            total=money(state.cart_total()),
-        )
-        draft.action = "checkout"
+        total = money(state.cart_total())
+        self._say(draft, state, template, count=count, items=_plural(count, "item"), total=total)
+        draft.action = action
         self._cart_lines(state, draft)
 
     def _cart_lines(self, state: DialogueState, draft: _Draft) -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -87,3 +88,29 @@ class TestCli:
     def test_no_command_prints_help(self, capsys):
         assert main([]) == 2
         assert "ingest" in capsys.readouterr().out
+
+
+class TestDialogueCommands:
+    def test_train_then_chat_in_the_terminal(self, tmp_path: Path, assistant):
+        script = Path(sys.executable).parent / "shopassist"
+        data = ["--data-dir", str(tmp_path)]
+        source = str(SAMPLE_GENERIC / "catalog.jsonl")
+        subprocess.run([str(script), *data, "ingest", source], check=True, capture_output=True)
+        # Sentence vectors of the examples are already cached by the session's assistant.
+        memo = assistant.model_cache / "nlu-embeddings.npz"
+        (tmp_path / "models").mkdir()
+        shutil.copy(memo, tmp_path / "models" / memo.name)
+        trained = subprocess.run(
+            [str(script), *data, "train", "--force"], check=True, capture_output=True, text=True
+        )
+        assert "NLU trained: " in trained.stdout and "27 intents" in trained.stdout
+        again = subprocess.run([str(script), *data, "train"], capture_output=True, text=True)
+        assert "loaded from cache" in again.stdout
+        chat = subprocess.run(
+            [str(script), *data, "chat"],
+            input="hello\nshow me mugs\nadd the first one\nwhat's in my cart\n\n",
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert "Enamel Camp Mug" in chat.stdout and "Your cart (1 item" in chat.stdout

@@ -53,7 +53,7 @@ class TestScriptedDialogues:
                             "user": "show me women's jackets",
                             "intent": "browse_category",
                             "state": {"filters": {"categories": ["bags"]}},
-                        },  # fmt: skip
+                        },
                     ],
                 }
             ]
@@ -77,28 +77,37 @@ class TestNluEvaluation:
     def test_cross_validation_and_variants(self, assistant, tmp_path):
         nlu = assistant.model.nlu
         encoder = assistant.stack.text_encoder
-        memo = EmbeddingMemo(assistant.model_cache / "nlu-embeddings.npz",
-                             encoder.encode_texts, encoder.name)  # fmt: skip
-        variants = {"default": nlu.classifier.settings,
-                    "embeddings only": ClassifierSettings(char_ngrams=False)}  # fmt: skip
+        memo = EmbeddingMemo(
+            assistant.model_cache / "nlu-embeddings.npz", encoder.encode_texts, encoder.name
+        )
+        variants = {
+            "default": nlu.classifier.settings,
+            "embeddings only": ClassifierSettings(char_ngrams=False, word_ngrams=False),
+        }
         results = cross_validate(nlu, memo, variants, folds=3)
         assert [r.variant for r in results] == ["default", "embeddings only"]
         for result in results:
             matrix = np.asarray(result.confusion)
             assert matrix.sum() == len(nlu.data.examples) and len(result.labels) == 27
             assert 0.5 < result.macro_f1 <= 1.0
+            assert 0 <= result.calibration_error < 0.2
             assert len(result.errors) == matrix.sum() - np.trace(matrix)
 
     def test_clinc_and_bitext_scoring(self, assistant, tmp_path):
         nlu = assistant.model.nlu
         clinc = tmp_path / "clinc.json"
-        clinc.write_text(json.dumps({
-            "test": [["what's the weather in lisbon", "weather"], ["set a timer for ten minutes", "timer"],
-                     ["hello there", "greeting"], ["add milk to my list", "shopping_list"]],
-            "oos_test": [["how do i become an astronaut", "oos"]],
-        }))  # fmt: skip
+        test = [
+            ["what's the weather in lisbon", "weather"],
+            ["set a timer for ten minutes", "timer"],
+            ["hiya, good to see you shop assistant", "greeting"],
+            ["hi", "greeting"],  # also a training example: not scored
+            ["add milk to my list", "shopping_list"],
+        ]
+        oos = [["how do i become an astronaut", "oos"]]
+        clinc.write_text(json.dumps({"test": test, "oos_test": oos}))
         result = clinc_evaluation(nlu, clinc)
         assert result["out_of_scope_utterances"] == 3 and result["in_scope_utterances"] == 1
+        assert result["skipped_as_in_training"] == 1
         assert result["out_of_scope_rate"] == 1.0 and result["in_scope_accuracy"] == 1.0
         bitext = tmp_path / "bitext.csv"
         bitext.write_text(

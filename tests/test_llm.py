@@ -21,13 +21,13 @@ DRAFT = "1. Josie Yoga Jacket ($56.25): in Blue, size M available."
 
 class _Server(ThreadingHTTPServer):
     answer = ""
-    requests: list[dict] = []
+    requests: list[dict]
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server API)
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.server.requests.append({"path": self.path, "body": body,
                                      "auth": self.headers.get("Authorization")})  # fmt: skip
@@ -112,3 +112,33 @@ class TestGroundingCheck:
         check = GroundingCheck([])
         assert check.check("Only 56.25 dollars", DRAFT, FACTS).ok
         assert not check.check("Only 57 dollars", DRAFT, FACTS).ok
+
+
+class TestAssistantWithAnLlm:
+    def test_replies_are_rewritten_only_when_grounded(self, assistant, server, tmp_path):
+        """llm.enabled in dialogue.yml, pointed at the local server: the real wiring."""
+        import shutil
+        from dataclasses import replace
+
+        import yaml
+
+        from assistant import Assistant
+
+        prompts = tmp_path / "prompts"
+        shutil.copytree(assistant.settings.prompts_dir, prompts)
+        config = yaml.safe_load((prompts / "dialogue.yml").read_text())
+        config["llm"].update(enabled=True, base_url=f"http://127.0.0.1:{server.server_port}/v1")
+        (prompts / "dialogue.yml").write_text(yaml.safe_dump(config))
+        data = tmp_path / "data"
+        shutil.copytree(assistant.model_cache, data / "models")
+        llm_assistant = Assistant(
+            replace(assistant.settings, prompts_dir=prompts, data_dir=data), assistant.stack
+        )
+        server.answer = "Here are some bags I think you'll like."
+        grounded = llm_assistant.respond("llm-1", "show me bags")
+        assert grounded.dialogue.rewritten and grounded.text == server.answer
+        assert grounded.suggestions  # the cards stay, only the wording changed
+        server.answer = "The best bag is only $3.50 today."
+        rejected = llm_assistant.respond("llm-2", "show me bags")
+        assert not rejected.dialogue.rewritten and "$3.50" not in rejected.text
+        assert rejected.text.startswith(("Here are", "I found"))

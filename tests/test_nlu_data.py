@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dialogue import NluDataError, load_nlu
+from dialogue import NluDataError, PromptFileError, load_nlu
 from tests.conftest import REPO
 
 NLU = REPO / "prompts" / "nlu.yml"
@@ -80,7 +80,7 @@ class TestErrorsNameTheLine:
         assert error.value.line == 6
 
     def test_invalid_yaml(self, tmp_path):
-        with pytest.raises(NluDataError, match="not valid YAML"):
+        with pytest.raises(PromptFileError, match="not valid YAML"):
             load_nlu(self.write(tmp_path, 'version: "3.1"\nnlu: [\n'))
 
     def test_annotation_value_and_synonym(self, tmp_path):
