@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,13 @@ NOT_ANSWERS = {
     "goodbye", "deny", "compare_products", "product_reviews", "complete_the_look",
 }  # fmt: skip
 GUARDED_FACETS = ("title", "color", "material", "style", "brand")
+REFINING = {"refine_search", "sort_results", "show_more", "remove_filter"}
+ITEM_QUESTIONS = {"check_availability", "product_details", "product_reviews"}
+CONTINUABLE = {"add_to_cart", "remove_from_cart", "product_details", "product_reviews"}
+CONTINUATION = re.compile(r"^\s*(?:and|also|plus|same for)\b|\b(?:too|as well)\W*$", re.IGNORECASE)
+RATING_FILTER = re.compile(
+    r"\b[1-5](?:\.\d)?\s*(?:\+|stars?\s+(?:or|and)\s+(?:more|up|above|better))", re.IGNORECASE
+)
 
 
 class DialogueModel:
@@ -140,6 +148,9 @@ class DialogueModel:
         pointing = [r for r in ext.references if r.kind != "focus" and not r.negated]
         if parse.intent == OUT_OF_SCOPE and pointing and state.shown:
             return self._forced(parse, parse.text, "product_details")  # "what about #9"
+        contextual = self._contextual_intent(state, parse)
+        if contextual:
+            return self._forced(parse, parse.text, contextual)
         if state.pending_add is not None:
             if parse.intent == "deny":
                 state.pending_add = None
@@ -161,6 +172,24 @@ class DialogueModel:
                 previous = self.nlu.parse(state.history[-1].user)
                 return self._forced(previous, previous.text, state.offered_intents[position - 1])
         return parse
+
+    def _contextual_intent(self, state: DialogueState, parse: Parse) -> str | None:
+        """Intents that only make sense with something on screen, read in context."""
+        ext, intent = parse.extraction, parse.intent
+        categories = set(ext.values("category", known=True))
+        nothing_yet = not state.shown and not state.constraints.active()
+        if intent in REFINING and nothing_yet and (categories or ext.price is not None):
+            return "search_products"  # "women's jackets, cheapest first" as a first message
+        if intent in ITEM_QUESTIONS and categories and not ext.references:
+            focus = next((c for c in state.shown if c.id == state.focus), None)
+            if focus is None or not categories & set(focus.categories):
+                return "search_products"  # "do you have men's jackets in green?"
+        if intent == "product_reviews" and not ext.references and RATING_FILTER.search(parse.text):
+            return "refine_search"  # "rated 4 stars or more"
+        previous = state.history[-1].intent if state.history else ""
+        if previous in CONTINUABLE and ext.references and CONTINUATION.search(parse.text):
+            return previous  # "and the second in L too" after adding an item
+        return None
 
     def _forced(self, parse: Parse | None, text: str, intent: str) -> Parse:
         base = parse or self.nlu.parse(text or "find this")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,13 +24,6 @@ from dialogue._protocol import Embedder
 
 log = logging.getLogger(__name__)
 SLOT_BEARING = ("category", "color", "size", "brand", "material", "gender")
-# Removing a filter needs a word that says so; "size M" alone is a refinement.
-REMOVAL_WORDS = re.compile(
-    r"\b(?:remove|drop|forget|clear|reset|any|whatever|without|ignore|get rid|no longer|"
-    r"doesn'?t (?:need|have|matter)|don'?t (?:care|need|mind)|not (?:needed|important)|"
-    r"undo|scrap|lose|all (?:sizes|colou?rs|brands|prices))\b",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +115,6 @@ class NluModel:
         """Turn the classifier's ranking and the slots into one intent."""
         intent, confidence = prediction.intent, prediction.confidence
         ranking = prediction.ranking
-        if intent == "remove_filter" and not REMOVAL_WORDS.search(text):
-            intent = "refine_search"
         catalog_words = any(e.known and e.type in SLOT_BEARING for e in extraction.entities)
         catalog_words |= any(r.kind != "focus" for r in extraction.references)  # "#3"
         if intent == OUT_OF_SCOPE and prediction.out_of_scope_reason != "model":
