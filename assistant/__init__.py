@@ -1,19 +1,34 @@
-"""The composition root: settings, the retrieval stack, the `Assistant` facade and the CLI."""
+"""The composition root: settings, the retrieval stack, the `Assistant` facade and the CLI.
+
+It also re-exports the plain data types a front end renders (product cards, cart lines, the
+comparison table) and the safe image loader, so `ui` depends on `assistant` alone.
+"""
 
 from assistant._assistant import Assistant, Reply, Transcriber
 from assistant._catalog import RetrievalCatalog
 from assistant._offline import go_offline
-from assistant._retrieval import RetrievalStack, build_retrieval
+from assistant._retrieval import RetrievalStack, build_retrieval, open_store
 from assistant.config import Settings, load_settings
+from dialogue import CartLine, Comparison, DialogueState, ProductCard, Suggestion, money
+from retrieval import ImageRejected, load_image
 
 __all__ = [
     "Assistant",
+    "CartLine",
+    "Comparison",
+    "DialogueState",
+    "ImageRejected",
+    "ProductCard",
     "Reply",
     "RetrievalCatalog",
     "RetrievalStack",
     "Settings",
+    "Suggestion",
     "Transcriber",
     "build_retrieval",
     "go_offline",
+    "load_image",
     "load_settings",
+    "money",
+    "open_store",
 ]

@@ -8,6 +8,7 @@ import re
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from rich.console import Console
@@ -30,6 +31,7 @@ from retrieval import (
 from retrieval._encoders import EncoderUnavailable
 from retrieval._query import Exclusions, Filters, Hit, Preferences, SearchQuery, SearchResult
 
+COMMANDS_GROUP = "shopassist.commands"
 # Source names too generic to name a catalog after; the parent folder's name is used instead.
 _GENERIC_STEMS = {"fixtures", "catalog", "products", "data", "export", "import"}
 
@@ -121,6 +123,8 @@ def _parser() -> argparse.ArgumentParser:
     bench_retrieval.set_defaults(handler=_bench_retrieval)
 
     add_dialogue_commands(commands, eval_commands)
+    for plugin in entry_points(group=COMMANDS_GROUP):  # e.g. `serve` from the ui package
+        plugin.load()(commands)
 
     catalog_cmd = commands.add_parser("catalog", help="inspect the catalog store")
     catalog_commands = catalog_cmd.add_subparsers(metavar="ACTION")

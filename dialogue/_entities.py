@@ -123,7 +123,7 @@ STOP_WORDS = {
     "gift", "gifts", "present", "help", "search", "browse", "look", "am", "was", "were", "will",
     "our", "its", "it's", "dont", "don't", "not", "no", "yes", "them", "they",
     "nothing", "size", "sizes", "color", "colour", "colors", "colours", "only", "thanks",
-    "thank", "actually", "instead", "then", "now", "again",
+    "thank", "actually", "instead", "then", "now", "again", "let's", "lets",
 }  # fmt: skip
 
 

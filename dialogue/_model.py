@@ -28,7 +28,7 @@ from dialogue._policy import Policy
 from dialogue._protocol import CatalogPort, Embedder
 from dialogue._reply import DialogueReply
 from dialogue._state import DialogueState, Turn
-from dialogue._tracker import track
+from dialogue._tracker import RESET, track
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 1000
@@ -148,6 +148,8 @@ class DialogueModel:
         pointing = [r for r in ext.references if r.kind != "focus" and not r.negated]
         if parse.intent == OUT_OF_SCOPE and pointing and state.shown:
             return self._forced(parse, parse.text, "product_details")  # "what about #9"
+        if RESET.search(parse.text) and not ext.values("category", known=True):
+            return self._forced(parse, parse.text, "search_products")  # "start over": ask anew
         contextual = self._contextual_intent(state, parse)
         if contextual:
             return self._forced(parse, parse.text, contextual)

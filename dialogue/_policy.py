@@ -198,10 +198,11 @@ class Policy:
             constraints=constraints,
         )
         draft.suggestions = self._suggest(outcome.matches, state, draft)
-        state.shown = [s.card for s in draft.suggestions]
         if outcome.alternatives and state.page == 0:
             self._say(draft, state, "alternatives")
             draft.alternatives = self._suggest(outcome.alternatives, state, draft, start=count + 1)
+        # Numbered on screen in this order, so "#6" can name an alternative.
+        state.shown = [s.card for s in draft.suggestions + draft.alternatives]
 
     def _suggest(
         self, matches: list[Match], state: DialogueState, draft: _Draft, start: int = 1
@@ -220,7 +221,12 @@ class Policy:
         """One line of why this product, from the evidence and the card only."""
         card, evidence = match.card, match.evidence
         # Category and audience are the same for every result; the reason says what differs.
-        parts = [m for m in evidence.met if " > " not in m and not m.startswith("gender:")]
+        categories = {c.lower() for c in card.categories}
+        parts = [
+            m
+            for m in evidence.met
+            if " > " not in m and not m.startswith("gender:") and m.lower() not in categories
+        ]
         if not any("$" in p for p in parts) and card.regular_price is not None:
             parts.append(
                 self.templates.reason("sale", regular=money(card.regular_price, card.currency))

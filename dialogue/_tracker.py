@@ -87,9 +87,12 @@ class TrackResult:
 def track(state: DialogueState, intent: str, text: str, ext: Extraction) -> TrackResult:
     result = TrackResult(quantity=ext.quantity or 1)
     before = (state.constraints, state.exclude, state.prefer, state.sort, state.topic_text)
-    if RESET.search(text) and intent not in ("remove_from_cart", "view_cart", "checkout"):
+    reset = RESET.search(text)
+    if reset and intent not in ("remove_from_cart", "view_cart", "checkout"):
         state.new_topic()
         result.new_topic = True
+        said = set(reset.group(0).lower().split())
+        ext.content_words = [w for w in ext.content_words if w not in said]
     if intent in ITEM_INTENTS or intent == "remove_from_cart":
         _resolve_targets(state, intent, text, ext, result)
     if intent in FRESH_SEARCH:

@@ -9,6 +9,7 @@ the nearest relaxation.
 from __future__ import annotations
 
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -64,22 +65,30 @@ class RankingWeights:
 
 
 class _Lru(OrderedDict[object, object]):
-    """A tiny LRU map for query vectors and results."""
+    """A tiny LRU map for query vectors and results, safe to share between threads (the UI and
+    the HTTP API serve several sessions at once)."""
 
     def __init__(self, size: int) -> None:
         super().__init__()
         self.size = size
+        self._lock = threading.Lock()
 
     def fetch(self, key: object, compute: Callable[[], object]) -> object:
-        if key in self:
-            self.move_to_end(key)
-            return self[key]
-        value = compute()
+        with self._lock:
+            if key in self:
+                self.move_to_end(key)
+                return self[key]
+        value = compute()  # outside the lock: a slow search must not block cached ones
         if self.size:
-            self[key] = value
-            if len(self) > self.size:
-                self.popitem(last=False)
+            with self._lock:
+                self[key] = value
+                if len(self) > self.size:
+                    self.popitem(last=False)
         return value
+
+    def clear(self) -> None:
+        with self._lock:
+            super().clear()
 
 
 class _DenseSpace:

@@ -1,1 +1,22 @@
-"""The Gradio shopper front end, built on the `assistant` facade."""
+"""The Gradio shopper front end, built on the `assistant` facade.
+
+`create_app` and `serve` load Gradio on first use, so importing `ui.cli` (the `serve` command)
+keeps every other CLI command fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ui.app import create_app, serve
+
+__all__ = ["create_app", "serve"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from ui import app
+
+        return getattr(app, name)
+    raise AttributeError(f"module 'ui' has no attribute {name!r}")
