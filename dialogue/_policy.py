@@ -173,6 +173,7 @@ class Policy:
                 self._say(draft, state, "relaxation", relaxation=outcome.relaxed_constraint)
                 draft.alternatives = self._suggest(outcome.relaxed_matches, state, draft)
                 state.shown = [s.card for s in draft.alternatives]
+                state.matches_shown = 0
             elif outcome.empty_reason:
                 draft.lines.append(outcome.empty_reason)
                 draft.facts.append(outcome.empty_reason)
@@ -203,6 +204,7 @@ class Policy:
             draft.alternatives = self._suggest(outcome.alternatives, state, draft, start=count + 1)
         # Numbered on screen in this order, so "#6" can name an alternative.
         state.shown = [s.card for s in draft.suggestions + draft.alternatives]
+        state.matches_shown = len(draft.suggestions)
 
     def _suggest(
         self, matches: list[Match], state: DialogueState, draft: _Draft, start: int = 1
@@ -401,6 +403,7 @@ class Policy:
         draft.action = "complete_look"
         draft.suggestions = self._suggest(matches, state, draft)
         state.shown = [s.card for s in draft.suggestions]
+        state.matches_shown = len(state.shown)
 
     # Cart -----------------------------------------------------------------------------------
     def _add_to_cart(

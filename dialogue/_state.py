@@ -110,6 +110,8 @@ class DialogueState:
     topic_text: str = ""
     sort: str | None = None
     shown: list[ProductCard] = field(default_factory=list)
+    # How many of `shown` fully match (the rest are labelled close alternatives).
+    matches_shown: int = 0
     page: int = 0
     focus: str | None = None
     compared: list[str] = field(default_factory=list)
@@ -129,12 +131,18 @@ class DialogueState:
         self.topic_text = ""
         self.sort = None
         self.shown = []
+        self.matches_shown = 0
         self.page = 0
         self.focus = None
         self.compared = []
         self.similar_to = None
         self.image = None
         self.pending_add = None
+
+    @property
+    def single_match(self) -> bool:
+        """One product on screen meets the request, so "add it" can only mean that one."""
+        return len(self.shown) == 1 or self.matches_shown == 1
 
     def cart_line(self, product_id: str) -> CartLine | None:
         return next((line for line in self.cart if line.product_id == product_id), None)

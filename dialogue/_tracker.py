@@ -255,7 +255,7 @@ def _resolve_targets(
             ids = _resolve(state, Reference("ordinal", (int(number),)), "")
             targets += [i for i in ids if i not in targets]
     if not targets and not refs:
-        fallback = state.focus or (state.shown[0].id if len(state.shown) == 1 else None)
+        fallback = state.focus or (state.shown[0].id if state.single_match else None)
         if intent == "compare_products" and len(state.shown) >= 2:
             targets = [card.id for card in state.shown[:2]]
         elif fallback:
@@ -295,7 +295,7 @@ def _resolve(state: DialogueState, ref: Reference, text: str) -> list[str]:
             return list(state.compared) or [card.id for card in shown]
         if state.focus:
             return [state.focus]
-        return [shown[0].id] if len(shown) == 1 else []
+        return [shown[0].id] if state.single_match else []
     if ref.kind in ("category", "color"):
         return _by_attribute(state, ref)
     return []
