@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from assistant._cli_dialogue import add_commands as add_dialogue_commands
+from assistant._cli_speech import add_commands as add_speech_commands
 from assistant._offline import go_offline
 from assistant._retrieval import build_retrieval
 from assistant.config import Settings, load_settings
@@ -123,6 +124,7 @@ def _parser() -> argparse.ArgumentParser:
     bench_retrieval.set_defaults(handler=_bench_retrieval)
 
     add_dialogue_commands(commands, eval_commands)
+    add_speech_commands(commands, eval_commands)
     for plugin in entry_points(group=COMMANDS_GROUP):  # e.g. `serve` from the ui package
         plugin.load()(commands)
 

@@ -37,6 +37,11 @@ class Settings:
     chroma_url: str | None = None
     hnsw_ef_search: int = 128
     search_candidates: int = 100
+    # Voice input: "faster-whisper" (bundled Whisper tiny.en), "openai-whisper" (needs
+    # `speech_model`: a checkpoint file or a cached name) or "none".
+    speech_backend: str = "faster-whisper"
+    speech_model: str | None = None
+    speech_max_seconds: float = 30.0
 
     @property
     def catalog_db(self) -> Path:
@@ -74,6 +79,10 @@ class Settings:
                 values[key] = path if path.is_absolute() or base is None else base / path
             elif key == "offline":
                 values[key] = _as_bool(value)
+            elif key == "speech_max_seconds":
+                values[key] = float(value)
+                if not 0 < values[key] <= 600:
+                    raise ValueError("speech_max_seconds must be in (0, 600]")
             elif key in _INT_FIELDS:
                 values[key] = int(value)
                 if values[key] < 1:
@@ -82,6 +91,7 @@ class Settings:
                 "clip_model",
                 "clip_pretrained",
                 "chroma_url",
+                "speech_model",
             ):
                 values[key] = None
             else:

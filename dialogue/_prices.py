@@ -17,8 +17,10 @@ TENS = {
     "seventy": 70, "eighty": 80, "ninety": 90,
 }  # fmt: skip
 _WORD = "|".join(sorted([*UNITS, *TENS, "hundred", "thousand", "a", "and"], key=len, reverse=True))
+# Longest first, or "sixty" would match as "six".
+_NUMBER_WORDS = "|".join(sorted([*UNITS, *TENS], key=len, reverse=True))
 _WORD_NUMBER = (
-    rf"(?:(?:{'|'.join([*UNITS, *TENS])})(?:[\s-]+(?:{_WORD}))*|a\s+hundred(?:[\s-]+(?:{_WORD}))*)"
+    rf"(?:(?:{_NUMBER_WORDS})\b(?:[\s-]+(?:{_WORD})\b)*|a\s+hundred(?:[\s-]+(?:{_WORD})\b)*)"
 )
 _DIGITS = r"(?<![\d.,])(?:\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d{1,7}(?:[.,]\d{1,2})?)k?"
 _UNIT = r"(?:\s?(?:dollars?|bucks?|usd|eur|euros?|quid|pounds?|\$))?"
@@ -134,6 +136,8 @@ def find_price(text: str) -> PriceRange | None:
             continue
         groups = match.groupdict()
         if kind == "between":
+            if re.search(r"[a-z]-[a-z]", match.group(0), re.IGNORECASE):
+                continue  # "seventy-five" is one number, not a range
             low, high = parse_number(groups["low"]), parse_number(groups["high"])
             if low is None or high is None or not _looks_like_price(match.group(0), high):
                 continue

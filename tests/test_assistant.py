@@ -133,9 +133,15 @@ class TestBadInput:
         reply = assistant.respond(new_session(), "like this", image=b"definitely not a png")
         assert reply.dialogue.action == "input_error" and "image" in reply.text
 
-    def test_audio_without_a_transcriber(self, assistant: Assistant):
+    def test_broken_audio(self, assistant: Assistant):
         reply = assistant.respond(new_session(), audio=b"RIFF....")
-        assert "type" in reply.text
+        assert reply.dialogue.action == "input_error" and "recording" in reply.text
+
+    def test_audio_without_a_transcriber(self, assistant: Assistant):
+        from dataclasses import replace
+
+        quiet = Assistant(replace(assistant.settings, speech_backend="none"), assistant.stack)
+        assert "type" in quiet.respond(new_session(), audio=b"RIFF....").text
 
     def test_bad_session_id(self, assistant: Assistant):
         with pytest.raises(ValueError, match="session id"):
@@ -154,6 +160,17 @@ class TestBadInput:
         assert reply.dialogue.action == "error" and "try again" in reply.text
         state = assistant.state(sid)
         assert (state.constraints, [c.id for c in state.shown]) == before
+
+
+class TestVoice:
+    def test_a_spoken_request_is_transcribed_and_answered(self, assistant: Assistant, tmp_path):
+        import subprocess
+
+        wav = tmp_path / "query.wav"
+        subprocess.run(["espeak-ng", "-w", str(wav), "show me some bags"], check=True)
+        reply = assistant.respond(new_session(), audio=wav)
+        assert reply.transcript and "bag" in reply.transcript.lower()
+        assert reply.suggestions and all("bags" in s.card.categories for s in reply.suggestions)
 
 
 class TestSessions:

@@ -73,7 +73,11 @@ def photo_assistant(assistant, luma_store, text_encoder, effnet, tmp_path_factor
     CatalogIndexer(
         store, index, cache, text_encoder, image_encoder=effnet, load_image=load_image
     ).sync(progress=False)
-    settings = Settings(data_dir=assistant.settings.data_dir, image_model="efficientnet-lite0")
+    settings = Settings(
+        data_dir=assistant.settings.data_dir,
+        image_model="efficientnet-lite0",
+        speech_backend="none",
+    )
     stack = RetrievalStack(
         settings=settings,
         store=store,
@@ -353,10 +357,9 @@ def test_microphone_recording_is_sent_when_it_stops(open_shopper, photo_assistan
 def test_spoken_request_shows_the_transcript_then_the_answer(
     photo_assistant, open_shopper, tmp_path
 ):
-    speech = pytest.importorskip(
-        "assistant._speech", reason="the speech module (assistant/_speech.py) is not merged yet"
-    )
-    photo_assistant.transcriber = speech.build_transcriber("faster-whisper", None)
+    from assistant._speech import build_transcriber
+
+    photo_assistant.transcriber = build_transcriber("faster-whisper", None)
     try:
         clip = tmp_path / "watches.wav"
         subprocess.run(["espeak-ng", "-w", str(clip), "show me watches"], check=True)

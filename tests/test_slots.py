@@ -45,6 +45,9 @@ class TestPrices:
             ("fifty five bucks max", None, 55),
             ("$1,200 or less", None, 1200),
             ("from 20 to 60", 20, 60),
+            ("under seventy dollars", None, 70),
+            ("between fifty and eighty dollars", 50, 80),
+            ("seventy-five dollars max", None, 75),
         ],
     )
     def test_expressions(self, text, low, high):

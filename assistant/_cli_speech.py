@@ -1,0 +1,132 @@
+"""The speech commands of the `shopassist` CLI: eval asr."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from assistant._asr_eval import (
+    DEFAULT_SPEEDS,
+    DEFAULT_VOICES,
+    QUERIES,
+    evaluate_asr,
+    write_asr_report,
+)
+from assistant._speech import (
+    BACKENDS,
+    DEFAULT_MAX_SECONDS,
+    SpeechUnavailable,
+    build_transcriber,
+    vocabulary_prompt,
+)
+from assistant.config import Settings
+
+console = Console()
+errors = Console(stderr=True)
+PROMPTS = ("none", "catalog")
+
+
+def add_commands(commands: Any, eval_commands: Any) -> None:
+    asr = eval_commands.add_parser(
+        "asr", help="speech-to-text WER, real-time factor and slot agreement (espeak-ng)"
+    )
+    asr.add_argument("--backend", choices=BACKENDS, default=BACKENDS[0], help="speech backend")
+    asr.add_argument(
+        "--model", help="model folder, checkpoint or name (default: the bundled tiny.en)"
+    )
+    asr.add_argument(
+        "--voices", default=",".join(DEFAULT_VOICES), help="espeak-ng voices, comma-separated"
+    )
+    asr.add_argument(
+        "--speeds",
+        default=",".join(map(str, DEFAULT_SPEEDS)),
+        help="speaking rates in words per minute, comma-separated",
+    )
+    asr.add_argument(
+        "--prompt", choices=PROMPTS, default="none", help="Whisper prompt of catalog words"
+    )
+    asr.add_argument("--beam-size", type=int, default=1, help="decoder beam width")
+    asr.add_argument("--limit", type=int, help=f"at most this many of the {len(QUERIES)} queries")
+    asr.add_argument("--out", type=Path, help="report folder (default DATA/eval)")
+    asr.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    asr.set_defaults(handler=_eval_asr)
+
+
+def _eval_asr(args: argparse.Namespace, settings: Settings) -> int:
+    voices = [v.strip() for v in args.voices.split(",") if v.strip()]
+    try:
+        speeds = [int(s) for s in args.speeds.split(",") if s.strip()]
+    except ValueError as exc:
+        raise ValueError(f"--speeds must be whole numbers of words per minute: {exc}") from exc
+    if not voices or not speeds or any(not 80 <= s <= 450 for s in speeds):
+        raise ValueError("--voices needs at least one voice and --speeds values in 80..450")
+    if args.limit is not None and args.limit < 1:
+        raise ValueError("--limit must be >= 1")
+    vocabulary = _catalog_vocabulary(settings)
+    prompt = vocabulary_prompt(vocabulary or {}) if args.prompt == "catalog" else None
+    if args.prompt == "catalog" and not prompt:
+        errors.print("[yellow]warning:[/] empty catalog; running without a vocabulary prompt")
+    transcriber = build_transcriber(
+        args.backend,
+        args.model,
+        DEFAULT_MAX_SECONDS,
+        initial_prompt=prompt,
+        beam_size=args.beam_size,
+    )
+    try:
+        transcriber.load()
+    except SpeechUnavailable as exc:
+        raise ValueError(exc.reason) from exc
+    constraints = None
+    if vocabulary is None:
+        errors.print(
+            "[yellow]warning:[/] the catalog store is empty, so constraint exact-match is "
+            "skipped; run `shopassist ingest SOURCE` first to measure it"
+        )
+    else:
+        constraints = slot_constraints(vocabulary, settings.prompts_dir / "nlu.yml")
+    report = evaluate_asr(
+        transcriber,
+        queries=QUERIES[: args.limit] if args.limit else QUERIES,
+        voices=voices,
+        speeds=speeds,
+        constraints=constraints,
+        progress=not args.no_progress,
+    )
+    paths = write_asr_report(report, args.out or settings.data_dir / "eval")
+    console.print(report.markdown(), highlight=False, markup=False)
+    console.print(f"Saved {', '.join(str(p) for p in paths)}", highlight=False)
+    return 0
+
+
+def _catalog_vocabulary(settings: Settings) -> dict[str, list[str]] | None:
+    """The store's facet values, or None when nothing is ingested (checked cheaply first)."""
+    from assistant._catalog import RetrievalCatalog
+    from assistant._retrieval import build_retrieval
+    from retrieval import CatalogStore
+
+    if not settings.catalog_db.exists() or not CatalogStore(settings.catalog_db).count():
+        return None
+    return RetrievalCatalog(build_retrieval(settings).engine).vocabulary()
+
+
+def slot_constraints(
+    vocabulary: dict[str, list[str]], nlu_file: Path
+) -> Callable[[str], dict[str, Any]]:
+    """What the dialogue would search for: the (type, value, negated) entities the slot
+    extractor finds, plus the price range. Two texts agree when these are equal."""
+    from dialogue import EntityExtractor, load_nlu
+
+    extractor = EntityExtractor(vocabulary, load_nlu(nlu_file))
+
+    def constraints(text: str) -> dict[str, Any]:
+        found = extractor.extract(text)
+        entities = sorted({(e.type, e.value, e.negated) for e in found.entities})
+        price = None if found.price is None else [found.price.minimum, found.price.maximum]
+        return {"entities": [list(e) for e in entities], "price": price}
+
+    return constraints
