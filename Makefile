@@ -49,17 +49,18 @@ sample-catalog: install
 	$(BIN)/shopassist --data-dir $(DATA_DIR) ingest $(DATASETS)/luma/fixtures --catalog luma
 	$(BIN)/shopassist --data-dir $(DATA_DIR) ingest $(DATASETS)/eshop/catalog.json --catalog eshop
 
-# Until the shopper UI lands, the app is the terminal chat over the sample store (the NLU trains
-# itself from prompts/ on first use, ~20 s, then loads from its cache).
+# The shopper web app on http://127.0.0.1:7860 (the NLU trains itself from prompts/ on first use,
+# about 40 s, then loads from its cache). `shopassist chat` is the same assistant in a terminal.
 run: system-deps sample-catalog
 	$(BIN)/shopassist --data-dir $(DATA_DIR) catalog stats
-	$(BIN)/shopassist --data-dir $(DATA_DIR) chat
+	$(BIN)/shopassist --data-dir $(DATA_DIR) serve
 
 # The numbers in the README's results section.
 eval: sample-catalog
 	$(BIN)/shopassist --data-dir $(DATA_DIR) eval retrieval
 	$(BIN)/shopassist --data-dir $(DATA_DIR) eval nlu --datasets $(DATASETS)
 	$(BIN)/shopassist --data-dir $(DATA_DIR) eval dialogue
+	$(BIN)/shopassist --data-dir $(DATA_DIR) eval asr
 
 test: system-deps install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -47,9 +47,9 @@ def add_commands(commands: Any, eval_commands: Any) -> None:
         help="speaking rates in words per minute, comma-separated",
     )
     asr.add_argument(
-        "--prompt", choices=PROMPTS, default="none", help="Whisper prompt of catalog words"
+        "--prompt", choices=PROMPTS, default="catalog", help="Whisper prompt of catalog words"
     )
-    asr.add_argument("--beam-size", type=int, default=1, help="decoder beam width")
+    asr.add_argument("--beam-size", type=int, default=5, help="decoder beam width")
     asr.add_argument("--limit", type=int, help=f"at most this many of the {len(QUERIES)} queries")
     asr.add_argument("--out", type=Path, help="report folder (default DATA/eval)")
     asr.add_argument("--no-progress", action="store_true", help="hide progress bars")
