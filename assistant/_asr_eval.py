@@ -32,6 +32,8 @@ from typing import Any
 from tqdm import tqdm
 
 from assistant._speech import SpeechError, Transcriber
+from dialogue import NUMBER_TENS as TENS
+from dialogue import NUMBER_UNITS as UNITS
 
 DEFAULT_VOICES = ("en-us", "en-gb", "en-us+f3")
 DEFAULT_SPEEDS = (140, 170)
@@ -105,16 +107,6 @@ QUERIES: tuple[str, ...] = (
 )
 
 # Normalisation ----------------------------------------------------------------------------------
-UNITS = {
-    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
-    "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
-    "nineteen": 19,
-}  # fmt: skip
-TENS = {
-    "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
-    "eighty": 80, "ninety": 90,
-}  # fmt: skip
 SCALES = {"hundred": 100, "thousand": 1000}
 NUMBER_WORDS: dict[str, tuple[str | None, int]] = {
     **{w: ("unit", v) for w, v in UNITS.items()},

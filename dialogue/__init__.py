@@ -25,6 +25,8 @@ from dialogue._llm import GroundingCheck, GroundingVerdict, Rewriter
 from dialogue._model import MAX_MESSAGE_CHARS, DialogueModel
 from dialogue._nlu import NluModel, Parse, TrainingReport
 from dialogue._nlu_data import EntitySpan, Example, NluData, NluDataError, load_nlu
+from dialogue._prices import TENS as NUMBER_TENS
+from dialogue._prices import UNITS as NUMBER_UNITS
 from dialogue._prices import PriceRange, find_price, parse_number
 from dialogue._protocol import (
     CatalogPort,
@@ -49,6 +51,8 @@ from dialogue._tracker import TrackResult, track
 
 __all__ = [
     "MAX_MESSAGE_CHARS",
+    "NUMBER_TENS",
+    "NUMBER_UNITS",
     "OUT_OF_SCOPE",
     "PROMPT_FILES",
     "CartLine",
