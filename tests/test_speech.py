@@ -335,3 +335,16 @@ def test_eval_asr_command(tmp_path: Path, capsys):
     bad = parser.parse_args(["eval", "asr", "--speeds", "fast"])
     with pytest.raises(ValueError, match="--speeds"):
         bad.handler(bad, Settings(data_dir=tmp_path))
+
+
+class TestBenchEndToEnd:
+    @pytest.mark.slow
+    def test_reports_text_and_voice_turns_and_memory(self, assistant, tmp_path):
+        from assistant._bench_e2e import CONVERSATIONS, run
+
+        report = run(assistant, rounds=1, voice_repeat=1, out_dir=tmp_path)
+        assert report["text_turn_ms"]["n"] == sum(len(c) for c in CONVERSATIONS)
+        assert 0 < report["text_turn_ms"]["p50"] <= report["text_turn_ms"]["p95"]
+        assert report["voice_turn_ms"]["n"] == 1 and report["voice_turn_ms"]["audio_seconds"] == 5
+        assert report["rss_mb_end"] >= report["rss_mb_models_loaded"] > 100
+        assert (tmp_path / "e2e.json").exists()
