@@ -15,7 +15,7 @@ import yaml
 
 ENV_PREFIX = "SHOPASSIST_"
 _PATH_FIELDS = ("data_dir", "prompts_dir", "clip_checkpoint")
-_INT_FIELDS = ("hnsw_ef_search", "search_candidates")
+_INT_FIELDS = ("hnsw_ef_search", "search_candidates", "port")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +42,11 @@ class Settings:
     speech_backend: str = "faster-whisper"
     speech_model: str | None = None
     speech_max_seconds: float = 30.0
+    # The web app (`shopassist serve`; flags override). A login comes from $SHOPASSIST_AUTH
+    # or --auth only, never from this file, so no password sits in a settings file.
+    host: str = "127.0.0.1"
+    port: int = 7860
+    share: bool = False
 
     @property
     def catalog_db(self) -> Path:
@@ -77,7 +82,7 @@ class Settings:
             if key in _PATH_FIELDS:
                 path = Path(str(value)).expanduser()
                 values[key] = path if path.is_absolute() or base is None else base / path
-            elif key == "offline":
+            elif key in ("offline", "share"):
                 values[key] = _as_bool(value)
             elif key == "speech_max_seconds":
                 values[key] = float(value)

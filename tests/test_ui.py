@@ -352,9 +352,17 @@ class TestCli:
         add_commands(parser.add_subparsers())
         return parser
 
-    def test_serve_defaults_to_localhost(self):
+    def test_serve_defaults_to_localhost(self, tmp_path):
         args = self.parser().parse_args(["serve"])
-        assert (args.host, args.port, args.share, args.auth) == ("127.0.0.1", 7860, False, None)
+        assert (args.host, args.port, args.share, args.auth) == (None, None, False, None)
+        defaults = Settings()
+        assert (defaults.host, defaults.port, defaults.share) == ("127.0.0.1", 7860, False)
+        config = tmp_path / "shopassist.yml"
+        config.write_text("host: 127.0.0.2\nport: 8081\nshare: no\n")
+        from assistant import load_settings
+
+        configured = load_settings(config)
+        assert (configured.host, configured.port, configured.share) == ("127.0.0.2", 8081, False)
         args = self.parser().parse_args(
             ["serve", "--host", "0.0.0.0", "--port", "8080", "--share", "--auth", "me:pa:ss"]
         )

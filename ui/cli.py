@@ -23,8 +23,8 @@ AUTH_ENV = "SHOPASSIST_AUTH"
 
 def add_commands(commands: Any, *, transcriber: TranscriberFactory | None = None) -> None:
     serve = commands.add_parser("serve", help="start the shopper web app (Gradio)")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    serve.add_argument("--host", help="address to bind (setting `host`, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (setting `port`, default 7860)")
     serve.add_argument(
         "--share",
         action="store_true",
@@ -65,10 +65,13 @@ def _serve(
     if not open_store(settings).count():  # before loading any model
         raise ValueError("The catalog store is empty: run `shopassist ingest SOURCE` first.")
     assistant = Assistant(settings, transcriber=transcriber(settings) if transcriber else None)
-    if args.host not in ("127.0.0.1", "localhost", "::1") and auth is None:
+    host = args.host or settings.host
+    port = args.port or settings.port
+    share = args.share or settings.share
+    if host not in ("127.0.0.1", "localhost", "::1") and auth is None:
         print(
-            f"warning: serving on {args.host} without --auth; anyone who can reach it can chat.",
+            f"warning: serving on {host} without --auth; anyone who can reach it can chat.",
             file=sys.stderr,
         )
-    serve(assistant, host=args.host, port=args.port, share=args.share, auth=auth)
+    serve(assistant, host=host, port=port, share=share, auth=auth)
     return 0
