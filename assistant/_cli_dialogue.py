@@ -83,6 +83,7 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
     console.print(
         "Chat with the store ('/image PATH [words]' for a photo, '/reset', empty line to quit).",
         highlight=False,
+        markup=False,
     )
     for line in sys.stdin:
         message = line.strip()
