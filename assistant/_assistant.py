@@ -20,6 +20,7 @@ from assistant._catalog import RetrievalCatalog
 from assistant._retrieval import RetrievalStack, build_retrieval
 from assistant.config import Settings
 from dialogue import (
+    PROMPT_FILES,
     DialogueModel,
     DialogueReply,
     DialogueState,
@@ -67,6 +68,7 @@ class Assistant:
         stack: RetrievalStack | None = None,
         *,
         transcriber: Transcriber | None = None,
+        retrain: bool = False,
     ) -> None:
         self.settings = settings
         self.stack = stack or build_retrieval(settings)
@@ -78,8 +80,9 @@ class Assistant:
         self._sessions_lock = threading.Lock()
         self._model_lock = threading.Lock()
         self._prompts_hash = ""
+        self._prompts_stamp: tuple[tuple[str, int, int], ...] = ()
         self._model: DialogueModel | None = None
-        self.reload(force=True)
+        self.reload(force=True, retrain=retrain)
 
     def _speech(self) -> Transcriber | None:
         """The configured speech backend; its model loads on the first voice turn."""
@@ -104,7 +107,12 @@ class Assistant:
     # Model lifecycle ------------------------------------------------------------------------
     def reload(self, *, force: bool = False, retrain: bool = False) -> bool:
         """Reload the dialogue model if the prompt files changed. A broken edit keeps the
-        running model (the first load has none to keep, so it raises)."""
+        running model (the first load has none to keep, so it raises). Called on every turn:
+        files are only read and hashed when their size or modification time changed."""
+        stamp = _stamp(self.settings.prompts_dir)
+        if stamp == self._prompts_stamp and not force and not retrain:
+            return False
+        self._prompts_stamp = stamp
         current = prompts_hash(self.settings.prompts_dir)
         if current == self._prompts_hash and not force and not retrain:
             return False
@@ -198,3 +206,16 @@ class Assistant:
             message, "", "input_error", cart=list(state.cart), state=state.to_dict()
         )
         return Reply(message, dialogue, None, notices)
+
+
+def _stamp(prompts_dir: Path) -> tuple[tuple[str, int, int], ...]:
+    """Size and modification time of each prompt file (a cheap change detector)."""
+    stamp = []
+    for name in PROMPT_FILES:
+        try:
+            info = (prompts_dir / name).stat()
+        except OSError:
+            stamp.append((name, -1, -1))
+        else:
+            stamp.append((name, info.st_size, info.st_mtime_ns))
+    return tuple(stamp)

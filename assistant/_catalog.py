@@ -39,6 +39,7 @@ class RetrievalCatalog(CatalogPort):
         self.engine = engine
         self.extra_vocabulary = extra_vocabulary or {}
         self._cards: dict[str, ProductCard] = {}
+        self._vocabulary: tuple[object, dict[str, list[str]]] | None = None
 
     def search(self, request: SearchRequest) -> SearchOutcome:
         c = request.constraints
@@ -107,7 +108,11 @@ class RetrievalCatalog(CatalogPort):
         return [self._match(h) for h in self.engine.complete_the_look(product_id, k)]
 
     def vocabulary(self) -> dict[str, list[str]]:
+        """Computed once per catalog view (a scan of every product): the NLU, the speech
+        prompt and each prompt reload all ask for it."""
         view = self.engine.view
+        if self._vocabulary is not None and self._vocabulary[0] is view:
+            return self._vocabulary[1]
         vocabulary = {facet: view.vocabulary(facet) for facet in VOCABULARY_FACETS}
         styles = {v for p in view.products.values() for v in p.attributes.get("style", [])}
         vocabulary["style"] = sorted(s.lower() for s in styles)
@@ -116,6 +121,7 @@ class RetrievalCatalog(CatalogPort):
             vocabulary["title"] = sorted({p.title for p in view.products.values()})
         for facet, values in self.extra_vocabulary.items():
             vocabulary[facet] = sorted({*vocabulary.get(facet, []), *values})
+        self._vocabulary = (view, vocabulary)
         return vocabulary
 
     def _match(self, hit: Hit) -> Match:
@@ -172,11 +178,6 @@ class RetrievalCatalog(CatalogPort):
             self._cards.clear()
         self._cards[product.id] = card
         return card
-
-    def refresh(self) -> None:
-        """After an ingest: reload the engine's view and forget cached cards."""
-        self.engine.refresh()
-        self._cards.clear()
 
 
 def _sorted(hits: list[Hit], sort: str | None) -> list[Hit]:

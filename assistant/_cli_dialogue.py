@@ -14,6 +14,7 @@ from rich.console import Console
 from tqdm import tqdm
 
 from assistant._assistant import Assistant, Reply
+from assistant._retrieval import open_store
 from assistant.config import Settings
 
 console = Console()
@@ -57,12 +58,9 @@ def add_commands(commands: Any, eval_commands: Any, bench_commands: Any) -> None
 
 
 def _assistant(settings: Settings, *, retrain: bool = False) -> Assistant:
-    assistant = Assistant(settings)
-    if not assistant.stack.store.count():
+    if not open_store(settings).count():  # before loading any model
         raise ValueError("The catalog store is empty: run `shopassist ingest SOURCE` first.")
-    if retrain:
-        assistant.reload(retrain=True)
-    return assistant
+    return Assistant(settings, retrain=retrain)
 
 
 def _train(args: argparse.Namespace, settings: Settings) -> int:
