@@ -3,6 +3,10 @@
 `respond(session_id, text=None, image=None, audio=None) -> Reply`. Sessions are isolated (one
 lock and one state each). Prompt files are watched: an edit retrains the NLU on the next turn,
 and a broken edit keeps the last good model running and says why in `prompt_error`.
+
+Feedback: what each turn shows and what the shopper does with it (thumbs, details, cart) goes
+to the event log, unless the session opted out of personalisation: then nothing of it is
+recorded and its own feedback changes no ranking.
 """
 
 from __future__ import annotations
@@ -10,21 +14,24 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from assistant._catalog import RetrievalCatalog
+from assistant._events import EventKind, EventLog
 from assistant._retrieval import RetrievalStack, build_retrieval
 from assistant.config import Settings
 from dialogue import (
     PROMPT_FILES,
+    CartLine,
     DialogueModel,
     DialogueReply,
     DialogueState,
     NluDataError,
+    ProductCard,
     PromptFileError,
     TrainingReport,
     prompts_hash,
@@ -34,6 +41,7 @@ from retrieval import ImageRejected, load_image
 log = logging.getLogger(__name__)
 SESSION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 MAX_SESSIONS = 10_000
+MAX_QUANTITY = 99
 # Speech to text: audio (a path or bytes) -> transcript. Wired by the speech module.
 Transcriber = Callable[[Any], str]
 
@@ -57,7 +65,7 @@ class Reply:
 
 @dataclass(slots=True)
 class _Session:
-    state: DialogueState = field(default_factory=DialogueState)
+    state: DialogueState
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -69,10 +77,16 @@ class Assistant:
         *,
         transcriber: Transcriber | None = None,
         retrain: bool = False,
+        events: EventLog | None = None,
     ) -> None:
         self.settings = settings
         self.stack = stack or build_retrieval(settings)
-        self.catalog = RetrievalCatalog(self.stack.engine)
+        if events is None and settings.event_log:
+            events = EventLog(settings.events_db, retention_days=settings.event_retention_days)
+        self.events = events
+        self.catalog = RetrievalCatalog(
+            self.stack.engine, co_liked=self.events.co_liked if self.events else None
+        )
         self.transcriber = transcriber if transcriber is not None else self._speech()
         self.prompt_error: str | None = None
         self.training: TrainingReport | None = None
@@ -150,7 +164,8 @@ class Assistant:
         with self._sessions_lock:
             session = self._sessions.get(session_id)
             if session is None:
-                session = self._sessions[session_id] = _Session()
+                state = DialogueState(personalise=self.settings.personalise)
+                session = self._sessions[session_id] = _Session(state)
                 while len(self._sessions) > MAX_SESSIONS:
                     self._sessions.popitem(last=False)
             self._sessions.move_to_end(session_id)
@@ -160,8 +175,126 @@ class Assistant:
         return self._session(session_id).state
 
     def reset(self, session_id: str) -> None:
+        """Start over: a fresh dialogue and cart; the privacy choice stays."""
+        with self._sessions_lock:
+            old = self._sessions.pop(session_id, None)
+        if old is not None and old.state.personalise != self.settings.personalise:
+            self._session(session_id).state.personalise = old.state.personalise
+
+    def forget(self, session_id: str) -> int:
+        """Drop a session's state and delete its events; returns the events deleted."""
         with self._sessions_lock:
             self._sessions.pop(session_id, None)
+        return self.events.forget(session_id) if self.events else 0
+
+    # Feedback and privacy -----------------------------------------------------------------------
+    def feedback(self, session_id: str, product_id: str, value: int) -> None:
+        """Thumbs up (1), down (-1) or taken back (0) on a catalog product."""
+        if self.catalog.product(product_id) is None:
+            raise KeyError(f"unknown product {product_id!r}")
+        session = self._session(session_id)
+        with session.lock:
+            session.state.rate(product_id, value)
+            kind = {1: EventKind.LIKED, -1: EventKind.DISLIKED, 0: EventKind.CLEARED}[value]
+            self._record(session.state, session_id, kind, [product_id])
+
+    def opened(self, session_id: str, product_id: str) -> None:
+        """The shopper opened a product's details outside the chat (a card, the API)."""
+        if self.catalog.product(product_id) is None:
+            raise KeyError(f"unknown product {product_id!r}")
+        session = self._session(session_id)
+        self._record(session.state, session_id, EventKind.OPENED, [product_id])
+
+    # Cart outside the chat (the HTTP API) -----------------------------------------------------
+    def add_to_cart(
+        self,
+        session_id: str,
+        product_id: str,
+        quantity: int = 1,
+        size: str | None = None,
+        color: str | None = None,
+    ) -> CartLine:
+        """Put a product in a session's cart with the checks the dialogue makes before adding:
+        a size (colour) is needed when there are several and must be one that is offered.
+        Raises KeyError for an unknown product and ValueError saying what to choose from.
+        Returns the cart line (merged with an existing one for the same variant)."""
+        card = self.catalog.product(product_id)
+        if card is None:
+            raise KeyError(f"unknown product {product_id!r}")
+        if not 1 <= quantity <= MAX_QUANTITY:
+            raise ValueError(f"quantity must be between 1 and {MAX_QUANTITY}")
+        sizes, colors = card.in_stock_sizes or card.sizes, card.in_stock_colors or card.colors
+        size = size or (sizes[0] if len(sizes) == 1 else None)
+        color = color or (colors[0] if len(colors) == 1 else None)
+        _check_choice(card, "size", size, sizes, card.needs_size)
+        _check_choice(card, "colour", color, colors, card.needs_color)
+        size, color = _canonical(card.sizes, size), _canonical(card.colors, color)
+        session = self._session(session_id)
+        with session.lock:
+            state = session.state
+            key = (card.id, size, color)
+            line = next((c for c in state.cart if (c.product_id, c.size, c.color) == key), None)
+            if line is None:
+                line = CartLine(card.id, card.title, card.price, quantity, size, color)
+                state.cart.append(line)
+            else:
+                line.quantity += quantity
+            self._record(state, session_id, EventKind.ADDED, [card.id])
+            return line
+
+    def remove_from_cart(self, session_id: str, product_id: str) -> bool:
+        """Take every line of a product out of a session's cart; False when none was there."""
+        session = self._session(session_id)
+        with session.lock:
+            state = session.state
+            kept = [line for line in state.cart if line.product_id != product_id]
+            if len(kept) == len(state.cart):
+                return False
+            state.cart = kept
+            self._record(state, session_id, EventKind.REMOVED, [product_id])
+            return True
+
+    def set_personalise(self, session_id: str, enabled: bool) -> None:
+        """A session's privacy choice. Opting out forgets what was recorded so far, stops
+        recording, and makes its own thumbs change nothing in the ranking."""
+        session = self._session(session_id)
+        with session.lock:
+            session.state.personalise = enabled
+        if not enabled and self.events:
+            self.events.forget(session_id)
+
+    def _record(
+        self,
+        state: DialogueState,
+        session_id: str,
+        kind: EventKind,
+        product_ids: list[str],
+        *,
+        intent: str | None = None,
+        positions: list[int] | None = None,
+    ) -> None:
+        if self.events is None or not state.personalise or not product_ids:
+            return
+        try:
+            self.events.record(session_id, kind, product_ids, intent=intent, positions=positions)
+        except Exception:  # the log is a side channel: a full disk must not fail the turn
+            log.exception("event log write failed (session %s)", session_id)
+
+    def _record_turn(
+        self, state: DialogueState, session_id: str, reply: DialogueReply, cart_before: Counter
+    ) -> None:
+        """What this turn showed and what it changed in the cart."""
+        intent = reply.intent
+        shown = [s.card.id for s in (*reply.suggestions, *reply.alternatives)]
+        positions = list(range(1, len(shown) + 1))
+        self._record(state, session_id, EventKind.SHOWN, shown, intent=intent, positions=positions)
+        if reply.product is not None:
+            self._record(state, session_id, EventKind.OPENED, [reply.product.id], intent=intent)
+        cart_after = _cart_counts(state)
+        added = [pid for pid in cart_after if cart_after[pid] > cart_before[pid]]
+        removed = [pid for pid in cart_before if cart_before[pid] > cart_after[pid]]
+        self._record(state, session_id, EventKind.ADDED, added, intent=intent)
+        self._record(state, session_id, EventKind.REMOVED, removed, intent=intent)
 
     # Turns ----------------------------------------------------------------------------------
     def respond(
@@ -187,7 +320,9 @@ class Assistant:
                     picture = image if hasattr(image, "convert") else load_image(image)
                 except ImageRejected as exc:
                     return self._notice(session.state, str(exc), notices)
+            cart_before = _cart_counts(session.state)
             reply = self.model.respond(session.state, text, picture)
+            self._record_turn(session.state, session_id, reply, cart_before)
         return Reply(reply.text, reply, transcript, notices)
 
     def _transcribe(self, audio: Any) -> tuple[str | None, str | None]:
@@ -206,6 +341,35 @@ class Assistant:
             message, "", "input_error", cart=list(state.cart), state=state.to_dict()
         )
         return Reply(message, dialogue, None, notices)
+
+
+def _check_choice(
+    card: ProductCard, label: str, value: str | None, offered: tuple[str, ...], needed: bool
+) -> None:
+    """Refuse a missing or unavailable size/colour, naming the choices as the dialogue does."""
+    choices = ", ".join(offered)
+    if value is None:
+        if needed:
+            raise ValueError(f"{card.title} needs a {label}; choose one of: {choices}")
+        return
+    available = card.has_variant(value, None) if label == "size" else card.has_variant(None, value)
+    if not available:
+        options = f"choose one of: {choices}" if offered else f"it has no {label} options"
+        raise ValueError(f"{card.title} has no {label} {value!r}; {options}")
+
+
+def _canonical(values: tuple[str, ...], wanted: str | None) -> str | None:
+    """The catalog's spelling of a size or colour (the check above is case-insensitive)."""
+    if wanted is None:
+        return None
+    return next((v for v in values if v.lower() == wanted.lower()), wanted)
+
+
+def _cart_counts(state: DialogueState) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for line in state.cart:
+        counts[line.product_id] += line.quantity
+    return counts
 
 
 def _stamp(prompts_dir: Path) -> tuple[tuple[str, int, int], ...]:

@@ -3,6 +3,8 @@ types meet retrieval types."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from dialogue import (
     CatalogPort,
     Match,
@@ -17,6 +19,7 @@ from retrieval import (
     Filters,
     Hit,
     ImageRole,
+    Personal,
     Preferences,
     Product,
     SearchEngine,
@@ -30,14 +33,20 @@ MAX_REVIEWS_ON_CARD = 20
 SORT_POOL = 40
 TITLE_VOCABULARY_LIMIT = 50_000
 VOCABULARY_FACETS = ("category", "color", "size", "gender", "material", "activity", "brand")
+# Product ids -> products liked by shoppers who liked them, with scores in (0, 1].
+CoLiked = Callable[[Sequence[str]], list[tuple[str, float]]]
 
 
 class RetrievalCatalog(CatalogPort):
     def __init__(
-        self, engine: SearchEngine, extra_vocabulary: dict[str, list[str]] | None = None
+        self,
+        engine: SearchEngine,
+        extra_vocabulary: dict[str, list[str]] | None = None,
+        co_liked: CoLiked | None = None,
     ) -> None:
         self.engine = engine
         self.extra_vocabulary = extra_vocabulary or {}
+        self.co_liked = co_liked
         self._cards: dict[str, ProductCard] = {}
         self._vocabulary: tuple[object, dict[str, list[str]]] | None = None
 
@@ -71,13 +80,14 @@ class RetrievalCatalog(CatalogPort):
                 categories=x.categories,
                 brands=x.brands,
                 materials=x.materials,
-                product_ids=x.product_ids,
+                product_ids=(*x.product_ids, *request.seen),
             ),
             prefer=Preferences(
                 cheaper=request.prefer.cheaper,
                 brands=request.prefer.brands,
                 terms=request.prefer.terms,
             ),
+            personal=self._personal(request),
             image=request.image,
             similar_to=request.similar_to if request.similar_to in self.engine.view.row else None,
             k=k,
@@ -96,6 +106,18 @@ class RetrievalCatalog(CatalogPort):
             alternatives=[self._match(h) for h in result.alternatives[: request.k]]
             if request.offset == 0
             else [],
+        )
+
+    def _personal(self, request: SearchRequest) -> Personal:
+        """The shopper's feedback plus, from the event log, what shoppers who liked the same
+        products (or the seed product) also liked. Without likes, nothing personal is added."""
+        seeds = [*request.liked, *([request.similar_to] if request.similar_to else [])]
+        co_liked = self.co_liked(seeds) if self.co_liked and seeds else []
+        personal_seeds = set(seeds) | set(request.disliked)
+        return Personal(
+            liked=request.liked,
+            disliked=request.disliked,
+            co_liked=tuple((pid, s) for pid, s in co_liked if pid not in personal_seeds),
         )
 
     def product(self, product_id: str) -> ProductCard | None:

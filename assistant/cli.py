@@ -14,7 +14,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from assistant._cli_audit import add_commands as add_audit_commands
 from assistant._cli_dialogue import add_commands as add_dialogue_commands
+from assistant._cli_feedback import add_commands as add_feedback_commands
 from assistant._cli_speech import add_commands as add_speech_commands
 from assistant._offline import go_offline
 from assistant._retrieval import build_retrieval
@@ -108,6 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     eval_retrieval.add_argument("--limit", type=int, help="at most this many queries per task")
     eval_retrieval.add_argument("--no-progress", action="store_true", help="hide progress bars")
     eval_retrieval.set_defaults(handler=_eval_retrieval)
+    add_audit_commands(eval_commands)
 
     bench_cmd = commands.add_parser("bench", help="benchmarks (figures, never pass/fail)")
     bench_commands = bench_cmd.add_subparsers(metavar="WHAT")
@@ -125,6 +128,7 @@ def _parser() -> argparse.ArgumentParser:
     add_dialogue_commands(commands, eval_commands, bench_commands)
 
     add_speech_commands(commands, eval_commands)
+    add_feedback_commands(commands, eval_commands)
     for plugin in entry_points(group=COMMANDS_GROUP):  # e.g. `serve` from the ui package
         plugin.load()(commands)
 

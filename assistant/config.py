@@ -47,6 +47,12 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 7860
     share: bool = False
+    # Feedback: interactions (shown, opened, liked, disliked, added, removed) go to a local
+    # SQLite log (DATA/events.db; session id, time, product, intent: no message text).
+    # `personalise` is the default for new sessions; each session can opt out.
+    event_log: bool = True
+    event_retention_days: float = 90.0
+    personalise: bool = True
 
     @property
     def catalog_db(self) -> Path:
@@ -63,6 +69,10 @@ class Settings:
     @property
     def embedding_cache(self) -> Path:
         return self.data_dir / "embeddings.db"
+
+    @property
+    def events_db(self) -> Path:
+        return self.data_dir / "events.db"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -82,8 +92,12 @@ class Settings:
             if key in _PATH_FIELDS:
                 path = Path(str(value)).expanduser()
                 values[key] = path if path.is_absolute() or base is None else base / path
-            elif key in ("offline", "share"):
+            elif key in ("offline", "share", "event_log", "personalise"):
                 values[key] = _as_bool(value)
+            elif key == "event_retention_days":
+                values[key] = float(value)
+                if values[key] <= 0:
+                    raise ValueError("event_retention_days must be positive")
             elif key == "speech_max_seconds":
                 values[key] = float(value)
                 if not 0 < values[key] <= 600:

@@ -147,7 +147,7 @@ class Policy:
         if parse.intent == "search_by_image" and state.image is None and not state.shown:
             self._say(draft, state, "need_results")
             return
-        page_size = self.settings.page_size
+        personal = state.personalise
         request = SearchRequest(
             text=_query_text(state, parse),
             constraints=state.constraints,
@@ -156,8 +156,10 @@ class Policy:
             sort=state.sort,
             image=state.image,
             similar_to=state.similar_to,
-            k=page_size,
-            offset=state.page * page_size,
+            k=self.settings.page_size,
+            seen=tuple(state.seen) if state.page else (),
+            liked=tuple(state.liked) if personal else (),
+            disliked=tuple(state.disliked) if personal else (),
         )
         outcome = self.catalog.search(request)
         noun, constraints = describe(state.constraints, state.exclude)
@@ -174,6 +176,7 @@ class Policy:
                 draft.alternatives = self._suggest(outcome.relaxed_matches, state, draft)
                 state.shown = [s.card for s in draft.alternatives]
                 state.matches_shown = 0
+                state.seen = [card.id for card in state.shown]
             elif outcome.empty_reason:
                 draft.lines.append(outcome.empty_reason)
                 draft.facts.append(outcome.empty_reason)
@@ -205,6 +208,8 @@ class Policy:
         # Numbered on screen in this order, so "#6" can name an alternative.
         state.shown = [s.card for s in draft.suggestions + draft.alternatives]
         state.matches_shown = len(draft.suggestions)
+        shown_ids = [card.id for card in state.shown]
+        state.seen = [*state.seen, *shown_ids] if state.page else shown_ids
 
     def _suggest(
         self, matches: list[Match], state: DialogueState, draft: _Draft, start: int = 1

@@ -99,6 +99,11 @@ class SearchRequest:
     similar_to: str | None = None
     k: int = 5
     offset: int = 0
+    # Already shown for this request (the pages before); never shown again.
+    seen: tuple[str, ...] = ()
+    # The shopper's own feedback, passed only while they allow personalisation.
+    liked: tuple[str, ...] = ()
+    disliked: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -122,6 +122,14 @@ class DialogueState:
     # The intents a clarifying question offered, so "yes" or "the first" can pick one.
     offered_intents: list[str] = field(default_factory=list)
     history: list[Turn] = field(default_factory=list)
+    # Everything shown for the current request, over all its pages: "show more" continues
+    # after these even when feedback has re-ranked the list in between.
+    seen: list[str] = field(default_factory=list)
+    # Thumbs up / down on products (most recent last). They nudge and hide only while
+    # `personalise` is on: a shopper who opts out gets the same results as everyone.
+    liked: list[str] = field(default_factory=list)
+    disliked: list[str] = field(default_factory=list)
+    personalise: bool = True
 
     def new_topic(self) -> None:
         """Forget the search (constraints, results, focus); the cart stays."""
@@ -138,11 +146,24 @@ class DialogueState:
         self.similar_to = None
         self.image = None
         self.pending_add = None
+        self.seen = []
 
     @property
     def single_match(self) -> bool:
         """One product on screen meets the request, so "add it" can only mean that one."""
         return len(self.shown) == 1 or self.matches_shown == 1
+
+    def rate(self, product_id: str, value: int) -> None:
+        """Thumbs up (1), down (-1) or neither (0) on a product; the latest one counts."""
+        if value not in (-1, 0, 1):
+            raise ValueError("feedback is 1 (like), -1 (dislike) or 0 (clear)")
+        self.liked = [pid for pid in self.liked if pid != product_id]
+        self.disliked = [pid for pid in self.disliked if pid != product_id]
+        if value:
+            (self.liked if value > 0 else self.disliked).append(product_id)
+
+    def rating_of(self, product_id: str) -> int:
+        return 1 if product_id in self.liked else -1 if product_id in self.disliked else 0
 
     def cart_line(self, product_id: str) -> CartLine | None:
         return next((line for line in self.cart if line.product_id == product_id), None)
@@ -164,6 +185,9 @@ class DialogueState:
             "similar_to": self.similar_to,
             "cart": [asdict(line) for line in self.cart],
             "pending_add": asdict(self.pending_add) if self.pending_add else None,
+            "liked": list(self.liked),
+            "disliked": list(self.disliked),
+            "personalise": self.personalise,
             "turns": len(self.history),
         }
 

@@ -78,6 +78,23 @@ class Preferences:
 
 
 @dataclass(frozen=True, slots=True)
+class Personal:
+    """What one shopper's own feedback says; it re-ranks and hides, never filters facts.
+
+    `liked` products lend their colours, styles and price band to the ranking; `disliked`
+    products and their near-duplicates are not shown; `co_liked` are other products that
+    shoppers who liked the same things also liked (from the event log), with a score in (0, 1].
+    """
+
+    liked: tuple[str, ...] = ()
+    disliked: tuple[str, ...] = ()
+    co_liked: tuple[tuple[str, float], ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.liked or self.disliked or self.co_liked)
+
+
+@dataclass(frozen=True, slots=True)
 class SearchQuery:
     """One request to the engine. Any mix of text, filters, a photo and a seed product."""
 
@@ -85,6 +102,7 @@ class SearchQuery:
     filters: Filters = field(default_factory=Filters)
     exclude: Exclusions = field(default_factory=Exclusions)
     prefer: Preferences = field(default_factory=Preferences)
+    personal: Personal = field(default_factory=Personal)
     image: Image | None = None
     similar_to: str | None = None
     k: int = 10
@@ -108,6 +126,7 @@ class SearchQuery:
             self.filters,
             self.exclude,
             self.prefer,
+            self.personal,
             self.similar_to,
             self.k,
             self.rankers,

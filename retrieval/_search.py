@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -29,6 +29,7 @@ from retrieval._query import (
     Exclusions,
     Filters,
     Hit,
+    Personal,
     Relaxation,
     SearchQuery,
     SearchResult,
@@ -40,6 +41,10 @@ RRF_K = 60
 # 18 ms vs 5 ms).
 SUBSET_SHARE = 0.2
 MIN_SNIPPET_WORDS = 5  # shorter review sentences ("Love it!") support no particular need
+# A disliked product's near-duplicates are hidden with it: the same family (another size or
+# colour sold as its own SKU) or a description this close in the text space.
+NEAR_DUPLICATE = 0.9
+MAX_DISLIKED = 50  # the most recent ones; older thumbs-down stop hiding neighbours
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _SIZE_OR_NUMBER = re.compile(r"\b\d+(\.\d+)?\s*(cm|mm|in|inch|foot|ft|oz|ml|l|lb|kg)?\b")
 
@@ -57,6 +62,12 @@ class RankingWeights:
     cheaper: float = 0.3
     brand: float = 0.2
     term: float = 0.1
+    # Personalisation: a product sharing the colours, styles and price band of what the
+    # shopper liked gains up to `liked`; one liked by shoppers with the same likes up to
+    # `co_liked`; with a seed product, co-likes are also a ranker in the fusion.
+    liked: float = 0.3
+    co_liked: float = 0.2
+    also_liked: float = 0.8
     mmr_lambda: float = 0.75
 
     def __post_init__(self) -> None:
@@ -275,6 +286,12 @@ class SearchEngine:
 
     # -- the pipeline ---------------------------------------------------------------------------
     def _search(self, query: SearchQuery) -> SearchResult:
+        if query.personal.disliked:
+            hidden = self.near_duplicates(query.personal.disliked[-MAX_DISLIKED:])
+            exclude = replace(
+                query.exclude, product_ids=tuple({*query.exclude.product_ids, *hidden})
+            )
+            query = replace(query, exclude=exclude)
         filters = query.filters
         allowed = self.view.allowed(filters, query.exclude)
         if query.similar_to in self.view.row:
@@ -286,6 +303,21 @@ class SearchEngine:
         return SearchResult(
             hits=hits, candidates=candidates, alternatives=self._alternatives(query, hits)
         )
+
+    def near_duplicates(self, product_ids: Sequence[str]) -> list[str]:
+        """The products themselves, their families and their close text neighbours."""
+        known = [pid for pid in product_ids if pid in self.view.products]
+        if not known:
+            return []
+        families = {_family(self.view.products[pid]) for pid in known}
+        found = set(known)
+        found.update(pid for pid, p in self.view.products.items() if _family(p) in families)
+        space = self.text_space
+        vectors = [v for pid in known if (v := space.vector_of(pid)) is not None]
+        if vectors and len(space.ids):
+            close = (space.matrix @ np.stack(vectors).T).max(axis=1) >= NEAR_DUPLICATE
+            found.update(space.owner[row] for row in np.flatnonzero(close))
+        return sorted(found)
 
     def _alternatives(self, query: SearchQuery, hits: list[Hit]) -> list[Hit]:
         """Near matches to fill a short page: keep what the product is and who it is for
@@ -346,6 +378,14 @@ class SearchEngine:
                 rankings["clip_image"] = self.clip_space.rank(vector, allowed, limit, exact, ignore)
         if query.similar_to:
             rankings.update(self._seed_rankings(query.similar_to, allowed))
+            # "Shoppers who liked this also liked", blended with content by the fusion.
+            rankings["also_liked"] = [
+                (pid, score)
+                for pid, score in sorted(query.personal.co_liked, key=lambda t: -t[1])
+                if pid != query.similar_to
+                and pid in self.view.row
+                and (allowed is None or allowed[self.view.row[pid]])
+            ]
         return rankings
 
     def _seed_rankings(
@@ -420,8 +460,9 @@ class SearchEngine:
         self, query: SearchQuery, fused: list[tuple[str, float, dict[str, int]]]
     ) -> list[tuple[str, float, dict[str, int]]]:
         prefer = query.prefer
-        if not (prefer.cheaper or prefer.brands or prefer.terms):
+        if not (prefer.cheaper or prefer.brands or prefer.terms or query.personal):
             return fused
+        affinity = self._affinity(query.personal)
         prices = sorted(
             p for pid, _, _ in fused if (p := self.view.products[pid].effective_price) is not None
         )
@@ -440,8 +481,33 @@ class SearchEngine:
             if terms:
                 document = self._documents[pid]
                 bonus += self.weights.term * sum(1 for t in terms if t in document)
+            bonus += affinity(product)
             rescored.append((pid, score + bonus, channels))
         return sorted(rescored, key=lambda t: -t[1])
+
+    def _affinity(self, personal: Personal) -> Callable[[Product], float]:
+        """The personal bonus of a product: closeness to the colours, styles and price band
+        of what the shopper liked, plus how much shoppers with the same likes liked it."""
+        liked = [self.view.products[pid] for pid in personal.liked if pid in self.view.products]
+        colours = _shares(p.attribute_values("color") for p in liked)
+        styles = _shares(p.attribute_values("style") for p in liked)
+        prices = [p.effective_price for p in liked if p.effective_price]
+        band = float(np.median(prices)) if prices else None
+        co_liked = dict(personal.co_liked)
+        weights = self.weights
+
+        def bonus(product: Product) -> float:
+            value = weights.co_liked * co_liked.get(product.id, 0.0)
+            if not liked:
+                return value
+            fit = _best_share(colours, product.attribute_values("color"))
+            fit += _best_share(styles, product.attribute_values("style"))
+            price = product.effective_price
+            if band and price:
+                fit += max(0.0, 1 - abs(np.log(price / band)) / np.log(2))
+            return value + weights.liked * fit / 3
+
+        return bonus
 
     def _diversify(
         self, ranked: list[tuple[str, float, dict[str, int]]], k: int
@@ -551,6 +617,21 @@ def _best_per_owner(pairs: Sequence[tuple[str, float]], limit: int) -> list[tupl
             if len(best) >= limit:
                 break
     return list(best.items())
+
+
+def _shares(value_lists: Iterable[Sequence[str]]) -> dict[str, float]:
+    """Value -> the share of the lists that contain it (case-insensitive)."""
+    counts: dict[str, int] = {}
+    total = 0
+    for values in value_lists:
+        total += 1
+        for value in {v.lower() for v in values}:
+            counts[value] = counts.get(value, 0) + 1
+    return {value: count / total for value, count in counts.items()}
+
+
+def _best_share(shares: dict[str, float], values: Sequence[str]) -> float:
+    return max((shares.get(v.lower(), 0.0) for v in values), default=0.0)
 
 
 def _family(product: Product) -> str:
