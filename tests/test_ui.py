@@ -207,17 +207,41 @@ class TestTurns:
         shop = shop_for(assistant)
         view = last(shop.turn(None, "men's hoodies")).view
         seed = view.shelf[0].card.id
+        state = assistant.state(view.session_id)
         up = last(shop.card_action(view, "up", seed))
-        assert view.feedback == {seed: 1} and up.history is None and up.busy is None
+        assert state.liked == [seed] and up.history is None and up.busy is None
         assert re.search(r'data-action="up"[^>]*aria-pressed="true"', up.panels.cards)
         last(shop.card_action(view, "down", seed))
-        assert view.feedback == {seed: -1}
+        assert (state.liked, state.disliked) == ([], [seed])
         last(shop.card_action(view, "down", seed))
-        assert view.feedback == {}
+        assert (state.liked, state.disliked) == ([], [])
+        kinds = [e.kind for e in assistant.events.events(view.session_id) if e.product_id == seed]
+        assert [str(k) for k in kinds[-3:]] == ["liked", "disliked", "cleared"]
         similar = last(shop.card_action(view, "more", seed))
         assert similar.history[-2]["content"] == "show me more like #1"
         assert assistant.state(view.session_id).similar_to == seed
         assert card_ids(similar.panels.cards) and seed not in card_ids(similar.panels.cards)
+
+    def test_details_button_opens_the_product(self, assistant):
+        shop = shop_for(assistant)
+        view = last(shop.turn(None, "men's hoodies")).view
+        second = view.shelf[1].card
+        opened = last(shop.card_action(view, "details", second.id))
+        assert opened.history[-2]["content"] == "tell me more about #2"
+        assert second.title in opened.history[-1]["content"]
+        assert assistant.state(view.session_id).focus == second.id
+
+    def test_opting_out_keeps_thumbs_from_changing_results(self, assistant):
+        shop = shop_for(assistant)
+        view = last(shop.turn(None, "men's hoodies")).view
+        first = view.shelf[0].card.id
+        shop.set_personalise(view, False)
+        last(shop.card_action(view, "down", first))
+        again = last(shop.turn(view, "men's hoodies"))
+        assert first in card_ids(again.panels.cards)
+        assert assistant.events.events(view.session_id) == []
+        shop.start_over(view)
+        assert assistant.state(view.session_id).personalise is False
 
     def test_forged_or_stale_clicks_do_nothing(self, assistant):
         shop = shop_for(assistant)
@@ -247,7 +271,7 @@ class TestTurns:
         assert assistant.state(view.session_id).cart
         frame = shop.start_over(view)
         assert frame.history == [] and frame.clear_inputs and frame.busy is False
-        assert not view.shelf and not view.history and not view.feedback
+        assert not view.shelf and not view.history
         assert not assistant.state(view.session_id).cart
         assert "Your cart is empty" in frame.panels.cart and "sa-empty" in frame.panels.cards
 

@@ -16,7 +16,7 @@ from assistant import CartLine, Comparison, ProductCard, money
 # At most this many colours are listed on a card; the rest are counted.
 MAX_COLOURS = 8
 # Card buttons: (action, label). The action names are what the click handler receives.
-TURN_ACTIONS = (("more", "More like this"), ("add", "Add to cart"))
+TURN_ACTIONS = (("details", "Details"), ("more", "More like this"), ("add", "Add to cart"))
 FEEDBACK_ACTIONS = (("up", "I like this"), ("down", "Not for me"))
 ACTIONS = frozenset(action for action, _ in (*TURN_ACTIONS, *FEEDBACK_ACTIONS))
 # Material Design "thumb up" (Apache-2.0), drawn inline: no icon or emoji font needed.

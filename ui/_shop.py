@@ -37,7 +37,11 @@ STALE_CARD = "That product is no longer in the list I showed you. Ask me for it 
 COMPARE_NOTE = "The comparison table is below the products."
 # The turn a card button sends: the dialogue resolves "#N" against the list on screen, and
 # asks for a size when the product needs one.
-CARD_TURNS = {"more": "show me more like #{n}", "add": "add #{n} to my cart"}
+CARD_TURNS = {
+    "details": "tell me more about #{n}",
+    "more": "show me more like #{n}",
+    "add": "add #{n} to my cart",
+}
 UPLOAD_THUMBNAIL_PX = 160
 Message = dict[str, str]
 
@@ -55,13 +59,11 @@ class View:
     shelf: list[ShelfItem] = field(default_factory=list)
     comparison: Comparison | None = None
     compare_images: list[str | None] = field(default_factory=list)
-    # product id -> +1 / -1. Kept per session until the event log lands.
-    feedback: dict[str, int] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
 
     def clear(self) -> None:
         """Everything but the session id."""
-        self.history, self.shelf, self.feedback, self.notices = [], [], {}, []
+        self.history, self.shelf, self.notices = [], [], []
         self.comparison, self.compare_images = None, []
 
 
@@ -144,19 +146,21 @@ class Shop:
         yield from self._stream(view, answer, said, panels)
 
     def card_action(self, view: View | None, action: str, product_id: str) -> Iterator[Frame]:
-        """A card button: thumbs up/down are recorded; "more like this" and "add to cart"
-        become the turn a shopper would type."""
+        """A card button: thumbs up/down go to the assistant (pressing one again takes it
+        back); "details", "more like this" and "add to cart" become the turn a shopper
+        would type."""
         view = view or View()
         if action not in ACTIONS or product_id not in {i.card.id for i in view.shelf}:
             yield Frame(view)  # a forged or stale click: nothing to do
             return
         if action in ("up", "down"):
             value = 1 if action == "up" else -1
-            if view.feedback.get(product_id) == value:
-                del view.feedback[product_id]
-            else:
-                view.feedback[product_id] = value
-            log.info("feedback session=%s product=%s value=%+d", view.session_id, product_id, value)
+            if self.assistant.state(view.session_id).rating_of(product_id) == value:
+                value = 0  # pressed again: taken back
+            try:
+                self.assistant.feedback(view.session_id, product_id, value)
+            except (KeyError, ValueError):
+                log.exception("feedback failed (session %s)", view.session_id)
             yield Frame(view, panels=self._safe_panels(view))
             return
         shown = [card.id for card in self.assistant.state(view.session_id).shown]
@@ -167,6 +171,12 @@ class Shop:
             return
         text = CARD_TURNS[action].format(n=shown.index(product_id) + 1)
         yield from self.turn(view, text, clear_inputs=False)
+
+    def set_personalise(self, view: View | None, enabled: bool) -> Frame:
+        """The shopper's privacy choice for this session (kept when they start over)."""
+        view = view or View()
+        self.assistant.set_personalise(view.session_id, bool(enabled))
+        return Frame(view)
 
     def start_over(self, view: View | None) -> Frame:
         """Forget the dialogue (constraints, results, cart) and clear the screen."""
@@ -253,7 +263,7 @@ def _render(view: View, state: DialogueState, thumbnails: Thumbnails) -> Panels:
         cards=cards_html(
             view.shelf,
             positions=positions,
-            feedback=view.feedback,
+            feedback={item.card.id: state.rating_of(item.card.id) for item in view.shelf},
             focus=state.focus,
             thumbnail=thumbnails,
         ),
