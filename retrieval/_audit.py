@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from retrieval._evaluation import K, attribute_queries
+from retrieval._evaluation import LEAF_NOUNS, K, attribute_queries
 from retrieval._model import Product
 from retrieval._query import Filters, SearchQuery
 from retrieval._search import SearchEngine
@@ -160,9 +160,12 @@ class AuditQuery:
 
 def audit_queries(products: Sequence[Product], limit: int | None = None) -> list[AuditQuery]:
     """The catalog's attribute queries (first `limit`) with their constraints as store-wide
-    filters, each followed by its unfiltered free-text twin."""
+    filters, each followed by its unfiltered free-text twin. Every product kind of every
+    catalog is asked for (kinds without a curated shopper noun by their own name), so no
+    catalog is under-exposed merely because nobody asked for its products."""
+    nouns = {kind: kind.lower() for p in products if (kind := product_kind(p)) != NO_CATEGORY}
     queries = []
-    for i, query in enumerate(attribute_queries(products)[:limit]):
+    for i, query in enumerate(attribute_queries(products, nouns={**nouns, **LEAF_NOUNS})[:limit]):
         # Store-wide: the attribute query's constraints without its catalog.
         filters = replace(query.filters(""), catalog=None)
         queries.append(AuditQuery(ATTRIBUTE, query.text, filters))

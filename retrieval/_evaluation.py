@@ -15,7 +15,7 @@ import json
 import math
 import random
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,14 +80,17 @@ class AttributeQuery:
         return 2 if all(checks) else 1
 
 
-def attribute_queries(products: Sequence[Product], seed: int = 7) -> list[AttributeQuery]:
-    """Queries for every (gender, leaf category) the catalog has, with colour, material,
-    activity and price variants picked from what those products really carry."""
+def attribute_queries(
+    products: Sequence[Product], seed: int = 7, nouns: Mapping[str, str] = LEAF_NOUNS
+) -> list[AttributeQuery]:
+    """Queries for every (gender, leaf category) named in `nouns` (leaf -> what a shopper
+    calls it), with colour, material, activity and price variants picked from what those
+    products really carry."""
     rng = random.Random(seed)
     groups: dict[tuple[str | None, str], list[Product]] = {}
     for product in products:
         leaf = product.category_path[-1] if product.category_path else None
-        if leaf not in LEAF_NOUNS:
+        if leaf not in nouns:
             continue
         genders = [g for g in product.attribute_values("gender") if g in GENDER_WORDS]
         key_gender = genders[0] if len(genders) == 1 else None
@@ -96,7 +99,7 @@ def attribute_queries(products: Sequence[Product], seed: int = 7) -> list[Attrib
     for (gender, leaf), members in sorted(
         groups.items(), key=lambda kv: (kv[0][0] or "", kv[0][1])
     ):
-        noun = LEAF_NOUNS[leaf]
+        noun = nouns[leaf]
         owner, suffix = GENDER_WORDS.get(gender or "", ("", ""))
         queries.append(AttributeQuery(f"{owner} {noun}".strip(), leaf, gender))
         for color in _common(members, "color", rng, 2):
