@@ -169,6 +169,8 @@ class Policy:
             state.page -= 1
             self._say(draft, state, "no_more", noun=noun or "products", constraints=constraints)
         else:
+            # The list on screen stays referable ("the second one") but no longer matches.
+            state.matches_shown = 0
             self._say(draft, state, "no_results", noun=noun or "products", constraints=constraints)
             if outcome.relaxed_matches and outcome.relaxed_constraint:
                 # Shown as alternatives: they do not meet every constraint.

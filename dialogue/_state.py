@@ -38,7 +38,8 @@ class Constraints:
         return {
             f.name: getattr(self, f.name)
             for f in fields(self)
-            if getattr(self, f.name) not in (None, (), False)
+            # identity for False: a price limit of 0 is a constraint, and 0 == False
+            if (value := getattr(self, f.name)) is not None and value is not False and value != ()
         }
 
     def cleared(self, *names: str) -> Constraints:

@@ -46,12 +46,17 @@ class Filters:
             raise ValueError("min_rating must be between 0 and 5")
 
     def active(self) -> list[str]:
-        """Names of the fields that constrain anything."""
-        return [f.name for f in fields(self) if getattr(self, f.name) not in (None, (), False)]
+        """Names of the fields that constrain anything (a price limit of 0 does: 0 == False
+        in Python, so booleans are told apart by identity)."""
+        return [f.name for f in fields(self) if _is_set(getattr(self, f.name))]
 
     def without(self, name: str) -> Filters:
         default = next(f.default for f in fields(self) if f.name == name)
         return replace(self, **{name: default})
+
+
+def _is_set(value: Any) -> bool:
+    return value is not None and value is not False and value != ()
 
 
 @dataclass(frozen=True, slots=True)
