@@ -410,7 +410,9 @@ class Policy:
         draft.action = "complete_look"
         draft.suggestions = self._suggest(matches, state, draft)
         state.shown = [s.card for s in draft.suggestions]
-        state.matches_shown = len(state.shown)
+        # Items that go with the product, not answers to the search: the search's
+        # constraints (a colour, a price limit) do not apply to them.
+        state.matches_shown = 0
 
     # Cart -----------------------------------------------------------------------------------
     def _add_to_cart(
