@@ -41,6 +41,8 @@ from retrieval import ImageRejected, load_image
 log = logging.getLogger(__name__)
 SESSION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 MAX_SESSIONS = 10_000
+# Answers that open one product (a click, for the report): not an add-to-cart or a size question.
+OPENING_ACTIONS = frozenset({"details", "reviews", "availability", "complete_look"})
 MAX_QUANTITY = 99
 # Speech to text: audio (a path or bytes) -> transcript. Wired by the speech module.
 Transcriber = Callable[[Any], str]
@@ -254,6 +256,15 @@ class Assistant:
             self._record(state, session_id, EventKind.REMOVED, [product_id])
             return True
 
+    def shown(self, session_id: str, product_ids: list[str], intent: str) -> None:
+        """Products shown outside the chat (an API search), in screen order."""
+        session = self._session(session_id)
+        positions = list(range(1, len(product_ids) + 1))
+        self._record(
+            session.state, session_id, EventKind.SHOWN, product_ids, intent=intent,
+            positions=positions,
+        )  # fmt: skip
+
     def set_personalise(self, session_id: str, enabled: bool) -> None:
         """A session's privacy choice. Opting out forgets what was recorded so far, stops
         recording, and makes its own thumbs change nothing in the ranking."""
@@ -288,7 +299,7 @@ class Assistant:
         shown = [s.card.id for s in (*reply.suggestions, *reply.alternatives)]
         positions = list(range(1, len(shown) + 1))
         self._record(state, session_id, EventKind.SHOWN, shown, intent=intent, positions=positions)
-        if reply.product is not None:
+        if reply.product is not None and reply.action in OPENING_ACTIONS:
             self._record(state, session_id, EventKind.OPENED, [reply.product.id], intent=intent)
         cart_after = _cart_counts(state)
         added = [pid for pid in cart_after if cart_after[pid] > cart_before[pid]]

@@ -6,10 +6,12 @@ unless told otherwise. The behaviour lives in `ui._shop`; this module is layout 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
 from assistant import Assistant, go_offline
+from assistant.http_api import API_TOKEN_ENV, create_api
 
 go_offline()  # before Gradio reads GRADIO_ANALYTICS_ENABLED
 import gradio as gr  # noqa: E402
@@ -47,6 +49,11 @@ INTRO = (
 MIC_NOTE = (
     "Browsers only allow the microphone on pages served from **localhost or HTTPS**; "
     "elsewhere, upload a recording instead."
+)
+PRIVACY_NOTE = (
+    "Your thumbs and what you open or add re-rank what you see, and are kept (without your "
+    "messages) to suggest what other shoppers liked. Untick to opt out: what was kept for "
+    "this session is deleted and nothing more is recorded."
 )
 NO_VOICE = " Voice input is not set up on this server yet, so please type for now."
 
@@ -103,6 +110,12 @@ def create_app(
             with gr.Column(scale=2, min_width=280):
                 cart = _html(EMPTY.cart, "sa-cart", PANEL_CSS)
                 restart = gr.Button("Start over", elem_id="sa-start-over")
+                personalise = gr.Checkbox(
+                    value=assistant.settings.personalise,
+                    label="Personalise my results",
+                    info=PRIVACY_NOTE,
+                    elem_id="sa-personalise",
+                )
         cards = _html(EMPTY.cards, "sa-cards", CARDS_CSS, CARD_JS)
         compare = _html("", "sa-compare", PANEL_CSS, visible=False)
 
@@ -138,6 +151,12 @@ def create_app(
         audio.stop_recording(**turn)
         cards.click(on_card, inputs=[view], outputs=outputs, show_progress="hidden")
         restart.click(on_start_over, inputs=[view], outputs=outputs, show_progress="hidden")
+        personalise.input(
+            lambda enabled, state: shop.set_personalise(state, enabled).view,
+            inputs=[personalise, view],
+            outputs=[view],
+            show_progress="hidden",
+        )
     demo.queue(default_concurrency_limit=CONCURRENCY)
     return demo
 
@@ -152,8 +171,16 @@ def serve(
     block: bool = True,
     quiet: bool = False,
 ) -> gr.Blocks:
-    """Launch the app; with `block=False` return once it is listening (tests, embedding)."""
+    """Launch the app, with the HTTP API (`/api/v1`) on the same server, port and share link;
+    with `block=False` return once it is listening (tests, embedding); `.close()` stops it.
+
+    The API's routes go to the FastAPI app Gradio builds (`app_kwargs`), so `launch` keeps
+    everything else (login, share, upload limit). Its bearer token comes from
+    $SHOPASSIST_API_TOKEN only; with a login and no token the API stays locked."""
     app = create_app(assistant)
+    api = create_api(
+        assistant, token=os.environ.get(API_TOKEN_ENV) or None, require_token=auth is not None
+    )
     app.launch(
         server_name=host,
         server_port=port,
@@ -165,6 +192,7 @@ def serve(
         ssr_mode=False,
         prevent_thread_lock=not block,
         quiet=quiet,
+        app_kwargs={"routes": api.routes},
     )
     return app
 
