@@ -16,7 +16,10 @@ from rich.table import Table
 
 from assistant._cli_audit import add_commands as add_audit_commands
 from assistant._cli_dialogue import add_commands as add_dialogue_commands
+from assistant._cli_doctor import add_commands as add_doctor_commands
 from assistant._cli_feedback import add_commands as add_feedback_commands
+from assistant._cli_rasa import add_commands as add_rasa_commands
+from assistant._cli_report import add_commands as add_report_commands
 from assistant._cli_speech import add_commands as add_speech_commands
 from assistant._offline import go_offline
 from assistant._retrieval import build_retrieval
@@ -128,7 +131,10 @@ def _parser() -> argparse.ArgumentParser:
     add_dialogue_commands(commands, eval_commands, bench_commands)
 
     add_speech_commands(commands, eval_commands)
+    add_rasa_commands(commands)
     add_feedback_commands(commands, eval_commands)
+    add_doctor_commands(commands)
+    add_report_commands(commands)
     for plugin in entry_points(group=COMMANDS_GROUP):  # e.g. `serve` from the ui package
         plugin.load()(commands)
 

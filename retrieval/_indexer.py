@@ -44,7 +44,9 @@ class SyncStats:
 
 
 @dataclass(frozen=True, slots=True)
-class _Item:
+class IndexItem:
+    """One vector a collection should hold: its id, content key and filter metadata."""
+
     id: str
     key: str
     metadata: Metadata
@@ -90,16 +92,15 @@ class CatalogIndexer:
         stats = SyncStats()
         products = self.store.products()
         documents = {p.id: product_document(p) for p in products}
-        text_items = [_Item(p.id, text_key(documents[p.id]), product_metadata(p)) for p in products]
         self._sync_collection(
             self.text_collection,
-            text_items,
+            text_items(products, documents),
             lambda items: self.text_encoder.encode_texts([documents[i.id] for i in items]),
             self.text_encoder.name,
             stats,
             progress,
         )
-        image_items, paths = self._image_items(products, stats)
+        photos, paths, stats.unreadable_images = image_items(products)
         for name, encoder in (
             (self.image_collection, self.image_encoder),
             (self.clip_collection, self.clip_encoder),
@@ -107,7 +108,7 @@ class CatalogIndexer:
             if name and encoder:
                 self._sync_collection(
                     name,
-                    image_items,
+                    photos,
                     lambda items, enc=encoder: self._encode_images(
                         enc, [paths[i.id] for i in items]
                     ),
@@ -118,29 +119,6 @@ class CatalogIndexer:
         stats.seconds = round(time.perf_counter() - started, 2)
         return stats
 
-    def _image_items(
-        self, products: Sequence[Product], stats: SyncStats
-    ) -> tuple[list[_Item], dict[str, Path]]:
-        items, paths = [], {}
-        for product in products:
-            for number, image in enumerate(product.images):
-                path = Path(image.path)
-                try:
-                    key = file_key(path)
-                except OSError:
-                    stats.unreadable_images.append(image.path)
-                    continue
-                item_id = f"{product.id}#{number}"
-                metadata: Metadata = {
-                    "product_id": product.id,
-                    "role": str(image.role),
-                    "path": image.path,
-                    "catalog": product.catalog,
-                }
-                items.append(_Item(item_id, key, metadata))
-                paths[item_id] = path
-        return items, paths
-
     def _encode_images(self, encoder: ImageEncoder, paths: Sequence[Path]) -> np.ndarray:
         assert self.load_image is not None
         return encoder.encode_images([self.load_image(p) for p in paths])
@@ -148,8 +126,8 @@ class CatalogIndexer:
     def _sync_collection(
         self,
         name: str,
-        items: list[_Item],
-        encode: Callable[[list[_Item]], np.ndarray],
+        items: list[IndexItem],
+        encode: Callable[[list[IndexItem]], np.ndarray],
         encoder_name: str,
         stats: SyncStats,
         progress: bool,
@@ -159,12 +137,7 @@ class CatalogIndexer:
         stale = [i for i in stored if i not in wanted]
         self.index.delete(name, stale)
         stats.removed[name] = len(stale)
-        changed = [
-            item
-            for item in items
-            if stored.get(item.id, {}).get("content_key") != item.key
-            or {k: v for k, v in stored[item.id].items() if k != "content_key"} != item.metadata
-        ]
+        changed = [item for item in items if not is_current(stored.get(item.id), item)]
         encoded = 0
         batch = 64
         bar = tqdm(total=len(changed), desc=f"indexing {name}", unit="item", disable=not progress)
@@ -181,3 +154,47 @@ class CatalogIndexer:
         bar.close()
         stats.encoded[name] = encoded
         stats.cached[name] = len(changed) - encoded
+
+
+def text_items(
+    products: Sequence[Product], documents: dict[str, str] | None = None
+) -> list[IndexItem]:
+    """One item per product, keyed by the hash of the text the encoder reads."""
+    documents = documents or {p.id: product_document(p) for p in products}
+    return [IndexItem(p.id, text_key(documents[p.id]), product_metadata(p)) for p in products]
+
+
+def image_items(
+    products: Sequence[Product],
+) -> tuple[list[IndexItem], dict[str, Path], list[str]]:
+    """One item per readable photo (`PRODUCT_ID#n`, keyed by the file's hash), their paths, and
+    the photo paths that cannot be read (they are skipped, not indexed)."""
+    items: list[IndexItem] = []
+    paths: dict[str, Path] = {}
+    unreadable: list[str] = []
+    for product in products:
+        for number, image in enumerate(product.images):
+            path = Path(image.path)
+            try:
+                key = file_key(path)
+            except OSError:
+                unreadable.append(image.path)
+                continue
+            item_id = f"{product.id}#{number}"
+            metadata: Metadata = {
+                "product_id": product.id,
+                "role": str(image.role),
+                "path": image.path,
+                "catalog": product.catalog,
+            }
+            items.append(IndexItem(item_id, key, metadata))
+            paths[item_id] = path
+    return items, paths, unreadable
+
+
+def is_current(stored: Metadata | None, item: IndexItem) -> bool:
+    """Whether a stored vector's metadata says it was made from this item's current content
+    (same content key, same filter metadata): what sync skips and `shopassist doctor` checks."""
+    if stored is None or stored.get("content_key") != item.key:
+        return False
+    return {k: v for k, v in stored.items() if k != "content_key"} == item.metadata

@@ -72,19 +72,20 @@ def ingest(
         raise SourceError(f"{source}: no such file or folder")
     fmt = source_format or detect_format(source)
     report = IngestReport(catalog=catalog, source=str(source), format=str(fmt))
-    records = _READERS[fmt](source, catalog, images_root, report)
-    if not records.products and not allow_empty:
-        reasons = ", ".join(f"{k}: {v}" for k, v in report.counts().items()) or "no rows"
-        raise SourceError(f"{source}: no product could be read ({reasons}); catalog kept as it was")
-    cleaner = Cleaner(cleaning)
-    products = _merge_duplicates(records, report)
-    for product in tqdm(products, desc=f"cleaning {catalog}", unit="product", disable=not progress):
-        _clean(product, cleaner)
-    by_sku = _sku_index(records, products)
-    reviews = _resolve_reviews(records, products, by_sku, cleaner, report)
-    links = _resolve_links(records, products, by_sku, report)
-    cleaner.derive_tags(products)
-    store.replace_catalog(catalog, products, reviews, links, report)
+    store.mark_ingest_started(catalog, str(source))
+    try:
+        products, reviews, links = _prepare(
+            _READERS[fmt](source, catalog, images_root, report),
+            source,
+            cleaning,
+            allow_empty=allow_empty,
+            progress=progress,
+            report=report,
+        )
+        store.replace_catalog(catalog, products, reviews, links, report)
+    except Exception:
+        store.clear_ingest_started(catalog)  # the caller sees this error; nothing to repair
+        raise
     report.products = len(products)
     report.variants = sum(len(p.variants) for p in products)
     report.images = sum(len(p.images) for p in products)
@@ -93,6 +94,32 @@ def ingest(
     report.links_stored = len(links)
     report.links_resolved = sum(1 for k in links if k.target_id and k.source_id)
     return report
+
+
+def _prepare(
+    records: SourceRecords,
+    source: Path,
+    cleaning: CleaningConfig,
+    *,
+    allow_empty: bool,
+    progress: bool,
+    report: IngestReport,
+) -> tuple[list[Product], list[StoredReview], list[StoredLink]]:
+    """Clean, enrich and resolve what the adapter read, all in memory before the store swap."""
+    if not records.products and not allow_empty:
+        reasons = ", ".join(f"{k}: {v}" for k, v in report.counts().items()) or "no rows"
+        raise SourceError(f"{source}: no product could be read ({reasons}); catalog kept as it was")
+    cleaner = Cleaner(cleaning)
+    products = _merge_duplicates(records, report)
+    for product in tqdm(
+        products, desc=f"cleaning {report.catalog}", unit="product", disable=not progress
+    ):
+        _clean(product, cleaner)
+    by_sku = _sku_index(records, products)
+    reviews = _resolve_reviews(records, products, by_sku, cleaner, report)
+    links = _resolve_links(records, products, by_sku, report)
+    cleaner.derive_tags(products)
+    return products, reviews, links
 
 
 def _merge_duplicates(records: SourceRecords, report: IngestReport) -> list[Product]:

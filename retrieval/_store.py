@@ -93,6 +93,11 @@ CREATE TABLE IF NOT EXISTS ingests (
     finished_at TEXT NOT NULL,
     report TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS ingests_started (
+    catalog TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    started_at TEXT NOT NULL
+);
 """
 
 
@@ -205,6 +210,7 @@ class CatalogStore:
                     for k in links
                 ],
             )
+            db.execute("DELETE FROM ingests_started WHERE catalog = ?", (catalog,))
             db.execute(
                 "INSERT OR REPLACE INTO ingests VALUES (?, ?, ?, ?, ?)",
                 (
@@ -216,7 +222,26 @@ class CatalogStore:
                 ),
             )
 
+    def mark_ingest_started(self, catalog: str, source: str) -> None:
+        """Committed before the source is read and deleted in the catalog swap's transaction, so
+        a row left behind means an ingest was killed (what `shopassist doctor` reports)."""
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO ingests_started VALUES (?, ?, ?)",
+                (catalog, source, datetime.now(UTC).isoformat(timespec="seconds")),
+            )
+
+    def clear_ingest_started(self, catalog: str) -> None:
+        """For an ingest that failed cleanly: its error was reported, nothing is left to repair."""
+        with self._connect() as db:
+            db.execute("DELETE FROM ingests_started WHERE catalog = ?", (catalog,))
+
     # -- reading --------------------------------------------------------------------------------
+    def unfinished_ingests(self) -> list[tuple[str, str, str]]:
+        """(catalog, source, started_at) of ingests that started and never swapped nor failed."""
+        with self._connect() as db:
+            return list(db.execute("SELECT catalog, source, started_at FROM ingests_started"))
+
     def catalogs(self) -> list[str]:
         with self._connect() as db:
             return [r[0] for r in db.execute("SELECT DISTINCT catalog FROM products ORDER BY 1")]
