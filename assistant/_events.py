@@ -154,7 +154,7 @@ class EventLog:
     def co_liked(
         self, product_ids: Sequence[str], limit: int = CO_LIKED_LIMIT
     ) -> list[tuple[str, float]]:
-        """"Shoppers who liked these also liked": products that sessions interested in any of
+        """Shoppers who liked these also liked: products that sessions interested in any of
         `product_ids` were also interested in, scored by cosine of the session sets (so a
         product everyone likes does not win everything), best first, scores in (0, 1]."""
         seeds = list(dict.fromkeys(product_ids))[-MAX_SEED_PRODUCTS:]
@@ -179,9 +179,7 @@ class EventLog:
         seed_sessions = {s for s, products in interest.items() if products & seed_set}
         if not seed_sessions:
             return []
-        together = Counter(
-            pid for s in seed_sessions for pid in interest[s] if pid not in seed_set
-        )
+        together = Counter(pid for s in seed_sessions for pid in interest[s] if pid not in seed_set)
         if not together:
             return []
         popularity = self._popularity(list(together))
