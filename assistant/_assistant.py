@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,6 +45,10 @@ MAX_SESSIONS = 10_000
 # Answers that open one product (a click, for the report): not an add-to-cart or a size question.
 OPENING_ACTIONS = frozenset({"details", "reviews", "availability", "complete_look"})
 MAX_QUANTITY = 99
+# Per-session rate limit: a burst of this many turns, then `Settings.turns_per_minute`.
+RATE_BURST = 10
+RATE_LIMITED = "rate_limited"
+SLOW_DOWN = "You're sending messages faster than I can keep up. Please wait a few seconds."
 # Speech to text: audio (a path or bytes) -> transcript. Wired by the speech module.
 Transcriber = Callable[[Any], str]
 
@@ -69,6 +74,22 @@ class Reply:
 class _Session:
     state: DialogueState
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # A token bucket: turns left in the current burst, refilled at the configured rate.
+    allowance: float = float(RATE_BURST)
+    checked: float = field(default_factory=lambda: time.monotonic())
+
+    def take_turn(self, per_minute: int) -> bool:
+        """Spend one turn if the session has one left (0 per minute = no limit)."""
+        if per_minute <= 0:
+            return True
+        now = time.monotonic()
+        refill = max(0.0, now - self.checked) * per_minute / 60
+        self.allowance = min(float(RATE_BURST), self.allowance + refill)
+        self.checked = now
+        if self.allowance < 1:
+            return False
+        self.allowance -= 1
+        return True
 
 
 class Assistant:
@@ -320,6 +341,8 @@ class Assistant:
         notices = [] if self.prompt_error is None else [f"prompt files: {self.prompt_error}"]
         transcript = None
         with session.lock:
+            if not session.take_turn(self.settings.turns_per_minute):
+                return self._notice(session.state, SLOW_DOWN, notices, action=RATE_LIMITED)
             if audio is not None:
                 transcript, problem = self._transcribe(audio)
                 if problem:
@@ -347,10 +370,10 @@ class Assistant:
             return None, "I couldn't hear any words in that recording. Could you try again?"
         return transcript, None
 
-    def _notice(self, state: DialogueState, message: str, notices: list[str]) -> Reply:
-        dialogue = DialogueReply(
-            message, "", "input_error", cart=list(state.cart), state=state.to_dict()
-        )
+    def _notice(
+        self, state: DialogueState, message: str, notices: list[str], action: str = "input_error"
+    ) -> Reply:
+        dialogue = DialogueReply(message, "", action, cart=list(state.cart), state=state.to_dict())
         return Reply(message, dialogue, None, notices)
 
 

@@ -16,6 +16,7 @@ import yaml
 ENV_PREFIX = "SHOPASSIST_"
 _PATH_FIELDS = ("data_dir", "prompts_dir", "clip_checkpoint")
 _INT_FIELDS = ("hnsw_ef_search", "search_candidates", "port")
+_NON_NEGATIVE_INT_FIELDS = ("turns_per_minute",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,9 @@ class Settings:
     event_log: bool = True
     event_retention_days: float = 90.0
     personalise: bool = True
+    # Turns one session may take per minute after a burst of 10 (0 = no limit): a person
+    # types far slower; a script hammering one session gets a "slow down" reply (HTTP 429).
+    turns_per_minute: int = 30
 
     @property
     def catalog_db(self) -> Path:
@@ -102,6 +106,10 @@ class Settings:
                 values[key] = float(value)
                 if not 0 < values[key] <= 600:
                     raise ValueError("speech_max_seconds must be in (0, 600]")
+            elif key in _NON_NEGATIVE_INT_FIELDS:
+                values[key] = int(value)
+                if values[key] < 0:
+                    raise ValueError(f"{key} must be >= 0")
             elif key in _INT_FIELDS:
                 values[key] = int(value)
                 if values[key] < 1:

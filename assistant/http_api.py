@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validat
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Message
 
-from assistant._assistant import MAX_QUANTITY, SESSION_ID, Assistant
+from assistant._assistant import MAX_QUANTITY, RATE_LIMITED, SESSION_ID, Assistant
 from dialogue import (
     MAX_MESSAGE_CHARS,
     CartLine,
@@ -461,7 +461,10 @@ def create_api(
         session_id = _session_id(body.session_id)
         if body.personalise is not None:
             assistant.set_personalise(session_id, body.personalise)
-        return _chat_reply(assistant.respond(session_id, text=body.message).to_dict())
+        reply = assistant.respond(session_id, text=body.message)
+        if reply.dialogue.action == RATE_LIMITED:
+            raise HTTPException(429, reply.text, headers={"Retry-After": "5"})
+        return _chat_reply(reply.to_dict())
 
     @router.get("/search", summary="Search the catalog")
     def search(

@@ -96,7 +96,9 @@ def assistant(engine, tmp_path_factory):
     from retrieval._index import EmbeddingCache
 
     data = tmp_path_factory.mktemp("assistant")
-    settings = Settings(data_dir=data, image_model="none")
+    # No per-session rate limit: tests drive long sessions fast (tests/test_security.py
+    # checks the limit on its own assistant).
+    settings = Settings(data_dir=data, image_model="none", turns_per_minute=0)
     stack = RetrievalStack(
         settings=settings,
         store=engine.store,
