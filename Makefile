@@ -61,6 +61,8 @@ eval: sample-catalog
 	$(BIN)/shopassist --data-dir $(DATA_DIR) eval nlu --datasets $(DATASETS)
 	$(BIN)/shopassist --data-dir $(DATA_DIR) eval dialogue
 	$(BIN)/shopassist --data-dir $(DATA_DIR) eval asr
+	$(BIN)/shopassist --data-dir $(DATA_DIR) eval feedback
+	$(BIN)/shopassist --data-dir $(DATA_DIR) eval audit
 
 test: system-deps install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -33,6 +33,8 @@ from dialogue import ProductCard
 
 MAX_TURNS = 8
 PRICE_BANDS = 4
+# Earlier shoppers per measured shopper in the co-likes condition (their log is the history).
+WARMUP_FACTOR = 4
 Progress = Callable[[Iterable[Any], str, int], Iterable[Any]]
 
 
@@ -190,7 +192,7 @@ def run(
         path = products[product_id].category_path
         return path[-2] if len(path) >= 3 else path[-1]
 
-    warmup = targets(cards, band_of, styles_of, department_of, shoppers, seed + 1)
+    warmup = targets(cards, band_of, styles_of, department_of, WARMUP_FACTOR * shoppers, seed + 1)
     measured = targets(cards, band_of, styles_of, department_of, shoppers, seed)
     saved_events, saved_co_liked = assistant.events, assistant.catalog.co_liked
     report: dict[str, Any] = {"max_turns": MAX_TURNS, "page_size": _page_size(assistant)}
