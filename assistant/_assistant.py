@@ -332,11 +332,13 @@ class Assistant:
     def respond(
         self,
         session_id: str,
-        text: str | None = None,
+        text: str | bytes | None = None,
         image: Any = None,
         audio: Any = None,
     ) -> Reply:
         self.reload()
+        if isinstance(text, bytes):  # raw client input: read as UTF-8, never fail on it
+            text = text.decode("utf-8", errors="replace")
         session = self._session(session_id)
         notices = [] if self.prompt_error is None else [f"prompt files: {self.prompt_error}"]
         transcript = None

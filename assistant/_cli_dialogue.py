@@ -83,6 +83,8 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
         highlight=False,
         markup=False,
     )
+    if hasattr(sys.stdin, "reconfigure"):  # a stray non-UTF-8 byte must not end the chat
+        sys.stdin.reconfigure(errors="replace")
     for line in sys.stdin:
         message = line.strip()
         if not message:

@@ -92,6 +92,10 @@ REFERENCE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ),
 ]
 ANAPHOR_DETERMINERS = {"that", "this", "the", "those", "these", "my"}
+# "size 9999", "size XXXL": a size the catalog does not have, so the reply can say so.
+SIZE_ASKED = re.compile(
+    r"\b(?:size|sz)\s+(?P<size>\d{1,6}|\d?x{0,5}[sml]|x{1,5}l)\b(?![.,]\d)", re.IGNORECASE
+)
 SORT_PATTERNS = [
     ("price_asc", re.compile(
         r"cheapest\s+(?:first|ones?\s+first|on top)|low(?:est)?\s+to\s+high|lowest\s+price|"
@@ -269,6 +273,7 @@ class EntityExtractor:
         out.quantity = _quantity(text)
         tokens = [(m.group(0), m.start(), m.end()) for m in TOKEN.finditer(text)]
         out.entities = self._entities(text, tokens, taken)
+        out.entities += _unknown_sizes(text, out.entities, taken)
         self._category_references(text, out)
         out.additive = bool(ADDITIVE.search(text))
         entity_spans = [(e.start, e.end) for e in out.entities] + taken
@@ -379,6 +384,20 @@ class EntityExtractor:
                 out.references.append(
                     Reference("color", (), entity.value, entity.negated, entity.text)
                 )
+
+
+def _unknown_sizes(text: str, entities: list[Entity], taken: list[tuple[int, int]]) -> list[Entity]:
+    """Sizes asked for by name ("size 9999") that the phrase table did not know."""
+    spans = [(e.start, e.end) for e in entities] + taken
+    found: list[Entity] = []
+    for match in SIZE_ASKED.finditer(text):
+        start, end = match.span("size")
+        if _overlaps((start, end), spans):
+            continue
+        negated = _negated_before(text, match.start())
+        value = match["size"].upper()
+        found.append(Entity("size", value, value, start, end, negated=negated, known=False))
+    return found
 
 
 def _reference(kind: str, match: re.Match[str]) -> Reference | None:

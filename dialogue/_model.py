@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import logging
 import re
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,12 @@ CONTINUATION = re.compile(r"^\s*(?:and|also|plus|same for)\b|\b(?:too|as well)\W
 RATING_FILTER = re.compile(
     r"\b[1-5](?:\.\d)?\s*(?:\+|stars?\s+(?:or|and)\s+(?:more|up|above|better))", re.IGNORECASE
 )
+# Characters that carry no words for the NLU (trained on plain text): control and format
+# characters (NUL, bidi overrides, zero-width joiners), lone surrogates, private-use and
+# unassigned code points, enclosing marks and variation selectors.
+WORDLESS_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Me"})
+# Symbols from the arrows block up: emoji, dingbats, pictographs (not ™, ®, ° or currency).
+FIRST_PICTOGRAPH = 0x2190
 
 
 class DialogueModel:
@@ -100,11 +107,12 @@ class DialogueModel:
         return cls(nlu, policy, templates, rewriter), report
 
     def respond(
-        self, state: DialogueState, text: str | None = None, image: Any = None
+        self, state: DialogueState, text: str | bytes | None = None, image: Any = None
     ) -> DialogueReply:
-        message = (text or "").strip()
-        if len(message) > MAX_MESSAGE_CHARS:
-            return self._notice(state, message[:80], "too_long")
+        raw = _as_text(text).strip()
+        if len(raw) > MAX_MESSAGE_CHARS:
+            return self._notice(state, raw[:80], "too_long")
+        message = plain_text(raw)
         if not message and image is None:
             return self._notice(state, "", "clarify_vague")
         snapshot = copy.deepcopy(state)
@@ -207,6 +215,38 @@ class DialogueModel:
             state=state.to_dict(),
             confidence=0.0,
         )
+
+
+def _as_text(text: str | bytes | None) -> str:
+    """The message as text; bytes (a client that sent raw input) are read as UTF-8."""
+    if isinstance(text, bytes | bytearray):
+        return bytes(text).decode("utf-8", errors="replace")
+    return text or ""
+
+
+def plain_text(text: str) -> str:
+    """The message without wordless characters (emoji, control and format characters, lone
+    surrogates), each run of them read as a word break: "🧥🧥 blue jacket🔥" -> "blue jacket"."""
+    kept: list[str] = []
+    gap = False
+    for char in text:
+        if _wordless(char):
+            gap = True
+            continue
+        if gap and kept and not kept[-1].isspace() and not char.isspace():
+            kept.append(" ")
+        gap = False
+        kept.append(char)
+    return "".join(kept).strip()
+
+
+def _wordless(char: str) -> bool:
+    if char.isspace():
+        return False
+    category = unicodedata.category(char)
+    if category in WORDLESS_CATEGORIES or 0xFE00 <= ord(char) <= 0xFE0F:
+        return True
+    return category in ("So", "Sk") and ord(char) >= FIRST_PICTOGRAPH
 
 
 def _restore(state: DialogueState, snapshot: DialogueState) -> None:

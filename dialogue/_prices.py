@@ -22,13 +22,18 @@ _NUMBER_WORDS = "|".join(sorted([*UNITS, *TENS], key=len, reverse=True))
 _WORD_NUMBER = (
     rf"(?:(?:{_NUMBER_WORDS})\b(?:[\s-]+(?:{_WORD})\b)*|a\s+hundred(?:[\s-]+(?:{_WORD})\b)*)"
 )
-_DIGITS = r"(?<![\d.,])(?:\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d{1,7}(?:[.,]\d{1,2})?)k?"
+# Never part of a longer number: "$99999999999999999999" is not read as $9,999,999.
+_DIGITS = r"(?<![\d.,])(?:\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d{1,7}(?:[.,]\d{1,2})?)(?!\d)k?"
 _UNIT = r"(?:\s?(?:dollars?|bucks?|usd|eur|euros?|quid|pounds?|\$))?"
 NUMBER = rf"(?:[$€£]\s?)?(?:{_DIGITS}|{_WORD_NUMBER}){_UNIT}"
 
 
 def _n(name: str) -> str:
     return f"(?P<{name}>{NUMBER})"
+
+
+# A minus sign before a bound ("under -5 dollars"): no price is negative.
+_NEGATIVE = r"(?P<negative>-|\u2212|minus\s+|negative\s+)?"
 
 
 # Order matters: ranges before one-sided bounds.
@@ -45,7 +50,7 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         re.compile(
             r"\b(?:under|below|beneath|less\s+than|lower\s+than|cheaper\s+than|no\s+more\s+than|"
             r"not\s+more\s+than|at\s+most|up\s+to|max(?:imum)?(?:\s+of)?|within|"
-            r"budget\s+(?:is|of)|less\s+then|undr|unter|<)\s*" + _n("value"),
+            r"budget\s+(?:is|of)|less\s+then|undr|unter|<)\s*" + _NEGATIVE + _n("value"),
             re.IGNORECASE,
         ),
     ),
@@ -60,7 +65,7 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         "min",
         re.compile(
             r"\b(?:over|above|more\s+than|greater\s+than|at\s+least|min(?:imum)?(?:\s+of)?|"
-            r"pricier\s+than|starting\s+at|>)\s*" + _n("value"),
+            r"pricier\s+than|starting\s+at|>)\s*" + _NEGATIVE + _n("value"),
             re.IGNORECASE,
         ),
     ),
@@ -69,6 +74,7 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         "around",
         re.compile(
             r"\b(?:around|about|approximately|approx\.?|roughly|close\s+to|near|~)\s*"
+            + _NEGATIVE
             + _n("value"),
             re.IGNORECASE,
         ),
@@ -146,6 +152,10 @@ def find_price(text: str) -> PriceRange | None:
         value = parse_number(groups["value"])
         if value is None:
             continue
+        if groups.get("negative") and value > 0:
+            if kind != "max":
+                continue  # "over -5": every price is, so it filters nothing
+            value = 0.0  # "under -5": nothing costs less than nothing, and nothing is free
         if kind == "max":
             return PriceRange(None, value, match.start(), match.end(), match.group(0))
         if kind == "min":

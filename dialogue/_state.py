@@ -34,6 +34,14 @@ class Constraints:
     on_sale: bool = False
     in_stock: bool = False
 
+    def __post_init__(self) -> None:
+        # No price is negative (or NaN): such a limit, from a forged Rasa slot or a caller's
+        # bug, means no limit rather than a search that can only fail.
+        for name in ("price_min", "price_max"):
+            value = getattr(self, name)
+            if value is not None and not value >= 0:
+                object.__setattr__(self, name, None)
+
     def active(self) -> dict[str, Any]:
         return {
             f.name: getattr(self, f.name)

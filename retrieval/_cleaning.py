@@ -91,8 +91,11 @@ def html_to_text(raw: str, *, list_items_as_sentences: bool = True) -> str:
 
 
 def normalise_whitespace(text: str) -> str:
-    """Collapse every run of whitespace (including NBSP and zero-width) to one space."""
-    return re.sub(r"[\s\u200b\u200c\u200d\ufeff]+", " ", text.replace("\xa0", " ")).strip()
+    """Collapse every run of whitespace (including NBSP, zero-width and control characters such
+    as NUL) to one space."""
+    return re.sub(
+        r"[\s\x00-\x1f\x7f\u200b\u200c\u200d\ufeff]+", " ", text.replace("\xa0", " ")
+    ).strip()
 
 
 @dataclass(frozen=True, slots=True)

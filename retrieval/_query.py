@@ -36,6 +36,8 @@ class Filters:
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ValueError(f"{name} cannot be negative ({value})")
+            if value == 0:
+                object.__setattr__(self, name, 0.0)  # not -0.0, which reads "$-0.00"
         if (
             self.price_min is not None
             and self.price_max is not None

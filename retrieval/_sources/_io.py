@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from retrieval._model import ImageRole, Product, ProductLink, Review
 from retrieval._report import IngestReport, IssueReason, SourceError
@@ -64,6 +65,21 @@ def read_text(path: Path, report: IngestReport) -> str:
     return "\n".join(lines)
 
 
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def without_surrogates(value: Any) -> Any:
+    """A parsed JSON value with every lone surrogate (a bad "\\ud800" escape, which no UTF-8
+    file or SQLite text can hold) replaced by U+FFFD; valid pairs were already joined."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [without_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {without_surrogates(k): without_surrogates(v) for k, v in value.items()}
+    return value
+
+
 def csv_rows(
     path: Path,
     report: IngestReport,
@@ -90,7 +106,15 @@ def csv_rows(
         if column not in header:
             report.add(IssueReason.MISSING_COLUMN, path.name, 1, f"column '{column}' is missing")
     line = reader.line_num + 1
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # e.g. a cell over the csv module's field size limit
+            report.add(IssueReason.MALFORMED_ROW, path.name, line, f"unreadable row: {exc}")
+            line = max(reader.line_num, line) + 1
+            continue
         if None in row:
             report.add(IssueReason.MALFORMED_ROW, path.name, line, "more cells than columns")
         else:
@@ -105,8 +129,8 @@ def parse_price(value: str | float | int | None) -> float | None:
     """
     if value is None or value == "":
         return None
-    if isinstance(value, bool):
-        raise ValueError(f"not a price: {value!r}")
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"not a price: {value!r}"[:120])
     if isinstance(value, int | float):
         number = float(value)
     else:

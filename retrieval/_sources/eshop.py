@@ -9,7 +9,13 @@ from typing import Any
 
 from retrieval._model import ImageRole, Product, ProductImage, product_id
 from retrieval._report import IngestReport, IssueReason, SourceError
-from retrieval._sources._io import SourceRecords, price_or_report, read_text, resolve_image
+from retrieval._sources._io import (
+    SourceRecords,
+    price_or_report,
+    read_text,
+    resolve_image,
+    without_surrogates,
+)
 
 IMAGE_SUFFIXES = (".webp", ".jpg", ".jpeg", ".png")
 
@@ -41,6 +47,10 @@ def read_eshop(
         if not isinstance(item, dict) or item.get("Id") in (None, ""):
             report.add(IssueReason.MISSING_ID, source.name, index, "item without Id")
             continue
+        clean = without_surrogates(item)
+        if clean != item:
+            report.add(IssueReason.NON_UTF8, source.name, index, "bad \\u escape replaced")
+        item = clean
         sku = str(item["Id"])
         product = Product(
             id=product_id(catalog, sku),

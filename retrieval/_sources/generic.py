@@ -33,6 +33,7 @@ from retrieval._sources._io import (
     read_text,
     resolve_image,
     split_values,
+    without_surrogates,
 )
 
 CORE_FIELDS = {
@@ -78,13 +79,21 @@ def read_generic(
         if not sku:
             report.add(IssueReason.MISSING_ID, source.name, line, "row without id")
             continue
-        product = _product(row, sku, catalog, root, report, source.name, line)
+        try:
+            product = _product(row, sku, catalog, root, report, source.name, line)
+            reviews = [_review(r, report, source.name, line) for r in _items(row.get("reviews"))]
+        except (TypeError, AttributeError, ValueError) as exc:
+            # A field of the wrong type (a list for a price, a number for an image path):
+            # that row is skipped and reported, the rest of the file is read.
+            report.add(IssueReason.MALFORMED_ROW, source.name, line, f"{sku}: {_wrong_type(exc)}")
+            continue
         records.products.append((product, source.name, line))
-        for review in row.get("reviews") or []:
-            parsed = _review(review, report, source.name, line)
-            if parsed is not None:
-                records.reviews.append(ReviewRecord(sku, parsed, source.name, line))
+        records.reviews += [ReviewRecord(sku, r, source.name, line) for r in reviews if r]
     return records
+
+
+def _wrong_type(exc: Exception) -> str:
+    return f"a field has the wrong type ({type(exc).__name__}: {str(exc)[:80]})"
 
 
 def _jsonl_rows(source: Path, report: IngestReport) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -103,7 +112,10 @@ def _jsonl_rows(source: Path, report: IngestReport) -> Iterator[tuple[int, dict[
         if not isinstance(row, dict):
             report.add(IssueReason.MALFORMED_ROW, source.name, line, "not a JSON object")
             continue
-        yield line, row
+        clean = without_surrogates(row)
+        if clean != row:
+            report.add(IssueReason.NON_UTF8, source.name, line, "bad \\u escape replaced")
+        yield line, clean
 
 
 def _product(
@@ -154,7 +166,7 @@ def _product(
             )
         else:
             report.add(IssueReason.MALFORMED_ROW, source, line, "variant without sku")
-    images = row.get("images") or _values(row.get("image"))
+    images = _items(row.get("images")) or _values(row.get("image"))
     for image in images:
         reference = image.get("path", "") if isinstance(image, dict) else str(image)
         resolved = resolve_image(root, reference, report, source, line) if reference else None
@@ -201,6 +213,15 @@ def _values(value: Any) -> list[str]:
     if isinstance(value, list):
         return [str(v).strip() for v in value if str(v).strip()]
     return split_values(str(value), "|")
+
+
+def _items(value: Any) -> list[Any]:
+    """A list field as a list: one value given alone (a path, an object) is a list of one."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, list):
+        return value
+    return _values(value) if isinstance(value, str) else [value]
 
 
 def _str_or_none(value: Any) -> str | None:
