@@ -275,6 +275,28 @@ class TestTurns:
         assert not assistant.state(view.session_id).cart
         assert "Your cart is empty" in frame.panels.cart and "sa-empty" in frame.panels.cards
 
+    def test_concurrent_sessions_each_get_their_own_answers(self, assistant):
+        from concurrent.futures import ThreadPoolExecutor
+
+        shop = shop_for(assistant)
+        asks = ["watches", "men's hoodies", "women's jackets", "bags"] * 2
+
+        def shop_once(text: str) -> tuple[str, object]:
+            view = last(shop.turn(None, text)).view
+            last(shop.turn(view, "add the first one"))
+            return text, view
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            results = list(pool.map(shop_once, asks))
+        for text, view in results:
+            said = [m["content"] for m in view.history if m["role"] == "assistant"]
+            assert FAILURE not in said, text
+            state = assistant.state(view.session_id)
+            on_screen = [item.card.id for item in view.shelf]
+            assert on_screen[: len(state.shown)] == [card.id for card in state.shown]
+            assert all(line.product_id in on_screen for line in state.cart)
+        assert len({view.session_id for _, view in results}) == len(asks)
+
     def test_sessions_do_not_share_state(self, assistant):
         shop = shop_for(assistant)
         one = last(shop.turn(None, "watches")).view

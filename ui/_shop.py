@@ -103,10 +103,10 @@ class Shop:
         self.stream_delay = stream_delay
         self.stream_steps = stream_steps
         self.thumbnails = thumbnails or Thumbnails()
-        # One turn at a time through the assistant: sessions are isolated in the facade, but
-        # the search engine's result cache is a plain OrderedDict shared by every session.
-        # Reading or resetting a session's state needs no lock (the facade guards its map).
-        self._lock = threading.Lock()
+        # One turn at a time per browser session (a double click must not interleave two
+        # turns' screen updates); sessions run in parallel, as they do through the HTTP API.
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
 
     # Shopper turns ----------------------------------------------------------------------------
     def turn(
@@ -131,7 +131,7 @@ class Shop:
         yield Frame(view, _copy(view.history), busy=True, clear_inputs=clear_inputs)
         panels = None
         try:
-            with self._lock:
+            with self._session_lock(view.session_id):
                 reply = self.assistant.respond(
                     view.session_id, text=text or None, image=image, audio=audio
                 )
@@ -189,6 +189,12 @@ class Shop:
         """Gradio dropped this browser session's state: drop its dialogue too."""
         if view is not None:
             self.assistant.reset(view.session_id)
+            with self._locks_guard:
+                self._locks.pop(view.session_id, None)
+
+    def _session_lock(self, session_id: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(session_id, threading.Lock())
 
     # Rendering --------------------------------------------------------------------------------
     def panels(self, view: View) -> Panels:

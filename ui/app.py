@@ -23,8 +23,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
 # Matches `retrieval.load_image`'s own byte limit; Gradio refuses bigger uploads up front.
 MAX_UPLOAD = "20mb"
-# Events running at once, across sessions: the assistant call itself is serialised in
-# `Shop`, the streaming pauses are not.
+# Events running at once, across sessions (turns of one session are serialised in `Shop`).
 CONCURRENCY = 8
 # Uploaded photos and recordings are deleted from Gradio's cache after an hour.
 DELETE_CACHE = (3600, 3600)
