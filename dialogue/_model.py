@@ -26,6 +26,7 @@ from dialogue._config import (
 from dialogue._llm import Complete, GroundingCheck, Rewriter, langchain_completion
 from dialogue._nlu import NluModel, Parse, TrainingReport
 from dialogue._policy import Policy
+from dialogue._prices import spoken_sizes
 from dialogue._protocol import CatalogPort, Embedder
 from dialogue._reply import DialogueReply
 from dialogue._state import DialogueState, Turn
@@ -112,7 +113,7 @@ class DialogueModel:
         raw = _as_text(text).strip()
         if len(raw) > MAX_MESSAGE_CHARS:
             return self._notice(state, raw[:80], "too_long")
-        message = plain_text(raw)
+        message = spoken_sizes(plain_text(raw))
         if not message and image is None:
             return self._notice(state, "", "clarify_vague")
         snapshot = copy.deepcopy(state)

@@ -175,3 +175,30 @@ def _looks_like_price(text: str, high: float) -> bool:
 
 def wants_cheap(text: str) -> bool:
     return bool(CHEAP_WORDS.search(text))
+
+
+# Sizes said in words (voice turns): "waist thirty four", "size twenty eight", "thirty two waist".
+_SIZE_WORDS = (
+    rf"(?:{_NUMBER_WORDS})(?:[\s-]+(?:{_NUMBER_WORDS}))?(?![\s-]+(?:hundred|thousand)\b)"
+)
+_SPOKEN_SIZE = re.compile(
+    rf"\b(?P<before>size|sz|waist|inseam)(?P<gap>\s+)(?P<words>{_SIZE_WORDS})\b"
+    rf"|\b(?P<words_first>{_SIZE_WORDS})(?P<gap_after>\s+)(?P<after>waist|inseam)\b",
+    re.IGNORECASE,
+)
+
+
+def spoken_sizes(text: str) -> str:
+    """Number words right after "size"/"waist" (or before "waist") as digits, so a spoken
+    "waist thirty four" means the catalog's size 34; prices and quantities are left alone."""
+
+    def digits(match: re.Match[str]) -> str:
+        words = match["words"] or match["words_first"]
+        value = _words_to_number(words)
+        if value is None or value != int(value):
+            return match.group(0)
+        if match["before"]:
+            return f"{match['before']}{match['gap']}{int(value)}"
+        return f"{int(value)}{match['gap_after']}{match['after']}"
+
+    return _SPOKEN_SIZE.sub(digits, text)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from dialogue import EntityExtractor, find_price, load_nlu, parse_number
+from dialogue._prices import spoken_sizes
 from tests.conftest import REPO
 
 VOCABULARY = {
@@ -152,3 +153,25 @@ class TestReferencesQuantitySort:
     )
     def test_sort(self, extractor, text, key):
         assert extractor.extract(text).sort == key
+
+
+class TestSpokenSizes:
+    """Voice turns say sizes in words; the catalog's sizes are digits."""
+
+    @pytest.mark.parametrize(
+        ("said", "size"),
+        [
+            ("men's pants waist thirty four", "34"),
+            ("shorts in size twenty-eight", "28"),
+            ("a thirty two waist please", "32"),
+            ("size thirty", "30"),
+        ],
+    )
+    def test_number_words_by_size_or_waist_are_sizes(self, extractor, said, size):
+        assert ("size", size, False) in slots(extractor, spoken_sizes(said))
+
+    @pytest.mark.parametrize(
+        "said", ["two jackets under fifty dollars", "size one hundred", "thirty four jackets"]
+    )
+    def test_prices_quantities_and_other_numbers_keep_their_words(self, said):
+        assert spoken_sizes(said) == said
