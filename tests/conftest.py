@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import httpx
 import pytest
 
 from retrieval import CatalogStore, CleaningConfig, ingest
@@ -13,6 +22,9 @@ from retrieval._image_encoders import ClipEncoder, EfficientNetImageEncoder
 from retrieval._index import EmbeddingCache, VectorIndex
 from retrieval._indexer import CatalogIndexer
 from retrieval._search import SearchEngine
+
+if TYPE_CHECKING:
+    from assistant import Assistant
 
 REPO = Path(__file__).resolve().parent.parent
 DATASETS = REPO.parent / "shared" / "datasets"
@@ -109,3 +121,67 @@ def assistant(engine, tmp_path_factory):
         clip_encoder=None,
     )
     return Assistant(settings, stack)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start(assistant: Assistant, **options: object) -> tuple[object, str]:
+    """`ui.serve` (the app and /api/v1) on a free 127.0.0.1 port; `.close()` the app after."""
+    from ui import serve
+
+    port = free_port()
+    app = serve(assistant, port=port, block=False, quiet=True, **options)
+    return app, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def client(assistant) -> Iterator[httpx.Client]:
+    """The real app and /api/v1 over the session assistant, without a token (the variable is
+    cleared for the server's start), stopped after the module."""
+    from assistant.http_api import API_TOKEN_ENV
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv(API_TOKEN_ENV, raising=False)
+        app, url = start(assistant)
+    try:
+        with httpx.Client(base_url=url, timeout=60) as http:
+            yield http
+    finally:
+        app.close()
+
+
+class ChromaServer:
+    """`chroma run` on a fixed port and folder, so a restart serves the same data."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.port = folder, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        chroma = shutil.which("chroma", path=str(Path(sys.executable).parent)) or "chroma"
+        self.process = subprocess.Popen(
+            [chroma, "run", "--path", str(self.folder), "--host", "127.0.0.1",
+             "--port", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/api/v2/heartbeat", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        pytest.fail("chroma server did not start within 60 s")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+            self.process = None

@@ -8,18 +8,11 @@ must fail soft (a friendly reply, the state kept) and the next one work once the
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-import time
 import uuid
 from dataclasses import replace
-from pathlib import Path
 
-import httpx
 import pytest
-from test_http_api import free_port
+from conftest import ChromaServer
 
 from assistant import Assistant
 from assistant._retrieval import RetrievalStack
@@ -29,39 +22,6 @@ from retrieval._search import SearchEngine
 
 UNFILTERED = "i need something waterproof"  # no filter: the whole catalog is searched
 FILTERED = "show me women's jackets"
-
-
-class ChromaServer:
-    """`chroma run` on a fixed port and folder, so a restart serves the same data."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder, self.port = folder, free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        chroma = shutil.which("chroma", path=str(Path(sys.executable).parent)) or "chroma"
-        self.process = subprocess.Popen(
-            [chroma, "run", "--path", str(self.folder), "--host", "127.0.0.1",
-             "--port", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-        )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        pytest.fail("chroma server did not start within 60 s")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
-            self.process = None
 
 
 @pytest.fixture(scope="module")

@@ -34,14 +34,13 @@ import pytest
 import yaml
 from conftest import LUMA_IMAGES, REPO
 from PIL import Image
-from test_http_api import assert_error, start
+from test_http_api import assert_error
 from test_rasa import Conversation, ThreadedServer, http
 
 from assistant import Assistant, Settings
 from assistant._rasa import MAX_SHOWN, create_action_app
 from assistant._retrieval import RetrievalStack
 from assistant.cli import main
-from assistant.http_api import API_TOKEN_ENV
 from dialogue import MAX_MESSAGE_CHARS
 from retrieval import CatalogStore, CleaningConfig, IngestReport, ingest
 from retrieval._encoders import SentenceTextEncoder
@@ -753,19 +752,6 @@ class TestRasa:
 BAG = "luma:24-MB01"
 
 
-@pytest.fixture(scope="module")
-def api(assistant: Assistant) -> Iterator[httpx.Client]:
-    """The real server (app and /api/v1) without a token, as in test_http_api.py."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv(API_TOKEN_ENV, raising=False)
-        app, url = start(assistant)
-    try:
-        with httpx.Client(base_url=url, timeout=60) as http_client:
-            yield http_client
-    finally:
-        app.close()
-
-
 class TestApi:
     @pytest.mark.parametrize(
         ("params", "word"),
@@ -779,9 +765,9 @@ class TestApi:
         ],
     )
     def test_search_parameters_of_the_wrong_type(
-        self, api: httpx.Client, params: dict[str, Any], word: str
+        self, client: httpx.Client, params: dict[str, Any], word: str
     ) -> None:
-        assert_error(api.get("/api/v1/search", params=params), 422, word)
+        assert_error(client.get("/api/v1/search", params=params), 422, word)
 
     @pytest.mark.parametrize(
         ("body", "word"),
@@ -797,10 +783,12 @@ class TestApi:
             (None, "body"),
         ],
     )
-    def test_chat_bodies_of_the_wrong_type(self, api: httpx.Client, body: Any, word: str) -> None:
-        assert_error(api.post("/api/v1/chat", json=body), 422, word)
+    def test_chat_bodies_of_the_wrong_type(
+        self, client: httpx.Client, body: Any, word: str
+    ) -> None:
+        assert_error(client.post("/api/v1/chat", json=body), 422, word)
 
-    def test_cart_feedback_and_privacy_bodies_of_the_wrong_type(self, api: httpx.Client) -> None:
+    def test_cart_feedback_and_privacy_bodies_of_the_wrong_type(self, client: httpx.Client) -> None:
         session = new_session()
         cart = f"/api/v1/sessions/{session}/cart"
         for body, word in (
@@ -810,7 +798,7 @@ class TestApi:
             ({"product_id": BAG, "size": ["M"]}, "size"),
             ({"product_id": BAG, "color": {"name": "Blue"}}, "color"),
         ):
-            assert_error(api.post(cart, json=body), 422, word)
+            assert_error(client.post(cart, json=body), 422, word)
         feedback = f"/api/v1/sessions/{session}/feedback"
         for body in (
             {"product_id": BAG, "value": "up"},
@@ -819,55 +807,55 @@ class TestApi:
             {"product_id": BAG, "value": [1]},
             {"product_id": {"id": BAG}, "value": 1},
         ):
-            assert_error(api.post(feedback, json=body), 422)
+            assert_error(client.post(feedback, json=body), 422)
         privacy = f"/api/v1/sessions/{session}/privacy"
         for body, word in (
             ({"personalise": "nope"}, "personalise"),
             ({"personalise": [True]}, "personalise"),
             (["personalise"], "body"),
         ):
-            assert_error(api.put(privacy, json=body), 422, word)
-        assert_error(api.get(f"/api/v1/products/{BAG}/similar?k=many"), 422, "k")
-        assert api.get(cart).json() == {"lines": [], "items": 0, "total": 0.0}  # nothing added
+            assert_error(client.put(privacy, json=body), 422, word)
+        assert_error(client.get(f"/api/v1/products/{BAG}/similar?k=many"), 422, "k")
+        assert client.get(cart).json() == {"lines": [], "items": 0, "total": 0.0}  # nothing added
 
-    def test_bytes_that_are_not_utf8_or_not_json(self, api: httpx.Client) -> None:
+    def test_bytes_that_are_not_utf8_or_not_json(self, client: httpx.Client) -> None:
         json_header = {"content-type": "application/json"}
         for raw in (
             b'{"session_id": "s", "message": "\xff\xfe jackets"}',
             b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR",
             b'{"session_id": "s", "message": "' + b"[" * 50_000 + b'"}',
         ):
-            response = api.post("/api/v1/chat", content=raw, headers=json_header)
+            response = client.post("/api/v1/chat", content=raw, headers=json_header)
             assert 400 <= response.status_code < 500, response.text
             assert response.headers["content-type"].startswith("application/json")
             assert isinstance(response.json()["detail"], str)
         escaped = b'{"session_id": "s", "message": "\\ud800 jackets"}'  # a lone surrogate
-        assert_error(api.post("/api/v1/chat", content=escaped, headers=json_header), 422)
+        assert_error(client.post("/api/v1/chat", content=escaped, headers=json_header), 422)
 
     def test_html_and_injection_in_a_chat_message_come_back_as_json_text(
-        self, api: httpx.Client
+        self, client: httpx.Client
     ) -> None:
         body = {"session_id": new_session(), "message": "<script>alert(1)</script> bags"}
-        response = api.post("/api/v1/chat", json=body)
+        response = client.post("/api/v1/chat", json=body)
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("application/json")
         reply = response.json()
         assert reply["text"] and "<script" not in response.text  # not echoed anywhere
         assert reply["action"] not in ("error", "input_error")
 
-    def test_photo_urls_cannot_reach_server_files(self, api: httpx.Client) -> None:
+    def test_photo_urls_cannot_reach_server_files(self, client: httpx.Client) -> None:
         for path in (
             "/api/v1/products/..%2F..%2F..%2Fetc%2Fpasswd/image",
             "/api/v1/products/luma:..%2F..%2Fetc%2Fpasswd/image",
             "/api/v1/products/%2Fetc%2Fpasswd/image",
             "/api/v1/products/luma:WJ03%00/image",
         ):
-            response = api.get(path)
+            response = client.get(path)
             assert response.status_code == 404, path
             assert response.headers["content-type"].startswith("application/json")
             assert "root:" not in response.text
 
-    def test_a_zero_price_limit_reads_as_zero(self, api: httpx.Client) -> None:
-        body = api.get("/api/v1/search", params={"q": "jacket", "price_max": "-0"}).json()
+    def test_a_zero_price_limit_reads_as_zero(self, client: httpx.Client) -> None:
+        body = client.get("/api/v1/search", params={"q": "jacket", "price_max": "-0"}).json()
         assert body["results"] == [] and "$0.00" in body["empty_reason"]
         assert "-0" not in json.dumps(body)

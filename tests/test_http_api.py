@@ -4,15 +4,12 @@ over the session assistant (trained NLU, Luma + eShop engine, event log), called
 from __future__ import annotations
 
 import logging
-import socket
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import pytest
-from conftest import DATASETS
+from conftest import DATASETS, start
 
-from assistant import Assistant
 from assistant._events import EventKind
 from assistant.http_api import API_TOKEN_ENV, INTERNAL_ERROR, LOCKED, MAX_BODY_BYTES, SESSION_RULE
 
@@ -21,35 +18,8 @@ BAG = "luma:24-MB01"  # Joust Duffle Bag: no size, no colour
 WOMENS_JACKETS = {"q": "jacket", "category": "jackets", "gender": "women", "k": 50}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def new_session() -> str:
     return f"api-{uuid.uuid4().hex[:12]}"
-
-
-def start(assistant: Assistant, **options) -> tuple[object, str]:
-    from ui import serve
-
-    port = free_port()
-    app = serve(assistant, port=port, block=False, quiet=True, **options)
-    return app, f"http://127.0.0.1:{port}"
-
-
-@pytest.fixture(scope="module")
-def client(assistant) -> Iterator[httpx.Client]:
-    """The app and API without a token (the variable is cleared for the server's start)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv(API_TOKEN_ENV, raising=False)
-        app, url = start(assistant)
-    try:
-        with httpx.Client(base_url=url, timeout=60) as http:
-            yield http
-    finally:
-        app.close()
 
 
 def chat(client: httpx.Client, session: str, message: str) -> dict:

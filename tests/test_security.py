@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import httpx
 import pytest
-from test_http_api import start
+from conftest import start
 
 import assistant._assistant as facade
 from assistant import Assistant, Settings
