@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -223,7 +224,7 @@ class EmbeddingMemo:
         try:
             with np.load(self.path, allow_pickle=False) as arrays:
                 self._vectors = dict(zip(arrays["keys"].tolist(), arrays["vectors"], strict=True))
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
             self._vectors = {}
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:

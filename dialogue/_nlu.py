@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,7 +86,7 @@ class NluModel:
         if from_cache:
             try:
                 classifier.load_bytes(cache_file.read_bytes())
-            except (OSError, ValueError, KeyError) as exc:
+            except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
                 log.warning("intent model cache %s unreadable (%s); retraining", cache_file, exc)
                 from_cache = False
         if not from_cache:

@@ -214,3 +214,12 @@ class TestPromptFiles:
     def test_the_trained_model_is_cached_by_content(self, own_assistant: Assistant):
         assert own_assistant.training is not None and own_assistant.training.from_cache
         assert own_assistant.training.seconds < 5
+
+    def test_a_corrupt_model_cache_is_retrained_not_fatal(self, own_assistant: Assistant, caplog):
+        cache = own_assistant.training.cache_file if own_assistant.training else None
+        assert cache is not None and cache.exists()
+        cache.write_bytes(b"PK\x03\x04 not a real archive")
+        own_assistant.reload(force=True)
+        assert own_assistant.training is not None and not own_assistant.training.from_cache
+        assert "unreadable" in caplog.text and cache.name in caplog.text
+        assert own_assistant.respond(new_session(), "show me watches").suggestions
