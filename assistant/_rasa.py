@@ -245,7 +245,12 @@ def action_executor(assistant: Assistant) -> ActionExecutor:
 def create_action_app(assistant: Assistant) -> Sanic:
     """rasa-sdk's Sanic app (routes, error bodies) over our actions. CORS stays off, as in
     rasa-sdk's own CLI: Rasa calls the action server from its server, not from browsers."""
-    return create_app(action_executor(assistant), cors_origins=None)
+    app = create_app(action_executor(assistant), cors_origins=None)
+    # Sanic's TouchUp rewrites its protocol classes on the first start in a process and fails
+    # on the next one (KeyError: 'send'); a process may start the server more than once
+    # (tests, embedding), and TouchUp only trims unused signal dispatch.
+    app.config.TOUCHUP = False
+    return app
 
 
 def serve(assistant: Assistant, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:

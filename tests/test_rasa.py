@@ -258,6 +258,13 @@ class TestActionServer:
         assert [a["name"] for a in listed.body] == list(ACTIONS)
         assert set(ACTIONS) >= REQUIRED_ACTIONS
 
+    def test_a_second_server_starts_in_the_same_process(
+        self, server: ThreadedServer, assistant: Assistant
+    ):
+        with ThreadedServer(create_action_app(assistant)) as second:  # Sanic's TouchUp is off
+            assert http(f"{second.url}/health").body == {"status": "ok"}
+        assert http(f"{server.url}/health").body == {"status": "ok"}
+
     def test_unknown_action_gets_rasa_sdks_404(self, chat: Conversation):
         payload = chat.payload("action_make_coffee", "coffee please", "out_of_scope", [])
         reply = http(f"{chat.url}/webhook", "POST", payload)
