@@ -261,8 +261,12 @@ class TestActionServer:
     def test_a_second_server_starts_in_the_same_process(
         self, server: ThreadedServer, assistant: Assistant
     ):
-        with ThreadedServer(create_action_app(assistant)) as second:  # Sanic's TouchUp is off
-            assert http(f"{second.url}/health").body == {"status": "ok"}
+        Sanic.unregister_app(server.app)  # rasa-sdk names every app "rasa_sdk"
+        try:
+            with ThreadedServer(create_action_app(assistant)) as second:  # TouchUp is off
+                assert http(f"{second.url}/health").body == {"status": "ok"}
+        finally:
+            Sanic.register_app(server.app)
         assert http(f"{server.url}/health").body == {"status": "ok"}
 
     def test_unknown_action_gets_rasa_sdks_404(self, chat: Conversation):
