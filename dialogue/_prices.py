@@ -178,9 +178,7 @@ def wants_cheap(text: str) -> bool:
 
 
 # Sizes said in words (voice turns): "waist thirty four", "size twenty eight", "thirty two waist".
-_SIZE_WORDS = (
-    rf"(?:{_NUMBER_WORDS})(?:[\s-]+(?:{_NUMBER_WORDS}))?(?![\s-]+(?:hundred|thousand)\b)"
-)
+_SIZE_WORDS = rf"(?:{_NUMBER_WORDS})(?:[\s-]+(?:{_NUMBER_WORDS}))?(?![\s-]+(?:hundred|thousand)\b)"
 _SPOKEN_SIZE = re.compile(
     rf"\b(?P<before>size|sz|waist|inseam)(?P<gap>\s+)(?P<words>{_SIZE_WORDS})\b"
     rf"|\b(?P<words_first>{_SIZE_WORDS})(?P<gap_after>\s+)(?P<after>waist|inseam)\b",
