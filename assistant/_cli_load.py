@@ -36,6 +36,12 @@ def add_commands(bench_commands: Any) -> None:
     load.add_argument(
         "--gradio-sessions", type=int, default=4, help="sessions through the UI queue, 0 = off"
     )
+    load.add_argument(
+        "--forget-sessions",
+        action="store_true",
+        help="delete each session after its checks, as expiring sessions would (always on "
+        "with --url); a soak then shows memory held by anything but the sessions themselves",
+    )
     load.add_argument("--out", type=Path, help="report folder (default DATA/bench)")
     load.set_defaults(handler=_bench_load)
 
@@ -60,6 +66,7 @@ def _bench_load(args: argparse.Namespace, settings: Settings) -> int:
         "gradio_sessions": args.gradio_sessions,
         "out_dir": args.out or settings.data_dir / "bench",
         "on_level": _print_level,
+        "forget": True if args.url else args.forget_sessions,
     }
     if args.url:
         url = check_target(args.url, allow_remote=args.allow_remote)
@@ -67,7 +74,7 @@ def _bench_load(args: argparse.Namespace, settings: Settings) -> int:
         if server is None:
             console.print("Server process not found on this box: no server RSS or CPU.")
         # Forgotten after their checks, so the target's event log holds no bench traffic.
-        report = run(url, args.shoppers, args.duration, server=server, forget=True, **options)
+        report = run(url, args.shoppers, args.duration, server=server, **options)
     else:
         report = _in_process(settings, args.shoppers, args.duration, options)
     _print_report(report)
