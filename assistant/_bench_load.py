@@ -550,6 +550,7 @@ CART_LINE = re.compile(
     re.S,
 )
 TURN_EVENT = "/on_turn"  # the text box's submit: the same handler as the Send button
+PRIVACY_EVENT = "/lambda"  # the "Personalise my results" checkbox
 
 
 def gradio_screen(outputs: Sequence[Any]) -> Screen:
@@ -604,10 +605,12 @@ def _gradio_turns(
     return True
 
 
-def gradio_load(url: str, sessions: int, seconds: float, seed: int) -> dict[str, Any]:
+def gradio_load(url: str, sessions: int, seconds: float, seed: int, forget: bool) -> dict[str, Any]:
     """A few shoppers driving the real UI event through Gradio's queue (`gradio_client`, one
     client and thread each, a new Gradio session per conversation). A turn's latency runs
-    from joining the queue to the last streamed frame, so it includes the reply's streaming."""
+    from joining the queue to the last streamed frame, so it includes the reply's streaming.
+    With `forget`, each session first opts out of personalisation, so it records no events
+    (its assistant session id is hidden in the UI's state: the API cannot forget it later)."""
     go_offline()
     from gradio_client import Client
 
@@ -625,6 +628,8 @@ def gradio_load(url: str, sessions: int, seconds: float, seed: int) -> dict[str,
         try:
             while time.monotonic() < deadline:
                 client.reset_session()  # a new Gradio session: a new assistant session
+                if forget:
+                    client.predict(False, api_name=PRIVACY_EVENT)
                 check = SessionCheck(f"gradio-{client.session_hash}")
                 tally.sessions += 1
                 began = time.perf_counter()
@@ -848,7 +853,7 @@ def run(
         report["levels"] = levels
         report["sustainable"] = sustainable(levels)
         if gradio_sessions > 0:
-            args = (url, gradio_sessions, seconds, SEED)
+            args = (url, gradio_sessions, seconds, SEED, forget)
             try:
                 queue, _ = _measure(pool, server, gradio_load, args, seconds)
             except Exception as exc:  # the UI may be missing or behind a login

@@ -50,10 +50,15 @@ def url(assistant) -> Iterator[str]:
 
 
 @pytest.mark.slow
-def test_a_short_bounded_run_checks_every_session(url, tmp_path):
+def test_a_short_bounded_run_checks_every_session(url, assistant, tmp_path):
     server = listening_process(url)
     assert server == ServerProcess(os.getpid())  # the in-process server, found by its port
-    report = run(url, [4], 6, soak=4, gradio_sessions=2, server=server, out_dir=tmp_path)
+    events = assistant.events.count()
+    report = run(
+        url, [4], 6, soak=4, gradio_sessions=2, server=server, forget=True, out_dir=tmp_path
+    )
+    # Forgotten as against a real store (`--url`): API sessions deleted, UI sessions opted out.
+    assert assistant.events.count() == events and report["sessions_forgotten"]
     saved = json.loads((tmp_path / "load.json").read_text())
     assert saved["levels"] == report["levels"]
     (level,) = saved["levels"]
