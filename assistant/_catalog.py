@@ -95,15 +95,16 @@ class RetrievalCatalog(CatalogPort):
         result = self.engine.search(query)
         hits = _sorted(result.hits, request.sort)[request.offset : window]
         relaxation = result.relaxation
+        colors = c.colors
         return SearchOutcome(
-            matches=[self._match(h) for h in hits],
+            matches=[self._match(h, colors) for h in hits],
             total=result.candidates,
             empty_reason=result.empty_reason,
             relaxed_constraint=relaxation.description if relaxation else None,
-            relaxed_matches=[self._match(h) for h in relaxation.hits[: request.k]]
+            relaxed_matches=[self._match(h, colors) for h in relaxation.hits[: request.k]]
             if relaxation
             else [],
-            alternatives=[self._match(h) for h in result.alternatives[: request.k]]
+            alternatives=[self._match(h, colors) for h in result.alternatives[: request.k]]
             if request.offset == 0
             else [],
         )
@@ -146,7 +147,8 @@ class RetrievalCatalog(CatalogPort):
         self._vocabulary = (view, vocabulary)
         return vocabulary
 
-    def _match(self, hit: Hit) -> Match:
+    def _match(self, hit: Hit, colors: Sequence[str] = ()) -> Match:
+        """The hit as a match; its card shows the photo of the colour the shopper asked for."""
         e = hit.evidence
         evidence = MatchEvidence(
             met=tuple(e.met),
@@ -156,7 +158,7 @@ class RetrievalCatalog(CatalogPort):
             review_rating=e.review_rating,
             price_vs_limit=e.price_vs_limit,
         )
-        return Match(self._card(hit.product), evidence)
+        return Match(self._card(hit.product).in_color(*colors), evidence)
 
     def _card(self, product: Product) -> ProductCard:
         cached = self._cards.get(product.id)
@@ -191,6 +193,7 @@ class RetrievalCatalog(CatalogPort):
             review_count=len(product.reviews),
             in_stock=product.in_stock,
             image=image or (product.images[0].path if product.images else None),
+            color_images=_color_images(product),
             summary=product.description[:SUMMARY_CHARS],
             reviews=tuple(
                 ReviewFact(r.rating, r.text, r.title) for r in product.reviews[:MAX_REVIEWS_ON_CARD]
@@ -200,6 +203,15 @@ class RetrievalCatalog(CatalogPort):
             self._cards.clear()
         self._cards[product.id] = card
         return card
+
+
+def _color_images(product: Product) -> tuple[tuple[str, str], ...]:
+    """The first photo of each colour, preferring the colour's main view."""
+    by_color: dict[str, tuple[str, str]] = {}
+    for image in sorted(product.images, key=lambda i: i.role != ImageRole.MAIN):
+        if image.color:
+            by_color.setdefault(image.color.lower(), (image.color, image.path))
+    return tuple(by_color.values())
 
 
 def _sorted(hits: list[Hit], sort: str | None) -> list[Hit]:

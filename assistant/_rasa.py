@@ -475,7 +475,7 @@ def _product(card: ProductCard, suggestion: Suggestion | None = None) -> Product
         "rating": card.rating,
         "review_count": card.review_count,
         "in_stock": card.in_stock,
-        "image_url": image_url(card.id) if card.image else None,
+        "image_url": image_url(card.id, card.image_color) if card.image else None,
         "reason": suggestion.reason if suggestion else None,
     }
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, Security
 from fastapi import Path as PathParam
@@ -53,6 +53,7 @@ MAX_BODY_BYTES = 64 * 1024
 MAX_K = 50
 MAX_QUERY_CHARS = 500
 MAX_ID_CHARS = 300
+MAX_COLOR_CHARS = 60
 SESSION_RULE = "session id: 1-128 letters, digits, '_', '-', '.', ':'"
 INTERNAL_ERROR = "Internal server error; it has been logged."
 LOCKED = f"This server has a login: set ${API_TOKEN_ENV} to use the HTTP API."
@@ -91,7 +92,11 @@ class Product(BaseModel):
     rating: float | None
     review_count: int
     in_stock: bool
-    image_url: str | None = Field(description="the main photo, served by this API")
+    image_url: str | None = Field(
+        description="the photo, served by this API: of the colour searched for when the catalog "
+        "has one, else the main photo"
+    )
+    image_color: str | None = Field(description="the colour the photo shows, when chosen for one")
     summary: str
     reviews: list[Review]
 
@@ -307,15 +312,17 @@ def _not_found(product_id: str) -> HTTPException:
 
 
 # Conversions ---------------------------------------------------------------------------------
-def image_url(product_id: str) -> str:
-    """Where the web app serves a product's photo: cards never carry server file paths."""
-    return f"{PREFIX}/products/{quote(product_id, safe=':')}/image"
+def image_url(product_id: str, color: str | None = None) -> str:
+    """Where the web app serves a product's photo (of `color` when given): cards never carry
+    server file paths."""
+    url = f"{PREFIX}/products/{quote(product_id, safe=':')}/image"
+    return f"{url}?{urlencode({'color': color})}" if color else url
 
 
 def _product(data: dict[str, Any]) -> Product:
-    """A card (as a dict) with its server file path replaced by the API's photo URL."""
-    fields = {k: v for k, v in data.items() if k != "image"}
-    url = image_url(data["id"]) if data.get("image") else None
+    """A card (as a dict) with its server file paths replaced by the API's photo URL."""
+    fields = {k: v for k, v in data.items() if k not in ("image", "color_images")}
+    url = image_url(data["id"], data.get("image_color")) if data.get("image") else None
     return Product.model_validate({**fields, "image_url": url})
 
 
@@ -524,12 +531,23 @@ def create_api(
 
     @router.get(
         "/products/{product_id:path}/image",
-        summary="A product's main photo",
+        summary="A product's photo",
         response_class=FileResponse,
         responses={200: {"content": {"image/*": {}}}},
     )
-    def image(product_id: ProductPath) -> FileResponse:
+    def image(
+        product_id: ProductPath,
+        color: Annotated[
+            str | None,
+            Query(
+                max_length=MAX_COLOR_CHARS,
+                description="that colour's photo, if the catalog has one (else the main photo)",
+            ),
+        ] = None,
+    ) -> FileResponse:
         card = card_or_404(product_id)
+        if color:
+            card = card.in_color(color)
         if not card.image or not Path(card.image).is_file():
             raise HTTPException(404, f"no photo for {product_id!r}")
         return FileResponse(card.image)

@@ -8,7 +8,7 @@ about a product comes from these objects.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -52,6 +52,20 @@ class ProductCard:
     image: str | None = None
     summary: str = ""
     reviews: tuple[ReviewFact, ...] = ()
+    # The catalog's photo of each colour that has one, as (colour, photo) pairs.
+    color_images: tuple[tuple[str, str], ...] = ()
+    # The colour `image` shows when it was chosen for one (see `in_color`).
+    image_color: str | None = None
+
+    def in_color(self, *colors: str) -> ProductCard:
+        """This card showing the photo of the first of `colors` the catalog has one of, so a
+        shopper who asked for blue sees the blue one; unchanged when there is none."""
+        photos = {c.lower(): (c, path) for c, path in self.color_images}
+        for wanted in colors:
+            if wanted.lower() in photos:
+                color, path = photos[wanted.lower()]
+                return replace(self, image=path, image_color=color)
+        return self
 
     @property
     def needs_size(self) -> bool:

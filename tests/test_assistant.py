@@ -42,6 +42,19 @@ class TestShopping:
         assert (line.product_id, line.size, line.color) == (second.id, "M", "Blue")
         assert added.dialogue.action == "add_to_cart" and second.title in added.text
 
+    def test_cards_show_the_photo_of_the_colour_asked_for(self, assistant: Assistant):
+        sid = new_session()
+        plain = assistant.respond(sid, "men's hoodies").suggestions
+        assert plain and all(s.card.image_color is None for s in plain)
+        orange = assistant.respond(sid, "in orange").suggestions
+        assert orange
+        for suggestion in orange:
+            card = suggestion.card
+            assert card.image_color == "Orange" and "orange" in card.image.lower()
+            assert (card.image_color, card.image) in card.color_images
+            main = assistant.catalog.product(card.id)
+            assert main is not None and main.image != card.image
+
     def test_every_price_said_is_a_catalog_price(self, assistant: Assistant, luma_store):
         sid = new_session()
         reply = assistant.respond(sid, "hoodies for men under 70 dollars")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -188,6 +189,22 @@ class TestSearch:
         photo = client.get(url)
         assert photo.status_code == 200 and photo.headers["content-type"].startswith("image/")
         assert len(photo.content) > 1000
+
+    def test_a_colour_search_shows_that_colours_photo(self, client, assistant):
+        params = {"q": "hoodie", "color": "Orange", "k": 5}
+        products = [
+            r["product"] for r in client.get("/api/v1/search", params=params).json()["results"]
+        ]
+        assert products
+        for product in products:
+            card = assistant.catalog.product(product["id"])
+            (orange,) = [path for color, path in card.color_images if color == "Orange"]
+            assert product["image_color"] == "Orange"
+            assert product["image_url"].endswith("/image?color=Orange")
+            photo = client.get(product["image_url"])
+            assert photo.status_code == 200 and photo.content == Path(orange).read_bytes()
+        main = client.get(products[0]["image_url"].split("?")[0]).content
+        assert main == Path(assistant.catalog.product(products[0]["id"]).image).read_bytes()
 
 
 class TestProducts:

@@ -245,7 +245,9 @@ def assert_catalog_facts(assistant: Assistant, product: dict[str, Any]) -> None:
     assert product["title"] == card.title
     assert product["price"] == card.price and product["regular_price"] == card.regular_price
     assert product["sizes"] == list(card.sizes) and product["colors"] == list(card.colors)
-    assert product["rating"] == card.rating and product["image_url"].endswith("/image")
+    path, _, color = product["image_url"].partition("?color=")
+    assert product["rating"] == card.rating and path.endswith("/image")
+    assert not color or color in card.colors  # a colour's photo, when one was asked for
     assert "/" + "shared" not in product["image_url"]  # no server file path leaves the server
 
 
@@ -347,6 +349,7 @@ class TestSearchActions:
         for product in products:
             assert_catalog_facts(assistant, product)
             assert "Women" in assistant.catalog.product(product["id"]).genders
+            assert product["image_url"].endswith("?color=Blue")
         assert "for women, in blue" in turn.text
         assert chat.slots["color"] == ["blue"] and chat.slots["gender"] == ["women"]
 

@@ -51,7 +51,14 @@ class TestMagentoFixtures:
         assert hoodie.attributes["material"] == ["Wool"]
         assert "eco-friendly" in hoodie.tags
         roles = {(i.role, i.color) for i in hoodie.images}
-        assert (ImageRole.BACK, None) in roles and (ImageRole.MAIN, "Black") in roles
+        # The parent's own photos are the gray variant's: its rows list them.
+        assert roles == {
+            (ImageRole.MAIN, "Gray"),
+            (ImageRole.ALT, "Gray"),
+            (ImageRole.BACK, "Gray"),
+            (ImageRole.MAIN, "Black"),
+            (ImageRole.MAIN, "Orange"),
+        }
         assert all(Path(i.path).is_file() for i in hoodie.images)
         assert all(Path(i.path).is_relative_to(LUMA_IMAGES.resolve()) for i in hoodie.images)
 
@@ -137,6 +144,32 @@ class TestMagentoExportCsv:
         )
         assert report.products == 147 and report.variants == 1847
         assert not report.counts().get("missing_image")
+
+    def test_a_photo_listed_by_two_colours_shows_neither(self, store, cleaning, tmp_path):
+        export = LUMA / "ConfigurableSampleData" / "products.csv"
+        with export.open(newline="") as source:
+            reader = csv.DictReader(source)
+            rows = [r for r in reader if r["sku"].split("-")[0] == "MH01"]
+            fields = reader.fieldnames
+        for row in rows:  # every variant row lists the parent's main photo as well
+            row["additional_images"] = ",".join(
+                filter(None, ["/m/h/mh01-gray_main.jpg", row["additional_images"]])
+            )
+        with (tmp_path / "mh01.csv").open("w", newline="") as out:
+            writer = csv.DictWriter(out, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(rows)
+        ingest(
+            tmp_path / "mh01.csv",
+            store,
+            catalog="shop",
+            cleaning=cleaning,
+            images_root=LUMA_IMAGES,
+            progress=False,
+        )
+        colors = {Path(i.path).name: i.color for i in store.get("shop:MH01").images}
+        assert colors["mh01-gray_main.jpg"] is None
+        assert colors["mh01-gray_back.jpg"] == "Gray" and colors["mh01-black_main.jpg"] == "Black"
 
 
 class TestEshop:

@@ -100,6 +100,7 @@ class MagentoReader:
         self.records = SourceRecords()
         self._by_sku: dict[str, Product] = {}
         self._bundle_choices: dict[str, list[list[str]]] = {}  # bundle sku -> choices per option
+        self._shared_photos: set[str] = set()  # photos that variants of two colours list
 
     # -- entry points -------------------------------------------------------------------------
     def read_export(self, path: Path) -> SourceRecords:
@@ -331,14 +332,29 @@ class MagentoReader:
     def _add_images(
         self, product: Product, references: list[str], source: str, line: int, color: str | None
     ) -> None:
-        known = {image.path for image in product.images}
+        known = {image.path: image for image in product.images}
         for reference in references:
             path = resolve_image(self.images_root, reference, self.report, source, line)
-            if path is None or str(path) in known:
+            if path is None:
+                continue
+            if str(path) in known:
+                self._claim(known[str(path)], color)
                 continue
             role = image_role(reference, first=not product.images)
-            product.images.append(ProductImage(str(path), role, color))
-            known.add(str(path))
+            image = ProductImage(str(path), role, color)
+            product.images.append(image)
+            known[image.path] = image
+
+    def _claim(self, image: ProductImage, color: str | None) -> None:
+        """A parent's own photo that a variant row lists shows that variant's colour, unless
+        variants of another colour list it too (then it shows no one colour)."""
+        if color is None or image.path in self._shared_photos:
+            return
+        if image.color is None:
+            image.color = color
+        elif image.color.lower() != color.lower():
+            image.color = None
+            self._shared_photos.add(image.path)
 
 
 def _not_visible(row: dict[str, str]) -> bool:
