@@ -77,6 +77,7 @@ class _Session:
     # A token bucket: turns left in the current burst, refilled at the configured rate.
     allowance: float = float(RATE_BURST)
     checked: float = field(default_factory=lambda: time.monotonic())
+    used: float = field(default_factory=lambda: time.monotonic())
 
     def take_turn(self, per_minute: int) -> bool:
         """Spend one turn if the session has one left (0 per minute = no limit)."""
@@ -184,15 +185,28 @@ class Assistant:
     def _session(self, session_id: str) -> _Session:
         if not SESSION_ID.match(session_id or ""):
             raise ValueError("session id: 1-128 letters, digits, '_', '-', '.', ':'")
+        now = time.monotonic()
         with self._sessions_lock:
+            self._expire_idle(now)
             session = self._sessions.get(session_id)
             if session is None:
                 state = DialogueState(personalise=self.settings.personalise)
                 session = self._sessions[session_id] = _Session(state)
                 while len(self._sessions) > MAX_SESSIONS:
                     self._sessions.popitem(last=False)
+            session.used = now
             self._sessions.move_to_end(session_id)
             return session
+
+    def _expire_idle(self, now: float) -> None:
+        """Drop sessions idle longer than `session_idle_minutes`. Sessions are kept in order of
+        use, so only the expired ones at the front are looked at."""
+        idle = self.settings.session_idle_minutes * 60
+        while idle and self._sessions:
+            oldest = next(iter(self._sessions.values()))
+            if now - oldest.used <= idle:
+                return
+            self._sessions.popitem(last=False)
 
     def state(self, session_id: str) -> DialogueState:
         return self._session(session_id).state

@@ -16,7 +16,7 @@ import yaml
 ENV_PREFIX = "SHOPASSIST_"
 _PATH_FIELDS = ("data_dir", "prompts_dir", "clip_checkpoint")
 _INT_FIELDS = ("hnsw_ef_search", "search_candidates", "port")
-_NON_NEGATIVE_INT_FIELDS = ("turns_per_minute",)
+_NON_NEGATIVE_INT_FIELDS = ("turns_per_minute", "session_idle_minutes")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +57,9 @@ class Settings:
     # Turns one session may take per minute after a burst of 10 (0 = no limit): a person
     # types far slower; a script hammering one session gets a "slow down" reply (HTTP 429).
     turns_per_minute: int = 30
+    # A session (dialogue state and cart, held in memory) untouched this long is dropped, so a
+    # long-running server holds only live shoppers (0 = keep until the 10,000-session cap).
+    session_idle_minutes: int = 240
 
     @property
     def catalog_db(self) -> Path:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 import uuid
+from dataclasses import replace
 
 import pytest
 
@@ -196,6 +197,30 @@ class TestSessions:
         assert assistant.state(a).constraints != assistant.state(b).constraints
         assistant.reset(a)
         assert assistant.state(a) == DialogueState()
+
+    def test_idle_sessions_expire_and_busy_ones_stay(self, assistant: Assistant, monkeypatch):
+        import assistant._assistant as module
+
+        clock = [module.time.monotonic()]
+        monkeypatch.setattr(module.time, "monotonic", lambda: clock[0])
+        monkeypatch.setattr(
+            assistant, "settings", replace(assistant.settings, session_idle_minutes=30)
+        )
+        idle, busy = new_session(), new_session()
+        for sid in (idle, busy):
+            assistant.respond(sid, "show me bags")
+            assistant.respond(sid, "add the first one")
+        clock[0] += 20 * 60
+        assistant.respond(busy, "what's in my cart")
+        clock[0] += 15 * 60  # idle: 35 minutes untouched; busy: 15
+        assert assistant.state(busy).cart
+        assert assistant.state(idle) == DialogueState()  # dropped, so a fresh session
+
+        monkeypatch.setattr(
+            assistant, "settings", replace(assistant.settings, session_idle_minutes=0)
+        )
+        clock[0] += 24 * 60 * 60
+        assert assistant.state(busy).cart  # 0 = no expiry
 
 
 class TestPromptFiles:
