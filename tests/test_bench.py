@@ -49,13 +49,15 @@ class TestBenchScale:
             if plan.endswith("exact"):
                 assert row["recall_vs_exact"] == 1.0
         assert [row["ef_search"] for row in result.hnsw] == [16, 32, 64, 128, 256]
-        assert set(result.engine) == {
-            "no filter",
-            "colour + price (selective)",
-            "gender (broad)",
-            "category + size",
-        }
+        cases = {"no filter", "colour + price (selective)", "gender (broad)", "category + size"}
+        assert set(result.engine_after_build) == cases
+        assert set(result.engine) == cases | {"rss_mb"}  # measured in a fresh process
+        assert all(result.engine[case]["n"] == 4 for case in cases)
         assert result.vectors_per_second > 0 and result.rss_mb > 0
+
+        again = bench_scale(3000, text_encoder, repeat=2, work_dir=tmp_path, progress=False)
+        assert again.vectors_per_second is None and "chroma" not in again.build_seconds
+        assert again.filter_plans and set(again.engine) == cases | {"rss_mb"}
 
     def test_percentiles(self):
         assert percentiles([5.0, 1.0, 3.0, 2.0, 4.0]) == {"p50": 3.0, "p95": 5.0, "n": 5}
