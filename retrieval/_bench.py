@@ -190,10 +190,11 @@ class ScaleResult:
     vectors_per_second: float | None = None  # None when an index built earlier was reused
     rss_mb: float = 0.0
     filter_plans: list[dict[str, Any]] = field(default_factory=list)
+    # HNSW and the whole search in a fresh process that opens the built index, as a server
+    # would; then the same in the process that has just built it.
     hnsw: list[dict[str, Any]] = field(default_factory=list)
-    # The whole search, in a fresh process that opens the built index (as a server would).
     engine: dict[str, Any] = field(default_factory=dict)
-    # The same, in the process that just built the index (Chroma still settling in it).
+    hnsw_after_build: list[dict[str, Any]] = field(default_factory=list)
     engine_after_build: dict[str, Any] = field(default_factory=dict)
 
 
@@ -229,10 +230,11 @@ def bench_scale(
     result.rss_mb = round(rss_mb())
     queries = _queries(vectors)
     result.filter_plans = _filter_plans(engine, index, name, queries, repeat)
-    result.hnsw = _hnsw_sweep(engine, index, name, queries)
+    result.hnsw_after_build = _hnsw_sweep(engine, index, name, queries)
     result.engine_after_build = _engine_turns(engine, repeat)
     del engine, index, products, vectors
-    result.engine = _engine_turns_in_fresh_process(size, folder, text_model, repeat)
+    fresh = _in_fresh_process(size, folder, text_model, repeat)
+    result.hnsw, result.engine = fresh["hnsw"], fresh["engine"]
     return result
 
 
@@ -264,10 +266,8 @@ def _queries(vectors: np.ndarray) -> np.ndarray:
     return normalise_rows(vectors[rng.integers(0, len(vectors), 50)] + 0.3 * noise)
 
 
-def _engine_turns_in_fresh_process(
-    size: int, folder: Path, text_model: str, repeat: int
-) -> dict[str, Any]:
-    """`_engine_turns` in a new Python process that opens the persisted index."""
+def _in_fresh_process(size: int, folder: Path, text_model: str, repeat: int) -> dict[str, Any]:
+    """`_serve_and_time` in a new Python process."""
     command = [sys.executable, "-m", __name__, str(size), str(folder), text_model, str(repeat)]
     done = subprocess.run(command, check=True, capture_output=True, text=True)
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
@@ -468,10 +468,14 @@ def _serve_and_time(size: int, folder: Path, text_model: str, repeat: int) -> di
 
     products, vectors = synthetic_catalog(size)
     index = VectorIndex(path=folder / f"chroma-{size}", hnsw=HnswSettings(ef_search=128))
-    text = _FixedText(SentenceTextEncoder(text_model), _queries(vectors))
+    queries = _queries(vectors)
     del vectors
-    engine = SearchEngine(_Products(products), index, text)
-    return {**_engine_turns(engine, repeat), "rss_mb": round(rss_mb())}
+    engine = SearchEngine(
+        _Products(products), index, _FixedText(SentenceTextEncoder(text_model), queries)
+    )
+    engine_turns = {**_engine_turns(engine, repeat), "rss_mb": round(rss_mb())}
+    name = collection_name("text", engine.text_encoder.name)
+    return {"engine": engine_turns, "hnsw": _hnsw_sweep(engine, index, name, queries)}
 
 
 if __name__ == "__main__":

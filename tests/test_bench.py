@@ -48,7 +48,9 @@ class TestBenchScale:
             assert 0 <= row["recall_vs_exact"] <= 1
             if plan.endswith("exact"):
                 assert row["recall_vs_exact"] == 1.0
-        assert [row["ef_search"] for row in result.hnsw] == [16, 32, 64, 128, 256]
+        for sweep in (result.hnsw, result.hnsw_after_build):
+            assert [row["ef_search"] for row in sweep] == [16, 32, 64, 128, 256]
+            assert all(0 <= row["recall@10"] <= 1 for row in sweep)
         cases = {"no filter", "colour + price (selective)", "gender (broad)", "category + size"}
         assert set(result.engine_after_build) == cases
         assert set(result.engine) == cases | {"rss_mb"}  # measured in a fresh process
