@@ -515,33 +515,34 @@ class SearchEngine:
         """MMR over text vectors, and one item per product family (the same item in another
         size or colour sold as its own SKU) before any second one."""
         pool = ranked[: max(k * 5, 50)]
+        if not pool:
+            return []
+        lam = self.weights.mmr_lambda
+        vectors = [self.text_space.vector_of(pid) for pid, _, _ in pool]
+        has_vector = np.array([v is not None for v in vectors])
+        zero = np.zeros(self.text_space.matrix.shape[-1], dtype=np.float32)
+        matrix = np.stack([v if v is not None else zero for v in vectors])
+        relevance = lam * np.array([score for _, score, _ in pool])
+        # Similarity of each pool item to the closest item chosen so far (MMR's redundancy).
+        redundancy = np.full(len(pool), -np.inf)
+        left = np.ones(len(pool), dtype=bool)
         chosen: list[tuple[str, float, dict[str, int]]] = []
-        chosen_vectors: list[np.ndarray] = []
         families: set[str] = set()
         deferred: list[tuple[str, float, dict[str, int]]] = []
-        lam = self.weights.mmr_lambda
-        while pool and len(chosen) < k:
-            best_index, best_value = 0, -np.inf
-            for i, (pid, score, _) in enumerate(pool):
-                vector = self.text_space.vector_of(pid)
-                redundancy = (
-                    max(float(vector @ v) for v in chosen_vectors)
-                    if chosen_vectors and vector is not None
-                    else 0.0
-                )
-                value = lam * score - (1 - lam) * redundancy
-                if value > best_value:
-                    best_index, best_value = i, value
-            item = pool.pop(best_index)
+        while left.any() and len(chosen) < k:
+            penalty = np.where(has_vector & np.isfinite(redundancy), redundancy, 0.0)
+            value = np.where(left, relevance - (1 - lam) * penalty, -np.inf)
+            best = int(np.argmax(value))
+            left[best] = False
+            item = pool[best]
             family = _family(self.view.products[item[0]])
             if family in families:
                 deferred.append(item)
                 continue
             families.add(family)
             chosen.append(item)
-            vector = self.text_space.vector_of(item[0])
-            if vector is not None:
-                chosen_vectors.append(vector)
+            if has_vector[best]:
+                redundancy = np.maximum(redundancy, matrix @ matrix[best])
         return chosen + deferred[: k - len(chosen)]
 
     # -- evidence and empty results ---------------------------------------------------------------
