@@ -220,6 +220,9 @@ def test_search_refine_and_add_with_a_size(open_shopper):
     colours = shopper.page.locator("#sa-cards .sa-card .sa-colours").all_inner_texts()
     assert colours and len(colours) == shopper.cards.count()
     assert all("Blue" in line for line in colours), colours
+    photos = shopper.page.locator("#sa-cards img.sa-photo")
+    alts = [photos.nth(i).get_attribute("alt") for i in range(photos.count())]
+    assert alts == [f"{title} in Blue" for title in shopper.titles()]  # the blue photos
     second = shopper.titles()[1]
     shopper.shot("2-in-blue")
 

@@ -102,6 +102,22 @@ class TestHtml:
         assert "In Blue" in html and "#2" in html
         assert 'data-action="add"' in html and 'data-action="more"' in html
 
+    def test_a_colour_photo_says_its_colour(self):
+        card = ProductCard(
+            id="luma:WJ02",
+            title="Josie Yoga Jacket",
+            price=56.25,
+            colors=("Black", "Blue"),
+            image="/photos/wj02.jpg",
+            color_images=(("Blue", "/photos/wj02-blue.jpg"),),
+        )
+        assert 'alt="Josie Yoga Jacket"' in card_html(ShelfItem(card, "", 1), position=1, image="x")
+        blue = card_html(ShelfItem(card.in_color("blue"), "", 1), position=1, image="x")
+        assert 'alt="Josie Yoga Jacket in Blue"' in blue
+        assert card.in_color("red") is card and card.in_color("red", "BLUE").image.endswith(
+            "blue.jpg"
+        )
+
     def test_cards_off_the_dialogue_list_get_no_turn_buttons(self):
         item = ShelfItem(hostile_card(), "but over your $40.00 limit", 6, alternative=True)
         html = card_html(item, position=None, feedback=1)

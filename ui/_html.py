@@ -115,8 +115,9 @@ def card_html(
         classes.append("sa-alt")
     if focus:
         classes.append("sa-focus")
+    alt = f"{card.title} in {card.image_color}" if card.image_color else card.title
     photo = (
-        f'<img class="sa-photo" src="{esc(image)}" alt="{esc(card.title)}" loading="lazy">'
+        f'<img class="sa-photo" src="{esc(image)}" alt="{esc(alt)}" loading="lazy">'
         if image
         else '<div class="sa-photo sa-nophoto">No photo</div>'
     )
