@@ -6,7 +6,10 @@ Measured (`shopassist eval nlu`): embeddings alone miss typo'd and slang example
 n-grams catch; the SVM trains in about a second (logistic regression took ~20 s for the same
 accuracy), so a YAML edit applies at once.
 An utterance is out of scope when the model says so, when its calibrated confidence is low,
-or when it is far from every in-scope training example.
+or when its nearest training examples are out-of-scope ones rather than in-scope ones. That
+contrast separated CLINC150's validation utterances from our own held-out examples far better
+than the cosine to the nearest in-scope example alone (ROC AUC 0.977 against 0.954 on what the
+model itself lets through), so it catches more at the same cost in cross-validated F1.
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ from sklearn.svm import LinearSVC
 from dialogue._protocol import Embedder
 
 OUT_OF_SCOPE = "out_of_scope"
-FORMAT_VERSION = "intent-v2"
+FORMAT_VERSION = "intent-v3"
+# Examples averaged on each side of the neighbour margin; 3 and 5 measured alike, 1 and 10 worse.
+NEIGHBOURS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,19 +41,19 @@ class ClassifierSettings:
     """Hyper-parameters (from `prompts/dialogue.yml`); part of the model cache key."""
 
     char_ngrams: bool = True
-    char_weight: float = 0.6
+    char_weight: float = 0.9
     word_ngrams: bool = True
     word_weight: float = 0.6
     regularisation: float = 1.0
     calibration_folds: int = 3
     min_confidence: float = 0.45
-    min_similarity: float = 0.47
+    min_margin: float = 0.09
 
     def __post_init__(self) -> None:
         if not 0 < self.min_confidence < 1:
             raise ValueError("min_confidence must be between 0 and 1")
-        if not -1 <= self.min_similarity <= 1:
-            raise ValueError("min_similarity must be between -1 and 1")
+        if not -2 <= self.min_margin <= 2:
+            raise ValueError("min_margin must be between -2 and 2")
         if self.regularisation <= 0 or self.char_weight < 0 or self.word_weight < 0:
             raise ValueError("regularisation must be positive and the weights not negative")
         if self.calibration_folds < 2:
@@ -63,8 +68,9 @@ class IntentPrediction:
     intent: str
     confidence: float
     ranking: tuple[tuple[str, float], ...]
-    nearest_similarity: float
-    # "model", "low_confidence" or "far" when the answer is out of scope; "" otherwise.
+    # Mean cosine to the nearest in-scope examples minus that to the nearest out-of-scope ones.
+    margin: float
+    # "model", "low_confidence" or "near_out_of_scope" when the answer is out of scope; "" else.
     out_of_scope_reason: str = ""
 
     @property
@@ -88,6 +94,7 @@ class IntentClassifier:
         self._intercept = np.zeros(0)
         self.temperature = 1.0
         self._in_scope_vectors = np.zeros((0, 1), dtype=np.float32)
+        self._out_of_scope_vectors = np.zeros((0, 1), dtype=np.float32)
 
     # Training -------------------------------------------------------------------------------
     def fit(
@@ -104,6 +111,7 @@ class IntentClassifier:
         self._coef = model.coef_.astype(np.float32)
         self._intercept = model.intercept_.astype(np.float32)
         self._in_scope_vectors = vectors[y != OUT_OF_SCOPE].astype(np.float32)
+        self._out_of_scope_vectors = vectors[y == OUT_OF_SCOPE].astype(np.float32)
         return self
 
     def _new_model(self) -> LinearSVC:
@@ -157,13 +165,12 @@ class IntentClassifier:
         logits -= logits.max(axis=1, keepdims=True)
         probs = np.exp(logits)
         probs /= probs.sum(axis=1, keepdims=True)
-        if len(self._in_scope_vectors):
-            nearest = (vectors @ self._in_scope_vectors.T).max(axis=1)
-        else:
-            nearest = np.zeros(len(texts))
-        return [self._decide(row, float(sim)) for row, sim in zip(probs, nearest, strict=True)]
+        margins = _neighbour_similarity(vectors, self._in_scope_vectors) - _neighbour_similarity(
+            vectors, self._out_of_scope_vectors
+        )
+        return [self._decide(row, float(m)) for row, m in zip(probs, margins, strict=True)]
 
-    def _decide(self, probs: np.ndarray, nearest: float) -> IntentPrediction:
+    def _decide(self, probs: np.ndarray, margin: float) -> IntentPrediction:
         order = np.argsort(-probs)
         ranking = tuple((self.classes[i], round(float(probs[i]), 4)) for i in order[:5])
         intent, confidence = ranking[0]
@@ -172,11 +179,11 @@ class IntentClassifier:
             reason = "model"
         elif confidence < self.settings.min_confidence:
             reason = "low_confidence"
-        elif nearest < self.settings.min_similarity:
-            reason = "far"
+        elif margin < self.settings.min_margin:
+            reason = "near_out_of_scope"
         if reason:
             intent = OUT_OF_SCOPE
-        return IntentPrediction(intent, confidence, ranking, round(nearest, 4), reason)
+        return IntentPrediction(intent, confidence, ranking, round(margin, 4), reason)
 
     # Persistence ----------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
@@ -191,6 +198,7 @@ class IntentClassifier:
             classes=np.asarray(self.classes),
             temperature=np.asarray(self.temperature),
             in_scope=self._in_scope_vectors,
+            out_of_scope=self._out_of_scope_vectors,
         )
         return buffer.getvalue()
 
@@ -201,7 +209,17 @@ class IntentClassifier:
             self.classes = [str(c) for c in arrays["classes"]]
             self.temperature = float(arrays["temperature"])
             self._in_scope_vectors = arrays["in_scope"]
+            self._out_of_scope_vectors = arrays["out_of_scope"]
         return self
+
+
+def _neighbour_similarity(vectors: np.ndarray, examples: np.ndarray) -> np.ndarray:
+    """Mean cosine of each vector to its `NEIGHBOURS` most similar examples (0 without any)."""
+    if not len(examples):
+        return np.zeros(len(vectors))
+    similarities = vectors @ examples.T
+    k = min(NEIGHBOURS, len(examples))
+    return np.partition(similarities, -k, axis=1)[:, -k:].mean(axis=1)
 
 
 class EmbeddingMemo:
