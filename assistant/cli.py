@@ -278,11 +278,10 @@ def _bench_retrieval(args: argparse.Namespace, settings: Settings) -> int:
         for size in sizes:
             result = _bench.bench_scale(
                 size,
-                stack.text_encoder,
+                text_model=settings.text_model,
                 repeat=args.repeat,
                 work_dir=index_dir,
                 progress=not args.no_progress,
-                text_model=settings.text_model,
             )
             scales.append(asdict(result))
             _print_scale(result)

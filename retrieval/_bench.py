@@ -22,7 +22,12 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from retrieval._encoders import DEFAULT_TEXT_MODEL, TextEncoder, normalise_rows
+from retrieval._encoders import (
+    DEFAULT_TEXT_MODEL,
+    SentenceTextEncoder,
+    TextEncoder,
+    normalise_rows,
+)
 from retrieval._index import HnswSettings, VectorIndex
 from retrieval._indexer import collection_name
 from retrieval._model import Product, Variant
@@ -200,21 +205,34 @@ class ScaleResult:
 
 def bench_scale(
     size: int,
-    text_encoder: TextEncoder,
     *,
+    text_model: str = DEFAULT_TEXT_MODEL,
     repeat: int = 30,
     work_dir: Path | None = None,
     progress: bool = True,
-    text_model: str = DEFAULT_TEXT_MODEL,
 ) -> ScaleResult:
     """Time the filter plans and the engine on a synthetic index of `size` vectors, built in
-    `work_dir` (or reused from it: a 1M build takes over half an hour). `text_model` is what
-    `text_encoder` loaded, for the fresh process to load too."""
-    result = ScaleResult(size)
+    `work_dir` (or reused from it: a 1M build takes over half an hour).
+
+    Each phase runs in its own process, as a store would run `ingest` and then `serve`: at 1M
+    a process holds ~10 GB, so two at once would not fit, and a server never measures in the
+    process that has just bulk-loaded Chroma."""
     folder = Path(work_dir or tempfile.mkdtemp(prefix="shopassist-bench-"))
+    built = _in_own_process("build", size, folder, text_model, repeat, progress)
+    served = _in_own_process("serve", size, folder, text_model, repeat, progress)
+    return ScaleResult(size=size, **built, **served)
+
+
+def _build_and_time(
+    size: int, folder: Path, text_model: str, repeat: int, progress: bool
+) -> dict[str, Any]:
+    """Build (or reuse) the index, then time the filter plans, HNSW and the engine in the
+    building process."""
+    out: dict[str, Any] = {"build_seconds": {}}
     started = time.perf_counter()
     products, vectors = synthetic_catalog(size)
-    result.build_seconds["catalog"] = round(time.perf_counter() - started, 1)
+    out["build_seconds"]["catalog"] = round(time.perf_counter() - started, 1)
+    text_encoder = SentenceTextEncoder(text_model)
     index = VectorIndex(path=folder / f"chroma-{size}", hnsw=HnswSettings(ef_search=128))
     name = collection_name("text", text_encoder.name)
     if index.collection(name).count() != size:  # else reuse: the vectors are deterministic
@@ -222,20 +240,17 @@ def bench_scale(
         started = time.perf_counter()
         _build_index(index, name, products, vectors, progress)
         seconds = time.perf_counter() - started
-        result.build_seconds["chroma"] = round(seconds, 1)
-        result.vectors_per_second = round(size / seconds)
-    started = time.perf_counter()
-    engine = SearchEngine(_Products(products), index, _FixedText(text_encoder, _queries(vectors)))
-    result.build_seconds["engine"] = round(time.perf_counter() - started, 1)
-    result.rss_mb = round(rss_mb())
+        out["build_seconds"]["chroma"] = round(seconds, 1)
+        out["vectors_per_second"] = round(size / seconds)
     queries = _queries(vectors)
-    result.filter_plans = _filter_plans(engine, index, name, queries, repeat)
-    result.hnsw_after_build = _hnsw_sweep(engine, index, name, queries)
-    result.engine_after_build = _engine_turns(engine, repeat)
-    del engine, index, products, vectors
-    fresh = _in_fresh_process(size, folder, text_model, repeat)
-    result.hnsw, result.engine = fresh["hnsw"], fresh["engine"]
-    return result
+    started = time.perf_counter()
+    engine = SearchEngine(_Products(products), index, _FixedText(text_encoder, queries))
+    out["build_seconds"]["engine"] = round(time.perf_counter() - started, 1)
+    out["rss_mb"] = round(rss_mb())
+    out["filter_plans"] = _filter_plans(engine, index, name, queries, repeat)
+    out["hnsw_after_build"] = _hnsw_sweep(engine, index, name, queries)
+    out["engine_after_build"] = _engine_turns(engine, repeat)
+    return out
 
 
 def _build_index(
@@ -266,10 +281,14 @@ def _queries(vectors: np.ndarray) -> np.ndarray:
     return normalise_rows(vectors[rng.integers(0, len(vectors), 50)] + 0.3 * noise)
 
 
-def _in_fresh_process(size: int, folder: Path, text_model: str, repeat: int) -> dict[str, Any]:
-    """`_serve_and_time` in a new Python process."""
-    command = [sys.executable, "-m", __name__, str(size), str(folder), text_model, str(repeat)]
-    done = subprocess.run(command, check=True, capture_output=True, text=True)
+def _in_own_process(
+    phase: str, size: int, folder: Path, text_model: str, repeat: int, progress: bool
+) -> dict[str, Any]:
+    """A phase in a new Python process (progress bars pass through; the figures come back as
+    JSON on its last line of output)."""
+    arguments = [phase, str(size), str(folder), text_model, str(repeat), str(int(progress))]
+    command = [sys.executable, "-m", __name__, *arguments]
+    done = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
@@ -462,23 +481,26 @@ def save(report: dict[str, Any], out_dir: Path) -> Path:
     return path
 
 
-def _serve_and_time(size: int, folder: Path, text_model: str, repeat: int) -> dict[str, Any]:
+def _serve_and_time(
+    size: int, folder: Path, text_model: str, repeat: int, progress: bool
+) -> dict[str, Any]:
     """What a server process sees: the catalog and the built index opened afresh."""
-    from retrieval._encoders import SentenceTextEncoder
-
     products, vectors = synthetic_catalog(size)
     index = VectorIndex(path=folder / f"chroma-{size}", hnsw=HnswSettings(ef_search=128))
     queries = _queries(vectors)
     del vectors
-    engine = SearchEngine(
-        _Products(products), index, _FixedText(SentenceTextEncoder(text_model), queries)
-    )
+    text_encoder = SentenceTextEncoder(text_model)
+    engine = SearchEngine(_Products(products), index, _FixedText(text_encoder, queries))
     engine_turns = {**_engine_turns(engine, repeat), "rss_mb": round(rss_mb())}
-    name = collection_name("text", engine.text_encoder.name)
+    name = collection_name("text", text_encoder.name)
     return {"engine": engine_turns, "hnsw": _hnsw_sweep(engine, index, name, queries)}
 
 
+PHASES = {"build": _build_and_time, "serve": _serve_and_time}
+
 if __name__ == "__main__":
-    size_arg, folder_arg, model_arg, repeat_arg = sys.argv[1:5]
-    turns = _serve_and_time(int(size_arg), Path(folder_arg), model_arg, int(repeat_arg))
-    print(json.dumps(turns))
+    phase, size_arg, folder_arg, model_arg, repeat_arg, progress_arg = sys.argv[1:7]
+    figures = PHASES[phase](
+        int(size_arg), Path(folder_arg), model_arg, int(repeat_arg), progress_arg == "1"
+    )
+    print(json.dumps(figures))

@@ -34,8 +34,8 @@ class TestSyntheticCatalog:
 
 
 class TestBenchScale:
-    def test_measures_every_plan_and_the_exact_ones_are_exact(self, text_encoder, tmp_path):
-        result = bench_scale(3000, text_encoder, repeat=4, work_dir=tmp_path, progress=False)
+    def test_measures_every_plan_and_the_exact_ones_are_exact(self, tmp_path):
+        result = bench_scale(3000, repeat=4, work_dir=tmp_path, progress=False)
         plans = {(row["filter"], row["plan"]): row for row in result.filter_plans}
         assert {plan for _, plan in plans} == {
             "masked exact",
@@ -57,7 +57,7 @@ class TestBenchScale:
         assert all(result.engine[case]["n"] == 4 for case in cases)
         assert result.vectors_per_second > 0 and result.rss_mb > 0
 
-        again = bench_scale(3000, text_encoder, repeat=2, work_dir=tmp_path, progress=False)
+        again = bench_scale(3000, repeat=2, work_dir=tmp_path, progress=False)
         assert again.vectors_per_second is None and "chroma" not in again.build_seconds
         assert again.filter_plans and set(again.engine) == cases | {"rss_mb"}
 
