@@ -118,13 +118,14 @@ def slot_constraints(
     vocabulary: dict[str, list[str]], nlu_file: Path
 ) -> Callable[[str], dict[str, Any]]:
     """What the dialogue would search for: the (type, value, negated) entities the slot
-    extractor finds, plus the price range. Two texts agree when these are equal."""
-    from dialogue import EntityExtractor, load_nlu
+    extractor finds in the message as the dialogue reads it, plus the price range. Two texts
+    agree when these are equal."""
+    from dialogue import EntityExtractor, load_nlu, read_message
 
     extractor = EntityExtractor(vocabulary, load_nlu(nlu_file))
 
     def constraints(text: str) -> dict[str, Any]:
-        found = extractor.extract(text)
+        found = extractor.extract(read_message(text))
         entities = sorted({(e.type, e.value, e.negated) for e in found.entities})
         price = None if found.price is None else [found.price.minimum, found.price.maximum]
         return {"entities": [list(e) for e in entities], "price": price}

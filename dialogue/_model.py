@@ -113,7 +113,7 @@ class DialogueModel:
         raw = _as_text(text).strip()
         if len(raw) > MAX_MESSAGE_CHARS:
             return self._notice(state, raw[:80], "too_long")
-        message = spoken_sizes(plain_text(raw))
+        message = read_message(raw)
         if not message and image is None:
             return self._notice(state, "", "clarify_vague")
         snapshot = copy.deepcopy(state)
@@ -223,6 +223,12 @@ def _as_text(text: str | bytes | None) -> str:
     if isinstance(text, bytes | bytearray):
         return bytes(text).decode("utf-8", errors="replace")
     return text or ""
+
+
+def read_message(text: str) -> str:
+    """A message as the NLU reads it: wordless characters dropped, spoken sizes ("waist
+    thirty four") written as the catalog writes them."""
+    return spoken_sizes(plain_text(text))
 
 
 def plain_text(text: str) -> str:

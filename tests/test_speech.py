@@ -318,6 +318,12 @@ def test_slot_constraints_compare_what_the_dialogue_would_search_for():
     assert constraints("Show me blue jackets under $50.") == spoken
     assert constraints("Show me blue jackets under $15.") != spoken
     assert constraints("Show me jackets but not blue, under $50.") != spoken
+    # Spoken and written waist sizes read alike, as the dialogue reads them.
+    waist = slot_constraints(
+        {**vocabulary, "size": ["30", "32", "34"]}, REPO / "prompts" / "nlu.yml"
+    )
+    assert waist("pants in waist thirty four") == waist("pants in waist 34")
+    assert ["size", "34", False] in waist("pants in waist thirty four")["entities"]
 
 
 @pytest.mark.slow
