@@ -177,11 +177,13 @@ def wants_cheap(text: str) -> bool:
     return bool(CHEAP_WORDS.search(text))
 
 
-# Sizes said in words (voice turns): "waist thirty four", "size twenty eight", "thirty two waist".
+# Sizes said in words (voice turns): "waist thirty four", "size twenty eight", "thirty two
+# waist", "a thirty two inch waist".
 _SIZE_WORDS = rf"(?:{_NUMBER_WORDS})(?:[\s-]+(?:{_NUMBER_WORDS}))?(?![\s-]+(?:hundred|thousand)\b)"
 _SPOKEN_SIZE = re.compile(
     rf"\b(?P<before>size|sz|waist|inseam)(?P<gap>\s+)(?P<words>{_SIZE_WORDS})\b"
-    rf"|\b(?P<words_first>{_SIZE_WORDS})(?P<gap_after>\s+)(?P<after>waist|inseam)\b",
+    rf"|\b(?P<words_first>{_SIZE_WORDS})(?P<gap_after>[\s-]+(?:inch(?:es)?[\s-]+)?)"
+    rf"(?P<after>waist|inseam)\b",
     re.IGNORECASE,
 )
 

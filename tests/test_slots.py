@@ -164,6 +164,7 @@ class TestSpokenSizes:
             ("men's pants waist thirty four", "34"),
             ("shorts in size twenty-eight", "28"),
             ("a thirty two waist please", "32"),
+            ("men's pants with a thirty two inch waist", "32"),
             ("size thirty", "30"),
         ],
     )
