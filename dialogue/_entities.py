@@ -450,6 +450,9 @@ def _size_context(text: str, tokens: list[tuple[str, int, int]], i: int, consume
     following = tokens[i + 1][0].lower() if i + 1 < len(tokens) else ""
     if previous in ("size", "sz", "sizes", "waist", "inseam") or following in ("waist", "size"):
         return True
+    after_unit = tokens[i + 2][0].lower() if i + 2 < len(tokens) else ""
+    if following in ("inch", "inches") and after_unit in ("waist", "inseam"):
+        return True  # "pants, 32 inch waist"
     if word.isdigit():
         return previous in ("in", "a", "an", "or", "and", ",")
     return (

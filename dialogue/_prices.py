@@ -188,9 +188,14 @@ _SPOKEN_SIZE = re.compile(
 )
 
 
+# "32-inch waist" as "32 inch waist", the way the size reader takes it.
+_INCHES = re.compile(r"\b(\d{2})-(inch(?:es)?)\b", re.IGNORECASE)
+
+
 def spoken_sizes(text: str) -> str:
     """Number words right after "size"/"waist" (or before "waist") as digits, so a spoken
-    "waist thirty four" means the catalog's size 34; prices and quantities are left alone."""
+    "waist thirty four" means the catalog's size 34, and "32-inch" as "32 inch"; prices and
+    quantities are left alone."""
 
     def digits(match: re.Match[str]) -> str:
         words = match["words"] or match["words_first"]
@@ -201,4 +206,4 @@ def spoken_sizes(text: str) -> str:
             return f"{match['before']}{match['gap']}{int(value)}"
         return f"{int(value)}{match['gap_after']}{match['after']}"
 
-    return _SPOKEN_SIZE.sub(digits, text)
+    return _INCHES.sub(r"\1 \2", _SPOKEN_SIZE.sub(digits, text))

@@ -165,6 +165,8 @@ class TestSpokenSizes:
             ("shorts in size twenty-eight", "28"),
             ("a thirty two waist please", "32"),
             ("men's pants with a thirty two inch waist", "32"),
+            ("men's pants with a 32-inch waist", "32"),
+            ("pants 34 inch waist", "34"),
             ("size thirty", "30"),
         ],
     )
