@@ -233,7 +233,7 @@ def _build_and_time(
     products, vectors = synthetic_catalog(size)
     out["build_seconds"]["catalog"] = round(time.perf_counter() - started, 1)
     text_encoder = SentenceTextEncoder(text_model)
-    index = VectorIndex(path=folder / f"chroma-{size}", hnsw=HnswSettings(ef_search=128))
+    index = _index_at(folder, size)
     name = collection_name("text", text_encoder.name)
     if index.collection(name).count() != size:  # else reuse: the vectors are deterministic
         index.drop(name)
@@ -251,6 +251,11 @@ def _build_and_time(
     out["hnsw_after_build"] = _hnsw_sweep(engine, index, name, queries)
     out["engine_after_build"] = _engine_turns(engine, repeat)
     return out
+
+
+def _index_at(folder: Path, size: int) -> VectorIndex:
+    """The synthetic index of `size` vectors kept in `folder`, with the engine's ef_search."""
+    return VectorIndex(path=folder / f"chroma-{size}", hnsw=HnswSettings(ef_search=128))
 
 
 def _build_index(
@@ -486,7 +491,7 @@ def _serve_and_time(
 ) -> dict[str, Any]:
     """What a server process sees: the catalog and the built index opened afresh."""
     products, vectors = synthetic_catalog(size)
-    index = VectorIndex(path=folder / f"chroma-{size}", hnsw=HnswSettings(ef_search=128))
+    index = _index_at(folder, size)
     queries = _queries(vectors)
     del vectors
     text_encoder = SentenceTextEncoder(text_model)

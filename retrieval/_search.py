@@ -519,7 +519,8 @@ class SearchEngine:
             return []
         lam = self.weights.mmr_lambda
         vectors = [self.text_space.vector_of(pid) for pid, _, _ in pool]
-        has_vector = np.array([v is not None for v in vectors])
+        has_vector = [v is not None for v in vectors]
+        # A product without a vector gets zeros: never redundant, as in MMR without one.
         zero = np.zeros(self.text_space.matrix.shape[-1], dtype=np.float32)
         matrix = np.stack([v if v is not None else zero for v in vectors])
         relevance = lam * np.array([score for _, score, _ in pool])
@@ -530,7 +531,7 @@ class SearchEngine:
         families: set[str] = set()
         deferred: list[tuple[str, float, dict[str, int]]] = []
         while left.any() and len(chosen) < k:
-            penalty = np.where(has_vector & np.isfinite(redundancy), redundancy, 0.0)
+            penalty = np.where(np.isfinite(redundancy), redundancy, 0.0)
             value = np.where(left, relevance - (1 - lam) * penalty, -np.inf)
             best = int(np.argmax(value))
             left[best] = False

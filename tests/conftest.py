@@ -6,9 +6,11 @@ import json
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,6 +35,22 @@ LUMA_IMAGES = DATASETS / "luma" / "images"
 ESHOP = DATASETS / "eshop" / "catalog.json"
 SAMPLE_GENERIC = REPO / "sample_data" / "generic"
 TINY_CLIP = "shopassist-test-tiny-clip"
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A tiny, structurally valid PNG whose header declares `width` x `height` pixels (a
+    decompression bomb when large)."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", header)
+        + png_chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + png_chunk(b"IEND", b"")
+    )
 
 
 @pytest.fixture(scope="session")

@@ -32,12 +32,12 @@ import httpx
 import numpy as np
 import pytest
 import yaml
-from conftest import LUMA_IMAGES, REPO
+from conftest import LUMA_IMAGES, REPO, png_chunk, png_claiming
 from PIL import Image
 from test_http_api import assert_error
 from test_rasa import Conversation, ThreadedServer, http
 
-from assistant import Assistant, Settings
+from assistant import Assistant, Reply, Settings
 from assistant._rasa import MAX_SHOWN, create_action_app
 from assistant._retrieval import RetrievalStack
 from assistant.cli import main
@@ -70,33 +70,29 @@ def snapshot(assistant: Assistant, session: str) -> dict[str, Any]:
     return {**state.to_dict(), "history": len(state.history)}
 
 
+def refused_mid_search(assistant: Assistant, **turn: Any) -> Reply:
+    """A bad input sent mid-search: refused as an input error, the session left as it was."""
+    session = new_session()
+    assistant.respond(session, "men's hoodies")
+    before = snapshot(assistant, session)
+    reply = assistant.respond(session, **turn)
+    assert reply.dialogue.action == "input_error"
+    assert snapshot(assistant, session) == before
+    return reply
+
+
 def last(frames: Iterator[Frame]) -> Frame:
     *_, final = frames
     return final
 
 
 # Hostile files ----------------------------------------------------------------------------------
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def png_claiming(width: int, height: int) -> bytes:
-    """A tiny PNG whose header declares `width` x `height` pixels (a decompression bomb)."""
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", header)
-        + _chunk(b"IDAT", zlib.compress(b"\0" * 64))
-        + _chunk(b"IEND", b"")
-    )
-
-
 def png_with_text_bomb() -> bytes:
     """A valid 4x4 PNG carrying a zTXt chunk that inflates to 200 MB."""
     buffer = io.BytesIO()
     Image.new("RGB", (4, 4), "red").save(buffer, "PNG")
     data = buffer.getvalue()
-    bomb = _chunk(b"zTXt", b"k\0\0" + zlib.compress(b"A" * 200_000_000, 9))
+    bomb = png_chunk(b"zTXt", b"k\0\0" + zlib.compress(b"A" * 200_000_000, 9))
     at = data.index(b"IDAT") - 4
     return data[:at] + bomb + data[at:]
 
@@ -557,12 +553,8 @@ class TestImages:
     def test_a_bad_upload_gets_a_clear_message_and_keeps_the_search(
         self, assistant: Assistant, upload: bytes, says: str
     ) -> None:
-        session = new_session()
-        assistant.respond(session, "men's hoodies")
-        before = snapshot(assistant, session)
-        reply = assistant.respond(session, "like this", image=upload)
-        assert reply.dialogue.action == "input_error" and says in reply.text
-        assert snapshot(assistant, session) == before
+        reply = refused_mid_search(assistant, text="like this", image=upload)
+        assert says in reply.text
 
     def test_over_the_byte_limit_is_refused_unread(
         self, assistant: Assistant, tmp_path: Path
@@ -607,14 +599,8 @@ class TestAudio:
     def test_not_audio_gets_a_clear_message(
         self, assistant: Assistant, never_transcribed: None, audio: bytes
     ) -> None:
-        session = new_session()
-        assistant.respond(session, "men's hoodies")
-        before = snapshot(assistant, session)
-        reply = assistant.respond(session, audio=audio)
-        assert reply.dialogue.action == "input_error" and "couldn't read that recording" in (
-            reply.text
-        )
-        assert snapshot(assistant, session) == before
+        reply = refused_mid_search(assistant, audio=audio)
+        assert "couldn't read that recording" in reply.text
 
     def test_an_hour_long_recording_is_refused_at_the_configured_limit(
         self, assistant: Assistant, never_transcribed: None

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import io
-import struct
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import DATASETS, LUMA_IMAGES, TINY_CLIP
+from conftest import DATASETS, LUMA_IMAGES, TINY_CLIP, png_claiming
 from PIL import Image
 
 from retrieval._encoders import EncoderUnavailable, ImageEncoder, TextEncoder
@@ -23,23 +21,6 @@ from retrieval._image_encoders import (
 
 ESHOP_WEBP = DATASETS / "eshop" / "images" / "1.webp"
 HOODIE_MAIN = LUMA_IMAGES / "m" / "h" / "mh01-gray_main.jpg"
-
-
-def _png_claiming(width: int, height: int) -> bytes:
-    """A structurally valid PNG whose header claims `width` x `height` but holds almost nothing."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        )
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b"\x00" * 16))
-        + chunk(b"IEND", b"")
-    )
 
 
 def _encoded(image: Image.Image, fmt: str, **params) -> bytes:
@@ -103,19 +84,19 @@ class TestLoadImage:
         # 7000 x 6000 = 42 MP: over our 40 MP, under Pillow's own limit. The body is a few bytes,
         # so a decode attempt would report damage instead of size.
         with pytest.raises(ImageRejected, match=r"too large \(7,000 x 6,000 pixels\)"):
-            load_image(_png_claiming(7_000, 6_000))
+            load_image(png_claiming(7_000, 6_000))
 
     def test_decompression_bomb_header_is_rejected(self):
         # 50000 x 50000 trips Pillow's DecompressionBombError inside Image.open.
         with pytest.raises(ImageRejected, match="too large") as caught:
-            load_image(_png_claiming(50_000, 50_000))
+            load_image(png_claiming(50_000, 50_000))
         assert isinstance(caught.value.__cause__, Image.DecompressionBombError)
 
     @pytest.mark.filterwarnings("error")
     def test_pillow_bomb_warning_becomes_a_rejection(self):
         # 100 MP is above Pillow's warning threshold (~89 MP) but under our raised limit.
         with pytest.raises(ImageRejected, match="too large") as caught:
-            load_image(_png_claiming(10_000, 10_000), max_pixels=500_000_000)
+            load_image(png_claiming(10_000, 10_000), max_pixels=500_000_000)
         assert isinstance(caught.value.__cause__, Image.DecompressionBombWarning)
 
     def test_bytes_over_the_limit_are_rejected(self, tmp_path):

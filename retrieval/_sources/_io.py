@@ -80,6 +80,14 @@ def without_surrogates(value: Any) -> Any:
     return value
 
 
+def with_escapes_mended(value: Any, report: IngestReport, source: str, line: int) -> Any:
+    """`without_surrogates`, reporting the row when a bad escape was mended."""
+    clean = without_surrogates(value)
+    if clean != value:
+        report.add(IssueReason.NON_UTF8, source, line, "bad \\u escape replaced")
+    return clean
+
+
 def csv_rows(
     path: Path,
     report: IngestReport,

@@ -14,7 +14,7 @@ from retrieval._sources._io import (
     price_or_report,
     read_text,
     resolve_image,
-    without_surrogates,
+    with_escapes_mended,
 )
 
 IMAGE_SUFFIXES = (".webp", ".jpg", ".jpeg", ".png")
@@ -47,10 +47,7 @@ def read_eshop(
         if not isinstance(item, dict) or item.get("Id") in (None, ""):
             report.add(IssueReason.MISSING_ID, source.name, index, "item without Id")
             continue
-        clean = without_surrogates(item)
-        if clean != item:
-            report.add(IssueReason.NON_UTF8, source.name, index, "bad \\u escape replaced")
-        item = clean
+        item = with_escapes_mended(item, report, source.name, index)
         sku = str(item["Id"])
         product = Product(
             id=product_id(catalog, sku),

@@ -33,7 +33,7 @@ from retrieval._sources._io import (
     read_text,
     resolve_image,
     split_values,
-    without_surrogates,
+    with_escapes_mended,
 )
 
 CORE_FIELDS = {
@@ -112,10 +112,7 @@ def _jsonl_rows(source: Path, report: IngestReport) -> Iterator[tuple[int, dict[
         if not isinstance(row, dict):
             report.add(IssueReason.MALFORMED_ROW, source.name, line, "not a JSON object")
             continue
-        clean = without_surrogates(row)
-        if clean != row:
-            report.add(IssueReason.NON_UTF8, source.name, line, "bad \\u escape replaced")
-        yield line, clean
+        yield line, with_escapes_mended(row, report, source.name, line)
 
 
 def _product(
