@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ import numpy as np
 
 Metadata = dict[str, str | int | float | bool | list[str]]
 PAGE = 5000
+# Tries of a configuration change while another client holds the SQLite lock (~3 s in all).
+LOCK_RETRIES = 5
 
 
 def text_key(text: str) -> str:
@@ -172,7 +175,7 @@ class VectorIndex:
             )
             current = (collection.configuration.get("hnsw") or {}).get("ef_search")
             if current is not None and current != self.hnsw.ef_search:
-                collection.modify(configuration={"hnsw": {"ef_search": self.hnsw.ef_search}})
+                self._modify_when_unlocked(collection)
                 if self.url is None:
                     from chromadb.api.client import SharedSystemClient
 
@@ -182,6 +185,20 @@ class VectorIndex:
                 collection = self.client.get_collection(name=name, embedding_function=None)
             self._collections[name] = collection
         return self._collections[name]
+
+    def _modify_when_unlocked(self, collection: Any) -> None:
+        """Store our ef_search. Another client of the same folder (another process, or one this
+        process opened before a reload) may hold SQLite's lock for a moment: wait and retry."""
+        from chromadb.errors import InternalError
+
+        for attempt in range(LOCK_RETRIES):
+            try:
+                collection.modify(configuration={"hnsw": {"ef_search": self.hnsw.ef_search}})
+                return
+            except InternalError as exc:
+                if "database is locked" not in str(exc) or attempt == LOCK_RETRIES - 1:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
 
     def upsert(
         self, name: str, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[Metadata]
