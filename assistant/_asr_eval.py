@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import shutil
 import subprocess
 import tempfile
@@ -31,9 +30,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from assistant._speech import SpeechError, Transcriber
-from dialogue import NUMBER_TENS as TENS
-from dialogue import NUMBER_UNITS as UNITS
+from assistant._speech import FasterWhisperTranscriber, SpeechError, Transcriber
+from assistant._speech_lm import normalise_words
 
 DEFAULT_VOICES = ("en-us", "en-gb", "en-us+f3")
 DEFAULT_SPEEDS = (140, 170)
@@ -105,94 +103,6 @@ QUERIES: tuple[str, ...] = (
     "gray shorts in size large under thirty dollars",
     "blue and white jackets for men",
 )
-
-# Normalisation ----------------------------------------------------------------------------------
-SCALES = {"hundred": 100, "thousand": 1000}
-NUMBER_WORDS: dict[str, tuple[str | None, int]] = {
-    **{w: ("unit", v) for w, v in UNITS.items()},
-    **{w: ("tens", v) for w, v in TENS.items()},
-    **{w: ("scale", v) for w, v in SCALES.items()},
-}
-# Spellings and spoken forms that mean the same word in a shopping query.
-EQUIVALENT = {
-    "grey": "gray", "colour": "color", "colours": "colors", "ok": "okay",
-    "tshirt": "t-shirt", "tshirts": "t-shirts", "xlarge": "xl", "xsmall": "xs",
-}  # fmt: skip
-PHRASES = [
-    (re.compile(r"\bextra[\s-]+large\b"), "xl"),
-    (re.compile(r"\bextra[\s-]+small\b"), "xs"),
-    (re.compile(r"\bx[\s-]+(large|l)\b"), "xl"),
-    (re.compile(r"\bx[\s-]+(small|s)\b"), "xs"),
-    (re.compile(r"\bt[\s-]+shirts?\b"), lambda m: m.group(0).replace(" ", "-")),
-]
-CURRENCY_WORDS = {"dollar", "dollars", "usd", "bucks", "buck"}
-
-
-def normalise_words(text: str) -> list[str]:
-    """The words WER is computed on. Both sides go through the same steps:
-
-    1. lower-case; curly apostrophes straightened; "&" -> "and";
-    2. sizes: "extra large" / "x-large" -> "xl", "extra small" -> "xs";
-    3. money: "$" and the words dollar(s)/bucks/usd are dropped, so "$50", "50 dollars" and
-       "fifty dollars" all become "50"; thousands separators removed ("1,000" -> "1000");
-    4. punctuation stripped, except apostrophes and hyphens inside words ("men's", "t-shirt");
-       other hyphens split words ("thirty-two" -> "thirty two", "full-zip" -> "full zip");
-    5. number words become digits ("thirty two" -> "32", "a hundred" -> "100");
-    6. spelling variants unified ("grey" -> "gray", "tshirt" -> "t-shirt").
-    """
-    text = text.lower().replace("\u2019", "'").replace("&", " and ")
-    for pattern, replacement in PHRASES:
-        text = pattern.sub(replacement, text)  # type: ignore[arg-type]
-    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
-    text = text.replace("$", " ")
-    text = re.sub(r"(?<!\bt)-", " ", text)  # keep "t-shirt", split "thirty-two"
-    words = re.findall(r"[a-z0-9]+(?:['.\-][a-z0-9]+)*", text)
-    words = [EQUIVALENT.get(w, w) for w in words if w not in CURRENCY_WORDS]
-    return _numbers_to_digits(words)
-
-
-def _numbers_to_digits(words: list[str]) -> list[str]:
-    """Runs of English number words -> one integer: 'thirty two' -> '32', 'a hundred and
-    five' -> '105'; 'five fifty' stays two numbers ('5 50')."""
-    out: list[str] = []
-    total = current = 0
-    last: str | None = None  # kind of the previous number word: unit, tens or scale
-    for i, word in enumerate(words):
-        following = words[i + 1] if i + 1 < len(words) else ""
-        is_a_hundred = word == "a" and following in SCALES and last is None
-        joins = word == "and" and last == "scale" and (following in UNITS or following in TENS)
-        if is_a_hundred or joins:
-            if is_a_hundred:
-                current, last = 1, "unit"
-            continue
-        kind, value = NUMBER_WORDS.get(word, (None, 0))
-        if kind is None:
-            if last is not None:
-                out.append(str(total + current))
-                total = current = 0
-                last = None
-            out.append(word)
-            continue
-        starts_new = last is not None and (
-            (kind == "unit" and (last == "unit" or (last == "tens" and current % 10 != 0)))
-            or (kind == "tens" and last in ("unit", "tens"))
-            or (kind == "scale" and last == "scale" and value <= 100)
-        )
-        if starts_new:
-            out.append(str(total + current))
-            total = current = 0
-        if kind == "scale":
-            if value == 1000:
-                total += max(current, 1) * 1000
-                current = 0
-            else:
-                current = max(current, 1) * value
-        else:
-            current += value
-        last = kind
-    if last is not None:
-        out.append(str(total + current))
-    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +199,7 @@ class AsrReport:
     speeds: list[int]
     queries: int
     beam_size: int = 1
+    phrase_model: bool = False
     samples: list[AsrSample] = field(default_factory=list)
 
     @property
@@ -341,6 +252,7 @@ class AsrReport:
             "speeds": self.speeds,
             "queries": self.queries,
             "beam_size": self.beam_size,
+            "phrase_model": self.phrase_model,
             "recordings": len(self.samples),
             "wer": self.wer,
             "real_time_factor": self.real_time_factor,
@@ -360,8 +272,9 @@ class AsrReport:
             "",
             f"{len(self.samples)} recordings: {self.queries} queries x voices "
             f"{', '.join(self.voices)} x speeds {', '.join(map(str, self.speeds))} wpm "
-            f"(espeak-ng); vocabulary prompt: {'yes' if self.initial_prompt else 'no'}; "
-            f"beam size {self.beam_size}.",
+            f"(espeak-ng); Whisper prompt: {_describe(self.initial_prompt)}; "
+            f"beam size {self.beam_size}; "
+            f"phrase model re-ranking: {'yes' if self.phrase_model else 'no'}.",
             "",
             "| metric | value | target |",
             "|---|---|---|",
@@ -417,6 +330,8 @@ def evaluate_asr(
         speeds=list(speeds),
         queries=len(queries),
         beam_size=transcriber.beam_size,
+        phrase_model=isinstance(transcriber, FasterWhisperTranscriber)
+        and transcriber.phrase_model is not None,
     )
     jobs = [(q, v, s) for q in queries for v in voices for s in speeds]
     with tempfile.TemporaryDirectory(prefix="shopassist-asr-", dir=work_dir) as folder:
@@ -482,6 +397,13 @@ def write_asr_report(report: AsrReport, out: Path) -> list[Path]:
     text = out / "asr.md"
     text.write_text(report.markdown() + "\n", encoding="utf-8")
     return [data, text]
+
+
+def _describe(prompt: str | None) -> str:
+    if not prompt:
+        return "none"
+    words = prompt.split()
+    return f"{len(words)} words ending {' '.join(words[-6:])!r}"
 
 
 def _share(flags: Sequence[bool]) -> float:

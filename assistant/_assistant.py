@@ -126,16 +126,35 @@ class Assistant:
         """The configured speech backend; its model loads on the first voice turn."""
         if self.settings.speech_backend == "none":
             return None
-        from assistant._speech import build_transcriber, vocabulary_prompt
+        from assistant._speech import (
+            SPEECH_FILE,
+            build_transcriber,
+            load_example_requests,
+            store_prompt,
+        )
+        from assistant._speech_lm import phrase_model_for
 
+        vocabulary = self.catalog.vocabulary()
+        try:
+            examples = load_example_requests(self.settings.prompts_dir / SPEECH_FILE)
+        except ValueError as exc:  # a broken edit: the catalog's words alone still help
+            log.warning("speech prompt examples not used: %s", exc)
+            examples = ""
+        phrase_model = None
+        if self.settings.speech_phrase_model and self.settings.speech_backend == "faster-whisper":
+            try:
+                phrase_model = phrase_model_for(self.settings.prompts_dir / "nlu.yml", vocabulary)
+            except ValueError as exc:  # a broken nlu.yml: voice still works, un-reranked
+                log.warning("speech phrase model not built: %s", exc)
         return build_transcriber(
             self.settings.speech_backend,
             self.settings.speech_model,
             self.settings.speech_max_seconds,
-            # Measured by `shopassist eval asr`: the catalog's words as Whisper's prompt and
-            # beam search cut word errors by a third on synthesised shopping queries.
-            initial_prompt=vocabulary_prompt(self.catalog.vocabulary()),
+            # Measured by `shopassist eval asr`: the catalog's words and example requests as
+            # Whisper's prompt, beam search and the phrase model each cut word errors.
+            initial_prompt=store_prompt(vocabulary, examples),
             beam_size=5,
+            phrase_model=phrase_model,
         )
 
     @property

@@ -19,15 +19,20 @@ from assistant._asr_eval import (
 from assistant._speech import (
     BACKENDS,
     DEFAULT_MAX_SECONDS,
+    SPEECH_FILE,
     SpeechUnavailable,
     build_transcriber,
+    load_example_requests,
+    store_prompt,
     vocabulary_prompt,
 )
+from assistant._speech_lm import DEFAULT_WEIGHT, DEFAULT_WORD_BONUS, phrase_model_for
 from assistant.config import Settings
 
 console = Console()
 errors = Console(stderr=True)
-PROMPTS = ("none", "catalog")
+PROMPTS = ("none", "catalog", "store")
+PHRASE_MODELS = ("none", "store")
 
 
 def add_commands(commands: Any, eval_commands: Any) -> None:
@@ -47,10 +52,33 @@ def add_commands(commands: Any, eval_commands: Any) -> None:
         help="speaking rates in words per minute, comma-separated",
     )
     asr.add_argument(
-        "--prompt", choices=PROMPTS, default="catalog", help="Whisper prompt of catalog words"
+        "--prompt",
+        choices=PROMPTS,
+        default="store",
+        help="Whisper's prompt: none, the catalog's words, or those and prompts/speech.yml's "
+        "example requests (store, as the app does)",
     )
     asr.add_argument("--beam-size", type=int, default=5, help="decoder beam width")
-    asr.add_argument("--limit", type=int, help=f"at most this many of the {len(QUERIES)} queries")
+    asr.add_argument(
+        "--phrase-model",
+        choices=PHRASE_MODELS,
+        default="store",
+        help="re-rank faster-whisper's guesses with the store's phrase model (NLU examples "
+        "equal to a test query left out), as the app does",
+    )
+    asr.add_argument(
+        "--queries",
+        type=Path,
+        help=f"a text file of queries, one a line ('#' comments); default: the {len(QUERIES)} "
+        "built in",
+    )
+    asr.add_argument(
+        "--phrase-weight", type=float, default=DEFAULT_WEIGHT, help="phrase model weight"
+    )
+    asr.add_argument(
+        "--word-bonus", type=float, default=DEFAULT_WORD_BONUS, help="phrase model word bonus"
+    )
+    asr.add_argument("--limit", type=int, help="at most this many queries")
     asr.add_argument("--out", type=Path, help="report folder (default DATA/eval)")
     asr.add_argument("--no-progress", action="store_true", help="hide progress bars")
     asr.set_defaults(handler=_eval_asr)
@@ -67,15 +95,34 @@ def _eval_asr(args: argparse.Namespace, settings: Settings) -> int:
     if args.limit is not None and args.limit < 1:
         raise ValueError("--limit must be >= 1")
     vocabulary = _catalog_vocabulary(settings)
-    prompt = vocabulary_prompt(vocabulary or {}) if args.prompt == "catalog" else None
-    if args.prompt == "catalog" and not prompt:
-        errors.print("[yellow]warning:[/] empty catalog; running without a vocabulary prompt")
+    prompt = None
+    if args.prompt != "none":
+        if not vocabulary:
+            errors.print("[yellow]warning:[/] empty catalog; the prompt has no catalog words")
+        prompt = vocabulary_prompt(vocabulary or {})
+        if args.prompt == "store":
+            examples = load_example_requests(settings.prompts_dir / SPEECH_FILE)
+            prompt = store_prompt(vocabulary or {}, examples)
+    queries = _read_queries(args.queries) if args.queries else list(QUERIES)
+    queries = queries[: args.limit] if args.limit else queries
+    phrase_model = None
+    if args.phrase_model == "store":
+        if args.backend != "faster-whisper":
+            raise ValueError("--phrase-model store needs --backend faster-whisper")
+        phrase_model = phrase_model_for(
+            settings.prompts_dir / "nlu.yml",
+            vocabulary or {},
+            leave_out=queries,
+            weight=args.phrase_weight,
+            word_bonus=args.word_bonus,
+        )
     transcriber = build_transcriber(
         args.backend,
         args.model,
         DEFAULT_MAX_SECONDS,
         initial_prompt=prompt,
         beam_size=args.beam_size,
+        phrase_model=phrase_model,
     )
     try:
         transcriber.load()
@@ -91,7 +138,7 @@ def _eval_asr(args: argparse.Namespace, settings: Settings) -> int:
         constraints = slot_constraints(vocabulary, settings.prompts_dir / "nlu.yml")
     report = evaluate_asr(
         transcriber,
-        queries=QUERIES[: args.limit] if args.limit else QUERIES,
+        queries=queries,
         voices=voices,
         speeds=speeds,
         constraints=constraints,
@@ -101,6 +148,17 @@ def _eval_asr(args: argparse.Namespace, settings: Settings) -> int:
     console.print(report.markdown(), highlight=False, markup=False)
     console.print(f"Saved {', '.join(str(p) for p in paths)}", highlight=False)
     return 0
+
+
+def _read_queries(path: Path) -> list[str]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read --queries {path}: {exc}") from exc
+    queries = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    if not queries:
+        raise ValueError(f"--queries {path} holds no query")
+    return queries
 
 
 def _catalog_vocabulary(settings: Settings) -> dict[str, list[str]] | None:

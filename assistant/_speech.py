@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from assistant._speech_lm import Hypothesis, PhraseModel
+
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16_000
@@ -37,6 +39,18 @@ FFMPEG_TIMEOUT_S = 30.0
 # Loudest 50 ms frame below about -54 dBFS: nothing a microphone picked up was speech.
 SILENCE_RMS = 0.002
 FRAME_SECONDS = 0.05
+# Whisper hears one 30 s window at a time; longer recordings are decoded window by window.
+WINDOW_SECONDS = 30.0
+# Silence put around a recording before recognition (0.5 s and 1 s were measured; 1 s won).
+SILENCE_PAD_S = 1.0
+# Recordings up to this long fit one window with their silence; longer ones go through
+# faster-whisper's own windowing, without the phrase model.
+N_BEST_MAX_SECONDS = WINDOW_SECONDS - 2 * SILENCE_PAD_S
+MAX_COMPRESSION_RATIO = 2.4
+# The product team's speech settings in prompts/.
+SPEECH_FILE = "speech.yml"
+# prompts/speech.yml's example requests: Whisper keeps only the last ~220 tokens of a prompt.
+MAX_EXAMPLE_WORDS = 80
 # Encoders pad a little (an mp3 of exactly 30 s decodes to about 30.05 s).
 LENGTH_GRACE_S = 0.15
 # Demuxers for the audio containers browsers and phones send; ffmpeg refuses anything else,
@@ -256,6 +270,30 @@ class Transcriber(ABC):
         """-> (text, language code)."""
 
 
+def with_silence(samples: np.ndarray, seconds: float = SILENCE_PAD_S) -> np.ndarray:
+    """`samples` with silence before and after: Whisper misses the first and last words of a
+    recording that starts or stops mid-word (measured by `shopassist eval asr`)."""
+    return np.pad(samples, int(seconds * SAMPLE_RATE))
+
+
+def choose(phrase_model: PhraseModel, guesses: list[Hypothesis]) -> str:
+    """The phrase model's pick among Whisper's guesses, leaving out decoding loops ("bag bag
+    bag ..."), which compress better than speech (faster-whisper's own threshold)."""
+    from faster_whisper.transcribe import get_compression_ratio
+
+    fluent = [g for g in guesses if get_compression_ratio(g.text) <= MAX_COMPRESSION_RATIO]
+    return phrase_model.pick(fluent or guesses).text
+
+
+def _speech_only(samples: np.ndarray) -> np.ndarray:
+    """The parts Silero VAD (bundled with faster-whisper) hears as speech, joined; empty for
+    noise or silence."""
+    from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps
+
+    chunks = get_speech_timestamps(samples, VadOptions())
+    return np.concatenate(collect_chunks(samples, chunks)[0])
+
+
 def clean_transcript(text: str) -> str:
     """Drop Whisper's non-speech notes and tidy spaces; '' when no word is left."""
     text = " ".join(NON_SPEECH.sub(" ", text).split())
@@ -287,6 +325,7 @@ class FasterWhisperTranscriber(Transcriber):
         initial_prompt: str | None = None,
         language: str | None = None,
         vad_filter: bool = True,
+        phrase_model: PhraseModel | None = None,
     ) -> None:
         super().__init__(
             max_seconds=max_seconds,
@@ -303,6 +342,7 @@ class FasterWhisperTranscriber(Transcriber):
         self.compute_type = compute_type
         self.cpu_threads = cpu_threads
         self.vad_filter = vad_filter
+        self.phrase_model = phrase_model
 
     @property
     def model_name(self) -> str:
@@ -320,8 +360,10 @@ class FasterWhisperTranscriber(Transcriber):
         )
 
     def _recognise(self, model: Any, samples: np.ndarray) -> tuple[str, str]:
+        if self.phrase_model is not None and samples.size <= N_BEST_MAX_SECONDS * SAMPLE_RATE:
+            return self._recognise_n_best(model, samples, self.phrase_model)
         segments, info = model.transcribe(
-            samples,
+            with_silence(samples),
             language=self.language,
             beam_size=self.beam_size,
             initial_prompt=self.initial_prompt,
@@ -329,6 +371,44 @@ class FasterWhisperTranscriber(Transcriber):
             condition_on_previous_text=False,
         )
         return "".join(segment.text for segment in segments), str(info.language)
+
+    def _recognise_n_best(
+        self, model: Any, samples: np.ndarray, phrase_model: PhraseModel
+    ) -> tuple[str, str]:
+        """One 30 s window decoded to `beam_size` guesses; the phrase model picks one."""
+        from faster_whisper.audio import pad_or_trim
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        if self.vad_filter:
+            samples = _speech_only(samples)
+            if samples.size == 0:
+                return "", self.language or "en"
+        language = self.language or "en"  # the dialogue reads English only
+        tokenizer = Tokenizer(
+            model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language
+        )
+        window = model.feature_extractor.nb_max_frames
+        features = model.feature_extractor(with_silence(samples))
+        encoded = model.encode(pad_or_trim(features[..., :window], window))
+        context = tokenizer.encode(" " + self.initial_prompt) if self.initial_prompt else []
+        prompt = model.get_prompt(tokenizer, context, without_timestamps=True)
+        result = model.model.generate(
+            encoded,
+            [prompt],
+            beam_size=self.beam_size,
+            num_hypotheses=self.beam_size,
+            return_scores=True,
+            max_length=model.max_length,
+            suppress_blank=True,
+            suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
+        )[0]
+        # CTranslate2 scores are log-probabilities divided by length (length_penalty 1).
+        guesses = [
+            Hypothesis(tokenizer.decode(ids).strip(), score * len(ids))
+            for ids, score in zip(result.sequences_ids, result.scores, strict=True)
+        ]
+        return choose(phrase_model, guesses), language
 
 
 class OpenAIWhisperTranscriber(Transcriber):
@@ -396,7 +476,7 @@ class OpenAIWhisperTranscriber(Transcriber):
         with self._run_lock:
             result = whisper.transcribe(
                 model,
-                samples,
+                with_silence(samples),
                 language=self.language,
                 initial_prompt=self.initial_prompt,
                 condition_on_previous_text=False,
@@ -414,15 +494,19 @@ def build_transcriber(
     *,
     initial_prompt: str | None = None,
     beam_size: int = 1,
+    phrase_model: PhraseModel | None = None,
 ) -> Transcriber:
-    """The transcriber a setting or CLI flag names; `model=None` is the bundled tiny.en."""
+    """The transcriber a setting or CLI flag names; `model=None` is the bundled tiny.en.
+    Only faster-whisper takes a `phrase_model` (openai-whisper returns no n-best list)."""
     options: dict[str, Any] = {
         "max_seconds": max_seconds,
         "initial_prompt": initial_prompt,
         "beam_size": beam_size,
     }
     if backend == "faster-whisper":
-        return FasterWhisperTranscriber(model, **options)
+        return FasterWhisperTranscriber(model, phrase_model=phrase_model, **options)
+    if phrase_model is not None:
+        raise ValueError(f"{backend} cannot re-rank with a phrase model; use faster-whisper")
     if backend == "openai-whisper":
         if not model:
             raise ValueError(
@@ -431,6 +515,33 @@ def build_transcriber(
             )
         return OpenAIWhisperTranscriber(model, **options)
     raise ValueError(f"unknown speech backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+
+
+def load_example_requests(path: Path) -> str:
+    """`example_requests` from prompts/speech.yml ("" when the file is absent)."""
+    import yaml
+
+    if not path.exists():
+        return ""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ValueError(f"{path}: cannot read: {exc}") from exc
+    text = data.get("example_requests", "") if isinstance(data, dict) else None
+    if not isinstance(text, str):
+        raise ValueError(f"{path}: example_requests must be a line of text")
+    if len(text.split()) > MAX_EXAMPLE_WORDS:
+        raise ValueError(
+            f"{path}: example_requests has {len(text.split())} words; keep it under "
+            f"{MAX_EXAMPLE_WORDS} (Whisper keeps only the end of a long prompt)"
+        )
+    return " ".join(text.split())
+
+
+def store_prompt(vocabulary: dict[str, list[str]], example_requests: str) -> str:
+    """Whisper's prompt as the app sends it: the catalog's words, then the example requests
+    (last, so Whisper's prompt limit cuts catalog words rather than them)."""
+    return " ".join(p for p in (vocabulary_prompt(vocabulary), example_requests) if p)
 
 
 def vocabulary_prompt(vocabulary: dict[str, list[str]], max_words: int = 120) -> str:

@@ -43,6 +43,9 @@ class Settings:
     speech_backend: str = "faster-whisper"
     speech_model: str | None = None
     speech_max_seconds: float = 30.0
+    # faster-whisper only: re-rank Whisper's guesses with a word model of the NLU examples and
+    # the catalog's vocabulary (`assistant/_speech_lm.py`; README "Speech" has its effect).
+    speech_phrase_model: bool = True
     # The web app (`shopassist serve`; flags override). A login comes from $SHOPASSIST_AUTH
     # or --auth only, never from this file, so no password sits in a settings file.
     host: str = "127.0.0.1"
@@ -99,7 +102,7 @@ class Settings:
             if key in _PATH_FIELDS:
                 path = Path(str(value)).expanduser()
                 values[key] = path if path.is_absolute() or base is None else base / path
-            elif key in ("offline", "share", "event_log", "personalise"):
+            elif key in ("offline", "share", "event_log", "personalise", "speech_phrase_model"):
                 values[key] = _as_bool(value)
             elif key == "event_retention_days":
                 values[key] = float(value)

@@ -157,6 +157,25 @@ class TestBadInput:
         quiet = Assistant(replace(assistant.settings, speech_backend="none"), assistant.stack)
         assert "type" in quiet.respond(new_session(), audio=b"RIFF....").text
 
+    def test_voice_is_reranked_by_the_stores_phrase_model_unless_switched_off(
+        self, assistant: Assistant
+    ):
+        from dataclasses import replace
+
+        from assistant._speech import FasterWhisperTranscriber
+
+        heard = assistant.transcriber
+        assert isinstance(heard, FasterWhisperTranscriber) and heard.phrase_model is not None
+        assert heard.initial_prompt and heard.initial_prompt.endswith("in blue or black.")
+        # Learnt from this store's own words: its colours are likelier than words it never uses.
+        colour = assistant.catalog.vocabulary()["color"][0]
+        assert heard.phrase_model.logprob(f"show me {colour} ones") > heard.phrase_model.logprob(
+            "show me zeppelin ones"
+        )
+        plain = Assistant(replace(assistant.settings, speech_phrase_model=False), assistant.stack)
+        assert isinstance(plain.transcriber, FasterWhisperTranscriber)
+        assert plain.transcriber.phrase_model is None
+
     def test_bad_session_id(self, assistant: Assistant):
         with pytest.raises(ValueError, match="session id"):
             assistant.respond("../../etc", "hi")

@@ -25,6 +25,11 @@ class TestSettings:
         with pytest.raises(ValueError, match=r"unknown setting.*data_dri"):
             load_settings(config)
 
+    def test_speech_phrase_model_switch_reads_as_a_boolean(self, monkeypatch):
+        assert Settings().speech_phrase_model is True
+        monkeypatch.setenv("SHOPASSIST_SPEECH_PHRASE_MODEL", "false")
+        assert load_settings().speech_phrase_model is False
+
     def test_round_trip(self):
         settings = Settings(data_dir=Path("/d"), offline=False)
         assert Settings.from_dict(settings.to_dict()) == settings

@@ -337,7 +337,19 @@ def test_eval_asr_command(tmp_path: Path, capsys):
     data = json.loads((tmp_path / "eval" / "asr.json").read_text())
     assert data["backend"] == "faster-whisper" and data["recordings"] == 1
     assert data["constraint_exact_match"] is None  # empty store: skipped, with a warning
+    assert data["phrase_model"] is True  # re-ranked as the app does
     assert "constraint exact-match is skipped" in capsys.readouterr().err
+    own = tmp_path / "queries.txt"
+    own.write_text("# my queries\nred hoodies\n\n", encoding="utf-8")
+    argv = [*argv, "--queries", str(own), "--phrase-model", "none", "--no-progress"]
+    args = parser.parse_args([*argv, "--out", str(tmp_path / "own")])
+    assert args.handler(args, Settings(data_dir=tmp_path)) == 0
+    data = json.loads((tmp_path / "own" / "asr.json").read_text())
+    assert [s["reference"] for s in data["samples"]] == ["red hoodies"]
+    assert data["phrase_model"] is False
+    own.write_text("# nothing\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="holds no query"):
+        args.handler(args, Settings(data_dir=tmp_path))
     bad = parser.parse_args(["eval", "asr", "--speeds", "fast"])
     with pytest.raises(ValueError, match="--speeds"):
         bad.handler(bad, Settings(data_dir=tmp_path))
