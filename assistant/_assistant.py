@@ -24,6 +24,7 @@ from typing import Any
 from assistant._catalog import RetrievalCatalog
 from assistant._events import EventKind, EventLog
 from assistant._retrieval import RetrievalStack, build_retrieval
+from assistant._speech_lm import PhraseModel, phrase_model_for
 from assistant.config import Settings
 from dialogue import (
     PROMPT_FILES,
@@ -132,7 +133,6 @@ class Assistant:
             load_example_requests,
             store_prompt,
         )
-        from assistant._speech_lm import phrase_model_for
 
         vocabulary = self.catalog.vocabulary()
         try:
@@ -140,12 +140,6 @@ class Assistant:
         except ValueError as exc:  # a broken edit: the catalog's words alone still help
             log.warning("speech prompt examples not used: %s", exc)
             examples = ""
-        phrase_model = None
-        if self.settings.speech_phrase_model and self.settings.speech_backend == "faster-whisper":
-            try:
-                phrase_model = phrase_model_for(self.settings.prompts_dir / "nlu.yml", vocabulary)
-            except ValueError as exc:  # a broken nlu.yml: voice still works, un-reranked
-                log.warning("speech phrase model not built: %s", exc)
         return build_transcriber(
             self.settings.speech_backend,
             self.settings.speech_model,
@@ -154,8 +148,27 @@ class Assistant:
             # Whisper's prompt, beam search and the phrase model each cut word errors.
             initial_prompt=store_prompt(vocabulary, examples),
             beam_size=5,
-            phrase_model=phrase_model,
+            phrase_model=self._phrase_model(vocabulary),
         )
+
+    def _phrase_model(self, vocabulary: dict[str, list[str]]) -> PhraseModel | None:
+        """The phrase model that re-ranks Whisper's guesses, from nlu.yml and the catalog."""
+        settings = self.settings
+        if not settings.speech_phrase_model or settings.speech_backend != "faster-whisper":
+            return None
+        try:
+            return phrase_model_for(self.settings.prompts_dir / "nlu.yml", vocabulary)
+        except ValueError as exc:  # a broken nlu.yml: voice still works, un-reranked
+            log.warning("speech phrase model not built: %s", exc)
+            return None
+
+    def _refresh_phrase_model(self) -> None:
+        """After an nlu.yml edit, voice turns re-rank with the new examples too."""
+        from assistant._speech import FasterWhisperTranscriber
+
+        heard = self.transcriber
+        if isinstance(heard, FasterWhisperTranscriber) and heard.phrase_model is not None:
+            heard.phrase_model = self._phrase_model(self.catalog.vocabulary()) or heard.phrase_model
 
     @property
     def model_cache(self) -> Path:
@@ -190,6 +203,8 @@ class Assistant:
                     raise
                 log.error("prompt files not reloaded, keeping the last good version: %s", exc)
                 return False
+            if self._model is not None:
+                self._refresh_phrase_model()
             self._model, self.training = model, report
             self._prompts_hash = current
             self.prompt_error = None

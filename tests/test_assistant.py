@@ -11,6 +11,7 @@ from dataclasses import replace
 import pytest
 
 from assistant import Assistant
+from assistant._speech import FasterWhisperTranscriber
 from dialogue import MAX_MESSAGE_CHARS, DialogueState
 
 
@@ -162,8 +163,6 @@ class TestBadInput:
     ):
         from dataclasses import replace
 
-        from assistant._speech import FasterWhisperTranscriber
-
         heard = assistant.transcriber
         assert isinstance(heard, FasterWhisperTranscriber) and heard.phrase_model is not None
         assert heard.initial_prompt and heard.initial_prompt.endswith("in blue or black.")
@@ -267,6 +266,15 @@ class TestPromptFiles:
         assert reply.dialogue.intent == "greet"
         assert own_assistant.prompt_error and "nlu.yml" in own_assistant.prompt_error
         assert reply.notices and "nlu.yml" in reply.notices[0]
+
+    def test_an_nlu_edit_reaches_the_speech_phrase_model(self, own_assistant: Assistant):
+        heard = own_assistant.transcriber
+        assert isinstance(heard, FasterWhisperTranscriber) and heard.phrase_model is not None
+        before = heard.phrase_model.logprob("howdy zeppelin rider")
+        nlu = own_assistant.settings.prompts_dir / "nlu.yml"
+        nlu.write_text(nlu.read_text().replace("    - howdy\n", "    - howdy zeppelin rider\n", 1))
+        assert own_assistant.respond(new_session(), "hello").dialogue.intent == "greet"
+        assert heard.phrase_model.logprob("howdy zeppelin rider") > before + 5
 
     def test_the_trained_model_is_cached_by_content(self, own_assistant: Assistant):
         assert own_assistant.training is not None and own_assistant.training.from_cache
