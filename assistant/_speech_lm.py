@@ -29,6 +29,7 @@ from dialogue import OUT_OF_SCOPE, load_nlu
 # 0.3 to 1 did about as well. The evaluation queries played no part.
 DEFAULT_WEIGHT = 0.5
 DEFAULT_WORD_BONUS = 0.5
+# What each seen trigram and bigram count gives up to the shorter history (the usual value).
 DISCOUNT = 0.75
 # Add-k for the unigram floor, so a word no shopper example holds is unlikely, not impossible.
 UNIGRAM_K = 0.1
@@ -170,10 +171,6 @@ class PhraseModel:
         self._tokens = sum(self._grams[0].values())
         self._unigram_mass = self._tokens + UNIGRAM_K * (len(self._grams[0]) + UNSEEN_TYPES)
 
-    @property
-    def vocabulary_size(self) -> int:
-        return len(self._grams[0])
-
     def probability(self, history: tuple[str, str], word: str) -> float:
         p = (self._grams[0][(word,)] + UNIGRAM_K) / self._unigram_mass
         for order, context in ((1, history[1:]), (2, history)):
@@ -185,18 +182,18 @@ class PhraseModel:
 
     def logprob(self, text: str) -> float:
         """Natural log-probability of the whole request, end of sentence included."""
-        padded = [START, START, *normalise_words(text), END]
+        return self._logprob(normalise_words(text))
+
+    def score(self, hypothesis: Hypothesis) -> float:
+        words = normalise_words(hypothesis.text)
+        phrasing = self.weight * self._logprob(words)
+        return hypothesis.logprob + phrasing + self.word_bonus * len(words)
+
+    def _logprob(self, words: list[str]) -> float:
+        padded = [START, START, *words, END]
         return sum(
             math.log(self.probability((padded[i - 2], padded[i - 1]), padded[i]))
             for i in range(2, len(padded))
-        )
-
-    def score(self, hypothesis: Hypothesis) -> float:
-        words = len(normalise_words(hypothesis.text))
-        return (
-            hypothesis.logprob
-            + self.weight * self.logprob(hypothesis.text)
-            + self.word_bonus * words
         )
 
     def pick(self, hypotheses: Sequence[Hypothesis]) -> Hypothesis:
