@@ -25,8 +25,8 @@ from dialogue import NUMBER_UNITS as UNITS
 from dialogue import OUT_OF_SCOPE, load_nlu
 
 # Chosen on 60 NLU examples held out of the model (sample_data/asr_dev_queries.txt), spoken by
-# espeak-ng in the evaluation's voices and speeds (WER 21.9% -> 18.0% there); any weight from
-# 0.3 to 1 did about as well. The evaluation queries played no part.
+# espeak-ng in the evaluation's voices and speeds; any weight from 0.3 to 1 did about as well
+# there. The evaluation queries played no part.
 DEFAULT_WEIGHT = 0.5
 DEFAULT_WORD_BONUS = 0.5
 # What each seen trigram and bigram count gives up to the shorter history (the usual value).
