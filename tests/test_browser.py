@@ -358,11 +358,14 @@ def test_microphone_recording_is_sent_when_it_stops(open_shopper, photo_assistan
 
 
 def test_spoken_request_shows_the_transcript_then_the_answer(
-    photo_assistant, open_shopper, tmp_path
+    photo_assistant, open_shopper, tmp_path, monkeypatch
 ):
-    from assistant._speech import build_transcriber
+    from dataclasses import replace
 
-    photo_assistant.transcriber = build_transcriber("faster-whisper", None)
+    # The speech recipe the app runs (catalog prompt, beam, phrase model), not a bare model.
+    speaking = replace(photo_assistant.settings, speech_backend="faster-whisper")
+    monkeypatch.setattr(photo_assistant, "settings", speaking)
+    photo_assistant.transcriber = photo_assistant._speech()
     try:
         clip = tmp_path / "watches.wav"
         subprocess.run(["espeak-ng", "-w", str(clip), "show me watches"], check=True)

@@ -26,10 +26,14 @@ from assistant._speech_lm import (
     phrase_model_for,
     shopper_phrases,
 )
+from dialogue import EntitySpan, Example
 
 REPO = Path(__file__).resolve().parent.parent
 NLU = REPO / "prompts" / "nlu.yml"
-VOCABULARY = {"category": ["jackets", "hoodies & sweatshirts"], "color": ["blue", "gray"]}
+VOCABULARY = {
+    "category": ["jackets", "hoodies & sweatshirts", "bags"],
+    "color": ["blue", "gray"],
+}
 
 
 @pytest.fixture(scope="module")
@@ -83,11 +87,25 @@ class TestPhraseModel:
             PhraseModel(["blue"]).pick([])
 
     def test_learns_from_nlu_examples_and_catalog_words_but_not_out_of_scope(self):
+        hoodies = EntitySpan("category", "hoodies", 8, 15, "hoodies")
         phrases = shopper_phrases(
-            [("show me hoodies", "search_products"), ("what's the weather", "out_of_scope")],
-            {"color": ["lavender"]},
+            [
+                Example("show me hoodies", "search_products", (hoodies,)),
+                Example("what's the weather", "out_of_scope"),
+                Example("hi there", "greet"),
+            ],
+            {"color": ["lavender"], "category": ["bags", "tees"]},
         )
-        assert phrases == ["show me hoodies", "lavender"]
+        assert phrases[:3] == ["lavender", "bags", "tees"]  # each facet value on its own
+        assert "show me hoodies" in phrases and "hi there" in phrases
+        assert "what's the weather" not in phrases
+        # The annotated category again with the store's other categories, 3 times.
+        swapped = [p for p in phrases if p.startswith("show me ") and p != "show me hoodies"]
+        assert len(swapped) == 3 and set(swapped) <= {"show me bags", "show me tees"}
+
+    def test_every_category_is_likely_where_shoppers_name_one(self, store_model: PhraseModel):
+        # "some money" is in the checkout examples; "some bags" only by the category swap.
+        assert store_model.logprob("show me some bags") > store_model.logprob("show me some money")
 
     def test_an_evaluation_leaves_its_own_sentences_out(self, store_model: PhraseModel):
         example = "a waterproof jacket for hiking under $100"  # an example in nlu.yml
@@ -101,11 +119,10 @@ class TestStorePrompt:
         examples = load_example_requests(REPO / "prompts" / "speech.yml")
         assert examples.startswith("Shopping requests:") and "\n" not in examples
         prompt = store_prompt(VOCABULARY, examples)
-        assert prompt.startswith("jackets, hoodies & sweatshirts, blue, gray.")
+        assert prompt.startswith("jackets, hoodies & sweatshirts, bags, blue, gray.")
         assert prompt.endswith(examples)  # last: Whisper's prompt limit keeps the end
-        assert store_prompt({}, "") == "" and store_prompt(VOCABULARY, "") == "jackets, " + (
-            "hoodies & sweatshirts, blue, gray."
-        )
+        assert store_prompt({}, "") == ""
+        assert store_prompt(VOCABULARY, "") == "jackets, hoodies & sweatshirts, bags, blue, gray."
 
     def test_a_missing_file_means_no_examples(self, tmp_path: Path):
         assert load_example_requests(tmp_path / "speech.yml") == ""
