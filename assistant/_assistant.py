@@ -157,7 +157,7 @@ class Assistant:
         if not settings.speech_phrase_model or settings.speech_backend != "faster-whisper":
             return None
         try:
-            return phrase_model_for(self.settings.prompts_dir / "nlu.yml", vocabulary)
+            return phrase_model_for(settings.prompts_dir / "nlu.yml", vocabulary)
         except ValueError as exc:  # a broken nlu.yml: voice still works, un-reranked
             log.warning("speech phrase model not built: %s", exc)
             return None
