@@ -24,7 +24,6 @@ from assistant._speech import (
     build_transcriber,
     load_example_requests,
     store_prompt,
-    vocabulary_prompt,
 )
 from assistant._speech_lm import DEFAULT_WEIGHT, DEFAULT_WORD_BONUS, phrase_model_for
 from assistant.config import Settings
@@ -99,10 +98,10 @@ def _eval_asr(args: argparse.Namespace, settings: Settings) -> int:
     if args.prompt != "none":
         if not vocabulary:
             errors.print("[yellow]warning:[/] empty catalog; the prompt has no catalog words")
-        prompt = vocabulary_prompt(vocabulary or {})
+        examples = ""
         if args.prompt == "store":
             examples = load_example_requests(settings.prompts_dir / SPEECH_FILE)
-            prompt = store_prompt(vocabulary or {}, examples)
+        prompt = store_prompt(vocabulary or {}, examples)
     queries = _read_queries(args.queries) if args.queries else list(QUERIES)
     queries = queries[: args.limit] if args.limit else queries
     phrase_model = None
