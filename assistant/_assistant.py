@@ -23,10 +23,13 @@ from typing import Any
 
 from assistant._catalog import RetrievalCatalog
 from assistant._events import EventKind, EventLog
+from assistant._limits import ClientLimiter, TokenBucket
+from assistant._live_catalog import LiveCatalog
 from assistant._retrieval import RetrievalStack, build_retrieval
 from assistant._speech_lm import PhraseModel, phrase_model_for
 from assistant.config import Settings
 from dialogue import (
+    MAX_LINE_QUANTITY,
     PROMPT_FILES,
     CartLine,
     DialogueModel,
@@ -42,14 +45,16 @@ from retrieval import ImageRejected, load_image
 
 log = logging.getLogger(__name__)
 SESSION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
-MAX_SESSIONS = 10_000
+# When the session table is full, a session idle this long may make room for a new one; a
+# shopper active more recently is never evicted (new sessions are refused instead).
+EVICTABLE_IDLE_S = 600.0
 # Answers that open one product (a click, for the report): not an add-to-cart or a size question.
 OPENING_ACTIONS = frozenset({"details", "reviews", "availability", "complete_look"})
-MAX_QUANTITY = 99
 # Per-session rate limit: a burst of this many turns, then `Settings.turns_per_minute`.
 RATE_BURST = 10
 RATE_LIMITED = "rate_limited"
 SLOW_DOWN = "You're sending messages faster than I can keep up. Please wait a few seconds."
+BUSY = "The shop is very busy right now. Please try again in a minute."
 # Speech to text: audio (a path or bytes) -> transcript. Wired by the speech module.
 Transcriber = Callable[[Any], str]
 
@@ -71,27 +76,23 @@ class Reply:
         return {**self.dialogue.to_dict(), "text": self.text, "transcript": self.transcript}
 
 
+class SessionRefused(Exception):
+    """No new session now: the client opened too many, or the table is full of live shoppers.
+    `retry_after` is in seconds."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 @dataclass(slots=True)
 class _Session:
     state: DialogueState
+    # Turns (a burst of RATE_BURST, then `turns_per_minute`) and event-log rows per minute.
+    turns: TokenBucket
+    events: TokenBucket
     lock: threading.Lock = field(default_factory=threading.Lock)
-    # A token bucket: turns left in the current burst, refilled at the configured rate.
-    allowance: float = float(RATE_BURST)
-    checked: float = field(default_factory=lambda: time.monotonic())
     used: float = field(default_factory=lambda: time.monotonic())
-
-    def take_turn(self, per_minute: int) -> bool:
-        """Spend one turn if the session has one left (0 per minute = no limit)."""
-        if per_minute <= 0:
-            return True
-        now = time.monotonic()
-        refill = max(0.0, now - self.checked) * per_minute / 60
-        self.allowance = min(float(RATE_BURST), self.allowance + refill)
-        self.checked = now
-        if self.allowance < 1:
-            return False
-        self.allowance -= 1
-        return True
 
 
 class Assistant:
@@ -112,11 +113,21 @@ class Assistant:
         self.catalog = RetrievalCatalog(
             self.stack.engine, co_liked=self.events.co_liked if self.events else None
         )
+        # A re-ingest by another process reaches running sessions without a restart; a new
+        # catalog's words (colours, categories) retrain nothing but rebuild the NLU's slots.
+        self.live_catalog = LiveCatalog(
+            self.stack.store,
+            self.stack.engine,
+            self.catalog,
+            on_refresh=lambda: self.reload(force=True),
+            check_seconds=settings.catalog_check_seconds,
+        )
         self.transcriber = transcriber if transcriber is not None else self._speech()
         self.prompt_error: str | None = None
         self.training: TrainingReport | None = None
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
         self._sessions_lock = threading.Lock()
+        self._new_sessions = ClientLimiter(settings.client_sessions_per_minute)
         self._model_lock = threading.Lock()
         self._prompts_hash = ""
         self._prompts_stamp: tuple[tuple[str, int, int], ...] = ()
@@ -216,7 +227,10 @@ class Assistant:
         return self._model
 
     # Sessions -------------------------------------------------------------------------------
-    def _session(self, session_id: str) -> _Session:
+    def _session(self, session_id: str, client: str | None = None) -> _Session:
+        """The session, opened if new. Opening counts against `client`'s new-session limit
+        (when given) and is refused rather than evicting a live shopper when the table is
+        full (`SessionRefused`)."""
         if not SESSION_ID.match(session_id or ""):
             raise ValueError("session id: 1-128 letters, digits, '_', '-', '.', ':'")
         now = time.monotonic()
@@ -224,13 +238,42 @@ class Assistant:
             self._expire_idle(now)
             session = self._sessions.get(session_id)
             if session is None:
-                state = DialogueState(personalise=self.settings.personalise)
-                session = self._sessions[session_id] = _Session(state)
-                while len(self._sessions) > MAX_SESSIONS:
-                    self._sessions.popitem(last=False)
+                session = self._sessions[session_id] = self._open(now, client)
             session.used = now
             self._sessions.move_to_end(session_id)
             return session
+
+    def _open(self, now: float, client: str | None) -> _Session:
+        """A new session (the caller holds the sessions lock)."""
+        if client is not None:
+            wait = self._new_sessions.take(client)
+            if wait:
+                raise SessionRefused(BUSY, wait)
+        if len(self._sessions) >= self.settings.max_sessions:
+            oldest = next(iter(self._sessions.values()))
+            if now - oldest.used < EVICTABLE_IDLE_S:
+                raise SessionRefused(BUSY, EVICTABLE_IDLE_S - (now - oldest.used))
+            self._sessions.popitem(last=False)
+        settings = self.settings
+        return _Session(
+            DialogueState(personalise=settings.personalise),
+            turns=TokenBucket(settings.turns_per_minute, RATE_BURST),
+            events=TokenBucket(settings.events_per_minute, settings.events_per_minute),
+        )
+
+    def open_session(self, session_id: str, client: str | None = None) -> None:
+        """Open a session explicitly (the HTTP API's `POST /sessions`); raises
+        `SessionRefused` when the client or the server has no room for another."""
+        self._session(session_id, client)
+
+    def has_session(self, session_id: str) -> bool:
+        """Whether the session is live; a read that never opens one."""
+        return self._live(session_id) is not None
+
+    def _live(self, session_id: str) -> _Session | None:
+        with self._sessions_lock:
+            self._expire_idle(time.monotonic())
+            return self._sessions.get(session_id)
 
     def _expire_idle(self, now: float) -> None:
         """Drop sessions idle longer than `session_idle_minutes`. Sessions are kept in order of
@@ -243,7 +286,12 @@ class Assistant:
             self._sessions.popitem(last=False)
 
     def state(self, session_id: str) -> DialogueState:
-        return self._session(session_id).state
+        """A session's dialogue state. Reading never opens a session: an unknown id gets a
+        fresh state that is not kept."""
+        session = self._live(session_id)
+        if session is None:
+            return DialogueState(personalise=self.settings.personalise)
+        return session.state
 
     def reset(self, session_id: str) -> None:
         """Start over: a fresh dialogue and cart; the privacy choice stays."""
@@ -261,20 +309,23 @@ class Assistant:
     # Feedback and privacy -----------------------------------------------------------------------
     def feedback(self, session_id: str, product_id: str, value: int) -> None:
         """Thumbs up (1), down (-1) or taken back (0) on a catalog product."""
+        self.live_catalog.check()
         if self.catalog.product(product_id) is None:
-            raise KeyError(f"unknown product {product_id!r}")
+            raise KeyError(self.live_catalog.unknown_product(product_id))
         session = self._session(session_id)
         with session.lock:
+            self.live_catalog.follow(session_id, session.state, deliver=False)
             session.state.rate(product_id, value)
             kind = {1: EventKind.LIKED, -1: EventKind.DISLIKED, 0: EventKind.CLEARED}[value]
-            self._record(session.state, session_id, kind, [product_id])
+            self._record(session, session_id, kind, [product_id])
 
     def opened(self, session_id: str, product_id: str) -> None:
         """The shopper opened a product's details outside the chat (a card, the API)."""
+        self.live_catalog.check()
         if self.catalog.product(product_id) is None:
             raise KeyError(f"unknown product {product_id!r}")
         session = self._session(session_id)
-        self._record(session.state, session_id, EventKind.OPENED, [product_id])
+        self._record(session, session_id, EventKind.OPENED, [product_id])
 
     # Cart outside the chat (the HTTP API) -----------------------------------------------------
     def add_to_cart(
@@ -289,11 +340,12 @@ class Assistant:
         a size (colour) is needed when there are several and must be one that is offered.
         Raises KeyError for an unknown product and ValueError saying what to choose from.
         Returns the cart line (merged with an existing one for the same variant)."""
+        self.live_catalog.check()  # never add at a price the store no longer has
         card = self.catalog.product(product_id)
         if card is None:
-            raise KeyError(f"unknown product {product_id!r}")
-        if not 1 <= quantity <= MAX_QUANTITY:
-            raise ValueError(f"quantity must be between 1 and {MAX_QUANTITY}")
+            raise KeyError(self.live_catalog.unknown_product(product_id))
+        if not 1 <= quantity <= MAX_LINE_QUANTITY:
+            raise ValueError(f"quantity must be between 1 and {MAX_LINE_QUANTITY}")
         sizes, colors = card.in_stock_sizes or card.sizes, card.in_stock_colors or card.colors
         size = size or (sizes[0] if len(sizes) == 1 else None)
         color = color or (colors[0] if len(colors) == 1 else None)
@@ -303,26 +355,35 @@ class Assistant:
         session = self._session(session_id)
         with session.lock:
             state = session.state
+            self.live_catalog.follow(session_id, state, deliver=False)  # re-price the others
             key = (card.id, size, color)
             line = next((c for c in state.cart if (c.product_id, c.size, c.color) == key), None)
+            held = line.quantity if line is not None else 0
+            if held + quantity > MAX_LINE_QUANTITY:
+                raise ValueError(
+                    f"at most {MAX_LINE_QUANTITY} of one item per order; "
+                    f"the cart already has {held} of {card.title}"
+                )
             if line is None:
                 line = CartLine(card.id, card.title, card.price, quantity, size, color)
                 state.cart.append(line)
             else:
                 line.quantity += quantity
-            self._record(state, session_id, EventKind.ADDED, [card.id])
+            self._record(session, session_id, EventKind.ADDED, [card.id])
             return line
 
     def remove_from_cart(self, session_id: str, product_id: str) -> bool:
         """Take every line of a product out of a session's cart; False when none was there."""
+        self.live_catalog.check()
         session = self._session(session_id)
         with session.lock:
             state = session.state
+            self.live_catalog.follow(session_id, state, deliver=False)
             kept = [line for line in state.cart if line.product_id != product_id]
             if len(kept) == len(state.cart):
                 return False
             state.cart = kept
-            self._record(state, session_id, EventKind.REMOVED, [product_id])
+            self._record(session, session_id, EventKind.REMOVED, [product_id])
             return True
 
     def shown(self, session_id: str, product_ids: list[str], intent: str) -> None:
@@ -330,7 +391,7 @@ class Assistant:
         session = self._session(session_id)
         positions = list(range(1, len(product_ids) + 1))
         self._record(
-            session.state, session_id, EventKind.SHOWN, product_ids, intent=intent,
+            session, session_id, EventKind.SHOWN, product_ids, intent=intent,
             positions=positions,
         )  # fmt: skip
 
@@ -345,7 +406,7 @@ class Assistant:
 
     def _record(
         self,
-        state: DialogueState,
+        session: _Session,
         session_id: str,
         kind: EventKind,
         product_ids: list[str],
@@ -353,7 +414,10 @@ class Assistant:
         intent: str | None = None,
         positions: list[int] | None = None,
     ) -> None:
-        if self.events is None or not state.personalise or not product_ids:
+        if self.events is None or not session.state.personalise or not product_ids:
+            return
+        if session.events.take(len(product_ids)):
+            log.warning("event rows over the per-minute cap dropped (session %s)", session_id)
             return
         try:
             self.events.record(session_id, kind, product_ids, intent=intent, positions=positions)
@@ -361,20 +425,22 @@ class Assistant:
             log.exception("event log write failed (session %s)", session_id)
 
     def _record_turn(
-        self, state: DialogueState, session_id: str, reply: DialogueReply, cart_before: Counter
+        self, session: _Session, session_id: str, reply: DialogueReply, cart_before: Counter
     ) -> None:
         """What this turn showed and what it changed in the cart."""
         intent = reply.intent
         shown = [s.card.id for s in (*reply.suggestions, *reply.alternatives)]
         positions = list(range(1, len(shown) + 1))
-        self._record(state, session_id, EventKind.SHOWN, shown, intent=intent, positions=positions)
+        self._record(
+            session, session_id, EventKind.SHOWN, shown, intent=intent, positions=positions
+        )
         if reply.product is not None and reply.action in OPENING_ACTIONS:
-            self._record(state, session_id, EventKind.OPENED, [reply.product.id], intent=intent)
-        cart_after = _cart_counts(state)
+            self._record(session, session_id, EventKind.OPENED, [reply.product.id], intent=intent)
+        cart_after = _cart_counts(session.state)
         added = [pid for pid in cart_after if cart_after[pid] > cart_before[pid]]
         removed = [pid for pid in cart_before if cart_before[pid] > cart_after[pid]]
-        self._record(state, session_id, EventKind.ADDED, added, intent=intent)
-        self._record(state, session_id, EventKind.REMOVED, removed, intent=intent)
+        self._record(session, session_id, EventKind.ADDED, added, intent=intent)
+        self._record(session, session_id, EventKind.REMOVED, removed, intent=intent)
 
     # Turns ----------------------------------------------------------------------------------
     def respond(
@@ -383,15 +449,25 @@ class Assistant:
         text: str | bytes | None = None,
         image: Any = None,
         audio: Any = None,
+        *,
+        client: str | None = None,
     ) -> Reply:
+        """One shopper turn. A new session opens on its first turn; `client` (the web app
+        passes the browser's address) counts that against the client's new-session limit, and
+        a refused opening is a "busy" reply (action `rate_limited`), never an eviction."""
         self.reload()
+        self.live_catalog.check()  # a catalog update reloads here, before the session's lock
         if isinstance(text, bytes):  # raw client input: read as UTF-8, never fail on it
             text = text.decode("utf-8", errors="replace")
-        session = self._session(session_id)
         notices = [] if self.prompt_error is None else [f"prompt files: {self.prompt_error}"]
+        try:
+            session = self._session(session_id, client)
+        except SessionRefused as exc:
+            state = DialogueState(personalise=self.settings.personalise)
+            return self._notice(state, str(exc), notices, action=RATE_LIMITED)
         transcript = None
         with session.lock:
-            if not session.take_turn(self.settings.turns_per_minute):
+            if session.turns.take():
                 return self._notice(session.state, SLOW_DOWN, notices, action=RATE_LIMITED)
             if audio is not None:
                 transcript, problem = self._transcribe(audio)
@@ -404,9 +480,11 @@ class Assistant:
                     picture = image if hasattr(image, "convert") else load_image(image)
                 except ImageRejected as exc:
                     return self._notice(session.state, str(exc), notices)
-            cart_before = _cart_counts(session.state)
-            reply = self.model.respond(session.state, text, picture)
-            self._record_turn(session.state, session_id, reply, cart_before)
+            with self.live_catalog.turn(session_id, session.state) as changes:
+                notices += changes  # re-priced or removed cart lines, said before the reply
+                cart_before = _cart_counts(session.state)
+                reply = self.model.respond(session.state, text, picture)
+            self._record_turn(session, session_id, reply, cart_before)
         return Reply(reply.text, reply, transcript, notices)
 
     def _transcribe(self, audio: Any) -> tuple[str | None, str | None]:

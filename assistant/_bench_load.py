@@ -47,7 +47,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from assistant._offline import go_offline
-from assistant.http_api import API_TOKEN_ENV, PREFIX
+from assistant.http_api import API_TOKEN_ENV, PREFIX, SESSION_HEADER
 
 if TYPE_CHECKING:
     from assistant._assistant import Assistant
@@ -321,6 +321,7 @@ class Tally:
     leaks: int = 0
     leak_samples: list[str] = field(default_factory=list)
     rate_limited: int = 0
+    lost_carts: int = 0  # sessions the server no longer had at their final check
     sessions: int = 0
     sessions_checked: int = 0
     cart_adds: int = 0
@@ -355,6 +356,7 @@ class Tally:
         self.leaks += other.leaks
         self.leak_samples = (self.leak_samples + other.leak_samples)[:SAMPLES_KEPT]
         self.rate_limited += other.rate_limited
+        self.lost_carts += other.lost_carts
         self.sessions += other.sessions
         self.sessions_checked += other.sessions_checked
         self.cart_adds += other.cart_adds
@@ -376,6 +378,7 @@ class Tally:
             "leaks": self.leaks,
             "leak_samples": self.leak_samples,
             "rate_limited": self.rate_limited,
+            "lost_carts": self.lost_carts,
             "sessions": self.sessions,
             "sessions_checked": self.sessions_checked,
             "cart_adds_checked": self.cart_adds,
@@ -432,28 +435,41 @@ async def _request(
     return response
 
 
-async def chat(
-    http: httpx.AsyncClient, tally: Tally, session_id: str, text: str, deadline: float
-) -> dict[str, Any] | None:
-    """One timed turn. A 429 (the per-session rate limit) is counted apart and the turn is
-    sent again after Retry-After; None when the deadline passes while waiting."""
-    body = {"session_id": session_id, "message": text}
+async def _until_served(
+    http: httpx.AsyncClient, tally: Tally, deadline: float, method: str, path: str, **kwargs: Any
+) -> tuple[httpx.Response, float] | None:
+    """The request and when its served attempt started, sent again after Retry-After while it
+    is refused with 429 (counted apart); None when the deadline passes while waiting."""
     while True:
         started = time.perf_counter()
-        response = await _request(http, tally, "POST", "/chat", json=body)
-        ended = time.perf_counter()
+        response = await _request(http, tally, method, path, **kwargs)
         if response.status_code != 429:
-            tally.turn(started, ended)
-            reply: dict[str, Any] = response.json()
-            if reply["action"] == FAILED_TURN:
-                tally.error(f"POST /chat: the dialogue failed on {text!r} (see the server log)")
-                raise _Failed
-            return reply
+            return response, started
         tally.rate_limited += 1
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return None
         await asyncio.sleep(min(_retry_after(response), remaining))
+
+
+async def chat(
+    http: httpx.AsyncClient, tally: Tally, token: str, text: str, deadline: float
+) -> dict[str, Any] | None:
+    """One timed turn. A 429 (the per-session rate limit) is counted apart and the turn is
+    sent again after Retry-After; None when the deadline passes while waiting."""
+    served = await _until_served(
+        http, tally, deadline, "POST", "/chat", json={"message": text},
+        headers={SESSION_HEADER: token},
+    )  # fmt: skip
+    if served is None:
+        return None
+    response, started = served
+    tally.turn(started, time.perf_counter())  # the served attempt alone: no 429 waits
+    reply: dict[str, Any] = response.json()
+    if reply["action"] == FAILED_TURN:
+        tally.error(f"POST /chat: the dialogue failed on {text!r} (see the server log)")
+        raise _Failed
+    return reply
 
 
 def _retry_after(response: httpx.Response) -> float:
@@ -466,27 +482,46 @@ def _retry_after(response: httpx.Response) -> float:
 async def session(
     http: httpx.AsyncClient, tally: Tally, steps: Sequence[Step], deadline: float, *, forget: bool
 ) -> SessionCheck:
-    """One conversation (cut short at the deadline), then the server's view of it checked.
-    With `forget`, the session is deleted afterwards (with its recorded events)."""
-    check = SessionCheck(f"load-{uuid.uuid4().hex[:16]}")
-    tally.sessions += 1
-    started = time.perf_counter()
+    """One conversation in a session the server issues (cut short at the deadline), then the
+    server's view of it checked; a session the server no longer has is a lost cart. With
+    `forget`, the session is deleted afterwards (with its recorded events)."""
+    check = SessionCheck("unopened")
     try:
+        opened = await _until_served(http, tally, deadline, "POST", "/sessions")
+        if opened is None:
+            return check
+        body = opened[0].json()
+        check.session_id, token = body["session_id"], body["session_token"]
+        own = {SESSION_HEADER: token}
+        tally.sessions += 1
+        started = time.perf_counter()
         for index, step in enumerate(steps):
             if index and time.monotonic() >= deadline:
                 break  # the first turn always goes: every counted session has one
-            reply = await chat(http, tally, check.session_id, step.text, deadline)
+            reply = await chat(http, tally, token, step.text, deadline)
             if reply is None:
                 break
             check.observe(step, Screen.from_api(reply))
         span = time.perf_counter() - started
         path = f"/sessions/{check.session_id}"
-        cart = (await _request(http, tally, "GET", f"{path}/cart")).json()
-        state = (await _request(http, tally, "GET", path)).json()
+        checks_until = time.monotonic() + REQUEST_TIMEOUT  # the checks may wait out a 429
+
+        async def server_view(method: str, where: str) -> dict[str, Any]:
+            served = await _until_served(http, tally, checks_until, method, where, headers=own)
+            if served is None:
+                raise _Failed
+            body: dict[str, Any] = served[0].json()
+            return body
+
+        if (await http.get(f"{PREFIX}{path}/cart", headers=own)).status_code == 404:
+            tally.lost_carts += 1
+            tally.error(f"GET {path}/cart -> 404: the server dropped a live session")
+            raise _Failed
+        cart, state = await server_view("GET", f"{path}/cart"), await server_view("GET", path)
         check.final(api_lines(cart["lines"]), state)
         tally.checked(check, span)
         if forget:
-            await _request(http, tally, "DELETE", path)
+            await server_view("DELETE", path)
     except _Failed:
         pass  # counted as an error; a half-done turn leaves nothing to check against
     return check
@@ -500,23 +535,35 @@ async def _shopper(
         await session(http, tally, steps, deadline, forget=forget)
 
 
-async def _api_shoppers(url: str, shoppers: int, seconds: float, seed: int, forget: bool) -> Tally:
-    tally = Tally()
+def shopper_client(url: str, number: int | None, connections: int = 1) -> httpx.AsyncClient:
+    """An HTTP client for one simulated shopper. Against a loopback server each shopper
+    sends from its own loopback address (127.1.x.y, `number`), as real shoppers come from
+    their own addresses, so the server's per-client budgets apply to each on its own."""
     limits = httpx.Limits(
-        max_connections=shoppers,
-        max_keepalive_connections=shoppers,
+        max_connections=connections,
+        max_keepalive_connections=connections,
         keepalive_expiry=KEEPALIVE_EXPIRY,
     )
-    async with httpx.AsyncClient(
-        base_url=url, headers=headers(), timeout=REQUEST_TIMEOUT, limits=limits
-    ) as http:
-        deadline = time.monotonic() + seconds
-        await asyncio.gather(
-            *(
-                _shopper(http, tally, random.Random(seed * 1000 + i), deadline, forget)
-                for i in range(shoppers)
-            )
-        )
+    transport = None
+    host = urlsplit(url).hostname or ""
+    if number is not None and _is_loopback(host) and host != "::1" and host != "localhost":
+        address = f"127.{1 + number // 60000}.{number // 250 % 240}.{number % 250 + 2}"
+        transport = httpx.AsyncHTTPTransport(local_address=address, limits=limits)
+    return httpx.AsyncClient(
+        base_url=url, headers=headers(), timeout=REQUEST_TIMEOUT, limits=limits,
+        transport=transport,
+    )  # fmt: skip
+
+
+async def _api_shoppers(url: str, shoppers: int, seconds: float, seed: int, forget: bool) -> Tally:
+    tally = Tally()
+    deadline = time.monotonic() + seconds
+
+    async def one(number: int) -> None:
+        async with shopper_client(url, number) as http:
+            await _shopper(http, tally, random.Random(seed * 1000 + number), deadline, forget)
+
+    await asyncio.gather(*(one(i) for i in range(shoppers)))
     return tally
 
 
@@ -527,14 +574,88 @@ def api_load(url: str, shoppers: int, seconds: float, seed: int, forget: bool) -
     return {**tally.summary(), "client_cpu_s": time.process_time() - cpu}
 
 
+# The hostile client: one address flooding sessions, turns and reads -------------------------------
+FLOOD_ADDRESS_NUMBER = 59_999  # far from the shoppers' addresses
+
+
+@dataclass
+class FloodTally:
+    requests: int = 0
+    refused: int = 0  # 429
+    served: int = 0
+    other: Counter[int] = field(default_factory=Counter)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "served": self.served,
+            "rate_limited": self.refused,
+            "share_429": round(self.refused / self.requests, 3) if self.requests else None,
+            "other_statuses": {str(k): v for k, v in sorted(self.other.items())},
+        }
+
+
+async def _flood(url: str, connections: int, deadline: float, tally: FloodTally) -> None:
+    """As fast as `connections` connections allow: open a session, take a turn in it, read a
+    session that does not exist. Never waits for Retry-After: that is the attack."""
+
+    async def count(response: httpx.Response) -> None:
+        tally.requests += 1
+        if response.status_code == 429:
+            tally.refused += 1
+        elif response.is_success:
+            tally.served += 1
+        else:
+            tally.other[response.status_code] += 1
+
+    async def worker(http: httpx.AsyncClient) -> None:
+        while time.monotonic() < deadline:
+            try:
+                opened = await http.post(f"{PREFIX}/sessions")
+                await count(opened)
+                if opened.status_code == 201:
+                    token = opened.json()["session_token"]
+                    turn = {"message": "show me bags"}
+                    await count(
+                        await http.post(
+                            f"{PREFIX}/chat", json=turn, headers={SESSION_HEADER: token}
+                        )
+                    )
+                await count(await http.get(f"{PREFIX}/sessions/api-{uuid.uuid4().hex}/cart"))
+            except httpx.HTTPError:
+                tally.other[0] += 1
+
+    async with shopper_client(url, FLOOD_ADDRESS_NUMBER, connections) as http:
+        await asyncio.gather(*(worker(http) for _ in range(connections)))
+
+
+def hostile_load(
+    url: str, shoppers: int, seconds: float, seed: int, forget: bool, connections: int
+) -> dict[str, Any]:
+    """Scripted shoppers (each from its own address) while one client floods the server."""
+    cpu = time.process_time()
+
+    async def both() -> tuple[Tally, FloodTally]:
+        flood = FloodTally()
+        deadline = time.monotonic() + seconds
+        shopping = _api_shoppers(url, shoppers, seconds, seed, forget)
+        tally, _ = await asyncio.gather(shopping, _flood(url, connections, deadline, flood))
+        return tally, flood
+
+    tally, flood = asyncio.run(both())
+    return {
+        **tally.summary(),
+        "flood": {"connections": connections, **flood.summary()},
+        "client_cpu_s": time.process_time() - cpu,
+    }
+
+
 def warm_up(url: str, forget: bool) -> None:
     """Every script once, one after the other (lazy imports, caches); nothing is kept."""
     rng = random.Random(SEED)
 
     async def each() -> None:
-        async with httpx.AsyncClient(
-            base_url=url, headers=headers(), timeout=REQUEST_TIMEOUT
-        ) as http:
+        async with shopper_client(url, 0) as http:
             for name in sorted(SCRIPTS):
                 steps = conversation(rng, name)[1]
                 await session(http, Tally(), steps, time.monotonic() + 60, forget=forget)
@@ -825,9 +946,14 @@ def run(
     forget: bool = False,
     out_dir: Path | None = None,
     on_level: Callable[[str, dict[str, Any]], None] | None = None,
+    hostile: int = 0,
+    hostile_url: str | None = None,
+    hostile_shoppers: int = 20,
 ) -> dict[str, Any]:
-    """Warm up, then each load level in turn, the Gradio queue run, and the soak (at the
-    smallest level). `server` is sampled for RSS and CPU when given."""
+    """Warm up, then each load level in turn, the Gradio queue run, the soak (at the smallest
+    level) and, with `hostile` connections, `hostile_shoppers` shoppers chatting while one
+    client floods `hostile_url` (default `url`: a server running its configured client
+    limits). `server` is sampled for RSS and CPU when given."""
     if not shoppers or not all(0 < n <= MAX_SHOPPERS for n in shoppers):
         raise ValueError(f"shoppers must be between 1 and {MAX_SHOPPERS}")
     if not 0 < seconds <= MAX_SECONDS or not 0 <= soak <= MAX_SECONDS:
@@ -867,6 +993,13 @@ def run(
             level, samples = _measure(pool, server, api_load, args, soak)
             report["soak"] = {"shoppers": n, "seconds": soak, **level, **memory_trend(samples)}
             notify(f"soak, {n} shoppers", report["soak"])
+        if hostile:
+            target = hostile_url or url
+            pool.apply(warm_up, (target, forget))
+            args_h = (target, hostile_shoppers, seconds, SEED + 2, forget, hostile)
+            level, samples = _measure(pool, server, hostile_load, args_h, seconds)
+            report["hostile"] = {"shoppers": hostile_shoppers, **level, **memory_trend(samples)}
+            notify(f"hostile flood, {hostile_shoppers} shoppers", report["hostile"])
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / "load.json"

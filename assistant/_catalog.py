@@ -47,10 +47,17 @@ class RetrievalCatalog(CatalogPort):
         self.engine = engine
         self.extra_vocabulary = extra_vocabulary or {}
         self.co_liked = co_liked
-        self._cards: dict[str, ProductCard] = {}
+        # Product id -> (the product object the card was made from, the card): a card is
+        # reused only for that very object, so after a catalog refresh (new objects) every
+        # card is made again from the new facts, even one cached by a search in flight.
+        self._cards: dict[str, tuple[Product, ProductCard]] = {}
         self._vocabulary: tuple[object, dict[str, list[str]]] | None = None
 
     def search(self, request: SearchRequest) -> SearchOutcome:
+        with self.engine.pinned():  # the seed check and the search read one catalog
+            return self._search(request)
+
+    def _search(self, request: SearchRequest) -> SearchOutcome:
         c = request.constraints
         try:
             filters = Filters(
@@ -121,14 +128,19 @@ class RetrievalCatalog(CatalogPort):
             co_liked=tuple((pid, s) for pid, s in co_liked if pid not in personal_seeds),
         )
 
+    def clear_cards(self) -> None:
+        """Drop the cards of a catalog no longer in use (they would keep its products alive)."""
+        self._cards = {}
+
     def product(self, product_id: str) -> ProductCard | None:
         product = self.engine.view.products.get(product_id)
         return None if product is None else self._card(product)
 
     def complete_the_look(self, product_id: str, k: int) -> list[Match]:
-        if product_id not in self.engine.view.products:
-            return []
-        return [self._match(h) for h in self.engine.complete_the_look(product_id, k)]
+        with self.engine.pinned():
+            if product_id not in self.engine.view.products:
+                return []
+            return [self._match(h) for h in self.engine.complete_the_look(product_id, k)]
 
     def vocabulary(self) -> dict[str, list[str]]:
         """Computed once per catalog view (a scan of every product): the NLU, the speech
@@ -162,8 +174,8 @@ class RetrievalCatalog(CatalogPort):
 
     def _card(self, product: Product) -> ProductCard:
         cached = self._cards.get(product.id)
-        if cached is not None:
-            return cached
+        if cached is not None and cached[0] is product:
+            return cached[1]
         stocked = [v for v in product.variants if v.in_stock]
         image = next((i.path for i in product.images if i.role == ImageRole.MAIN), None)
         card = ProductCard(
@@ -201,7 +213,7 @@ class RetrievalCatalog(CatalogPort):
         )
         if len(self._cards) > 10_000:
             self._cards.clear()
-        self._cards[product.id] = card
+        self._cards[product.id] = (product, card)
         return card
 
 

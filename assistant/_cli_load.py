@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,13 @@ def add_commands(bench_commands: Any) -> None:
         help="delete each session after its checks, as expiring sessions would (always on "
         "with --url); a soak then shows memory held by anything but the sessions themselves",
     )
+    load.add_argument(
+        "--hostile",
+        type=int,
+        default=0,
+        help="then 20 shoppers chat while one client floods sessions, turns and reads over "
+        "this many connections (0 = off)",
+    )
     load.add_argument("--out", type=Path, help="report folder (default DATA/bench)")
     load.set_defaults(handler=_bench_load)
 
@@ -67,6 +75,7 @@ def _bench_load(args: argparse.Namespace, settings: Settings) -> int:
         "out_dir": args.out or settings.data_dir / "bench",
         "on_level": _print_level,
         "forget": True if args.url else args.forget_sessions,
+        "hostile": args.hostile,
     }
     if args.url:
         url = check_target(args.url, allow_remote=args.allow_remote)
@@ -99,10 +108,16 @@ def _in_process(
             if settings.event_log
             else None
         )
-        assistant = Assistant(settings, events=events)
-        with local_server(assistant) as url:
+        # The levels measure the engine: bench shoppers have no think time, so per-client
+        # budgets meant for people are off there. The hostile run gets its own server over the
+        # same models with the configured budgets, since that is what it tests.
+        unlimited = replace(settings, client_requests_per_minute=0, client_sessions_per_minute=0)
+        assistant = Assistant(unlimited, events=events)
+        guarded = Assistant(settings, assistant.stack, events=events)
+        with local_server(assistant) as url, local_server(guarded) as hostile_url:
             console.print(f"Serving the app and API on {url} (pid {os.getpid()}).")
-            return run(url, shoppers, seconds, server=ServerProcess(os.getpid()), **options)
+            server = ServerProcess(os.getpid())
+            return run(url, shoppers, seconds, server=server, hostile_url=hostile_url, **options)
 
 
 def _print_level(name: str, summary: dict[str, Any]) -> None:
@@ -122,6 +137,8 @@ def _print_report(report: dict[str, Any]) -> None:
         rows.append((f"Gradio queue, {queue['concurrent_sessions']} sessions", queue))
     if report.get("soak"):
         rows.append((f"soak, {report['soak']['shoppers']} shoppers", report["soak"]))
+    if report.get("hostile"):
+        rows.append((f"under a flood, {report['hostile']['shoppers']} shoppers", report["hostile"]))
     speed = _table(
         f"bench load: {report['target']}, {report['cpus']} CPUs, "
         f"{report['seconds_per_level']:g}s per level (latency in ms)",
@@ -174,6 +191,17 @@ def _print_report(report: dict[str, Any]) -> None:
             f"Soak {soak['seconds']:g}s: server RSS {soak['rss_mb_start']} -> "
             f"{soak['rss_mb_end']} MB (max {soak['rss_mb_max']}), {soak['mb_per_min']} MB/min, "
             f"{soak['sessions']} sessions",
+            highlight=False,
+        )
+    hostile = report.get("hostile")
+    if hostile:
+        flood = hostile["flood"]
+        console.print(
+            f"Flood ({flood['connections']} connections, one client): {flood['requests']} "
+            f"requests, {flood['served']} served, {flood['rate_limited']} refused with 429 "
+            f"({(flood['share_429'] or 0):.0%}), other {flood['other_statuses']}; shoppers: "
+            f"{hostile['lost_carts']} lost carts, {hostile['errors']} errors; server RSS "
+            f"{hostile['rss_mb_start']} -> {hostile['rss_mb_end']} MB",
             highlight=False,
         )
     if report.get("saved"):

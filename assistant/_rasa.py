@@ -197,6 +197,7 @@ class ShopAction(Action):
         template and changes no slot, as the app does."""
         try:
             self.assistant.reload()
+            self.assistant.live_catalog.check()  # a re-ingest: carts are rebuilt at new prices
             return self._respond(tracker)
         except Exception:
             log.exception("%s failed; slots left unchanged", self.action_name)

@@ -15,8 +15,14 @@ import yaml
 
 ENV_PREFIX = "SHOPASSIST_"
 _PATH_FIELDS = ("data_dir", "prompts_dir", "clip_checkpoint")
-_INT_FIELDS = ("hnsw_ef_search", "search_candidates", "port")
-_NON_NEGATIVE_INT_FIELDS = ("turns_per_minute", "session_idle_minutes")
+_INT_FIELDS = ("hnsw_ef_search", "search_candidates", "port", "max_sessions")
+_NON_NEGATIVE_INT_FIELDS = (
+    "turns_per_minute",
+    "session_idle_minutes",
+    "client_requests_per_minute",
+    "client_sessions_per_minute",
+    "events_per_minute",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +69,18 @@ class Settings:
     # A session (dialogue state and cart, held in memory) untouched this long is dropped, so a
     # long-running server holds only live shoppers (0 = keep until the 10,000-session cap).
     session_idle_minutes: int = 240
+    # Sessions held at once. When full, idle sessions expire first and then new sessions are
+    # refused ("busy, try again"): a flood never evicts a live shopper's cart.
+    max_sessions: int = 10_000
+    # Per client (its API token's session, else its address), across all routes (0 = no
+    # limit): requests per minute, and new sessions per minute. Over it: HTTP 429 + Retry-After.
+    client_requests_per_minute: int = 600
+    client_sessions_per_minute: int = 60
+    # Event-log rows one session may write per minute (0 = no limit); past it, rows are dropped.
+    events_per_minute: int = 600
+    # How often a running server looks for a newer catalog version (ingest): it then reloads
+    # without a restart and re-prices carts on their next turn. 0 = only on each turn.
+    catalog_check_seconds: float = 2.0
 
     @property
     def catalog_db(self) -> Path:
@@ -108,6 +126,10 @@ class Settings:
                 values[key] = float(value)
                 if values[key] <= 0:
                     raise ValueError("event_retention_days must be positive")
+            elif key == "catalog_check_seconds":
+                values[key] = float(value)
+                if values[key] < 0:
+                    raise ValueError("catalog_check_seconds must be >= 0")
             elif key == "speech_max_seconds":
                 values[key] = float(value)
                 if not 0 < values[key] <= 600:

@@ -5,18 +5,22 @@ search, product details and similar items, the cart, and the learning loop (thum
 privacy choice, forgetting a session). `ui.serve` mounts it on the same server as the shopper
 app; any FastAPI app can `include_router` it.
 
-Contract: sessions are named by the caller (the same ids as `Assistant.respond`); every error
-is JSON `{"detail": "..."}` (4xx says what to fix; an unexpected failure is a logged 500 with a
-generic message, never a stack trace); with a token every route needs
-`Authorization: Bearer <token>`. Catalog photos are served by the API rather than exposing
-server file paths.
+Contract: sessions are issued by the server (`POST /sessions` returns an id and its token) and
+every session route needs that token in `X-Session-Token`: an id alone opens nothing, and a
+read never creates a session. Each client (its API token when the server has several, else its
+address) has a request budget across all routes and a new-session budget; past either, 429
+with Retry-After. Every error is JSON `{"detail": "..."}` (4xx says what to fix; an
+unexpected failure is a logged 500 with a generic message, never a stack trace); with a token
+every route but `GET /health` (catalog versions only) needs `Authorization: Bearer <token>`.
+Catalog photos are served by the API rather
+than exposing server file paths.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,13 +32,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.routing import APIRoute
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import Message
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assistant._assistant import MAX_QUANTITY, RATE_LIMITED, SESSION_ID, Assistant
+from assistant._assistant import RATE_LIMITED, SESSION_ID, Assistant, SessionRefused
+from assistant._credentials import SessionSigner
+from assistant._limits import ClientLimiter, retry_after
 from dialogue import (
+    MAX_LINE_QUANTITY,
     MAX_MESSAGE_CHARS,
     CartLine,
     Constraints,
@@ -46,8 +53,10 @@ from dialogue import (
 
 log = logging.getLogger(__name__)
 PREFIX = "/api/v1"
-# The bearer token comes from this variable only (never a settings file, never logged).
+# The bearer token comes from this variable only (never a settings file, never logged); several
+# tokens, comma-separated, give each integration its own rate-limit budget.
 API_TOKEN_ENV = "SHOPASSIST_API_TOKEN"
+SESSION_HEADER = "X-Session-Token"
 # Far above any valid request (a chat message is at most MAX_MESSAGE_CHARS characters).
 MAX_BODY_BYTES = 64 * 1024
 MAX_K = 50
@@ -55,6 +64,10 @@ MAX_QUERY_CHARS = 500
 MAX_ID_CHARS = 300
 MAX_COLOR_CHARS = 60
 SESSION_RULE = "session id: 1-128 letters, digits, '_', '-', '.', ':'"
+NO_SESSION_TOKEN = f"send the session's token in {SESSION_HEADER} (from POST {PREFIX}/sessions)"
+WRONG_SESSION_TOKEN = "that session token is not valid for this session"
+NO_SESSION = f"no such session (expired or forgotten): open one with POST {PREFIX}/sessions"
+TOO_MANY_REQUESTS = "too many requests from this client; retry after the time in Retry-After"
 INTERNAL_ERROR = "Internal server error; it has been logged."
 LOCKED = f"This server has a login: set ${API_TOKEN_ENV} to use the HTTP API."
 
@@ -137,6 +150,9 @@ class CartItem(BaseModel):
     quantity: int
     size: str | None
     color: str | None
+    removed: bool = Field(
+        False, description="the product left the catalog since it was added; checkout refuses it"
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -183,8 +199,18 @@ class Comparison(BaseModel):
     rows: list[tuple[str, list[str]]] = Field(description="(label, one value per product)")
 
 
+class SessionCreated(BaseModel):
+    session_id: str = Field(examples=["api-Jq3v0c5b7wZxY1t2u3v4w5x6"])
+    session_token: str = Field(
+        description=f"send it in {SESSION_HEADER} with every request about this session; "
+        "it is shown once and cannot be recovered"
+    )
+    idle_minutes: int = Field(description="dropped after this long unused (0: never)")
+
+
 class ChatRequest(BaseModel):
-    session_id: str = Field(max_length=128, examples=["web-42"])
+    model_config = ConfigDict(extra="forbid")  # an old client's session_id must not be ignored
+
     message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
     personalise: bool | None = Field(
         None, description="set the session's privacy choice before the turn"
@@ -210,11 +236,16 @@ class ChatReply(BaseModel):
     product: Product | None = Field(description="the product a details answer is about")
     cart: list[CartItem]
     state: SessionState
+    notices: list[str] = Field(
+        default_factory=list,
+        description="catalog changes to the session's cart since its last turn (new prices, "
+        "products no longer sold), to show with the reply",
+    )
 
 
 class CartAdd(BaseModel):
     product_id: str = Field(min_length=1, max_length=MAX_ID_CHARS, examples=["luma:WJ03"])
-    quantity: int = Field(1, ge=1, le=MAX_QUANTITY)
+    quantity: int = Field(1, ge=1, le=MAX_LINE_QUANTITY)
     size: str | None = Field(None, max_length=40, examples=["M"])
     color: str | None = Field(None, max_length=60, examples=["Blue"])
 
@@ -243,12 +274,26 @@ class Forgotten(BaseModel):
     events_deleted: int
 
 
+class Health(BaseModel):
+    """Whether the server answers from the catalog the store holds (`shopassist doctor
+    --server URL` compares them)."""
+
+    status: str = Field(description="`ok`, `catalog_behind` (reload pending) or `store_unreadable`")
+    catalog_version: int = Field(description="the catalog version this server answers from")
+    store_version: int | None = Field(description="the catalog store's version now")
+
+
 # Errors --------------------------------------------------------------------------------------
+def body_too_large(limit: int) -> str:
+    """The 413 message, the same from the API and from the server's body limit."""
+    return f"the request body is over {limit} bytes"
+
+
 class _TooLarge(HTTPException):
     """An HTTPException, so FastAPI's body reader lets it through instead of making it a 400."""
 
     def __init__(self) -> None:
-        super().__init__(413, f"the request body is over {MAX_BODY_BYTES} bytes")
+        super().__init__(413, body_too_large(MAX_BODY_BYTES))
 
 
 class _ApiRoute(APIRoute):
@@ -368,65 +413,140 @@ def _cart(lines: list[CartLine]) -> Cart:
 
 
 # Parameters ----------------------------------------------------------------------------------
-def _session_id(value: str) -> str:
-    if not SESSION_ID.match(value):
-        raise HTTPException(400, SESSION_RULE)
-    return value
-
-
-def _path_session(
-    session_id: Annotated[str, PathParam(description="the caller's session id")],
-) -> str:
-    return _session_id(session_id)
-
-
-def _query_session(
-    session_id: Annotated[
-        str | None,
-        Query(description="personalise for this session (its thumbs, if it allows it)"),
-    ] = None,
-) -> str | None:
-    return None if session_id is None else _session_id(session_id)
-
-
-SessionPath = Annotated[str, Depends(_path_session)]
-SessionQuery = Annotated[str | None, Depends(_query_session)]
 ProductPath = Annotated[
     str, PathParam(max_length=MAX_ID_CHARS, description="CATALOG:SKU", examples=["luma:WJ03"])
 ]
+SessionPath = Annotated[str, PathParam(description="the session's id (from POST /sessions)")]
 # Module level: the closures' annotations are resolved in this module's globals.
 BEARER = HTTPBearer(auto_error=False, description=f"the token in ${API_TOKEN_ENV}")
+SESSION_KEY = APIKeyHeader(
+    name=SESSION_HEADER,
+    auto_error=False,
+    description="the session_token that POST /sessions returned",
+)
+SessionToken = Annotated[str | None, Security(SESSION_KEY)]
 Values = Annotated[list[str] | None, Query(max_length=20, description="repeat for OR")]
+
+
+def api_tokens(value: str | None) -> tuple[str, ...]:
+    """The bearer tokens in $SHOPASSIST_API_TOKEN's form: one, or several comma-separated."""
+    return tuple(t.strip() for t in (value or "").split(",") if t.strip())
+
+
+def client_of(request: Request, tokens: Sequence[str] = ()) -> str:
+    """Who is asking, for rate limits: the API token it presents when the server has several
+    (each integration its own budget), else its address."""
+    if len(tokens) > 1:
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        for number, known in enumerate(tokens):
+            if hmac.compare_digest(given.encode(), known.encode()):
+                return f"token:{number}"
+    return f"addr:{request.client.host if request.client else 'unknown'}"
+
+
+def too_many(wait: float, detail: str = TOO_MANY_REQUESTS) -> HTTPException:
+    return HTTPException(429, detail, headers={"Retry-After": retry_after(wait)})
+
+
+class ClientRateLimit:
+    """ASGI middleware: the per-client request budget for what the API router does not guard
+    itself, the web app's writes (Gradio's queue joins, uploads). Give it the API's limiter, so
+    a client has one budget across the whole server. Reads of the page and its assets pass."""
+
+    def __init__(self, app: ASGIApp, limiter: ClientLimiter, tokens: Sequence[str] = ()) -> None:
+        self.app = app
+        self.limiter = limiter
+        self.tokens = tuple(tokens)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] not in ("GET", "HEAD", "OPTIONS")
+            and not scope["path"].startswith(PREFIX)
+        ):
+            wait = self.limiter.take(client_of(Request(scope), self.tokens))
+            if wait:
+                headers = {"Retry-After": retry_after(wait)}
+                await _error(429, TOO_MANY_REQUESTS, headers)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 # The router ----------------------------------------------------------------------------------
 def create_api(
-    assistant: Assistant, *, token: str | None = None, require_token: bool = False
+    assistant: Assistant,
+    *,
+    token: str | None = None,
+    require_token: bool = False,
+    limiter: ClientLimiter | None = None,
+    signer: SessionSigner | None = None,
 ) -> APIRouter:
-    """The API over `assistant`. With `token`, every route needs `Authorization: Bearer
-    <token>`; `require_token` without a token locks the API (401 saying how to enable it), for
-    servers whose UI has a login: the API must not be the way around it."""
+    """The API over `assistant`. With `token` (one, or several comma-separated), every route
+    needs `Authorization: Bearer <token>`; `require_token` without a token locks the API (401
+    saying how to enable it), for servers whose UI has a login: the API must not be the way
+    around it. `limiter` is the per-client request budget (shared with the rest of the server
+    when given; else one of the API's own from the settings); `signer` issues session tokens
+    (else from $SHOPASSIST_SESSION_SECRET or the data directory's secret)."""
+    tokens = api_tokens(token)
+    if limiter is None:
+        limiter = ClientLimiter(assistant.settings.client_requests_per_minute)
+    if signer is None:
+        signer = SessionSigner.for_data_dir(assistant.settings.data_dir)
+
+    def throttle(request: Request) -> None:
+        wait = limiter.take(client_of(request, tokens))
+        if wait:
+            raise too_many(wait)
 
     def authorise(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
     ) -> None:
-        if token is None:
+        if not tokens:
             raise HTTPException(401, LOCKED)
-        given = credentials.credentials if credentials else ""
-        if not hmac.compare_digest(given.encode(), token.encode()):
+        given = (credentials.credentials if credentials else "").encode()
+        if not any(hmac.compare_digest(given, known.encode()) for known in tokens):
             raise HTTPException(
                 401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"}
             )
 
-    guarded = token is not None or require_token
+    def token_session(given: str | None) -> str:
+        """The live session a token was issued for; checked before any lookup, so a refusal
+        tells nothing about other sessions."""
+        if not given:
+            raise HTTPException(401, NO_SESSION_TOKEN)
+        session_id = signer.session_of(given)
+        if session_id is None:
+            raise HTTPException(403, WRONG_SESSION_TOKEN)
+        if not assistant.has_session(session_id):
+            raise HTTPException(404, NO_SESSION)
+        return session_id
+
+    def own_session(session_id: SessionPath, given: SessionToken = None) -> str:
+        """The path's session, only with that session's own token."""
+        if not SESSION_ID.match(session_id):
+            raise HTTPException(400, SESSION_RULE)
+        if not given:
+            raise HTTPException(401, NO_SESSION_TOKEN)
+        if signer.session_of(given) != session_id:
+            raise HTTPException(403, WRONG_SESSION_TOKEN)
+        return token_session(given)
+
+    def token_only(given: SessionToken = None) -> str:
+        return token_session(given)
+
+    def optional_session(given: SessionToken = None) -> str | None:
+        """Searches may name a session (its thumbs personalise, the results are recorded)."""
+        return None if given is None else token_session(given)
+
+    guarded = bool(tokens) or require_token
     errors: dict[int | str, dict[str, Any]] = {
-        code: {"model": ApiError} for code in (400, 401, 404, 413, 422, 500)
+        code: {"model": ApiError} for code in (400, 401, 403, 404, 413, 422, 429, 500)
     }
     router = APIRouter(
         prefix=PREFIX,
         tags=["shopassist"],
         route_class=_ApiRoute,
-        dependencies=[Depends(authorise)] if guarded else [],
+        dependencies=[Depends(throttle), *([Depends(authorise)] if guarded else [])],
         responses=errors,
     )
 
@@ -461,21 +581,22 @@ def create_api(
 
     # Conversation and catalog ----------------------------------------------------------------
     @router.post("/chat", summary="One chat turn")
-    def chat(body: ChatRequest) -> ChatReply:
+    def chat(body: ChatRequest, session_id: str = Depends(token_only)) -> ChatReply:
         """The shopper's message in; the reply with suggestions (each with its reason), the
         comparison, the cart and the dialogue state out. Refinements apply to the session's
         last search ("in blue", "under $60")."""
-        session_id = _session_id(body.session_id)
         if body.personalise is not None:
             assistant.set_personalise(session_id, body.personalise)
         reply = assistant.respond(session_id, text=body.message)
         if reply.dialogue.action == RATE_LIMITED:
             raise HTTPException(429, reply.text, headers={"Retry-After": "5"})
-        return _chat_reply(reply.to_dict())
+        # The shopper's notices; an operator's (a broken prompt file, with its path) stay home.
+        notices = [n for n in reply.notices if not n.startswith("prompt files:")]
+        return _chat_reply({**reply.to_dict(), "notices": notices})
 
     @router.get("/search", summary="Search the catalog")
     def search(
-        session_id: SessionQuery,
+        session_id: str | None = Depends(optional_session),
         q: Annotated[str, Query(max_length=MAX_QUERY_CHARS, description="words")] = "",
         k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
         color: Values = None,
@@ -518,7 +639,7 @@ def create_api(
     @router.get("/products/{product_id:path}/similar", summary="Similar items")
     def similar(
         product_id: ProductPath,
-        session_id: SessionQuery,
+        session_id: str | None = Depends(optional_session),
         k: Annotated[int, Query(ge=1, le=MAX_K)] = 6,
     ) -> SearchResults:
         """Close products by content and by what shoppers who liked this one also liked,
@@ -553,7 +674,9 @@ def create_api(
         return FileResponse(card.image)
 
     @router.get("/products/{product_id:path}", summary="Product details")
-    def product(product_id: ProductPath, session_id: SessionQuery) -> Product:
+    def product(
+        product_id: ProductPath, session_id: str | None = Depends(optional_session)
+    ) -> Product:
         """The product card; with `session_id` it counts as the shopper opening it."""
         card = card_or_404(product_id)
         if session_id is not None:
@@ -561,42 +684,58 @@ def create_api(
         return _card(card)
 
     # Sessions ----------------------------------------------------------------------------------
+    @router.post("/sessions", status_code=201, summary="Open a session")
+    def open_session(request: Request) -> SessionCreated:
+        """A new session: its id and the token every session route needs (in
+        `X-Session-Token`). Counted against the client's new-session budget; refused with 429
+        while the server is full of live shoppers (nobody is evicted to make room)."""
+        session_id, session_token = signer.issue()
+        try:
+            assistant.open_session(session_id, client_of(request, tokens))
+        except SessionRefused as exc:
+            raise too_many(exc.retry_after, str(exc)) from None
+        return SessionCreated(
+            session_id=session_id,
+            session_token=session_token,
+            idle_minutes=assistant.settings.session_idle_minutes,
+        )
+
     @router.get("/sessions/{session_id}", summary="A session's dialogue state")
-    def session_state(session_id: SessionPath) -> SessionState:
+    def session_state(session_id: str = Depends(own_session)) -> SessionState:
         return SessionState.model_validate(assistant.state(session_id).to_dict())
 
     @router.delete("/sessions/{session_id}", summary="Forget a session")
-    def forget(session_id: SessionPath) -> Forgotten:
+    def forget(session_id: str = Depends(own_session)) -> Forgotten:
         """Drop the dialogue state and cart and delete the session's recorded events."""
         return Forgotten(session_id=session_id, events_deleted=assistant.forget(session_id))
 
     @router.get("/sessions/{session_id}/cart", summary="The cart")
-    def cart(session_id: SessionPath) -> Cart:
+    def cart(session_id: str = Depends(own_session)) -> Cart:
         return _cart(assistant.state(session_id).cart)
 
     @router.post("/sessions/{session_id}/cart", summary="Add to the cart")
-    def add_to_cart(session_id: SessionPath, body: CartAdd) -> Cart:
+    def add_to_cart(body: CartAdd, session_id: str = Depends(own_session)) -> Cart:
         """Adds at the catalog price. A product sold in several sizes (colours) needs one that
         it has; the 400 names them. The same product, size and colour again adds up."""
         try:
             assistant.add_to_cart(
                 session_id, body.product_id, body.quantity, body.size or None, body.color or None
             )
-        except KeyError:
-            raise _not_found(body.product_id) from None
+        except KeyError as exc:  # unknown, or "no longer in the catalog" (a re-ingest)
+            raise HTTPException(404, str(exc.args[0])) from None
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from None
         return _cart(assistant.state(session_id).cart)
 
     @router.delete("/sessions/{session_id}/cart/{product_id:path}", summary="Remove from cart")
-    def remove_from_cart(session_id: SessionPath, product_id: ProductPath) -> Cart:
+    def remove_from_cart(product_id: ProductPath, session_id: str = Depends(own_session)) -> Cart:
         """Removes every line of the product (all sizes and colours)."""
         if not assistant.remove_from_cart(session_id, product_id):
             raise HTTPException(404, f"{product_id!r} is not in the cart")
         return _cart(assistant.state(session_id).cart)
 
     @router.post("/sessions/{session_id}/feedback", summary="Thumbs up or down")
-    def feedback(session_id: SessionPath, body: FeedbackRequest) -> Feedback:
+    def feedback(body: FeedbackRequest, session_id: str = Depends(own_session)) -> Feedback:
         """A thumbs-down hides the product (and its near-duplicates) from this session's
         searches; a thumbs-up nudges similar products up. Both count only while the session
         allows personalisation."""
@@ -607,7 +746,7 @@ def create_api(
         return feedback_of(session_id)
 
     @router.put("/sessions/{session_id}/privacy", summary="The privacy choice")
-    def privacy(session_id: SessionPath, body: PrivacyRequest) -> Feedback:
+    def privacy(body: PrivacyRequest, session_id: str = Depends(own_session)) -> Feedback:
         assistant.set_personalise(session_id, body.personalise)
         return feedback_of(session_id)
 
@@ -620,4 +759,30 @@ def create_api(
             routes=[r for r in router.routes if getattr(r, "include_in_schema", False)],
         )
 
-    return router
+    # `GET /health` is open (throttled, no token): monitors and `shopassist doctor --server`
+    # read it, and it tells only catalog versions. Its own router keeps the token rule above.
+    health = APIRouter(prefix=PREFIX, route_class=_ApiRoute, dependencies=[Depends(throttle)])
+    health.add_api_route("/health", _health(assistant), methods=["GET"], summary="Health")
+    api = APIRouter()
+    api.include_router(router)
+    api.include_router(health)
+    return api
+
+
+def _health(assistant: Assistant) -> Callable[[], Health]:
+    def health() -> Health:
+        """The catalog version the server answers from and the store's; they differ only
+        until the server's next check (`catalog_check_seconds`, or a turn)."""
+        live = assistant.live_catalog
+        try:
+            store: int | None = live.store_version()
+        except Exception:  # sqlite3.Error and friends: say so, never a 500 on a probe
+            log.exception("health: catalog store not readable")
+            store = None
+        served = live.version
+        status = "ok" if store == served else "catalog_behind"
+        if store is None:
+            status = "store_unreadable"
+        return Health(status=status, catalog_version=served, store_version=store)
+
+    return health

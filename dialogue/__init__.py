@@ -40,6 +40,7 @@ from dialogue._protocol import (
 )
 from dialogue._reply import Comparison, DialogueReply, Suggestion, money
 from dialogue._state import (
+    MAX_LINE_QUANTITY,
     CartLine,
     Constraints,
     DialogueState,
@@ -50,6 +51,7 @@ from dialogue._state import (
 from dialogue._tracker import TrackResult, track
 
 __all__ = [
+    "MAX_LINE_QUANTITY",
     "MAX_MESSAGE_CHARS",
     "NUMBER_TENS",
     "NUMBER_UNITS",

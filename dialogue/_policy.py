@@ -13,7 +13,14 @@ from dialogue._config import PolicySettings, StorePolicy, Templates
 from dialogue._nlu import Parse
 from dialogue._protocol import CatalogPort, Match, ProductCard, SearchOutcome, SearchRequest
 from dialogue._reply import Comparison, DialogueReply, Suggestion, money, price_text
-from dialogue._state import CartLine, Constraints, DialogueState, Exclusions, PendingAdd
+from dialogue._state import (
+    MAX_LINE_QUANTITY,
+    CartLine,
+    Constraints,
+    DialogueState,
+    Exclusions,
+    PendingAdd,
+)
 from dialogue._tracker import FRESH_SEARCH, TrackResult
 
 SEARCH_INTENTS = FRESH_SEARCH | {
@@ -308,9 +315,21 @@ class Policy:
             self._say(draft, state, "which_item" if state.shown else "need_results")
             return []
         cards = [c for c in (self._card(state, pid) for pid in track.targets) if c is not None]
-        if not cards:
+        found = {c.id for c in cards}
+        gone = self._say_gone(draft, state, [p for p in track.targets if p not in found])
+        if not cards and not gone:
             self._say(draft, state, "need_results")
         return cards
+
+    def _say_gone(self, draft: _Draft, state: DialogueState, product_ids: list[str]) -> bool:
+        """Products the shopper saw (or carted) that a catalog update removed: say so by name
+        rather than "let me find some products first". True when something was said."""
+        titles = {c.id: c.title for c in state.shown}
+        titles |= {line.product_id: line.title for line in state.cart}
+        gone = [titles[p] for p in dict.fromkeys(product_ids) if p in titles]
+        for title in gone:
+            self._say(draft, state, "product_gone", title=title)
+        return bool(gone)
 
     def _card(self, state: DialogueState, product_id: str) -> ProductCard | None:
         return self.catalog.product(product_id)
@@ -431,7 +450,8 @@ class Policy:
         card = self._card(state, product_id)
         if card is None:
             state.pending_add = None
-            self._say(draft, state, "need_results")
+            if not self._say_gone(draft, state, [product_id]):
+                self._say(draft, state, "need_results")
             return
         draft.product = card
         draft.facts += card_facts(card)
@@ -477,6 +497,18 @@ class Policy:
             (c for c in state.cart if (c.product_id, c.size, c.color) == (card.id, size, color)),
             None,
         )
+        held = line.quantity if line is not None else 0
+        if held + quantity > MAX_LINE_QUANTITY:
+            self._say(
+                draft,
+                state,
+                "quantity_limit",
+                title=card.title,
+                limit=MAX_LINE_QUANTITY,
+                held=held,
+            )
+            draft.action = "quantity_limit"
+            return
         if line is None:
             line = CartLine(card.id, card.title, card.price, quantity, size, color)
             state.cart.append(line)
@@ -529,6 +561,15 @@ class Policy:
     def _checkout(
         self, state: DialogueState, parse: Parse, track: TrackResult, draft: _Draft
     ) -> None:
+        removed = [line.title for line in state.cart if line.removed]
+        if removed:  # no order with an article the store no longer sells
+            one = len(removed) == 1
+            titles = ", ".join(removed)
+            them, is_are = ("it", "is") if one else ("them", "are")
+            self._say(draft, state, "checkout_blocked", titles=titles, them=them, is_are=is_are)
+            draft.action = "checkout_blocked"
+            self._cart_lines(state, draft)
+            return
         self._cart_summary(state, draft, "checkout", "checkout", "checkout_empty")
 
     def _cart_summary(
@@ -548,6 +589,8 @@ class Policy:
             variant = ", ".join(v for v in (line.color, line.size and f"size {line.size}") if v)
             text = f"- {line.quantity} x {line.title}" + (f" ({variant})" if variant else "")
             text += f": {money(line.total)}"
+            if line.removed:
+                text += " (no longer in our catalog)"
             draft.lines.append(text)
             draft.facts.append(text)
 

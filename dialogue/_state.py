@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 LIST_FIELDS = ("categories", "genders", "colors", "sizes", "materials", "activities", "brands")
 SORT_KEYS = ("price_asc", "price_desc", "rating")
+# Articles of one product variant in a cart, however many adds it took.
+MAX_LINE_QUANTITY = 99
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,9 @@ class CartLine:
     quantity: int = 1
     size: str | None = None
     color: str | None = None
+    # The product left the catalog (a re-ingest) after it was added: the line stays so the
+    # shopper sees what happened, and checkout refuses until it is removed.
+    removed: bool = False
 
     @property
     def total(self) -> float | None:
@@ -139,6 +144,9 @@ class DialogueState:
     liked: list[str] = field(default_factory=list)
     disliked: list[str] = field(default_factory=list)
     personalise: bool = True
+    # The catalog version the shown cards and cart prices were read at (None: not yet known);
+    # when the catalog changes, the assistant re-reads them before the session's next turn.
+    catalog_version: int | None = None
 
     def new_topic(self) -> None:
         """Forget the search (constraints, results, focus); the cart stays."""

@@ -42,11 +42,19 @@ from retrieval._query import (
 from retrieval._report import IngestIssue, IngestReport, IssueReason, SourceError
 from retrieval._search import RankingWeights, SearchEngine
 from retrieval._sources._io import parse_price
-from retrieval._store import CatalogStats, CatalogStore, StoredLink, StoredReview, content_hash
+from retrieval._store import (
+    CatalogStamp,
+    CatalogStats,
+    CatalogStore,
+    StoredLink,
+    StoredReview,
+    content_hash,
+)
 
 __all__ = [
     "CatalogIndexer",
     "CatalogRetriever",
+    "CatalogStamp",
     "CatalogStats",
     "CatalogStore",
     "Cleaner",

@@ -7,7 +7,10 @@ ingest is re-run (the store still holds that catalog's previous version, whole).
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import urllib.parse
+import urllib.request
 from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
@@ -21,6 +24,9 @@ from retrieval._store import CatalogStore
 
 INDEX_REPAIR = "run `shopassist index`"
 EXAMPLES = 3
+HEALTH_PATH = "/api/v1/health"
+SERVER_TIMEOUT_S = 10
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 class ProblemKind(StrEnum):
@@ -31,6 +37,8 @@ class ProblemKind(StrEnum):
     OUTDATED = "outdated"
     INDEX_UNREADABLE = "index_unreadable"
     CACHE_DAMAGED = "cache_damaged"
+    SERVER_BEHIND = "server_behind"
+    SERVER_UNREACHABLE = "server_unreachable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +125,53 @@ def check(
     if cache_path is not None:
         report.problems += _check_cache(cache_path, report.counts)
     return report
+
+
+def check_server(url: str, store_version: int) -> list[Problem]:
+    """Whether the server at `url` answers from the catalog version the store holds, read from
+    its open `GET /api/v1/health`. A running server reloads a new catalog by itself (on a turn,
+    or every `catalog_check_seconds`), so a difference that lasts means it cannot see this
+    store's updates: `catalog_check_seconds: 0` and no traffic, another data folder, or a
+    reload that fails (its log says why)."""
+    base = url.rstrip("/")
+    endpoint = base if base.endswith(HEALTH_PATH) else base + HEALTH_PATH
+    handlers: list[urllib.request.BaseHandler] = []
+    if urllib.parse.urlparse(endpoint).hostname in LOOPBACK:
+        handlers.append(urllib.request.ProxyHandler({}))  # a proxy cannot reach our loopback
+    try:
+        with urllib.request.build_opener(*handlers).open(
+            endpoint, timeout=SERVER_TIMEOUT_S
+        ) as response:
+            health = json.loads(response.read().decode("utf-8"))
+        served = int(health["catalog_version"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # URLError is an OSError
+        return [
+            Problem(
+                ProblemKind.SERVER_UNREACHABLE,
+                f"The server at {url} did not answer {endpoint}: {exc}",
+                "check the URL, and that `shopassist serve` runs there",
+                url,
+            )
+        ]
+    if served == store_version:
+        return []
+    where = ""
+    if health.get("store_version") not in (None, store_version):
+        where = (
+            f" (it reads a store at version {health['store_version']}: another data folder "
+            "than this one?)"
+        )
+    return [
+        Problem(
+            ProblemKind.SERVER_BEHIND,
+            f"The server at {url} runs catalog version {served}; the store is at "
+            f"{store_version}{where}. Its shoppers may see old prices.",
+            "if it stays behind (a server reloads on its next chat turn and every "
+            "`catalog_check_seconds`; its log says why a reload failed), restart it with "
+            "`shopassist serve` on this data folder",
+            url,
+        )
+    ]
 
 
 def integrity_errors(path: Path) -> list[str]:

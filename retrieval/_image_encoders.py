@@ -7,11 +7,14 @@ the UI can show as is. Encoders load weights from local files only; nothing here
 
 from __future__ import annotations
 
+import ctypes
 import io
 import os
 import pickle
+import threading
 import warnings
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +28,18 @@ if TYPE_CHECKING:
 
 READABLE_FORMATS = ("PNG", "JPEG", "WEBP", "GIF")  # Pillow's JPEG opener also covers phone MPOs
 _SIXTEEN_BIT_GREY = ("I", "I;16", "I;16B", "I;16L", "I;16N")
+# Decoded images are scaled down to this many pixels per side: far above what the encoders
+# (224 px) and the chat thumbnails (320 px) use, and above the sample catalogs' photos (<= 1,024
+# px), which therefore load exactly as before.
+MAX_SIDE = 2048
+# Formats decoded at full size (PNG, WebP, GIF, and a JPEG too small to scale down) must fit
+# this many pixels before decoding: a 12 MP phone photo saved as PNG (4032 x 3024) and a 5K
+# screenshot (5120 x 2880 = 14.7 MP) pass; decoded, that is at most 64 MB (RGBA) at a time.
+# A JPEG is decoded scaled down (1/2 to 1/8), so phone photos up to `max_pixels` still work.
+MAX_DECODED_PIXELS = 16_000_000
+# Decodes running at once in the process (each up to ~170 MB for a 16 MP RGBA PNG while it is
+# decoded and scaled down); more wait their turn instead of multiplying the memory.
+DECODE_SLOTS = 2
 _NOT_AN_IMAGE = "That file is not an image we can read (PNG, JPEG, WebP, GIF)."
 _DAMAGED = "That image looks damaged or incomplete. Please save it again and re-upload it."
 
@@ -34,12 +49,20 @@ class ImageRejected(ValueError):
 
 
 def load_image(
-    source: str | Path | bytes, *, max_pixels: int = 40_000_000, max_bytes: int = 20_000_000
+    source: str | Path | bytes,
+    *,
+    max_pixels: int = 40_000_000,
+    max_bytes: int = 20_000_000,
+    max_decoded_pixels: int = MAX_DECODED_PIXELS,
 ) -> Image.Image:
-    """Decode an upload into a fully loaded RGB image, upright per its EXIF orientation.
+    """Decode an upload into a fully loaded RGB image, upright per its EXIF orientation, at
+    most `MAX_SIDE` pixels per side (larger images are scaled down).
 
-    Pillow's own decompression-bomb limit (`Image.MAX_IMAGE_PIXELS`) still applies on top of
-    `max_pixels`; both end as `ImageRejected`.
+    Memory stays bounded whatever the upload: `max_pixels` is checked from the header; a JPEG
+    is decoded scaled down by its decoder (`draft`), every other format at full size, so those
+    (and a JPEG that cannot be reduced) must also fit `max_decoded_pixels`; at most
+    `DECODE_SLOTS` decodes run at once in the process. Pillow's own decompression-bomb limit
+    (`Image.MAX_IMAGE_PIXELS`) still applies on top; every refusal is `ImageRejected`.
     """
     data = _read_bounded(source, max_bytes)
     try:
@@ -55,12 +78,92 @@ def load_image(
     width, height = image.size
     if width * height > max_pixels:  # only the header has been read so far
         raise ImageRejected(_too_many_pixels_message(max_pixels, (width, height)))
+    _draft(image)  # a JPEG: its decoder will scale it down (still nothing decoded)
+    limit = min(max_pixels, max_decoded_pixels)
+    if image.size[0] * image.size[1] > limit:
+        raise ImageRejected(_too_many_pixels_message(limit, (width, height)))
+    return _decoder().submit(_decode, image).result()
+
+
+def _decode(image: Image.Image) -> Image.Image:
+    """Decode, scale down to MAX_SIDE, turn upright and make RGB (on a decoder thread)."""
     try:
         image.load()
-        upright = ImageOps.exif_transpose(image)
+        image = _within_max_side(image)
+        return _to_rgb(ImageOps.exif_transpose(image))
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageRejected(_DAMAGED) from exc
-    return _to_rgb(upright)
+    finally:
+        del image
+        _return_freed_memory()
+
+
+# Decodes run on DECODE_SLOTS threads of their own rather than under a semaphore in the
+# caller's thread: glibc keeps freed memory in each thread's malloc arena (up to ~64 MB apiece
+# once it has seen big blocks, which `malloc_trim` does not return), so big decodes spread over
+# the server's many worker threads would add up to far more than the decodes running at once.
+_decoders: ThreadPoolExecutor | None = None
+_decoders_lock = threading.Lock()
+
+
+def _decoder() -> ThreadPoolExecutor:
+    global _decoders
+    with _decoders_lock:
+        if _decoders is None:
+            _decoders = ThreadPoolExecutor(DECODE_SLOTS, thread_name_prefix="image-decode")
+        return _decoders
+
+
+def _forget_decoder() -> None:  # a forked child has none of its parent's threads
+    global _decoders, _decoders_lock
+    _decoders, _decoders_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_decoder)
+
+
+def _draft(image: Image.Image) -> None:
+    """Ask a JPEG's decoder for the smallest DCT scale (1/2, 1/4, 1/8) whose long side is
+    still at least MAX_SIDE; other formats (and JPEGs too small to gain) are left alone."""
+    if image.format not in ("JPEG", "MPO"):
+        return
+    width, height = image.size
+    scale = next((s for s in (8, 4, 2) if -(-max(width, height) // s) >= MAX_SIDE), 1)
+    if scale > 1:
+        # draft() picks the largest scale whose result is at least the size asked for.
+        image.draft(image.mode, (max(1, width // scale), max(1, height // scale)))
+
+
+def _within_max_side(image: Image.Image) -> Image.Image:
+    """A decoded image scaled down to MAX_SIDE per side, so later steps (encoders,
+    thumbnails, EXIF rotation, RGB conversion) handle a bounded image; smaller ones as they are."""
+    if max(image.size) <= MAX_SIDE:
+        return image
+    if image.mode in ("1", "P", "PA"):  # resized by nearest neighbour: take the colours first
+        image = image.convert("RGBA" if image.has_transparency_data else "RGB")
+    elif image.mode in _SIXTEEN_BIT_GREY:
+        grey = _eight_bit_grey(image)
+        grey.info = dict(image.info)  # its EXIF orientation, applied next
+        image = grey
+    image.thumbnail((MAX_SIDE, MAX_SIDE))
+    return image
+
+
+def _return_freed_memory() -> None:
+    """Hand the pages a decode freed back to the system now rather than keep them in the
+    decoder thread's malloc arena (glibc's `malloc_trim`, microseconds)."""
+    if _malloc_trim is not None:
+        _malloc_trim(0)
+
+
+def _find_malloc_trim() -> Any:
+    try:
+        return ctypes.CDLL(None).malloc_trim  # glibc only; elsewhere nothing to do
+    except (OSError, AttributeError):
+        return None
+
+
+_malloc_trim = _find_malloc_trim()
 
 
 def _read_bounded(source: str | Path | bytes, max_bytes: int) -> bytes:
@@ -96,14 +199,18 @@ def _too_many_pixels_message(max_pixels: int, size: tuple[int, int] | None = Non
 def _to_rgb(image: Image.Image) -> Image.Image:
     """RGB with transparency flattened onto white, the usual product-photo background."""
     if image.mode in _SIXTEEN_BIT_GREY:
-        # A plain convert clips every value above 255 to white; scale 16 bits down to 8 instead.
-        grey = np.asarray(image).astype(np.int64) >> 8
-        image = Image.fromarray(np.clip(grey, 0, 255).astype(np.uint8))
+        image = _eight_bit_grey(image)
     if image.has_transparency_data:
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(white, rgba)
     return image.convert("RGB")
+
+
+def _eight_bit_grey(image: Image.Image) -> Image.Image:
+    """A plain convert clips every value above 255 to white; scale 16 bits down to 8 instead."""
+    grey = np.asarray(image).astype(np.int64) >> 8
+    return Image.fromarray(np.clip(grey, 0, 255).astype(np.uint8))
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:

@@ -148,6 +148,7 @@ class VectorIndex:
         self.hnsw = hnsw or HnswSettings()
         self.client = self._new_client()
         self._collections: dict[str, Any] = {}
+        self._retired: Any = None  # the system `reopen` replaced last (stopped at the next one)
 
     def _new_client(self) -> Any:
         import chromadb
@@ -164,27 +165,50 @@ class VectorIndex:
             settings=settings,
         )
 
+    def reopen(self) -> None:
+        """See what another process wrote since this one opened the index.
+
+        Embedded Chroma (PersistentClient) loads a collection's state once per process: after
+        a separate `shopassist ingest` synced the same folder, this process's client fails
+        ("Error finding id") or misses the new vectors until a new client is built on a fresh
+        system (tests/test_live_catalog.py checks it across processes). Only this folder's
+        cached system is dropped, so clients of other folders in the process keep working. The
+        dropped system is stopped at the next reopen, not now: a call in flight may still use
+        it, and stopping it frees its memory at once (garbage collection alone keeps ~2x the
+        resident memory). A Chroma server is always current: its handles are fetched again."""
+        if self.url is None:
+            from chromadb.api.shared_system_client import SharedSystemClient
+
+            retired = SharedSystemClient._identifier_to_system.pop(self.client._identifier, None)
+            self.client = self._new_client()
+            if self._retired is not None:
+                self._retired.stop()
+            self._retired = retired
+        self._collections = {}
+
     def collection(self, name: str) -> Any:
         """The named collection, created with our HNSW settings. An existing collection whose
         ef_search differs is updated and reloaded (Chroma applies it only on load)."""
-        if name not in self._collections:
-            collection = self.client.get_or_create_collection(
-                name=name,
-                configuration={"hnsw": self.hnsw.to_dict()},
-                embedding_function=None,
-            )
-            current = (collection.configuration.get("hnsw") or {}).get("ef_search")
-            if current is not None and current != self.hnsw.ef_search:
-                self._modify_when_unlocked(collection)
-                if self.url is None:
-                    from chromadb.api.client import SharedSystemClient
+        cached = self._collections.get(name)  # one read: `reopen` may swap the dict meanwhile
+        if cached is not None:
+            return cached
+        collection = self.client.get_or_create_collection(
+            name=name,
+            configuration={"hnsw": self.hnsw.to_dict()},
+            embedding_function=None,
+        )
+        current = (collection.configuration.get("hnsw") or {}).get("ef_search")
+        if current is not None and current != self.hnsw.ef_search:
+            self._modify_when_unlocked(collection)
+            if self.url is None:
+                from chromadb.api.client import SharedSystemClient
 
-                    SharedSystemClient.clear_system_cache()
-                    self.client = self._new_client()
-                    self._collections.clear()
-                collection = self.client.get_collection(name=name, embedding_function=None)
-            self._collections[name] = collection
-        return self._collections[name]
+                SharedSystemClient.clear_system_cache()
+                self.client = self._new_client()
+                self._collections = {}
+            collection = self.client.get_collection(name=name, embedding_function=None)
+        self._collections[name] = collection
+        return collection
 
     def _modify_when_unlocked(self, collection: Any) -> None:
         """Store our ef_search. Another client of the same folder (another process, or one this

@@ -116,6 +116,9 @@ class CatalogIndexer:
                     stats,
                     progress,
                 )
+        changed = sum(stats.encoded.values()) + sum(stats.cached.values())
+        if changed + sum(stats.removed.values()):
+            self.store.bump_index_version()  # running servers reload the vectors
         stats.seconds = round(time.perf_counter() - started, 2)
         return stats
 

@@ -8,10 +8,13 @@ the nearest relaxation.
 
 from __future__ import annotations
 
+import copy
+import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -34,7 +37,9 @@ from retrieval._query import (
     SearchQuery,
     SearchResult,
 )
+from retrieval._store import CatalogStamp
 
+log = logging.getLogger(__name__)
 RRF_K = 60
 # When at most this share of rows is allowed, scoring just those rows beats a masked scan of
 # all rows (`shopassist bench retrieval`: 5.5% of 1M rows 28 ms vs 60 ms; 67% of 100k rows
@@ -123,6 +128,14 @@ class _DenseSpace:
             self.first_row.setdefault(pid, row)
         self.products = len(self.first_row)
 
+    def remapped(self, view: CatalogView) -> _DenseSpace:
+        """These vectors over another catalog view: what a refresh keeps when the index cannot
+        be read (an ingest's sync still writing it). Vectors of products gone from the view
+        are never ranked (row -1); products new to it have none until the next refresh."""
+        space = copy.copy(self)
+        space.view_row = np.array([view.row.get(pid, -1) for pid in self.owner], dtype=np.int64)
+        return space
+
     def vector_of(self, product_id: str) -> np.ndarray | None:
         row = self.first_row.get(product_id)
         return None if row is None else self.matrix[row]
@@ -176,9 +189,33 @@ class _DenseSpace:
 
 
 class ProductSource(Protocol):
-    """Where the engine reads facts: the catalog store, or an in-memory list in benchmarks."""
+    """Where the engine reads facts: the catalog store, or an in-memory list in benchmarks.
+    A source with a `stamp()` method (the catalog store) also says which version it holds."""
 
     def products(self) -> list[Product]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    """Everything the engine derives from one reading of the store and the index.
+
+    `refresh` builds a new one off to the side and swaps it in with one assignment, and each
+    search reads the engine's snapshot once (`SearchEngine.pinned`): a search running while a
+    catalog update lands sees the old catalog or the new one, never old facts with new vectors.
+    The result cache belongs to the snapshot, so a result computed from old facts can never be
+    served after the swap.
+    """
+
+    view: CatalogView
+    documents: dict[str, str]  # lower-cased product documents: BM25 and style-word preferences
+    bm25: BM25Index
+    text_space: _DenseSpace
+    image_space: _DenseSpace | None
+    clip_space: _DenseSpace | None
+    results: _Lru
+    # The source's stamp, read before its facts (None for a source without one); its `index`
+    # is -1 when the vectors could not be reloaded and are the previous snapshot's.
+    stamp: CatalogStamp | None
 
 
 class SearchEngine:
@@ -207,40 +244,120 @@ class SearchEngine:
         self.weights = weights or RankingWeights()
         self.candidates = candidates
         self.exact_limit = exact_limit
+        self.cache_size = cache_size
         self._vectors = _Lru(cache_size)
-        self._results = _Lru(cache_size)
+        self._local = threading.local()
+        self._refresh_lock = threading.Lock()
+        self._snapshot: _Snapshot | None = None
         self.refresh()
 
     def refresh(self) -> None:
-        """Reload facts and vectors (after an ingest + index sync); clears the caches."""
-        self.view = CatalogView(self.store.products())
-        # Lower-cased product documents, built once: BM25 and style-word preferences read them.
-        self._documents = {
-            pid: product_document(p).lower() for pid, p in self.view.products.items()
-        }
-        self._bm25 = BM25Index(tokenize(document) for document in self._documents.values())
-        self.text_space = _DenseSpace(
-            self.index, collection_name("text", self.text_encoder.name), self.view
-        )
-        self.image_space = (
-            _DenseSpace(self.index, collection_name("image", self.image_encoder.name), self.view)
-            if self.image_encoder
-            else None
-        )
-        self.clip_space = (
-            _DenseSpace(self.index, collection_name("clip", self.clip_encoder.name), self.view)
-            if self.clip_encoder
-            else None
-        )
-        self._vectors.clear()
-        self._results.clear()
+        """Reload facts and vectors (after an ingest + index sync) and clear the caches,
+        without disturbing searches in flight: they finish on the snapshot they started with.
+
+        The index is reopened first, so an embedded Chroma shows what a separate ingest process
+        wrote. If the vectors cannot be read (that ingest's sync is still writing them), the
+        new facts go live with the previous vectors and the stamp says so (`index` -1), so the
+        caller refreshes again once the sync is done. Prices and removals never wait."""
+        with self._refresh_lock:
+            source_stamp = getattr(self.store, "stamp", None)
+            stamp = source_stamp() if callable(source_stamp) else None  # before the facts
+            view = CatalogView(self.store.products())
+            documents = {pid: product_document(p).lower() for pid, p in view.products.items()}
+            bm25 = BM25Index(tokenize(document) for document in documents.values())
+            previous = self._snapshot
+            try:
+                if previous is not None:
+                    self.index.reopen()
+                spaces = self._load_spaces(view)
+            except Exception:
+                if previous is None:
+                    raise
+                log.warning("vectors not reloaded; keeping the previous ones", exc_info=True)
+                spaces = (
+                    previous.text_space.remapped(view),
+                    previous.image_space.remapped(view) if previous.image_space else None,
+                    previous.clip_space.remapped(view) if previous.clip_space else None,
+                )
+                stamp = None if stamp is None else replace(stamp, index=-1)
+            text_space, image_space, clip_space = spaces
+            assert text_space is not None
+            self._snapshot = _Snapshot(
+                view, documents, bm25, text_space, image_space, clip_space,
+                _Lru(self.cache_size), stamp,
+            )  # fmt: skip
+            self._vectors.clear()
+
+    def _load_spaces(
+        self, view: CatalogView
+    ) -> tuple[_DenseSpace | None, _DenseSpace | None, _DenseSpace | None]:
+        spaces: list[_DenseSpace | None] = []
+        for kind, encoder in (
+            ("text", self.text_encoder),
+            ("image", self.image_encoder),
+            ("clip", self.clip_encoder),
+        ):
+            name = collection_name(kind, encoder.name) if encoder else None
+            spaces.append(_DenseSpace(self.index, name, view) if name else None)
+        return spaces[0], spaces[1], spaces[2]
+
+    # -- the snapshot a search reads ------------------------------------------------------------
+    @contextmanager
+    def pinned(self) -> Iterator[None]:
+        """Every read of the catalog in this block, on this thread, sees one snapshot, even if
+        a refresh swaps in another meanwhile. Searches pin themselves; a caller that looks a
+        product up and then searches (or a whole dialogue turn) pins around both."""
+        local = self._local
+        if getattr(local, "snapshot", None) is not None:
+            yield  # already pinned by an outer block
+            return
+        local.snapshot = self._snapshot
+        try:
+            yield
+        finally:
+            local.snapshot = None
+
+    def _now(self) -> _Snapshot:
+        snapshot = getattr(self._local, "snapshot", None) or self._snapshot
+        assert snapshot is not None
+        return snapshot
+
+    @property
+    def stamp(self) -> CatalogStamp | None:
+        """The store version the facts in use were read at (None: the source has none)."""
+        return self._now().stamp
+
+    @property
+    def view(self) -> CatalogView:
+        return self._now().view
+
+    @property
+    def text_space(self) -> _DenseSpace:
+        return self._now().text_space
+
+    @property
+    def image_space(self) -> _DenseSpace | None:
+        return self._now().image_space
+
+    @property
+    def clip_space(self) -> _DenseSpace | None:
+        return self._now().clip_space
+
+    @property
+    def _documents(self) -> dict[str, str]:
+        return self._now().documents
+
+    @property
+    def _bm25(self) -> BM25Index:
+        return self._now().bm25
 
     # -- public entry points ----------------------------------------------------------------------
     def search(self, query: SearchQuery) -> SearchResult:
-        key = query.cache_key()
-        if key is None:
-            return self._search(query)
-        cached = self._results.fetch(key, lambda: self._search(query))
+        with self.pinned():
+            key = query.cache_key()
+            if key is None:
+                return self._search(query)
+            cached = self._now().results.fetch(key, lambda: self._search(query))
         assert isinstance(cached, SearchResult)
         return cached
 
@@ -251,6 +368,10 @@ class SearchEngine:
     def complete_the_look(self, product_id: str, k: int = 6) -> list[Hit]:
         """Items that go with the product: cross-sell links first, then close items from other
         categories for the same shopper (gender), never the same kind of item."""
+        with self.pinned():
+            return self._complete_the_look(product_id, k)
+
+    def _complete_the_look(self, product_id: str, k: int) -> list[Hit]:
         seed = self.view.products.get(product_id)
         if seed is None:
             raise KeyError(f"unknown product {product_id!r}")
@@ -306,6 +427,10 @@ class SearchEngine:
 
     def near_duplicates(self, product_ids: Sequence[str]) -> list[str]:
         """The products themselves, their families and their close text neighbours."""
+        with self.pinned():
+            return self._near_duplicates(product_ids)
+
+    def _near_duplicates(self, product_ids: Sequence[str]) -> list[str]:
         known = [pid for pid in product_ids if pid in self.view.products]
         if not known:
             return []

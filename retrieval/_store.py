@@ -23,6 +23,9 @@ from retrieval._model import LinkKind, Product, ProductLink, Review
 from retrieval._report import IngestReport
 
 SCHEMA_VERSION = 1
+# `meta` keys of the version stamp (see `CatalogStamp`).
+CATALOG_VERSION_KEY = "catalog_version"
+INDEX_VERSION_KEY = "index_version"
 # Facets the retriever filters on; values are stored lower-cased for exact matching.
 FACETS = (
     "color",
@@ -120,6 +123,20 @@ class StoredLink:
     target_id: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class CatalogStamp:
+    """What a running server compares to know its copy of the catalog is out of date.
+
+    `catalog` counts catalog replacements (ingests); it is bumped in the transaction that swaps
+    the products, so it can never name content that is not committed. `index` counts vector
+    index syncs that changed something: an ingest commits the store first and syncs the index
+    after, so a server that reloaded at the first bump must reload again for the vectors.
+    """
+
+    catalog: int = 0
+    index: int = 0
+
+
 @dataclass(slots=True)
 class CatalogStats:
     """What `shopassist catalog stats` prints."""
@@ -211,6 +228,7 @@ class CatalogStore:
                 ],
             )
             db.execute("DELETE FROM ingests_started WHERE catalog = ?", (catalog,))
+            _bump(db, CATALOG_VERSION_KEY)  # same transaction: the version names this content
             db.execute(
                 "INSERT OR REPLACE INTO ingests VALUES (?, ?, ?, ?, ?)",
                 (
@@ -221,6 +239,12 @@ class CatalogStore:
                     json.dumps(report.to_dict()),
                 ),
             )
+
+    def bump_index_version(self) -> None:
+        """Called after a vector index sync that changed something, so running servers reload
+        the vectors too (see `CatalogStamp`)."""
+        with self._connect() as db:
+            _bump(db, INDEX_VERSION_KEY)
 
     def mark_ingest_started(self, catalog: str, source: str) -> None:
         """Committed before the source is read and deleted in the catalog swap's transaction, so
@@ -237,6 +261,29 @@ class CatalogStore:
             db.execute("DELETE FROM ingests_started WHERE catalog = ?", (catalog,))
 
     # -- reading --------------------------------------------------------------------------------
+    def version(self) -> int:
+        """The catalog version: how many catalog replacements this store has committed (0 for
+        a store never ingested into). One indexed read, cheap enough for every turn."""
+        return self.stamp().catalog
+
+    def stamp(self) -> CatalogStamp:
+        """The catalog and index versions, read in one query (about 0.5 ms: it runs on every
+        turn). A bare connection: WAL mode is kept in the file and a read needs no foreign
+        keys; a new one each time still sees a store file that was replaced."""
+        db = sqlite3.connect(self.path, timeout=30)
+        try:
+            rows = dict(
+                db.execute(
+                    "SELECT key, value FROM meta WHERE key IN (?, ?)",
+                    (CATALOG_VERSION_KEY, INDEX_VERSION_KEY),
+                )
+            )
+        finally:
+            db.close()
+        return CatalogStamp(
+            int(rows.get(CATALOG_VERSION_KEY, 0)), int(rows.get(INDEX_VERSION_KEY, 0))
+        )
+
     def unfinished_ingests(self) -> list[tuple[str, str, str]]:
         """(catalog, source, started_at) of ingests that started and never swapped nor failed."""
         with self._connect() as db:
@@ -376,6 +423,15 @@ class CatalogStore:
             f"SELECT source_id, kind, target_sku FROM links WHERE source_id IN ({marks})", ids
         ):
             by_id[pid].links.append(ProductLink(LinkKind(kind), target))
+
+
+def _bump(db: sqlite3.Connection, key: str) -> None:
+    """Add one to an integer in `meta` (starting at 1), inside the caller's transaction."""
+    db.execute(
+        "INSERT INTO meta VALUES (?, '1')"
+        " ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+        (key,),
+    )
 
 
 def content_hash(product: Product) -> str:

@@ -128,7 +128,14 @@ def assistant(engine, tmp_path_factory):
     data = tmp_path_factory.mktemp("assistant")
     # No per-session rate limit: tests drive long sessions fast (tests/test_security.py
     # checks the limit on its own assistant).
-    settings = Settings(data_dir=data, image_model="none", turns_per_minute=0)
+    settings = Settings(
+        data_dir=data,
+        image_model="none",
+        turns_per_minute=0,
+        client_requests_per_minute=0,
+        client_sessions_per_minute=0,
+        events_per_minute=0,
+    )
     stack = RetrievalStack(
         settings=settings,
         store=engine.store,

@@ -39,6 +39,12 @@ TURN_DONE = """
   return !bots[bots.length - 1].innerText.includes('Looking');
 }
 """
+RECORD_CSP_VIOLATIONS = """
+window.__cspViolations = [];
+document.addEventListener('securitypolicyviolation', (event) => {
+  window.__cspViolations.push(`${event.violatedDirective} ${event.blockedURI}`);
+});
+"""
 PHOTOS_LOADED = """
 () => {
   const photos = [...document.querySelectorAll('#sa-cards img.sa-photo')];
@@ -127,13 +133,26 @@ class Shopper:
     def __init__(self, browser, url: str, name: str, **context) -> None:
         self.name = name
         self.offsite: list[str] = []
+        self.csp_console: list[str] = []
         self.context = browser.new_context(viewport={"width": 1280, "height": 1500}, **context)
         self.context.route("**/*", self._guard)
+        self.context.add_init_script(RECORD_CSP_VIOLATIONS)
         self.page = self.context.new_page()
         self.page.on("websocket", lambda ws: self._note(ws.url))
         self.page.on("request", lambda request: self._note(request.url))
-        self.page.goto(url)
+        self.page.on("console", self._console)
+        self.response = self.page.goto(url)
         self.page.locator("#sa-text textarea").wait_for()
+
+    def _console(self, message) -> None:
+        if "Content Security Policy" in message.text or "Content-Security-Policy" in message.text:
+            self.csp_console.append(message.text)
+
+    def csp_violations(self) -> list[str]:
+        """What the page reported blocking: `securitypolicyviolation` events and console
+        messages about the Content-Security-Policy."""
+        events = self.page.evaluate("window.__cspViolations || []")
+        return [*self.csp_console, *events]
 
     def _guard(self, route) -> None:
         if urlsplit(route.request.url).hostname == "127.0.0.1":
@@ -197,9 +216,33 @@ def open_shopper(browser, app_url, request):
         return shopper
 
     yield open_
+    blocked = [v for shopper in shoppers for v in shopper.csp_violations()]
     for shopper in shoppers:
         shopper.close()
     assert [url for s in shoppers for url in s.offsite] == [], "requests left 127.0.0.1"
+    assert blocked == [], "the Content-Security-Policy blocked part of the page"
+
+
+def test_security_headers_and_a_turn_with_cards_under_the_policy(open_shopper, app_url):
+    import httpx
+
+    shopper = open_shopper()
+    headers = shopper.response.headers
+    policy = headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "frame-ancestors 'self'" in policy
+    assert "object-src 'none'" in policy
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "same-origin"
+    for path in ("api/v1/search?q=watch", "no/such/page"):
+        answer = httpx.get(app_url + path, timeout=30)
+        assert answer.headers["content-security-policy"] == policy, path
+        assert answer.headers["x-content-type-options"] == "nosniff", path
+    assert shopper.say("show me watches").startswith("Here are")
+    shopper.page.wait_for_function(PHOTOS_LOADED, timeout=TURN_TIMEOUT_MS)
+    assert shopper.cards.count() > 0
+    shopper.click_card(0, "details")  # the card script (js_on_load) runs under the policy
+    assert "tell me more about #1" in shopper.chat()
+    assert shopper.csp_violations() == []
 
 
 def test_search_refine_and_add_with_a_size(open_shopper):

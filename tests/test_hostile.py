@@ -35,6 +35,7 @@ import yaml
 from conftest import LUMA_IMAGES, REPO, png_chunk, png_claiming
 from PIL import Image
 from test_http_api import assert_error
+from test_http_api import new_session as open_api_session
 from test_rasa import Conversation, ThreadedServer, http
 
 from assistant import Assistant, Reply, Settings
@@ -759,11 +760,10 @@ class TestApi:
         ("body", "word"),
         [
             ({"session_id": 123, "message": "hi"}, "session_id"),
-            ({"session_id": ["s"], "message": "hi"}, "session_id"),
-            ({"session_id": "s", "message": ["hi"]}, "message"),
-            ({"session_id": "s", "message": {"text": "hi"}}, "message"),
-            ({"session_id": "s", "message": 42}, "message"),
-            ({"session_id": "s", "message": "hi", "personalise": "maybe"}, "personalise"),
+            ({"message": ["hi"]}, "message"),
+            ({"message": {"text": "hi"}}, "message"),
+            ({"message": 42}, "message"),
+            ({"message": "hi", "personalise": "maybe"}, "personalise"),
             (["s", "hi"], "body"),
             ("show me bags", "body"),
             (None, "body"),
@@ -772,57 +772,60 @@ class TestApi:
     def test_chat_bodies_of_the_wrong_type(
         self, client: httpx.Client, body: Any, word: str
     ) -> None:
-        assert_error(client.post("/api/v1/chat", json=body), 422, word)
+        session = open_api_session(client)
+        assert_error(client.post("/api/v1/chat", json=body, headers=session.headers), 422, word)
 
     def test_cart_feedback_and_privacy_bodies_of_the_wrong_type(self, client: httpx.Client) -> None:
-        session = new_session()
-        cart = f"/api/v1/sessions/{session}/cart"
-        for body, word in (
-            ({"product_id": [BAG]}, "product_id"),
-            ({"product_id": BAG, "quantity": "two"}, "quantity"),
-            ({"product_id": BAG, "quantity": 1.5}, "quantity"),
-            ({"product_id": BAG, "size": ["M"]}, "size"),
-            ({"product_id": BAG, "color": {"name": "Blue"}}, "color"),
-        ):
-            assert_error(client.post(cart, json=body), 422, word)
-        feedback = f"/api/v1/sessions/{session}/feedback"
-        for body in (
-            {"product_id": BAG, "value": "up"},
-            {"product_id": BAG, "value": 0.5},
-            {"product_id": BAG, "value": None},
-            {"product_id": BAG, "value": [1]},
-            {"product_id": {"id": BAG}, "value": 1},
-        ):
-            assert_error(client.post(feedback, json=body), 422)
-        privacy = f"/api/v1/sessions/{session}/privacy"
-        for body, word in (
-            ({"personalise": "nope"}, "personalise"),
-            ({"personalise": [True]}, "personalise"),
-            (["personalise"], "body"),
-        ):
-            assert_error(client.put(privacy, json=body), 422, word)
-        assert_error(client.get(f"/api/v1/products/{BAG}/similar?k=many"), 422, "k")
-        assert client.get(cart).json() == {"lines": [], "items": 0, "total": 0.0}  # nothing added
+        session = open_api_session(client)
+        with httpx.Client(base_url=client.base_url, headers=session.headers, timeout=60) as own:
+            cart = f"/api/v1/sessions/{session}/cart"
+            for body, word in (
+                ({"product_id": [BAG]}, "product_id"),
+                ({"product_id": BAG, "quantity": "two"}, "quantity"),
+                ({"product_id": BAG, "quantity": 1.5}, "quantity"),
+                ({"product_id": BAG, "size": ["M"]}, "size"),
+                ({"product_id": BAG, "color": {"name": "Blue"}}, "color"),
+            ):
+                assert_error(own.post(cart, json=body), 422, word)
+            feedback = f"/api/v1/sessions/{session}/feedback"
+            for body in (
+                {"product_id": BAG, "value": "up"},
+                {"product_id": BAG, "value": 0.5},
+                {"product_id": BAG, "value": None},
+                {"product_id": BAG, "value": [1]},
+                {"product_id": {"id": BAG}, "value": 1},
+            ):
+                assert_error(own.post(feedback, json=body), 422)
+            privacy = f"/api/v1/sessions/{session}/privacy"
+            for body, word in (
+                ({"personalise": "nope"}, "personalise"),
+                ({"personalise": [True]}, "personalise"),
+                (["personalise"], "body"),
+            ):
+                assert_error(own.put(privacy, json=body), 422, word)
+            assert_error(own.get(f"/api/v1/products/{BAG}/similar?k=many"), 422, "k")
+            assert own.get(cart).json() == {"lines": [], "items": 0, "total": 0.0}  # nothing added
 
     def test_bytes_that_are_not_utf8_or_not_json(self, client: httpx.Client) -> None:
-        json_header = {"content-type": "application/json"}
+        json_header = {"content-type": "application/json", **open_api_session(client).headers}
         for raw in (
-            b'{"session_id": "s", "message": "\xff\xfe jackets"}',
+            b'{"message": "\xff\xfe jackets"}',
             b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR",
-            b'{"session_id": "s", "message": "' + b"[" * 50_000 + b'"}',
+            b'{"message": "' + b"[" * 50_000 + b'"}',
         ):
             response = client.post("/api/v1/chat", content=raw, headers=json_header)
             assert 400 <= response.status_code < 500, response.text
             assert response.headers["content-type"].startswith("application/json")
             assert isinstance(response.json()["detail"], str)
-        escaped = b'{"session_id": "s", "message": "\\ud800 jackets"}'  # a lone surrogate
+        escaped = b'{"message": "\\ud800 jackets"}'  # a lone surrogate
         assert_error(client.post("/api/v1/chat", content=escaped, headers=json_header), 422)
 
     def test_html_and_injection_in_a_chat_message_come_back_as_json_text(
         self, client: httpx.Client
     ) -> None:
-        body = {"session_id": new_session(), "message": "<script>alert(1)</script> bags"}
-        response = client.post("/api/v1/chat", json=body)
+        session = open_api_session(client)
+        body = {"message": "<script>alert(1)</script> bags"}
+        response = client.post("/api/v1/chat", json=body, headers=session.headers)
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("application/json")
         reply = response.json()

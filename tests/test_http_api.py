@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -12,19 +13,44 @@ import pytest
 from conftest import DATASETS, start
 
 from assistant._events import EventKind
-from assistant.http_api import API_TOKEN_ENV, INTERNAL_ERROR, LOCKED, MAX_BODY_BYTES, SESSION_RULE
+from assistant.http_api import (
+    API_TOKEN_ENV,
+    INTERNAL_ERROR,
+    LOCKED,
+    MAX_BODY_BYTES,
+    NO_SESSION,
+    NO_SESSION_TOKEN,
+    SESSION_HEADER,
+    SESSION_RULE,
+    WRONG_SESSION_TOKEN,
+)
 
 JACKET = "luma:WJ03"  # Augusta Pullover Jacket: sizes XS-XL, colours Blue, Orange, Red
 BAG = "luma:24-MB01"  # Joust Duffle Bag: no size, no colour
 WOMENS_JACKETS = {"q": "jacket", "category": "jackets", "gender": "women", "k": 50}
 
 
-def new_session() -> str:
-    return f"api-{uuid.uuid4().hex[:12]}"
+class ApiSession(str):
+    """A session the server issued: its id (this string) and the header that proves it."""
+
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {SESSION_HEADER: self.token}
 
 
-def chat(client: httpx.Client, session: str, message: str) -> dict:
-    response = client.post("/api/v1/chat", json={"session_id": session, "message": message})
+def new_session(client: httpx.Client) -> ApiSession:
+    response = client.post("/api/v1/sessions")
+    assert response.status_code == 201, response.text
+    body = response.json()
+    session = ApiSession(body["session_id"])
+    session.token = body["session_token"]
+    return session
+
+
+def chat(client: httpx.Client, session: ApiSession, message: str) -> dict:
+    response = client.post("/api/v1/chat", json={"message": message}, headers=session.headers)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -50,7 +76,7 @@ def assert_error(response: httpx.Response, status: int, *words: str) -> str:
 
 class TestChat:
     def test_a_turn_returns_catalog_cards_with_reasons(self, client, assistant):
-        session = new_session()
+        session = new_session(client)
         reply = chat(client, session, "show me women's jackets")
         assert reply["intent"] and reply["text"]
         assert reply["suggestions"]
@@ -64,7 +90,7 @@ class TestChat:
         assert reply["state"]["filters"]["categories"] == ["jackets"]
 
     def test_refining_in_the_same_session_narrows(self, client, assistant):
-        session = new_session()
+        session = new_session(client)
         first = chat(client, session, "show me women's jackets")
         refined = chat(client, session, "in blue under $60")
         assert refined["state"]["filters"]["colors"] == ["blue"]
@@ -77,32 +103,33 @@ class TestChat:
             assert "jackets" in card.categories
 
     def test_two_sessions_stay_apart(self, client):
-        one, two = new_session(), new_session()
+        one, two = new_session(client), new_session(client)
         chat(client, one, "show me women's jackets")
         chat(client, one, "in blue")
-        assert client.post(f"/api/v1/sessions/{one}/cart", json={"product_id": BAG}).is_success
+        assert client.post(
+            f"/api/v1/sessions/{one}/cart", json={"product_id": BAG}, headers=one.headers
+        ).is_success
         other = chat(client, two, "show me watches")
         assert "colors" not in other["state"]["filters"]
         assert other["state"]["filters"]["categories"] != ["jackets"]
         assert other["cart"] == []
-        assert client.get(f"/api/v1/sessions/{two}").json()["turns"] == 1
-        mine = client.get(f"/api/v1/sessions/{one}").json()
+        assert client.get(f"/api/v1/sessions/{two}", headers=two.headers).json()["turns"] == 1
+        mine = client.get(f"/api/v1/sessions/{one}", headers=one.headers).json()
         assert mine["filters"]["colors"] == ["blue"] and mine["turns"] == 2
         assert [line["product_id"] for line in mine["cart"]] == [BAG]
 
     def test_bad_input_gets_a_readable_4xx(self, client):
-        session = new_session()
-        post = client.post
-        assert_error(post("/api/v1/chat", json={"session_id": session}), 422, "message")
-        long = {"session_id": session, "message": "x" * 1001}
-        assert_error(post("/api/v1/chat", json=long), 422, "message", "1000")
-        blank = {"session_id": session, "message": "   "}
-        assert_error(post("/api/v1/chat", json=blank), 422, "blank")
-        bad_id = {"session_id": "no spaces/slashes", "message": "hi"}
-        assert_error(post("/api/v1/chat", json=bad_id), 400, SESSION_RULE)
-        huge = {"session_id": session, "message": "x" * (MAX_BODY_BYTES + 1)}
-        assert_error(post("/api/v1/chat", json=huge), 413, str(MAX_BODY_BYTES))
-        broken = post("/api/v1/chat", content=b"{", headers={"content-type": "application/json"})
+        session = new_session(client)
+        post = partial(client.post, "/api/v1/chat", headers=session.headers)
+        assert_error(post(json={}), 422, "message")
+        assert_error(post(json={"message": "x" * 1001}), 422, "message", "1000")
+        assert_error(post(json={"message": "   "}), 422, "blank")
+        old_client = {"session_id": session, "message": "hi"}  # the id alone no longer counts
+        assert_error(post(json=old_client), 422, "session_id")
+        huge = {"message": "x" * (MAX_BODY_BYTES + 1)}
+        assert_error(post(json=huge), 413, str(MAX_BODY_BYTES))
+        json_type = {**session.headers, "content-type": "application/json"}
+        broken = client.post("/api/v1/chat", content=b"{", headers=json_type)
         assert_error(broken, 422, "invalid JSON")
 
     def test_an_unexpected_failure_is_a_generic_logged_500(
@@ -111,14 +138,15 @@ class TestChat:
         def boom(*args, **kwargs):
             raise RuntimeError("secret internals")
 
+        session = new_session(client)
         monkeypatch.setattr(assistant, "respond", boom)
         with caplog.at_level(logging.ERROR, logger="assistant.http_api"):
-            response = client.post("/api/v1/chat", json={"session_id": "s", "message": "hi"})
+            response = client.post("/api/v1/chat", json={"message": "hi"}, headers=session.headers)
         detail = assert_error(response, 500)
         assert detail == INTERNAL_ERROR and "secret" not in response.text
         assert "POST /api/v1/chat" in caplog.text and "secret internals" in caplog.text
         monkeypatch.undo()
-        assert chat(client, new_session(), "show me watches")["suggestions"]  # still serving
+        assert chat(client, new_session(client), "show me watches")["suggestions"]  # still serving
 
 
 class TestSearch:
@@ -134,12 +162,10 @@ class TestSearch:
             assert hit["evidence"]["met"]  # says which constraints it meets
 
     def test_a_search_with_a_session_is_recorded_as_shown(self, client, assistant):
-        session = new_session()
-        params = {"q": "hoodie", "k": 4, "session_id": session}
-        ids = [
-            h["product"]["id"]
-            for h in client.get("/api/v1/search", params=params).json()["results"]
-        ]
+        session = new_session(client)
+        params = {"q": "hoodie", "k": 4}
+        found = client.get("/api/v1/search", params=params, headers=session.headers).json()
+        ids = [h["product"]["id"] for h in found["results"]]
         events = assistant.events.events(session)
         assert [(e.kind, e.product_id, e.position) for e in events] == [
             (EventKind.SHOWN, pid, n) for n, pid in enumerate(ids, 1)
@@ -175,7 +201,6 @@ class TestSearch:
             ({"q": "jacket", "on_sale": "maybe"}, 422, "on_sale"),
             ({"q": "x" * 501}, 422, "q"),
             ({}, 400, "filter"),
-            ({"q": "jacket", "session_id": "bad id!"}, 400, "session id"),
         ],
     )
     def test_invalid_filters_are_refused_with_a_message(self, client, params, status, word):
@@ -222,8 +247,8 @@ class TestProducts:
         assert_error(client.get("/api/v1/products/luma:NOPE/image"), 404)
 
     def test_opening_with_a_session_is_recorded(self, client, assistant):
-        session = new_session()
-        assert client.get(f"/api/v1/products/{JACKET}", params={"session_id": session}).is_success
+        session = new_session(client)
+        assert client.get(f"/api/v1/products/{JACKET}", headers=session.headers).is_success
         events = assistant.events.events(session)
         assert [(e.kind, e.product_id) for e in events] == [(EventKind.OPENED, JACKET)]
 
@@ -241,8 +266,8 @@ class TestCart:
         return f"/api/v1/sessions/{session}/cart"
 
     def test_sizes_and_colours_are_checked_against_the_catalog(self, client):
-        session = new_session()
-        post = client.post
+        session = new_session(client)
+        post = partial(client.post, headers=session.headers)
         cart = self.path(session)
         sizes = ("XS", "S", "M", "L", "XL")
         assert_error(post(cart, json={"product_id": JACKET}), 400, "needs a size", *sizes)
@@ -256,20 +281,22 @@ class TestCart:
         for quantity in (0, 100):
             too = {"product_id": BAG, "quantity": quantity}
             assert_error(post(cart, json=too), 422, "quantity")
-        assert client.get(cart).json() == {"lines": [], "items": 0, "total": 0.0}
+        empty = {"lines": [], "items": 0, "total": 0.0}
+        assert client.get(cart, headers=session.headers).json() == empty
 
     def test_add_merge_and_remove(self, client, assistant):
-        session = new_session()
+        session = new_session(client)
         cart = self.path(session)
         price = assistant.catalog.product(JACKET).price
         jacket = {"product_id": JACKET, "size": "m", "color": "blue", "quantity": 2}
-        body = client.post(cart, json=jacket).json()
+        post, get = (partial(call, headers=session.headers) for call in (client.post, client.get))
+        body = post(cart, json=jacket).json()
         line = body["lines"][0]
         assert (line["size"], line["color"]) == ("M", "Blue")  # the catalog's spelling
         assert line["unit_price"] == price and line["total"] == round(2 * price, 2)
-        client.post(cart, json={**jacket, "quantity": 1})
-        client.post(cart, json={"product_id": BAG})  # one size: no size needed
-        body = client.get(cart).json()
+        post(cart, json={**jacket, "quantity": 1})
+        post(cart, json={"product_id": BAG})  # one size: no size needed
+        body = get(cart).json()
         assert [(li["product_id"], li["quantity"]) for li in body["lines"]] == [
             (JACKET, 3),
             (BAG, 1),
@@ -277,46 +304,63 @@ class TestCart:
         bag_price = assistant.catalog.product(BAG).price
         assert body["items"] == 4 and body["total"] == round(3 * price + bag_price, 2)
         assert assistant.state(session).cart[0].quantity == 3  # the dialogue sees it too
-        after = client.delete(f"{cart}/{JACKET}").json()
+        delete = partial(client.delete, headers=session.headers)
+        after = delete(f"{cart}/{JACKET}").json()
         assert [li["product_id"] for li in after["lines"]] == [BAG]
-        assert_error(client.delete(f"{cart}/{JACKET}"), 404, "not in the cart")
+        assert_error(delete(f"{cart}/{JACKET}"), 404, "not in the cart")
         kinds = [(e.kind, e.product_id) for e in assistant.events.events(session)]
         assert kinds.count((EventKind.ADDED, JACKET)) == 2
         assert (EventKind.REMOVED, JACKET) in kinds
 
     def test_the_chat_sees_the_cart(self, client):
-        session = new_session()
-        client.post(self.path(session), json={"product_id": BAG, "quantity": 2})
+        session = new_session(client)
+        bags = {"product_id": BAG, "quantity": 2}
+        client.post(self.path(session), json=bags, headers=session.headers)
         reply = chat(client, session, "what's in my cart?")
         assert [(li["product_id"], li["quantity"]) for li in reply["cart"]] == [(BAG, 2)]
         assert "Joust Duffle Bag" in reply["text"]
 
     def test_bad_session_id_is_400(self, client):
-        assert_error(client.get("/api/v1/sessions/bad%20id/cart"), 400, SESSION_RULE)
+        session = new_session(client)
+        bad = client.get("/api/v1/sessions/bad%20id/cart", headers=session.headers)
+        assert_error(bad, 400, SESSION_RULE)
+
+    def test_a_line_holds_at_most_99_however_many_adds(self, client, assistant):
+        session = new_session(client)
+        post = partial(client.post, self.path(session), headers=session.headers)
+        first = shown(chat(client, session, "show me duffle bags"))[0]
+        assert not assistant.catalog.product(first).needs_size
+        assert post(json={"product_id": first, "quantity": 99}).is_success
+        assert_error(post(json={"product_id": first, "quantity": 1}), 400, "at most 99", "99")
+        reply = chat(client, session, "add 5 of the first one to my cart")
+        assert reply["cart"][0]["quantity"] == 99 and "at most 99" in reply["text"]
 
 
 class TestFeedback:
     def disliked_top_jacket(self, client) -> str:
         """The first suggestion a fresh session gets for women's jackets."""
-        return shown(chat(client, new_session(), "show me women's jackets"))[0]
+        return shown(chat(client, new_session(client), "show me women's jackets"))[0]
 
-    def search(self, client, session: str | None = None) -> list[str]:
-        params = {**WOMENS_JACKETS, **({"session_id": session} if session else {})}
-        return result_ids(client.get("/api/v1/search", params=params).json())
+    def search(self, client, session: ApiSession | None = None) -> list[str]:
+        headers = session.headers if session else {}
+        body = client.get("/api/v1/search", params=WOMENS_JACKETS, headers=headers).json()
+        return result_ids(body)
 
     def test_a_thumbs_down_hides_the_product_from_that_session(self, client):
         top = self.disliked_top_jacket(client)
-        session = new_session()
+        session = new_session(client)
         assert top in self.search(client, session)
         thumbs = {"product_id": top, "value": -1}
-        body = client.post(f"/api/v1/sessions/{session}/feedback", json=thumbs).json()
+        body = client.post(
+            f"/api/v1/sessions/{session}/feedback", json=thumbs, headers=session.headers
+        ).json()
         assert body == {"personalise": True, "liked": [], "disliked": [top]}
         assert top not in self.search(client, session)
         assert top in self.search(client)  # everyone else still sees it
         for message in ("show me women's jackets", "show me more"):
             assert top not in shown(chat(client, session, message))
         similar = client.get(
-            f"/api/v1/products/{JACKET}/similar", params={"session_id": session, "k": 20}
+            f"/api/v1/products/{JACKET}/similar", params={"k": 20}, headers=session.headers
         ).json()
         assert top not in result_ids(similar)
 
@@ -324,55 +368,123 @@ class TestFeedback:
         self, client, assistant
     ):
         top = self.disliked_top_jacket(client)
-        session = new_session()
+        session = new_session(client)
         chat(client, session, "show me women's jackets")
         assert assistant.events.events(session)  # shown events, while allowed
-        privacy = client.put(f"/api/v1/sessions/{session}/privacy", json={"personalise": False})
+        privacy = client.put(
+            f"/api/v1/sessions/{session}/privacy",
+            json={"personalise": False},
+            headers=session.headers,
+        )
         assert privacy.json()["personalise"] is False
         assert assistant.events.events(session) == []  # opting out forgets them
         thumbs = {"product_id": top, "value": -1}
-        assert client.post(f"/api/v1/sessions/{session}/feedback", json=thumbs).is_success
+        assert client.post(
+            f"/api/v1/sessions/{session}/feedback", json=thumbs, headers=session.headers
+        ).is_success
         assert top in self.search(client, session)
         assert shown(chat(client, session, "show me women's jackets"))[0] == top
         assert assistant.events.events(session) == []
-        assert client.get(f"/api/v1/sessions/{session}").json()["personalise"] is False
+        assert (
+            client.get(f"/api/v1/sessions/{session}", headers=session.headers).json()["personalise"]
+            is False
+        )
 
     def test_the_privacy_choice_can_come_with_a_chat_turn(self, client, assistant):
-        session = new_session()
-        body = {"session_id": session, "message": "show me watches", "personalise": False}
-        reply = client.post("/api/v1/chat", json=body).json()
+        session = new_session(client)
+        body = {"message": "show me watches", "personalise": False}
+        reply = client.post("/api/v1/chat", json=body, headers=session.headers).json()
         assert reply["state"]["personalise"] is False and reply["suggestions"]
         assert assistant.events.events(session) == []
 
     def test_bad_feedback_is_refused(self, client):
-        url = f"/api/v1/sessions/{new_session()}/feedback"
-        assert_error(client.post(url, json={"product_id": "luma:NOPE", "value": 1}), 404)
+        session = new_session(client)
+        url = f"/api/v1/sessions/{session}/feedback"
+        post = partial(client.post, url, headers=session.headers)
+        assert_error(post(json={"product_id": "luma:NOPE", "value": 1}), 404)
         for value in (2, True, "1"):
-            assert_error(client.post(url, json={"product_id": JACKET, "value": value}), 422)
-        assert_error(client.put(url.replace("feedback", "privacy"), json={}), 422)
+            assert_error(post(json={"product_id": JACKET, "value": value}), 422)
+        privacy = url.replace("feedback", "privacy")
+        assert_error(client.put(privacy, json={}, headers=session.headers), 422)
 
 
 class TestSessions:
     def test_state_and_forget(self, client, assistant):
-        session = new_session()
+        session = new_session(client)
         chat(client, session, "show me women's jackets")
-        client.get(f"/api/v1/products/{JACKET}", params={"session_id": session})
-        client.post(f"/api/v1/sessions/{session}/cart", json={"product_id": BAG})
-        state = client.get(f"/api/v1/sessions/{session}").json()
+        client.get(f"/api/v1/products/{JACKET}", headers=session.headers)
+        client.post(
+            f"/api/v1/sessions/{session}/cart", json={"product_id": BAG}, headers=session.headers
+        )
+        state = client.get(f"/api/v1/sessions/{session}", headers=session.headers).json()
         assert state["turns"] == 1 and state["shown"] and state["cart"][0]["product_id"] == BAG
         recorded = len(assistant.events.events(session))
         kinds = {e.kind for e in assistant.events.events(session)}
         assert {EventKind.SHOWN, EventKind.OPENED, EventKind.ADDED} <= kinds
-        forgotten = client.delete(f"/api/v1/sessions/{session}").json()
+        forgotten = client.delete(f"/api/v1/sessions/{session}", headers=session.headers).json()
         assert forgotten == {"session_id": session, "events_deleted": recorded}
         assert assistant.events.events(session) == []
-        state = client.get(f"/api/v1/sessions/{session}").json()
-        assert state["turns"] == 0 and state["cart"] == [] and state["shown"] == []
+        gone = client.get(f"/api/v1/sessions/{session}", headers=session.headers)
+        assert_error(gone, 404, NO_SESSION)
+
+
+class TestSessionOwnership:
+    """Sessions are issued by the server and open only with their own token."""
+
+    def test_the_server_issues_an_unguessable_id_and_a_separate_token(self, client, assistant):
+        one, two = new_session(client), new_session(client)
+        assert one != two and one.startswith("api-") and len(one) >= 20
+        assert one.token != one and one.token.startswith(f"{one}.")
+        assert assistant.has_session(one) and assistant.has_session(two)
+
+    def test_another_sessions_token_or_a_bare_id_opens_nothing(self, client, assistant):
+        owner, intruder = new_session(client), new_session(client)
+        chat(client, owner, "show me women's jackets")
+        bags = {"product_id": BAG, "quantity": 2}
+        client.post(f"/api/v1/sessions/{owner}/cart", json=bags, headers=owner.headers)
+        events = len(assistant.events.events(owner))
+        base = f"/api/v1/sessions/{owner}"
+        attempts = [
+            ("GET", base, None),
+            ("GET", f"{base}/cart", None),
+            ("POST", f"{base}/cart", {"product_id": BAG}),
+            ("DELETE", f"{base}/cart/{BAG}", None),
+            ("POST", f"{base}/feedback", {"product_id": BAG, "value": -1}),
+            ("PUT", f"{base}/privacy", {"personalise": False}),
+            ("DELETE", base, None),
+        ]
+        forged = owner.token[:-4] + ("AAAA" if not owner.token.endswith("AAAA") else "BBBB")
+        for method, url, body in attempts:
+            assert_error(client.request(method, url, json=body), 401, NO_SESSION_TOKEN)
+            for token in (intruder.token, str(owner), forged, f"{owner}.{intruder.token}"):
+                refused = client.request(method, url, json=body, headers={SESSION_HEADER: token})
+                assert_error(refused, 403, WRONG_SESSION_TOKEN)
+        state = client.get(base, headers=owner.headers).json()
+        assert [(li["product_id"], li["quantity"]) for li in state["cart"]] == [(BAG, 2)]
+        assert state["personalise"] is True and state["disliked"] == []
+        assert len(assistant.events.events(owner)) == events
+
+    def test_a_chat_needs_a_session_token(self, client):
+        refused = client.post("/api/v1/chat", json={"message": "show me watches"})
+        assert_error(refused, 401, NO_SESSION_TOKEN)
+
+    def test_reads_never_create_sessions(self, client, assistant):
+        session = new_session(client)
+        client.delete(f"/api/v1/sessions/{session}", headers=session.headers)
+        assert not assistant.has_session(session)
+        for path in (f"/api/v1/sessions/{session}", f"/api/v1/sessions/{session}/cart"):
+            assert_error(client.get(path, headers=session.headers), 404, NO_SESSION)
+        searched = client.get("/api/v1/search", params={"q": "bag"}, headers=session.headers)
+        assert_error(searched, 404, NO_SESSION)
+        assert not assistant.has_session(session)
+        assert_error(client.get("/api/v1/sessions/api-guessed"), 401, NO_SESSION_TOKEN)
+        assert not assistant.has_session("api-guessed")
 
 
 class TestServer:
     def test_openapi_documents_the_routes(self, client):
         routes = {
+            ("post", "/api/v1/sessions"),
             ("post", "/api/v1/chat"),
             ("get", "/api/v1/search"),
             ("get", "/api/v1/products/{product_id}"),

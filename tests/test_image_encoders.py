@@ -13,6 +13,8 @@ from PIL import Image
 
 from retrieval._encoders import EncoderUnavailable, ImageEncoder, TextEncoder
 from retrieval._image_encoders import (
+    MAX_DECODED_PIXELS,
+    MAX_SIDE,
     ClipEncoder,
     EfficientNetImageEncoder,
     ImageRejected,
@@ -148,6 +150,33 @@ class TestLoadImage:
         landscape = Image.new("RGB", (40, 20), "white")
         image = load_image(_encoded(landscape, "JPEG", exif=exif.tobytes()))
         assert image.size == (20, 40)
+
+    @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "GIF", "PNG-16-bit"])
+    def test_big_images_are_scaled_down_upright_with_their_colours(self, fmt):
+        exif = Image.Exif()
+        exif[0x0112] = 6  # stored sideways
+        if fmt == "PNG-16-bit":
+            wide = Image.fromarray(np.full((1_000, 5_000), 32_896, dtype=np.uint16))
+            colour = (128, 128, 128)
+        else:
+            colour = (0, 128, 0)
+            wide = Image.new("RGB", (5_000, 1_000), colour)
+            wide = wide.quantize(2) if fmt == "GIF" else wide
+        extra = {} if fmt == "GIF" else {"exif": exif.tobytes()}
+        image = load_image(_encoded(wide, fmt.split("-")[0], **extra))
+        assert max(image.size) == MAX_SIDE and image.mode == "RGB"
+        assert image.size == ((2_048, 410) if fmt == "GIF" else (410, 2_048))  # upright
+        assert all(abs(a - b) <= 3 for a, b in zip(image.getpixel((200, 200)), colour, strict=True))
+
+    def test_formats_decoded_at_full_size_have_the_lower_pixel_limit(self):
+        over = png_claiming(4_000, 4_001)  # 16.004 MP
+        with pytest.raises(ImageRejected, match=r"4,000 x 4,001 pixels\)\. .* under 16 mega"):
+            load_image(over)
+        with pytest.raises(ImageRejected, match="under 2 megapixels"):
+            load_image(over, max_decoded_pixels=2_000_000)
+        photo = _encoded(Image.new("RGB", (6_000, 4_000), "white"), "JPEG")  # 24 MP, scaled
+        assert load_image(photo).size == (MAX_SIDE, 1_365)
+        assert MAX_DECODED_PIXELS == 16_000_000
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,13 @@ import os
 import random
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 
 import httpx
 import pytest
 from test_http_api import new_session, start
 
-from assistant import Settings
+from assistant import Assistant, Settings
 from assistant._bench_load import (
     FAILED_TURN,
     Line,
@@ -28,12 +29,13 @@ from assistant._bench_load import (
     api_lines,
     check_target,
     conversation,
+    hostile_load,
     listening_process,
     run,
     session,
 )
 from assistant._cli_load import add_commands
-from assistant.http_api import API_TOKEN_ENV, INTERNAL_ERROR
+from assistant.http_api import API_TOKEN_ENV, INTERNAL_ERROR, SESSION_HEADER
 
 BAG = "luma:24-MB01"  # Joust Duffle Bag: no size, no colour, so the API adds it as is
 
@@ -89,19 +91,53 @@ def test_a_short_bounded_run_checks_every_session(url, assistant, tmp_path):
     assert soak["mb_per_min"] is not None and len(soak["samples"]) >= 2
 
 
+@pytest.mark.slow
+def test_a_flood_from_one_client_loses_no_shoppers_cart(assistant):
+    """One client floods session creation, turns and reads while shoppers (each from its own
+    address) chat with a server whose table holds few sessions: the flood is refused with 429
+    and no shopper loses a cart or gets an error."""
+    guarded = Assistant(
+        replace(
+            assistant.settings,
+            client_requests_per_minute=120,  # a burst of 20, then 2 a second
+            client_sessions_per_minute=60,
+            max_sessions=60,
+        ),
+        assistant.stack,
+        events=assistant.events,
+    )
+    app, hostile_url = start(guarded)
+    try:  # `bench load --hostile` runs this in its client process
+        hostile = hostile_load(hostile_url, 6, 3, 0, False, 4)
+    finally:
+        app.close()
+    assert hostile["sessions_checked"] > 0 and hostile["turns"] > 0
+    assert hostile["lost_carts"] == 0 and hostile["errors"] == 0, hostile["error_samples"]
+    assert hostile["leaks"] == 0, hostile["leak_samples"]
+    flood = hostile["flood"]
+    assert flood["requests"] > flood["served"] > 0
+    assert flood["served"] <= 20 + 2 * 5  # its budget over the 3 s run, and some slack
+    assert flood["rate_limited"] > 0 and flood["share_429"] > 0
+    assert set(flood["other_statuses"]) <= {"401"}  # reads without a token: refused plainly
+
+
 class TestChecker:
     def test_a_product_the_session_never_saw_is_a_leak(self, url):
         """A real session, then another session's product slipped into its cart on the
         server: the final check reports it."""
-        sid, check = new_session(), SessionCheck("real")
+        check = SessionCheck("real")
         with httpx.Client(base_url=url, timeout=60) as http:
+            sid = new_session(http)
+            own = sid.headers
             for step in (Step("show me women's jackets"), Step("what's in my cart")):
-                reply = http.post("/api/v1/chat", json={"session_id": sid, "message": step.text})
+                body = {"message": step.text}
+                reply = http.post("/api/v1/chat", json=body, headers=own)
                 check.observe(step, Screen.from_api(reply.json()))
             assert check.problems == [] and BAG not in check.seen
-            assert http.post(f"/api/v1/sessions/{sid}/cart", json={"product_id": BAG}).is_success
-            cart = http.get(f"/api/v1/sessions/{sid}/cart").json()
-            state = http.get(f"/api/v1/sessions/{sid}").json()
+            added = http.post(f"/api/v1/sessions/{sid}/cart", json={"product_id": BAG}, headers=own)
+            assert added.is_success
+            cart = http.get(f"/api/v1/sessions/{sid}/cart", headers=own).json()
+            state = http.get(f"/api/v1/sessions/{sid}", headers=own).json()
         check.final(api_lines(cart["lines"]), state)
         assert any(f"holds {BAG}, never shown" in p for p in check.problems), check.problems
         assert any("GET cart has" in p for p in check.problems)  # and the replies never said so
@@ -191,9 +227,13 @@ def _fake_api():
 
     def handle(request: httpx.Request) -> httpx.Response:
         path = request.url.path
+        if path.endswith("/sessions"):
+            sid = f"api-{len(turns)}"
+            turns[sid] = 0
+            return httpx.Response(201, json={"session_id": sid, "session_token": f"{sid}.t"})
         if request.method == "POST":
             body = json.loads(request.content)
-            sid, text = body["session_id"], body["message"]
+            sid, text = request.headers[SESSION_HEADER].split(".")[0], body["message"]
             if text == "boom":
                 return httpx.Response(500, json={"detail": INTERNAL_ERROR})
             if text == "limited" and sid not in limited:

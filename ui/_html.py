@@ -239,6 +239,11 @@ def cart_html(lines: Sequence[CartLine], total: float) -> str:
                 if options
                 else ""
             )
+            + (
+                ' <span class="sa-line-gone">no longer in our catalog: please remove it</span>'
+                if line.removed
+                else ""
+            )
             + f'<span class="sa-line-price">{line.quantity} &times; {esc(money(line.unit_price))}'
             f" = <b>{esc(money(line.total))}</b></span></li>"
         )
@@ -253,7 +258,8 @@ def cart_html(lines: Sequence[CartLine], total: float) -> str:
 
 
 def notices_html(notices: Sequence[str]) -> str:
-    """Operator notices (a broken prompts/ edit), kept out of the shopper's chat."""
+    """Notices beside the chat: what a catalog update changed in the shopper's cart (a new
+    price, a product no longer sold) and operator notices (a broken prompts/ edit)."""
     if not notices:
         return ""
     items = "".join(f"<li>{esc(n)}</li>" for n in notices)
@@ -313,6 +319,7 @@ PANEL_CSS = """
 .sa-line { display: flex; flex-wrap: wrap; gap: 4px; padding: 6px 0;
   border-bottom: 1px solid var(--border-color-primary); }
 .sa-line-price { margin-left: auto; }
+.sa-line-gone { color: var(--error-text-color, #b91c1c); font-weight: 600; }
 .sa-total { text-align: right; margin: 6px 0; }
 .sa-muted { color: var(--body-text-color-subdued); }
 .sa-notices { font-size: 0.85em; color: var(--body-text-color-subdued); }

@@ -15,9 +15,8 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from math import ceil
-from typing import Any
 
-from assistant import Assistant, Comparison, DialogueState, Reply
+from assistant import MAX_MESSAGE_CHARS, Assistant, Comparison, DialogueState, Reply
 from ui._html import (
     ACTIONS,
     ShelfItem,
@@ -117,9 +116,11 @@ class Shop:
         audio: str | None = None,
         *,
         clear_inputs: bool = True,
+        client: str | None = None,
     ) -> Iterator[Frame]:
         """Show the shopper's message, then the reply growing word by word, then the cards,
-        comparison and cart. Never raises: a failure becomes a friendly chat message."""
+        comparison and cart. Never raises: a failure becomes a friendly chat message.
+        `client` (the browser's address) is who a new session is counted against."""
         view = view or View()
         text = (text or "").strip()
         if not (text or image or audio):
@@ -133,7 +134,7 @@ class Shop:
         try:
             with self._session_lock(view.session_id):
                 reply = self.assistant.respond(
-                    view.session_id, text=text or None, image=image, audio=audio
+                    view.session_id, text=text or None, image=image, audio=audio, client=client
                 )
                 panels = self._after(view, reply)
             if audio is not None and reply.transcript:
@@ -144,6 +145,18 @@ class Shop:
             said = FAILURE
             panels = self._safe_panels(view)
         yield from self._stream(view, answer, said, panels)
+
+    def refuse(self, view: View | None, text: str | None, said: str) -> Iterator[Frame]:
+        """A turn the app will not run (an upload it refused): the shopper's words and `said`
+        in the chat, inputs cleared; the assistant is not asked and the session's dialogue,
+        cart and panels stay as they were."""
+        view = view or View()
+        text = (text or "").strip()
+        asked = "<br>".join(["📎 (file)", *([message_html(_echoed(text))] if text else [])])
+        answer: Message = {"role": "assistant", "content": ""}
+        view.history += [{"role": "user", "content": asked}, answer]
+        yield Frame(view, _copy(view.history), busy=True, clear_inputs=True)
+        yield from self._stream(view, answer, said, None)
 
     def card_action(self, view: View | None, action: str, product_id: str) -> Iterator[Frame]:
         """A card button: thumbs up/down go to the assistant (pressing one again takes it
@@ -259,7 +272,7 @@ class Shop:
         if audio:
             parts.append("🎤 " + (esc(transcript) if transcript else "(voice message)"))
         if text:
-            parts.append(message_html(text))
+            parts.append(message_html(_echoed(text)))
         return "<br>".join(parts)
 
 
@@ -300,9 +313,7 @@ def _copy(history: list[Message]) -> list[Message]:
     return [dict(message) for message in history]
 
 
-def event_value(payload: Any) -> str | None:
-    """The server path of an upload from Gradio's raw (unprocessed) file payload."""
-    if isinstance(payload, dict):
-        path = payload.get("path")
-        return str(path) if path else None
-    return str(payload) if isinstance(payload, str) and payload else None
+def _echoed(text: str) -> str:
+    """The shopper's words as shown in the chat: at most MAX_MESSAGE_CHARS (the dialogue reads
+    no more), so a huge paste is not sent back to the browser with every frame."""
+    return text if len(text) <= MAX_MESSAGE_CHARS else text[:MAX_MESSAGE_CHARS] + "…"

@@ -10,19 +10,35 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from assistant import Assistant, go_offline
-from assistant.http_api import API_TOKEN_ENV, create_api
+from starlette.middleware import Middleware
+
+from assistant import Assistant, ClientLimiter, go_offline
+from assistant.http_api import (
+    API_TOKEN_ENV,
+    MAX_BODY_BYTES,
+    ClientRateLimit,
+    api_tokens,
+    create_api,
+)
 
 go_offline()  # before Gradio reads GRADIO_ANALYTICS_ENABLED
 import gradio as gr  # noqa: E402
 
 from ui._html import CARDS_CSS, PANEL_CSS  # noqa: E402
-from ui._shop import EMPTY, Frame, Shop, View, event_value  # noqa: E402
+from ui._middleware import BodyLimit, SecurityHeaders  # noqa: E402
+from ui._shop import EMPTY, Frame, Shop, View  # noqa: E402
+from ui._uploads import REFUSED, UploadRefused, Uploads  # noqa: E402
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
 # Matches `retrieval.load_image`'s own byte limit; Gradio refuses bigger uploads up front.
 MAX_UPLOAD = "20mb"
+# Request bodies: Gradio's upload route takes MAX_UPLOAD plus the multipart envelope; every
+# other route (the queue, login, the API) far less: a chat turn is a few KB, and the API's
+# own limit (`MAX_BODY_BYTES`) is the same.
+UPLOAD_ROUTE = "/gradio_api/upload"
+UPLOAD_BODY_BYTES = 20 * 1024 * 1024 + 64 * 1024
+BODY_BYTES = MAX_BODY_BYTES
 # Events running at once, across sessions (turns of one session are serialised in `Shop`).
 CONCURRENCY = 8
 # Uploaded photos and recordings are deleted from Gradio's cache after an hour.
@@ -62,6 +78,7 @@ def create_app(
 ) -> gr.Blocks:
     """The shopper app over `assistant` (queue configured; call `.launch()` or `serve`)."""
     shop = Shop(assistant, stream_delay=stream_delay)
+    uploads = Uploads([gr.utils.get_upload_folder()])  # where Gradio's upload route writes
     with gr.Blocks(title=title, delete_cache=DELETE_CACHE) as demo:
         view = gr.State(None, delete_callback=shop.forget)
         gr.Markdown(INTRO)
@@ -121,9 +138,20 @@ def create_app(
         outputs = [chat, text, photo, audio, send, view, cards, compare, cart, notices]
 
         def on_turn(
-            message: str | None, image: Any, recording: Any, state: View | None
+            message: str | None,
+            image: Any,
+            recording: Any,
+            state: View | None,
+            request: gr.Request,
         ) -> Iterator[tuple[Any, ...]]:
-            frames = shop.turn(state, message, event_value(image), event_value(recording))
+            # The browser's address: a new session counts against its new-session budget.
+            client = f"addr:{request.client.host}" if request and request.client else None
+            try:  # a raw payload is only a path the browser sends back: only uploads pass
+                photo_file, audio_file = uploads.accept(image), uploads.accept(recording)
+            except UploadRefused:
+                frames = shop.refuse(state, message, REFUSED)
+            else:
+                frames = shop.turn(state, message, photo_file, audio_file, client=client)
             for frame in frames:
                 yield _updates(frame)
 
@@ -137,7 +165,8 @@ def create_app(
             return _updates(shop.start_over(state))
 
         # Raw payloads (preprocess=False): an upload reaches the assistant's own image checks
-        # and gets a friendly reply, where Gradio's decoding would raise an error toast.
+        # and gets a friendly reply, where Gradio's decoding would raise an error toast. So
+        # Gradio's upload-folder check does not run either: `uploads` (in on_turn) is ours.
         turn = {
             "fn": on_turn,
             "inputs": [text, photo, audio, view],
@@ -177,9 +206,18 @@ def serve(
     everything else (login, share, upload limit). Its bearer token comes from
     $SHOPASSIST_API_TOKEN only; with a login and no token the API stays locked."""
     app = create_app(assistant)
-    api = create_api(
-        assistant, token=os.environ.get(API_TOKEN_ENV) or None, require_token=auth is not None
-    )
+    token = os.environ.get(API_TOKEN_ENV) or None
+    # One request budget per client across the API and the web app's writes.
+    limiter = ClientLimiter(assistant.settings.client_requests_per_minute)
+    api = create_api(assistant, token=token, require_token=auth is not None, limiter=limiter)
+    # On the whole server (UI, Gradio's routes, API), outermost first: every answer gets the
+    # security headers (413 and 429 included), and an oversized body is refused unread.
+    middleware = [
+        Middleware(SecurityHeaders),
+        Middleware(BodyLimit, default=BODY_BYTES, limits={UPLOAD_ROUTE: UPLOAD_BODY_BYTES}),
+        Middleware(ClientRateLimit, limiter=limiter, tokens=api_tokens(token)),
+    ]
+    assistant.live_catalog.watch()  # a re-ingest reaches idle sessions too (0 s: turns only)
     app.launch(
         server_name=host,
         server_port=port,
@@ -191,7 +229,7 @@ def serve(
         ssr_mode=False,
         prevent_thread_lock=not block,
         quiet=quiet,
-        app_kwargs={"routes": api.routes},
+        app_kwargs={"routes": api.routes, "middleware": middleware},
     )
     return app
 
