@@ -63,6 +63,7 @@ eval: sample-catalog
 	$(BIN)/shopassist --data-dir $(DATA_DIR) eval asr
 	$(BIN)/shopassist --data-dir $(DATA_DIR) eval feedback
 	$(BIN)/shopassist --data-dir $(DATA_DIR) eval audit
+	$(BIN)/shopassist --data-dir $(DATA_DIR) eval understanding --simmc $(DATASETS)/simmc2_teststd
 
 test: system-deps install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

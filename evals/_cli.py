@@ -1,0 +1,96 @@
+"""`shopassist eval understanding`, added under the `eval` command by an entry point.
+
+Why an entry point: `evals` sits above `assistant` (evals -> assistant), so `assistant/cli.py`
+cannot import it; like `ui`'s `serve`, it registers through `shopassist.commands`. That hook
+hands over the top-level subcommands only, so the `eval` group is found among them and its
+subcommand table extended (argparse offers no public accessor for a parser's subparsers).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from assistant import Assistant, Settings, open_store
+from evals._report import print_report, save
+from evals._understanding import (
+    SECTIONS,
+    Options,
+    UnderstandingEvaluation,
+    default_simmc_dir,
+    evaluation_settings,
+)
+
+# Wide enough for the requests table when the output is a file or a pipe (80 columns).
+console = Console(width=max(Console().width, 120))
+
+
+def add_commands(commands: Any) -> None:
+    """Entry point of `shopassist.commands`: `eval understanding` beside `eval nlu`."""
+    understanding = _eval_group(commands).add_parser(
+        "understanding",
+        help="the whole assistant on held-out requests, conversations and SIMMC shopper turns",
+    )
+    defaults = Options()
+    understanding.add_argument("--requests", type=Path, default=defaults.requests)
+    understanding.add_argument("--conversations", type=Path, default=defaults.conversations)
+    understanding.add_argument(
+        "--simmc", type=Path, help=f"SIMMC 2.0 folder (default {default_simmc_dir()})"
+    )
+    understanding.add_argument("--labels", type=Path, default=defaults.labels)
+    understanding.add_argument(
+        "--only", help=f"comma-separated sections among {', '.join(SECTIONS)} (default: all)"
+    )
+    understanding.add_argument("--limit", type=int, help="at most N entries per section")
+    understanding.add_argument("--out", type=Path, help="report folder (default DATA/eval)")
+    understanding.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    understanding.set_defaults(handler=_eval_understanding)
+
+
+def _eval_group(commands: Any) -> Any:
+    """The subcommand table of the existing `eval` command (created when missing)."""
+    parser = commands.choices.get("eval") or commands.add_parser("eval", help="evaluations")
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    return parser.add_subparsers(metavar="WHAT")
+
+
+def build_assistant(settings: Settings) -> Assistant:
+    """The assistant under test, over the data dir's catalogs."""
+    if not open_store(settings).count():  # before loading any model
+        raise ValueError("The catalog store is empty: run `make sample-catalog` first.")
+    return Assistant(settings)
+
+
+def _sections(only: str | None) -> tuple[str, ...]:
+    if not only:
+        return SECTIONS
+    chosen = tuple(s.strip() for s in only.split(",") if s.strip())
+    unknown = sorted(set(chosen) - set(SECTIONS))
+    if unknown:
+        raise ValueError(f"--only: unknown section(s) {unknown}; choose from {SECTIONS}")
+    return chosen
+
+
+def _eval_understanding(args: argparse.Namespace, settings: Settings) -> int:
+    if args.limit is not None and args.limit < 1:
+        raise ValueError("--limit must be >= 1")
+    settings = evaluation_settings(settings)
+    options = Options(
+        requests=args.requests,
+        conversations=args.conversations,
+        labels=args.labels,
+        simmc=args.simmc,
+        sections=_sections(args.only),
+        limit=args.limit,
+        progress=not args.no_progress,
+    )
+    report = UnderstandingEvaluation(build_assistant(settings), settings, options).run()
+    print_report(report, console)
+    paths = save(report, args.out or settings.data_dir / "eval")
+    console.print(f"Saved {', '.join(str(p) for p in paths)}", highlight=False)
+    return 0
