@@ -183,6 +183,7 @@ class RetrievalCatalog(CatalogPort):
             title=product.title,
             price=product.effective_price,
             regular_price=product.price if product.on_sale else None,
+            in_sale=product.in_sale,
             currency=product.currency,
             price_is_from=product.price_is_from,
             category=product.category_path[-1] if product.category_path else "",

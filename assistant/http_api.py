@@ -90,6 +90,9 @@ class Product(BaseModel):
     title: str
     price: float | None = Field(description="the price to pay (the sale price when on sale)")
     regular_price: float | None = Field(description="set only when the product is on sale")
+    in_sale: bool = Field(
+        False, description="on sale as the store labels it: a price cut, its sale flag or category"
+    )
     currency: str
     price_is_from: bool = Field(description="bundles and kits: the price of the cheapest choice")
     category: str

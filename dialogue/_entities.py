@@ -39,7 +39,8 @@ NEGATORS = {
     "dont", "don't", "hate", "besides", "minus", "skip",
 }  # fmt: skip
 NEGATOR_PHRASES = ("anything but", "other than", "anything except", "rather not", "instead of")
-SCOPE_BREAKS = {",", ".", ";", "but", "instead", "rather", "just", "only", "show", "want"}
+SCOPE_BREAKS = {"but", "instead", "rather", "just", "only", "show", "want"}
+CLAUSE_BREAK = re.compile(r"[,.;!?]")
 ADDITIVE = re.compile(r"\b(?:or|also|too|as well|either|and)\b", re.IGNORECASE)
 ORDINALS = {
     "first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4,
@@ -294,6 +295,8 @@ class EntityExtractor:
         while i < len(tokens):
             word, start, _ = tokens[i]
             low = word.lower()
+            if i and CLAUSE_BREAK.search(text, tokens[i - 1][2], start):
+                negating = False  # "no jackets, hoodies instead": the comma ends the "no"
             if low in NEGATORS or any(lowered.startswith(p, start) for p in NEGATOR_PHRASES):
                 negating = True
             elif low in SCOPE_BREAKS and not (

@@ -538,7 +538,7 @@ def unmet(card: ProductCard, c: Constraints, x: Exclusions) -> list[str]:
         problems.append(f"price {price} under {c.price_min}")
     if c.min_rating is not None and (card.rating or 0) < c.min_rating:
         problems.append(f"rating {card.rating} under {c.min_rating}")
-    if c.on_sale and card.regular_price is None:
+    if c.on_sale and not card.in_sale:
         problems.append("not on sale")
     if card.id in x.product_ids:
         problems.append("excluded item shown")

@@ -46,6 +46,45 @@ REFINING = {"refine_search", "sort_results", "show_more", "remove_filter"}
 ITEM_QUESTIONS = {"check_availability", "product_details", "product_reviews"}
 CONTINUABLE = {"add_to_cart", "remove_from_cart", "product_details", "product_reviews"}
 CONTINUATION = re.compile(r"^\s*(?:and|also|plus|same for)\b|\b(?:too|as well)\W*$", re.IGNORECASE)
+# Intents that a message naming catalog things (a product type, colour, material, brand, a
+# price) is not, unless its words say so: "red shorts" is no greeting, "wool sweater" no cart
+# request, "hi, I need a rain jacket" a request. Each keeps its reading only with its cue.
+GROUNDED_OVERRIDABLE = {
+    "greet": None,
+    "goodbye": None,
+    "affirm": None,
+    "deny": None,
+    "out_of_scope": None,
+    "complete_the_look": re.compile(
+        r"\b(?:go(?:es)? with|match\w*|outfit|pair\w*|wear with)\b", re.I
+    ),
+    "ask_capabilities": re.compile(r"\bwhat (?:can|do) you\b|\bcan you help\b|\bhow does\b", re.I),
+    "human_handoff": re.compile(r"\b(?:human|agent|person|someone|representative|staff)\b", re.I),
+    "store_policy": re.compile(
+        r"\b(?:return\w*|refund\w*|exchange\w*|ship\w*|deliver\w*|warrant\w*|polic\w*)\b", re.I
+    ),
+    "order_status": re.compile(r"\b(?:my order|order status|package|parcel|track\w*)\b", re.I),
+    "view_cart": re.compile(r"\b(?:cart|basket)\b", re.I),
+    "checkout": re.compile(r"\b(?:check\s*out|pay|purchase|cart|basket)\b", re.I),
+    "remove_from_cart": re.compile(r"\b(?:remove|delete|take\b.*\bout|drop|cart|basket)\b", re.I),
+}
+# "anything cheaper?", "cheaper ones", "cheaper than the first": a request for a new list, not
+# a question comparing the shown items ("which one is cheaper?").
+CHEAPER_REQUEST = re.compile(
+    r"\b(?:anything|something|any|show|got|have|find|see|want|need)\b[^?]*?"
+    r"\b(?:cheaper|less expensive|more affordable)\b"
+    r"|(?<!\bthe )\b(?:cheaper|less expensive)\s+"
+    r"(?:ones?|options?|than|alternatives?|stuff|items?)\b",
+    re.I,
+)
+# "do any of these come in green?", "which of those are under $30?": a filter on the list.
+LIST_QUESTION = re.compile(
+    r"\b(?:do|does|are|is|have|has)\s+any\s+of\s+(?:these|those|them)\b"
+    r"|\bwhich\s+(?:of\s+)?(?:these|those|them|ones)\b|\bany\s+of\s+(?:these|those)\b",
+    re.I,
+)
+LIST_FILTER_TYPES = ("color", "size", "material", "brand", "gender", "feature")
+GROUNDING_TYPES = ("category", "color", "material", "brand", "gender", "feature")
 RATING_FILTER = re.compile(
     r"\b[1-5](?:\.\d)?\s*(?:\+|stars?\s+(?:or|and)\s+(?:more|up|above|better))", re.IGNORECASE
 )
@@ -189,6 +228,21 @@ class DialogueModel:
         ext, intent = parse.extraction, parse.intent
         categories = set(ext.values("category", known=True))
         nothing_yet = not state.shown and not state.constraints.active()
+        grounded = self._grounded_search(state, parse)
+        if grounded:
+            return grounded
+        cart_talk = intent in ("add_to_cart", "remove_from_cart", "view_cart", "checkout")
+        if state.shown and not cart_talk and CHEAPER_REQUEST.search(parse.text):
+            return "refine_search"  # below the reference price, same kind (the tracker)
+        if (
+            state.shown
+            and LIST_QUESTION.search(parse.text)
+            and (
+                ext.price is not None
+                or any(e.known and e.type in LIST_FILTER_TYPES for e in ext.entities)
+            )
+        ):
+            return "refine_search"  # the shown list, filtered
         if intent in REFINING and nothing_yet and (categories or ext.price is not None):
             return "search_products"  # "women's jackets, cheapest first" as a first message
         if intent in ITEM_QUESTIONS and categories and not ext.references:
@@ -201,6 +255,27 @@ class DialogueModel:
         if previous in CONTINUABLE and ext.references and CONTINUATION.search(parse.text):
             return previous  # "and the second in L too" after adding an item
         return None
+
+    def _grounded_search(self, state: DialogueState, parse: Parse) -> str | None:
+        """A message that names the catalog's own things is a search (or a refinement of the
+        one on screen) unless a cue word says it is what the classifier thought: the
+        catalog's vocabulary holds up on phrasings the training examples never had."""
+        ext, intent = parse.extraction, parse.intent
+        if intent not in GROUNDED_OVERRIDABLE or state.pending_add or state.offered_intents:
+            return None
+        cue = GROUNDED_OVERRIDABLE[intent]
+        if cue is not None and cue.search(parse.text):
+            return None
+        if any(r.kind != "focus" for r in ext.references):
+            return None  # pointing at shown items: the item rules read it
+        named = [e for e in ext.entities if e.known and not e.negated and e.type in GROUNDING_TYPES]
+        if not named and ext.price is None:
+            return None
+        categories = {e.value for e in named if e.type == "category"}
+        current = set(state.constraints.categories)
+        if (state.shown or current) and (not categories or categories <= current):
+            return "refine_search"
+        return "search_products"
 
     def _forced(self, parse: Parse | None, text: str, intent: str) -> Parse:
         base = parse or self.nlu.parse(text or "find this")

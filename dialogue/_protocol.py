@@ -34,6 +34,7 @@ class ProductCard:
     title: str
     price: float | None
     regular_price: float | None = None  # set only when the product is on sale
+    in_sale: bool = False  # a price cut or the store's own sale label (flag or sale category)
     currency: str = "USD"
     price_is_from: bool = False
     category: str = ""

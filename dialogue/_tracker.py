@@ -43,6 +43,10 @@ ITEM_INTENTS = {
 RESET = re.compile(
     r"\b(?:start(?:ing)? over|new search|from scratch|reset|clear (?:all|every))", re.I
 )
+# "cheaper than the first one", "anything less expensive?": a limit below a reference price.
+CHEAPER_THAN = re.compile(
+    r"\b(?:cheaper|less expensive|lower[- ]priced|more affordable|less pricey)\b", re.I
+)
 ON_SALE = re.compile(r"\b(?:on sale|discount(?:ed)?|deals?|reduced|clearance|marked down)\b", re.I)
 IN_STOCK = re.compile(r"\b(?:in stock|available (?:now|today)|ships? (?:now|today))\b", re.I)
 MIN_RATING = re.compile(
@@ -113,6 +117,8 @@ def track(state: DialogueState, intent: str, text: str, ext: Extraction) -> Trac
     elif intent == "remove_filter":
         _remove(state, text, ext, result)
     elif intent == "sort_results":
+        # "high to low, and only in blue": the other changes in the message count too.
+        _apply(state, ext, text, result, topic_words=False)
         state.sort = None if ext.sort == "relevance" else ext.sort or state.sort
         if ext.cheap and not ext.sort:
             state.sort = "price_asc"
@@ -149,6 +155,7 @@ def _apply(
     result: TrackResult,
     *,
     skip_references: bool = False,
+    topic_words: bool = True,
 ) -> None:
     c, x, p = state.constraints, state.exclude, state.prefer
     updates: dict[str, tuple[str, ...]] = {}
@@ -180,6 +187,14 @@ def _apply(
             high = c.price_max
         if (low is None or low >= 0) and (high is None or high >= 0):
             c = replace(c, price_min=low, price_max=high)
+    anchor = _price_anchor(state, ext, text) if CHEAPER_THAN.search(text) else None
+    if anchor is not None and anchor.price is not None:
+        # Strictly below the reference, and the same kind of product unless one was named.
+        c = replace(c, price_max=round(anchor.price - 0.01, 2))
+        if c.price_min is not None and c.price_min > anchor.price:
+            c = replace(c, price_min=None)
+        if not c.categories and anchor.category:
+            c = replace(c, categories=(anchor.category.lower(),))
     if ON_SALE.search(text):
         c = replace(c, on_sale=True)
     if IN_STOCK.search(text):
@@ -199,10 +214,26 @@ def _apply(
                 x = replace(x, product_ids=tuple(dict.fromkeys([*x.product_ids, *ids])))
     if ext.sort:
         state.sort = None if ext.sort == "relevance" else ext.sort
-    words = [w for w in ext.content_words if not w.isdigit()]
+    words = [w for w in ext.content_words if not w.isdigit()] if topic_words else []
     if words:
         state.topic_text = " ".join(dict.fromkeys([*state.topic_text.split(), *words]))
     state.constraints, state.exclude, state.prefer = c, x, p
+
+
+def _price_anchor(state: DialogueState, ext: Extraction, text: str) -> ProductCard | None:
+    """The product a "cheaper" is measured against: the item pointed at ("than the first
+    one"), else the one being looked for similar items, else the one in focus, else the top
+    of the list on screen."""
+    shown = {card.id: card for card in state.shown}
+    for ref in ext.references:
+        if not ref.negated and ref.kind not in ("cheapest", "priciest"):
+            ids = [i for i in _resolve(state, ref, text) if i in shown]
+            if ids:
+                return shown[ids[0]]
+    for candidate in (state.similar_to, state.focus):
+        if candidate in shown:
+            return shown[candidate]
+    return state.shown[0] if state.shown else None
 
 
 def _remove(state: DialogueState, text: str, ext: Extraction, result: TrackResult) -> None:

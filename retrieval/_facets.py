@@ -83,7 +83,7 @@ class CatalogView:
             [np.nan if p.effective_price is None else p.effective_price for p in products_list]
         )
         self.rating = np.array([np.nan if p.rating is None else p.rating for p in products_list])
-        self.on_sale = np.array([p.on_sale for p in products_list], dtype=bool)
+        self.on_sale = np.array([p.in_sale for p in products_list], dtype=bool)
         self.in_stock = np.array([p.in_stock for p in products_list], dtype=bool)
         self.has_variants = np.array([bool(p.variants) for p in products_list], dtype=bool)
 

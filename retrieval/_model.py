@@ -6,9 +6,14 @@ the HTTP API and tests without a serialisation layer of its own.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
+
+# How stores write "yes" in flag attributes (Magento apparel "Yes", gear CSVs "1").
+YES_VALUES = frozenset({"yes", "1", "true", "y"})
+SALE_CATEGORY = re.compile(r"\b(?:sale|clearance|outlet)\b", re.IGNORECASE)
 
 
 class ImageRole(StrEnum):
@@ -108,7 +113,19 @@ class Product:
 
     @property
     def on_sale(self) -> bool:
+        """A real price cut: the shopper pays less than the regular price."""
         return self.effective_price is not None and self.effective_price != self.price
+
+    @property
+    def in_sale(self) -> bool:
+        """On sale as the store labels it: a price cut, or the store's own sale flag (Magento's
+        `sale` attribute) or sale category ("Women Sale", "Clearance"), which Luma uses for
+        most of its sale items without a special price."""
+        if self.on_sale:
+            return True
+        if any(v.strip().lower() in YES_VALUES for v in self.attributes.get("sale", [])):
+            return True
+        return any(SALE_CATEGORY.search(name) for path in self.categories for name in path)
 
     @property
     def in_stock(self) -> bool:

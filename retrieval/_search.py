@@ -801,6 +801,8 @@ def _constraints_met(product: Product, filters: Filters) -> list[str]:
         met.append(f"rated {product.rating:.1f}/5 from {len(product.reviews)} reviews")
     if filters.on_sale and product.on_sale and price is not None and product.price is not None:
         met.append(f"on sale: ${price:.2f} (was ${product.price:.2f})")
+    elif filters.on_sale and product.in_sale:
+        met.append("in the store's sale")
     if filters.in_stock:
         met.append("in stock")
     return met
@@ -830,7 +832,7 @@ def _constraints_unmet(product: Product, filters: Filters) -> list[str]:
             unmet.append(f"not available in {' or '.join(getattr(filters, name))}")
     if filters.min_rating is not None and (product.rating or 0) < filters.min_rating:
         unmet.append(f"rated below {filters.min_rating:g}")
-    if filters.on_sale and not product.on_sale:
+    if filters.on_sale and not product.in_sale:
         unmet.append("not on sale")
     if filters.in_stock and not product.in_stock:
         unmet.append("out of stock")

@@ -128,6 +128,61 @@ class TestShopping:
         assert reply.dialogue.action == "unresolved_reference" and str(shown) in reply.text
 
 
+class TestGroundedReading:
+    """Messages the classifier alone misreads, read from the catalog's own words and the
+    context (issue 13). Phrasings written for these tests, not taken from any test set."""
+
+    def test_naming_catalog_things_is_a_search_whatever_the_classifier_thought(
+        self, assistant: Assistant
+    ):
+        for message, category in (
+            ("yo need a duffel", "bags"),
+            ("hey there! got any rain jackets?", "jackets"),
+        ):
+            reply = assistant.respond(new_session(), message)
+            assert reply.dialogue.intent in ("search_products", "browse_category"), message
+            assert reply.suggestions and reply.dialogue.state["filters"]["categories"] == [category]
+
+    def test_cheaper_than_an_item_is_strictly_below_its_price_and_the_same_kind(
+        self, assistant: Assistant
+    ):
+        sid = new_session()
+        listed = assistant.respond(sid, "men's jackets").suggestions
+        reference = listed[1].card
+        reply = assistant.respond(sid, "anything cheaper than the second one?")
+        assert reply.dialogue.intent == "refine_search" and reply.suggestions
+        for suggestion in reply.suggestions:
+            assert suggestion.card.price < reference.price
+            assert "jackets" in suggestion.card.categories
+
+    def test_a_sort_with_another_change_in_the_same_message(self, assistant: Assistant):
+        sid = new_session()
+        assistant.respond(sid, "women's tees")
+        reply = assistant.respond(sid, "sort by price high to low and only in blue")
+        state = reply.dialogue.state
+        assert state["sort"] == "price_desc" and state["filters"]["colors"] == ["blue"]
+        prices = [s.card.price for s in reply.suggestions]
+        assert len(prices) >= 2 and prices == sorted(prices, reverse=True)
+
+    def test_a_comma_ends_a_negation(self, assistant: Assistant):
+        sid = new_session()
+        assistant.respond(sid, "men's jackets")
+        state = assistant.respond(sid, "no jackets, hoodies instead").dialogue.state
+        assert state["filters"]["categories"] == ["hoodies & sweatshirts"]
+        assert state["exclude"]["categories"] == ["jackets"]
+
+    def test_a_question_about_the_shown_list_filters_it(self, assistant: Assistant):
+        sid = new_session()
+        assistant.respond(sid, "women's shorts")
+        reply = assistant.respond(sid, "do any of these come in green?")
+        assert reply.dialogue.intent == "refine_search" and reply.suggestions
+        assert all("green" in [c.lower() for c in s.card.colors] for s in reply.suggestions)
+
+    def test_the_stores_sale_label_finds_sale_items(self, assistant: Assistant):
+        reply = assistant.respond(new_session(), "what do you have on sale for women?")
+        assert reply.suggestions and all(s.card.in_sale for s in reply.suggestions)
+
+
 class TestBadInput:
     @pytest.mark.parametrize("text", ["", "   ", None])
     def test_empty(self, assistant: Assistant, text):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from retrieval import CatalogStore, ingest
+from retrieval import CatalogStore, Product, ingest
 from retrieval._index import EmbeddingCache, VectorIndex
 from retrieval._indexer import CatalogIndexer
 from retrieval._langchain import CatalogRetriever
@@ -55,9 +56,22 @@ class TestHardFilters:
         assert rated and all(h.product.rating >= 4 for h in rated)
 
     def test_on_sale_and_in_stock(self, engine):
-        for hit in _search(engine, "", k=20, on_sale=True):
-            assert hit.product.effective_price < hit.product.price
+        hits = _search(engine, "", k=50, on_sale=True)
+        assert hits and all(hit.product.in_sale for hit in hits)
+        assert any(not hit.product.on_sale for hit in hits)  # Luma's sale flag and categories
+        labelled = next(h for h in hits if not h.product.on_sale)
+        assert "in the store's sale" in labelled.evidence.met
         assert all(h.product.in_stock for h in _search(engine, "shirt", k=20, in_stock=True))
+
+    def test_the_stores_sale_label_counts_as_on_sale(self):
+        plain = Product(id="s:1", sku="1", catalog="s", title="Tee", price=20.0)
+        assert not plain.in_sale
+        assert replace(plain, sale_price=15.0).in_sale  # a real price cut
+        assert replace(plain, attributes={"sale": ["Yes"]}).in_sale  # Magento apparel
+        assert replace(plain, attributes={"sale": ["1"]}).in_sale  # Magento gear CSVs
+        assert not replace(plain, attributes={"sale": ["No", "0"]}).in_sale
+        assert replace(plain, categories=[["Promotions", "Women Sale"]]).in_sale
+        assert not replace(plain, categories=[["Women", "Tops", "Tees"]]).in_sale
 
     def test_catalog(self, engine):
         assert all(h.product.catalog == "eshop" for h in _search(engine, "jacket", catalog="eshop"))
