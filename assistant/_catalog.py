@@ -4,6 +4,7 @@ types meet retrieval types."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from dialogue import (
     CatalogPort,
@@ -59,6 +60,32 @@ class RetrievalCatalog(CatalogPort):
 
     def _search(self, request: SearchRequest) -> SearchOutcome:
         c = request.constraints
+        # A wish on a facet the catalog does not state for this kind ("running shorts" where
+        # apparel has no activity) ranks by its words instead of filtering everything out.
+        unstated = {
+            name: values
+            for name, facet, values in (
+                ("activities", "activity", c.activities),
+                ("materials", "material", c.materials),
+            )
+            if values and not self.engine.view.carries(facet, c.categories)
+        }
+        families = tuple(
+            dict.fromkeys(
+                f for name in c.categories for f in self.engine.view.category_family(name)
+            )
+        )
+        if families != c.categories:
+            c = replace(c, categories=families)
+            request = replace(request, constraints=c)
+        if unstated:
+            words = [v for values in unstated.values() for v in values]
+            c = replace(c, **{name: () for name in unstated})
+            request = replace(
+                request,
+                constraints=c,
+                text=" ".join([request.text, *words]).strip(),
+            )
         try:
             filters = Filters(
                 price_min=c.price_min,

@@ -212,7 +212,7 @@ class EntityExtractor:
                 for surface in _surface_forms(canonical):
                     self._add(surface, type_, canonical, known=True)
                 if type_ == "category":
-                    parts += [(part, canonical) for part in _category_parts(canonical)]
+                    parts += [(part, canonical) for part in category_parts(canonical)]
         # "tanks" is the category Tanks before it is a part of "Bras & Tanks".
         for part, canonical in parts:
             for surface in _surface_forms(part):
@@ -474,7 +474,7 @@ def _surface_forms(value: str) -> set[str]:
     return {f for f in forms if f}
 
 
-def _category_parts(value: str) -> list[str]:
+def category_parts(value: str) -> list[str]:
     """'hoodies & sweatshirts' -> ['hoodies', 'sweatshirts']."""
     parts = [p.strip() for p in re.split(r"\s*(?:&|/|\band\b)\s*", value)]
     return [p for p in parts if p and p != value]

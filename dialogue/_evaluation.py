@@ -28,6 +28,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from sklearn.model_selection import StratifiedKFold
 
 from dialogue._classifier import OUT_OF_SCOPE, ClassifierSettings, EmbeddingMemo, IntentClassifier
+from dialogue._entities import category_parts
 from dialogue._model import DialogueModel
 from dialogue._nlu import NluModel
 from dialogue._protocol import ProductCard
@@ -69,6 +70,8 @@ BITEXT_TO_OURS = {
     "contact_customer_service": "human_handoff",
     "place_order": "checkout",
 }
+# Facets a shopper's wish only ranks by where the catalog leaves them blank for the product.
+SOFT_WHEN_UNSTATED = ("activities", "materials")
 PLACEHOLDER = re.compile(r"\{\{[^}]*\}\}")
 
 
@@ -518,8 +521,10 @@ def _lower(value: Any) -> str | None:
 def unmet(card: ProductCard, c: Constraints, x: Exclusions) -> list[str]:
     """Hard constraints the card's own facts contradict."""
     problems = []
+    # A combined category holds its parts: a card in "bras & tanks" is a tank.
+    kinds = {*card.categories, *(part for name in card.categories for part in category_parts(name))}
     checks = [
-        ("categories", card.categories),
+        ("categories", tuple(kinds)),
         ("genders", (*card.genders, "unisex")),
         ("colors", card.colors),
         ("sizes", card.sizes),
@@ -529,6 +534,8 @@ def unmet(card: ProductCard, c: Constraints, x: Exclusions) -> list[str]:
     ]
     for name, have in checks:
         wanted = {v.lower() for v in getattr(c, name)}
+        if name in SOFT_WHEN_UNSTATED and not have:
+            continue  # the catalog states no such facet for this product: ranked, not filtered
         if wanted and not wanted & {h.lower() for h in have}:
             problems.append(f"{name} {sorted(wanted)} not in {list(have)}")
     price = card.price

@@ -8,6 +8,7 @@ operations: exact, and milliseconds at a million products.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -43,6 +44,8 @@ LABELS = {
     "catalog": "catalog",
 }
 Mask = np.ndarray
+# "Bras & Tanks", "Hoodies and Sweatshirts", "Tops/Tees": a category name made of several.
+COMBINED_NAME = re.compile(r"\s*(?:&|/|\band\b)\s*")
 
 
 class CatalogView:
@@ -118,6 +121,30 @@ class CatalogView:
             if rows is not None:
                 mask[rows] = True
         return mask
+
+    def category_family(self, name: str) -> tuple[str, ...]:
+        """The category and those whose combined name holds it as a part: "tanks" is also
+        "Bras & Tanks" (where Luma keeps women's tanks), "hoodies" is "Hoodies & Sweatshirts"."""
+        wanted = name.lower().strip()
+        family = [wanted]
+        for other in self.postings.get("category", {}):
+            parts = {p.strip() for p in COMBINED_NAME.split(other)}
+            if other != wanted and len(parts) > 1 and wanted in parts:
+                family.append(other)
+        return tuple(family)
+
+    def carries(self, facet: str, categories: Iterable[str] = ()) -> bool:
+        """Whether the catalog states `facet` for this kind of product (any of `categories`,
+        else the whole catalog): for at least one product of the kind, or, with no kind named,
+        for most products. A facet the catalog leaves blank for a kind (Luma sets no activity
+        on apparel) cannot be a hard filter there: it would empty every page."""
+        kind = self.facet_mask("category", categories) if categories else None
+        stated = np.zeros(len(self.ids), dtype=bool)
+        for rows in self.postings.get(facet, {}).values():
+            stated[rows] = True
+        if kind is not None:
+            return bool((stated & kind).any())
+        return bool(len(self.ids)) and stated.mean() >= 0.5
 
     def allowed(self, filters: Filters, exclude: Exclusions) -> Mask:
         """Rows satisfying every hard filter and no exclusion."""

@@ -12,7 +12,7 @@ import pytest
 
 from assistant import Assistant
 from assistant._speech import FasterWhisperTranscriber
-from dialogue import MAX_MESSAGE_CHARS, DialogueState
+from dialogue import MAX_MESSAGE_CHARS, Constraints, DialogueState, SearchRequest
 
 
 def new_session() -> str:
@@ -177,6 +177,23 @@ class TestGroundedReading:
         reply = assistant.respond(sid, "do any of these come in green?")
         assert reply.dialogue.intent == "refine_search" and reply.suggestions
         assert all("green" in [c.lower() for c in s.card.colors] for s in reply.suggestions)
+
+    def test_a_facet_the_catalog_leaves_blank_for_the_kind_ranks_instead_of_filtering(
+        self, assistant: Assistant
+    ):
+        running = Constraints(categories=("shorts",), activities=("running",))
+        matches = assistant.catalog.search(SearchRequest(constraints=running)).matches
+        assert matches and all("shorts" in m.card.categories for m in matches)
+        assert "running" in matches[0].card.title.lower()  # the wish still ranks
+        yoga = Constraints(categories=("bags",), activities=("yoga",))  # bags state activity
+        matches = assistant.catalog.search(SearchRequest(constraints=yoga)).matches
+        assert matches and all("yoga" in [a.lower() for a in m.card.activities] for m in matches)
+
+    def test_a_kind_inside_a_combined_category_name_is_found(self, assistant: Assistant):
+        tanks = Constraints(categories=("tanks",), genders=("women",))
+        matches = assistant.catalog.search(SearchRequest(constraints=tanks)).matches
+        assert matches  # Luma files women's tanks under "Bras & Tanks"
+        assert all("women" in [g.lower() for g in m.card.genders] for m in matches)
 
     def test_the_stores_sale_label_finds_sale_items(self, assistant: Assistant):
         reply = assistant.respond(new_session(), "what do you have on sale for women?")
