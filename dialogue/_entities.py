@@ -11,6 +11,7 @@ assistant can say plainly the store does not carry them.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -19,8 +20,11 @@ from dialogue._prices import PriceRange, find_price, parse_number, wants_cheap
 
 # Entity types in the order that wins when one phrase could be several ("men" is a gender
 # before it is a category).
-SLOT_TYPES = ("gender", "size", "color", "brand", "category", "material", "activity", "feature")
+SLOT_TYPES = (
+    "title", "gender", "size", "color", "brand", "category", "material", "activity", "feature",
+)  # fmt: skip
 CATALOG_FACETS = {
+    "title": "title",
     "category": "category",
     "color": "color",
     "size": "size",
@@ -209,10 +213,14 @@ class EntityExtractor:
                 if not canonical or (type_ == "category" and canonical in NOISE_CATEGORIES):
                     continue
                 self.catalog[type_].add(canonical)
+                if type_ == "title":
+                    continue  # below, once every title is known
                 for surface in _surface_forms(canonical):
                     self._add(surface, type_, canonical, known=True)
                 if type_ == "category":
                     parts += [(part, canonical) for part in category_parts(canonical)]
+        for surface, title in _title_surfaces(self.catalog["title"], nlu).items():
+            self._add(surface, "title", title, known=True)
         # "tanks" is the category Tanks before it is a part of "Bras & Tanks".
         for part, canonical in parts:
             for surface in _surface_forms(part):
@@ -463,6 +471,25 @@ def _size_context(text: str, tokens: list[tuple[str, int, int]], i: int, consume
         and word.isupper()
         and previous in ("in", "an", "a", "the", "or", "and", ",")
     )
+
+
+def _title_surfaces(titles: set[str], nlu: NluData) -> dict[str, str]:
+    """How shoppers name a product by its title: the whole title, and its distinctive first
+    word with the product noun ("the augusta jacket" for "Augusta Pullover Jacket") when no
+    other title starts with that word and it is no everyday word of the training examples.
+    Titles of one word are left out: they are ordinary words more often than names."""
+    common = {t.lower() for e in nlu.examples for t in TOKEN.findall(e.text)} | STOP_WORDS
+    words = {title: _normalise(title.replace("™", "").replace("®", "")).split() for title in titles}
+    firsts = Counter(w[0] for w in words.values() if w)
+    surfaces: dict[str, str] = {}
+    for title, tokens in words.items():
+        if len(tokens) < 2:
+            continue
+        surfaces[" ".join(tokens)] = title
+        first, last = tokens[0], tokens[-1]
+        if len(tokens) > 2 and firsts[first] == 1 and first not in common and len(first) > 3:
+            surfaces.setdefault(f"{first} {last}", title)
+    return surfaces
 
 
 def _surface_forms(value: str) -> set[str]:

@@ -84,7 +84,7 @@ LIST_QUESTION = re.compile(
     re.I,
 )
 LIST_FILTER_TYPES = ("color", "size", "material", "brand", "gender", "feature")
-GROUNDING_TYPES = ("category", "color", "material", "brand", "gender", "feature")
+GROUNDING_TYPES = ("title", "category", "color", "material", "brand", "gender", "feature")
 RATING_FILTER = re.compile(
     r"\b[1-5](?:\.\d)?\s*(?:\+|stars?\s+(?:or|and)\s+(?:more|up|above|better))", re.IGNORECASE
 )

@@ -11,7 +11,14 @@ from typing import Any
 
 from dialogue._config import PolicySettings, StorePolicy, Templates
 from dialogue._nlu import Parse
-from dialogue._protocol import CatalogPort, Match, ProductCard, SearchOutcome, SearchRequest
+from dialogue._protocol import (
+    CatalogPort,
+    Match,
+    MatchEvidence,
+    ProductCard,
+    SearchOutcome,
+    SearchRequest,
+)
 from dialogue._reply import Comparison, DialogueReply, Suggestion, money, price_text
 from dialogue._state import (
     MAX_LINE_QUANTITY,
@@ -148,7 +155,7 @@ class Policy:
         for type_, value in track.unavailable:
             what = TYPE_LABELS.get(type_, "{}").format(value)
             self._say(draft, state, "unavailable", what=what)
-        if parse.intent in FRESH_SEARCH and _vague(state):
+        if parse.intent in FRESH_SEARCH and _vague(state) and not track.titled:
             self._say(draft, state, "clarify_vague")
             return
         if parse.intent == "search_by_image" and state.image is None and not state.shown:
@@ -169,7 +176,12 @@ class Policy:
             disliked=tuple(state.disliked) if personal else (),
         )
         outcome = self.catalog.search(request)
-        noun, constraints = describe(state.constraints, state.exclude)
+        named = self._titled(track.titled) if track.titled and not state.page else []
+        if named:
+            # "Do you have the Augusta jacket?": that product, alone, so "it" means it next.
+            outcome = SearchOutcome(matches=[Match(card, MatchEvidence()) for card in named])
+            state.focus = named[0].id
+        noun, constraints = describe(state.constraints, state.exclude) if not named else ("", "")
         if outcome.matches:
             self._show_results(state, outcome, noun, constraints, draft)
         elif state.page > 0:
@@ -311,6 +323,11 @@ class Policy:
                     count=len(state.shown),
                 )
             return []
+        if not track.targets and track.titled:
+            named = self._titled(track.titled)
+            if named:
+                state.focus = named[0].id
+                return named
         if not track.targets:
             self._say(draft, state, "which_item" if state.shown else "need_results")
             return []
@@ -333,6 +350,18 @@ class Policy:
 
     def _card(self, state: DialogueState, product_id: str) -> ProductCard | None:
         return self.catalog.product(product_id)
+
+    def _titled(self, titles: list[str]) -> list[ProductCard]:
+        """The products whose titles the shopper named (a title search, exact title only)."""
+        found: list[ProductCard] = []
+        for title in titles:
+            outcome = self.catalog.search(SearchRequest(text=title, k=5))
+            found += [
+                m.card
+                for m in outcome.matches
+                if m.card.title.lower() == title.lower() and m.card not in found
+            ]
+        return found
 
     def _details(self, state: DialogueState, card: ProductCard, draft: _Draft) -> None:
         self._say(draft, state, "details", title=card.title, price=price_text(card))

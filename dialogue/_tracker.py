@@ -86,10 +86,13 @@ class TrackResult:
     size: str | None = None
     color: str | None = None
     quantity: int = 1
+    # Products named by their title ("the Augusta jacket"), as the catalog writes them.
+    titled: list[str] = field(default_factory=list)
 
 
 def track(state: DialogueState, intent: str, text: str, ext: Extraction) -> TrackResult:
     result = TrackResult(quantity=ext.quantity or 1)
+    result.titled = [e.value for e in ext.entities if e.type == "title" and not e.negated]
     before = (state.constraints, state.exclude, state.prefer, state.sort, state.topic_text)
     reset = RESET.search(text)
     if reset and intent not in ("remove_from_cart", "view_cart", "checkout"):
@@ -285,7 +288,12 @@ def _resolve_targets(
         for number in re.findall(r"\b(\d{1,2})\b", text):
             ids = _resolve(state, Reference("ordinal", (int(number),)), "")
             targets += [i for i in ids if i not in targets]
-    if not targets and not refs:
+    if not targets and not refs and result.titled:
+        # Named by title: that product, from the list when it is there (else the policy
+        # looks it up), never whatever happened to be in focus.
+        wanted = {title.lower() for title in result.titled}
+        targets = [card.id for card in state.shown if card.title.lower() in wanted]
+    elif not targets and not refs:
         fallback = state.focus or (state.shown[0].id if state.single_match else None)
         if intent == "compare_products" and len(state.shown) >= 2:
             targets = [card.id for card in state.shown[:2]]

@@ -195,6 +195,27 @@ class TestGroundedReading:
         assert matches  # Luma files women's tanks under "Bras & Tanks"
         assert all("women" in [g.lower() for g in m.card.genders] for m in matches)
 
+    def test_a_product_named_by_its_title_is_that_product(self, assistant: Assistant):
+        sid = new_session()
+        assistant.respond(sid, "men's hoodies")  # another list on screen, another focus
+        details = assistant.respond(sid, "tell me about the augusta pullover jacket")
+        assert details.dialogue.product is not None
+        assert details.dialogue.product.title == "Augusta Pullover Jacket"
+        found = assistant.respond(new_session(), "got the augusta jacket?")
+        if found.suggestions:  # read as a search: that product alone
+            assert [s.card.title for s in found.suggestions] == ["Augusta Pullover Jacket"]
+        else:  # read as an availability question about it
+            assert found.dialogue.product.title == "Augusta Pullover Jacket"
+
+    def test_it_after_a_title_search_is_the_named_product(self, assistant: Assistant):
+        sid = new_session()
+        shown = assistant.respond(sid, "augusta jacket").suggestions
+        assert [s.card.title for s in shown] == ["Augusta Pullover Jacket"]
+        added = assistant.respond(sid, "add it in M and blue")
+        assert [(line.title, line.size) for line in added.dialogue.cart] == [
+            ("Augusta Pullover Jacket", "M")
+        ]
+
     def test_the_stores_sale_label_finds_sale_items(self, assistant: Assistant):
         reply = assistant.respond(new_session(), "what do you have on sale for women?")
         assert reply.suggestions and all(s.card.in_sale for s in reply.suggestions)
