@@ -58,7 +58,8 @@ GROUNDED_OVERRIDABLE = {
     "complete_the_look": re.compile(
         r"\b(?:go(?:es)? with|match\w*|outfit|pair\w*|wear with)\b", re.I
     ),
-    "ask_capabilities": re.compile(r"\bwhat (?:can|do) you\b|\bcan you help\b|\bhow does\b", re.I),
+    # "can you help me find a rain jacket?" names what it wants: a search.
+    "ask_capabilities": None,
     "human_handoff": re.compile(r"\b(?:human|agent|person|someone|representative|staff)\b", re.I),
     "store_policy": re.compile(
         r"\b(?:return\w*|refund\w*|exchange\w*|ship\w*|deliver\w*|warrant\w*|polic\w*)\b", re.I

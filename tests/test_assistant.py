@@ -138,6 +138,7 @@ class TestGroundedReading:
         for message, category in (
             ("yo need a duffel", "bags"),
             ("hey there! got any rain jackets?", "jackets"),
+            ("could you help me find a duffle bag?", "bags"),
         ):
             reply = assistant.respond(new_session(), message)
             assert reply.dialogue.intent in ("search_products", "browse_category"), message
