@@ -30,8 +30,6 @@ from retrieval._query import MAX_K
 
 SUMMARY_CHARS = 600
 MAX_REVIEWS_ON_CARD = 20
-# Sorting re-orders the best matches; it does not rank the whole catalog by price.
-SORT_POOL = 40
 TITLE_VOCABULARY_LIMIT = 50_000
 VOCABULARY_FACETS = ("category", "color", "size", "gender", "material", "activity", "brand")
 # Product ids -> products liked by shoppers who liked them, with scores in (0, 1].
@@ -104,7 +102,7 @@ class RetrievalCatalog(CatalogPort):
         except ValueError as exc:
             return SearchOutcome(matches=[], empty_reason=f"Those constraints conflict: {exc}.")
         window = request.offset + request.k
-        k = min(MAX_K, max(window, SORT_POOL) if request.sort else window)
+        k = min(MAX_K, window)
         x = request.exclude
         query = SearchQuery(
             text=request.text,
@@ -124,10 +122,11 @@ class RetrievalCatalog(CatalogPort):
             personal=self._personal(request),
             image=request.image,
             similar_to=request.similar_to if request.similar_to in self.engine.view.row else None,
+            sort=request.sort,  # the whole result set in that order, not a page of the best
             k=k,
         )
         result = self.engine.search(query)
-        hits = _sorted(result.hits, request.sort)[request.offset : window]
+        hits = result.hits[request.offset : window]
         relaxation = result.relaxation
         colors = c.colors
         return SearchOutcome(
@@ -252,18 +251,3 @@ def _color_images(product: Product) -> tuple[tuple[str, str], ...]:
         if image.color:
             by_color.setdefault(image.color.lower(), (image.color, image.path))
     return tuple(by_color.values())
-
-
-def _sorted(hits: list[Hit], sort: str | None) -> list[Hit]:
-    if sort == "price_asc":
-        return sorted(hits, key=lambda h: _price(h.product))
-    if sort == "price_desc":
-        return sorted(hits, key=lambda h: -_price(h.product, missing=0.0))
-    if sort == "rating":
-        return sorted(hits, key=lambda h: -(h.product.rating or 0.0))
-    return hits
-
-
-def _price(product: Product, missing: float = float("inf")) -> float:
-    price = product.effective_price
-    return missing if price is None else price

@@ -10,6 +10,7 @@ from retrieval._model import Product
 if TYPE_CHECKING:
     from PIL.Image import Image
 
+SORTS = (None, "price_asc", "price_desc", "rating")
 MAX_K = 100
 
 
@@ -119,10 +120,15 @@ class SearchQuery:
     diversify: bool = True
     # For evaluation: photos (by path) to leave out of the image index for this query.
     ignore_image_paths: tuple[str, ...] = ()
+    # "price_asc", "price_desc" or "rating": every product meeting the filters in that order
+    # (the shopper asked for an order, so the whole result set is ordered, not a top few).
+    sort: str | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.k <= MAX_K:
             raise ValueError(f"k must be between 1 and {MAX_K}")
+        if self.sort not in SORTS:
+            raise ValueError(f"sort must be one of {', '.join(s for s in SORTS if s)}")
 
     def cache_key(self) -> tuple[Any, ...] | None:
         """Hashable identity for the result cache; photo queries are not cached."""
@@ -139,6 +145,7 @@ class SearchQuery:
             self.rankers,
             self.diversify,
             self.ignore_image_paths,
+            self.sort,
         )
 
 

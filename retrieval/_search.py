@@ -420,7 +420,12 @@ class SearchEngine:
         candidates = int(allowed.sum())
         if not candidates:
             return self._empty(query)
+        if query.sort is not None and query.image is None and query.similar_to is None:
+            return SearchResult(hits=self._sorted_hits(query, allowed), candidates=candidates)
         hits = self._ranked_hits(query, allowed)
+        if query.sort is not None:  # like a photo or a product: the closest, in that order
+            ranked = self.view.mask_of(h.product.id for h in hits)
+            hits = self._sorted_hits(query, ranked & allowed)
         return SearchResult(
             hits=hits, candidates=candidates, alternatives=self._alternatives(query, hits)
         )
@@ -672,6 +677,22 @@ class SearchEngine:
         return chosen + deferred[: k - len(chosen)]
 
     # -- evidence and empty results ---------------------------------------------------------------
+    def _sorted_hits(self, query: SearchQuery, allowed: Mask) -> list[Hit]:
+        """Every allowed product in the asked order (unknown prices and ratings last), ties
+        broken by rating, then price: the first card is the cheapest (dearest, best rated) of
+        the whole result set."""
+        rows = np.flatnonzero(allowed)
+        price, rating = self.view.price[rows], self.view.rating[rows]
+        unknown_price, unknown_rating = np.isnan(price), np.isnan(rating)
+        price, rating = np.nan_to_num(price), np.nan_to_num(rating)
+        if query.sort == "price_asc":
+            order = np.lexsort((-rating, price, unknown_price))
+        elif query.sort == "price_desc":
+            order = np.lexsort((-rating, -price, unknown_price))
+        else:
+            order = np.lexsort((price, -rating, unknown_rating))
+        return [self._hit(self.view.ids[i], 0.0, {}, query) for i in rows[order][: query.k]]
+
     def _hit(self, pid: str, score: float, channels: dict[str, int], query: SearchQuery) -> Hit:
         product = self.view.products[pid]
         evidence = Evidence(channels=dict(channels))

@@ -21,6 +21,25 @@ def _search(engine: SearchEngine, text: str = "", k: int = 10, **filters) -> lis
     return engine.search(SearchQuery(text=text, filters=Filters(**filters), k=k)).hits
 
 
+class TestSort:
+    """An asked-for order covers the whole result set, not a page of the best matches."""
+
+    def test_price_orders_start_from_the_cheapest_and_the_dearest_of_all(self, engine):
+        filters = Filters(categories=("Tops",), genders=("Women",))
+        everything = engine.search(SearchQuery(text="top", filters=filters, k=100)).hits
+        prices = [h.product.effective_price for h in everything]
+        for sort, first in (("price_asc", min(prices)), ("price_desc", max(prices))):
+            query = SearchQuery(text="top", filters=filters, k=5, sort=sort)
+            hits = engine.search(query).hits
+            shown = [h.product.effective_price for h in hits]
+            assert shown[0] == first and len(shown) == 5
+            assert shown == sorted(shown, reverse=sort == "price_desc")
+
+    def test_an_unknown_order_is_refused(self):
+        with pytest.raises(ValueError, match="sort must be one of"):
+            SearchQuery(text="x", sort="colour")
+
+
 class TestHardFilters:
     def test_price_range(self, engine):
         hits = _search(engine, "jacket", k=20, price_min=40, price_max=60)
