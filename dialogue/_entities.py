@@ -101,14 +101,21 @@ ANAPHOR_DETERMINERS = {"that", "this", "the", "those", "these", "my"}
 SIZE_ASKED = re.compile(
     r"\b(?:size|sz)\s+(?P<size>\d{1,6}|\d?x{0,5}[sml]|x{1,5}l)\b(?![.,]\d)", re.IGNORECASE
 )
+# The dearest-first forms are tried first: "sort by price, high to low" names a direction that
+# the bare "sort by price" (cheapest first) would otherwise take.
 SORT_PATTERNS = [
-    ("price_asc", re.compile(
-        r"cheapest\s+(?:first|ones?\s+first|on top)|low(?:est)?\s+to\s+high|lowest\s+price|"
-        r"price\s+(?:ascending|low)|sort\w*\s+by\s+price(?!\s+(?:high|desc))|cheap\s+first|"
-        r"least\s+expensive\s+first|ascending", re.IGNORECASE)),
     ("price_desc", re.compile(
-        r"(?:most\s+expensive|priciest|dearest)\s+(?:first|on top)|high(?:est)?\s+to\s+low|"
-        r"price\s+(?:descending|high)|highest\s+price|descending", re.IGNORECASE)),
+        r"(?:most|more)\s+(?:expensive|costly|pricey)\s+(?:first|on top|to|ones?\s+first)|"
+        r"(?<!least )(?:expensive|pric(?:ey|ier|iest)|dearest|costliest)\s+(?:ones?\s+)?"
+        r"(?:first|on top)|"
+        r"high(?:est)?(?:\s+price)?\s+(?:first|to\s+low)|most\s+to\s+least|"
+        r"start\w*\s+with\s+the\s+(?:most\s+expensive|priciest|dearest)|"
+        r"price\W+(?:descending|high)|highest\s+price|descending", re.IGNORECASE)),
+    ("price_asc", re.compile(
+        r"cheapest\s+(?:first|ones?\s+first|on top|up)|low(?:est)?\s+to\s+high|lowest\s+price|"
+        r"price\W+(?:ascending|low)|sort\w*\s+by\s+price|cheap\s+(?:ones?\s+)?first|"
+        r"least\s+(?:expensive\s+)?(?:first|to\s+most)|start\w*\s+with\s+the\s+cheapest|"
+        r"ascending", re.IGNORECASE)),
     ("rating", re.compile(
         r"(?:best|top|highest)[\s-]rated|by\s+(?:rating|reviews?|stars?)|most\s+(?:stars|popular)|"
         r"rating|best\s+reviewed", re.IGNORECASE)),

@@ -149,6 +149,14 @@ class TestReferencesQuantitySort:
             ("cheapest first", "price_asc"),
             ("price high to low", "price_desc"),
             ("sort by rating", "rating"),
+            # the direction wins over a bare "sort by price" (cheapest first)
+            ("sort by price, high to low", "price_desc"),
+            ("sort by price", "price_asc"),
+            ("pricey ones first", "price_desc"),
+            ("start with the most expensive", "price_desc"),
+            ("from most to least expensive", "price_desc"),
+            ("least expensive first", "price_asc"),
+            ("from the cheapest up", "price_asc"),
         ],
     )
     def test_sort(self, extractor, text, key):
