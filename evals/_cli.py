@@ -16,6 +16,7 @@ from rich.console import Console
 
 from assistant import Assistant, Settings, open_store
 from evals._report import print_report, save
+from evals._testsets import SPLITS
 from evals._understanding import (
     SECTIONS,
     Options,
@@ -34,13 +35,19 @@ def add_commands(commands: Any) -> None:
         "understanding",
         help="the whole assistant on held-out requests, conversations and SIMMC shopper turns",
     )
-    defaults = Options()
-    understanding.add_argument("--requests", type=Path, default=defaults.requests)
-    understanding.add_argument("--conversations", type=Path, default=defaults.conversations)
+    understanding.add_argument(
+        "--split",
+        choices=sorted(SPLITS),
+        default="test",
+        help="test: sample_data/heldout, never tuned on; dev: sample_data/dev, earlier test "
+        "sets whose failures guided changes (default test)",
+    )
+    understanding.add_argument("--requests", type=Path, help="override the split's file")
+    understanding.add_argument("--conversations", type=Path, help="override the split's file")
     understanding.add_argument(
         "--simmc", type=Path, help=f"SIMMC 2.0 folder (default {default_simmc_dir()})"
     )
-    understanding.add_argument("--labels", type=Path, default=defaults.labels)
+    understanding.add_argument("--labels", type=Path, help="override the split's file")
     understanding.add_argument(
         "--only", help=f"comma-separated sections among {', '.join(SECTIONS)} (default: all)"
     )
@@ -81,6 +88,7 @@ def _eval_understanding(args: argparse.Namespace, settings: Settings) -> int:
         raise ValueError("--limit must be >= 1")
     settings = evaluation_settings(settings)
     options = Options(
+        split=args.split,
         requests=args.requests,
         conversations=args.conversations,
         labels=args.labels,

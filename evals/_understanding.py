@@ -24,8 +24,8 @@ from evals import _conversations, _requests, _simmc
 from evals._audit import audit, predicates_of
 from evals._grading import Grader
 from evals._testsets import (
-    HELDOUT,
     REPO,
+    SPLITS,
     load_conversations,
     load_dialogues,
     load_labels,
@@ -35,6 +35,11 @@ from evals._testsets import (
 SECTIONS = ("requests", "conversations", "simmc", "labels")
 DIALOGUES_FILE = "fashion_dialogues.jsonl"
 LEXICON_FILE = "lexicon_catalog.jsonl"
+SET_FILES = {
+    "requests": "requests.yml",
+    "conversations": "conversations.yml",
+    "labels": "simmc_intents.yml",
+}
 
 
 def default_simmc_dir() -> Path:
@@ -45,15 +50,25 @@ def default_simmc_dir() -> Path:
 
 @dataclass(frozen=True, slots=True)
 class Options:
-    """What to run: the CLI's options, with the repo's held-out files as defaults."""
+    """What to run: the CLI's options; a file left out comes from the split's folder."""
 
-    requests: Path = HELDOUT / "requests.yml"
-    conversations: Path = HELDOUT / "conversations.yml"
-    labels: Path = HELDOUT / "simmc_intents.yml"
+    split: str = "test"
+    requests: Path | None = None
+    conversations: Path | None = None
+    labels: Path | None = None
     simmc: Path | None = None
     sections: tuple[str, ...] = SECTIONS
     limit: int | None = None
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.split not in SPLITS:
+            raise ValueError(f"unknown split {self.split!r}; choose from {sorted(SPLITS)}")
+
+    def file(self, name: str) -> Path:
+        """The `requests`, `conversations` or `labels` file to read."""
+        chosen: Path | None = getattr(self, name)
+        return chosen or SPLITS[self.split] / SET_FILES[name]
 
 
 def evaluation_settings(settings: Settings) -> Settings:
@@ -84,9 +99,9 @@ class UnderstandingEvaluation:
         report: dict[str, Any] = {}
         requests = conversations = []
         if "requests" in sections:
-            requests = self._in_stores(load_requests(options.requests)[: options.limit])
+            requests = self._in_stores(load_requests(options.file("requests"))[: options.limit])
         if "conversations" in sections:
-            conversations = load_conversations(options.conversations)[: options.limit]
+            conversations = load_conversations(options.file("conversations"))[: options.limit]
             conversations = self._in_stores(conversations)
         if requests or conversations:
             report["label_audit"] = audit(self.grader, predicates_of(requests, conversations))
@@ -156,7 +171,7 @@ class UnderstandingEvaluation:
         folder = self.options.simmc or default_simmc_dir()
         dialogues = load_dialogues(folder / DIALOGUES_FILE)
         limit = self.options.limit
-        labels = load_labels(self.options.labels)[:limit] if "labels" in sections else []
+        labels = load_labels(self.options.file("labels"))[:limit] if "labels" in sections else []
         # dialogue line -> the last turn to send: whole dialogues for the label-free section,
         # up to the labelled turn for the labels (its earlier turns are its context).
         counted = range(len(dialogues))[:limit] if "simmc" in sections else range(0)
@@ -194,10 +209,9 @@ class UnderstandingEvaluation:
             "sections": list(sections),
             "limit": options.limit,
             "catalogs": catalogs,
+            "split": options.split,
             "files": {
-                "requests": str(options.requests),
-                "conversations": str(options.conversations),
-                "labels": str(options.labels),
+                **{name: str(options.file(name)) for name in SET_FILES},
                 "simmc": str(options.simmc or default_simmc_dir()),
             },
             "page_size": 5,

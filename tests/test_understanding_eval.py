@@ -2,7 +2,7 @@
 baseline and one small end-to-end run through the CLI.
 
 Every product, sentence and dialogue here is made up for the test; nothing comes from the
-held-out sets (sample_data/heldout) or the SIMMC corpus.
+understanding sets (sample_data/heldout, sample_data/dev) or the SIMMC corpus.
 """
 
 from __future__ import annotations
@@ -19,7 +19,14 @@ from evals._conversations import CheckContext, check
 from evals._grading import Grader, ProductFacts, failures, ndcg
 from evals._keyword_baseline import keyword_intent
 from evals._simmc import SimmcTurn, labelled
-from evals._testsets import HeldoutFormatError, IntentLabel, load_requests
+from evals._testsets import (
+    SPLITS,
+    HeldoutFormatError,
+    IntentLabel,
+    load_conversations,
+    load_labels,
+    load_requests,
+)
 from evals._turns import Card, CartItem, TurnOutcome
 from retrieval import Product, Variant
 
@@ -353,13 +360,15 @@ class TestCli:
         )
         out = tmp_path / "reports"
         args = ["--data-dir", str(tmp_path), "eval", "understanding", "--limit", "3",
-                "--simmc", str(simmc), "--labels", str(labels), "--out", str(out),
-                "--no-progress"]  # fmt: skip
+                "--split", "dev", "--simmc", str(simmc), "--labels", str(labels),
+                "--out", str(out), "--no-progress"]  # fmt: skip
         assert main(args) == 0
         report = json.loads((out / "understanding.json").read_text())
         assert (out / "understanding.png").stat().st_size > 0
         assert {"requests", "conversations", "simmc", "labels", "label_audit", "crashes",
                 "context"} <= set(report)  # fmt: skip
+        assert report["context"]["split"] == "dev"
+        assert report["context"]["files"]["requests"].endswith("sample_data/dev/requests.yml")
         assert len(report["requests"]["results"]) == 3
         assert set(report["requests"]["summary"]) == {"assistant", "bm25"}
         assert len(report["conversations"]["results"]) == 3
@@ -387,3 +396,29 @@ class TestCli:
         code = main(["--data-dir", str(tmp_path), "eval", "understanding", "--only", "nope"])
         assert code == 1
         assert "unknown section" in capsys.readouterr().err
+
+
+class TestSplits:
+    """The committed sets: every split loads, and the test split shares nothing with dev."""
+
+    @pytest.mark.parametrize("split", sorted(SPLITS))
+    def test_every_split_loads(self, split: str):
+        folder = SPLITS[split]
+        assert load_requests(folder / "requests.yml")
+        assert load_conversations(folder / "conversations.yml")
+        assert load_labels(folder / "simmc_intents.yml")
+
+    def test_the_test_split_shares_no_entry_with_dev(self):
+        def texts(folder: Path) -> set[str]:
+            """Messages of four words or more ("34" or "yes please" may well recur)."""
+            said = [r.text for r in load_requests(folder / "requests.yml")]
+            for conversation in load_conversations(folder / "conversations.yml"):
+                said += [t.user for t in conversation.turns]
+            return {t.lower() for t in said if len(t.split()) >= 4}
+
+        fresh = texts(SPLITS["test"])
+        # Stock phrases ("compare the first two") recur by chance; a copied set would not.
+        assert len(fresh & texts(SPLITS["dev"])) < 0.05 * len(fresh)
+        labelled = {(x.line, x.turn) for x in load_labels(SPLITS["dev"] / "simmc_intents.yml")}
+        drawn = [(x.line, x.turn) for x in load_labels(SPLITS["test"] / "simmc_intents.yml")]
+        assert len(set(drawn) - labelled) > len(drawn) * 0.8  # a new draw, not the old one
