@@ -51,6 +51,7 @@ class RetrievalCatalog(CatalogPort):
         # card is made again from the new facts, even one cached by a search in flight.
         self._cards: dict[str, tuple[Product, ProductCard]] = {}
         self._vocabulary: tuple[object, dict[str, list[str]]] | None = None
+        self._kinds: tuple[object, dict[str, str]] | None = None
 
     def search(self, request: SearchRequest) -> SearchOutcome:
         with self.engine.pinned():  # the seed check and the search read one catalog
@@ -113,11 +114,14 @@ class RetrievalCatalog(CatalogPort):
                 brands=x.brands,
                 materials=x.materials,
                 product_ids=(*x.product_ids, *request.seen),
+                kinds=x.kinds,
+                on_sale=x.on_sale,
             ),
             prefer=Preferences(
                 cheaper=request.prefer.cheaper,
                 brands=request.prefer.brands,
                 terms=request.prefer.terms,
+                kinds=request.prefer.kinds,
             ),
             personal=self._personal(request),
             image=request.image,
@@ -184,6 +188,13 @@ class RetrievalCatalog(CatalogPort):
             vocabulary[facet] = sorted({*vocabulary.get(facet, []), *values})
         self._vocabulary = (view, vocabulary)
         return vocabulary
+
+    def kinds(self) -> dict[str, str]:
+        """Once per catalog view, like the vocabulary."""
+        view = self.engine.view
+        if self._kinds is None or self._kinds[0] is not view:
+            self._kinds = (view, view.kind_nouns())
+        return self._kinds[1]
 
     def _match(self, hit: Hit, colors: Sequence[str] = ()) -> Match:
         """The hit as a match; its card shows the photo of the colour the shopper asked for."""

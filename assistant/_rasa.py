@@ -345,8 +345,10 @@ def _state_from_slots(
         in_stock=context.get("in_stock") is True,
     )
     exclude = context.get("exclude") if isinstance(context.get("exclude"), dict) else {}
+    listed = [f.name for f in fields(Exclusions) if f.name != "on_sale"]
     state.exclude = Exclusions(
-        **{f.name: _strings(exclude.get(f.name)) for f in fields(Exclusions)}
+        **{name: _strings(exclude.get(name)) for name in listed},
+        on_sale=exclude.get("on_sale") is True,
     )
     state.prefer = Preferences(
         cheaper=context.get("prefer_cheaper") is True,

@@ -1,11 +1,12 @@
 """Slot extraction driven by the catalog's own vocabulary.
 
 The phrase table is built from the catalog (categories, colours, sizes, genders, materials,
-activities, brands, styles), the training file's synonyms, lookups and annotated values, so a
-new catalog brings its own words. Words the table does not know exactly are matched fuzzily,
-except words that occur in the training examples (so "show" never becomes "shoe"). Values the
-training data knows but the catalog lacks ("navy", "Nike") are kept with `known=False`, so the
-assistant can say plainly the store does not carry them.
+activities, brands, styles), the nouns its product titles use ("headlamp", "chalk bag"), the
+training file's synonyms, lookups and annotated values, so a new catalog brings its own words.
+Words the table does not know exactly are matched fuzzily, except words that occur in the
+training examples (so "show" never becomes "shoe"). Values the training data knows but the
+catalog lacks ("navy", "Nike") are kept with `known=False`, so the assistant can say plainly
+the store does not carry them.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ NOISE_CATEGORIES = {"collections", "promotions", "erin recommends", "erin recomm
 TOKEN = re.compile(r"#\d+|[a-z0-9]+(?:['\u2019®™\-][a-z0-9]+)*[®™]?|&", re.IGNORECASE)
 NEGATORS = {
     "not", "no", "without", "except", "excluding", "non", "never", "avoid", "nothing", "none",
-    "dont", "don't", "hate", "besides", "minus", "skip",
+    "dont", "don't", "hate", "besides", "minus", "skip", "isn't", "isnt", "aren't", "arent",
+    "doesn't", "doesnt", "wasn't", "won't", "nor",
 }  # fmt: skip
 NEGATOR_PHRASES = ("anything but", "other than", "anything except", "rather not", "instead of")
 SCOPE_BREAKS = {"but", "instead", "rather", "just", "only", "show", "want"}
@@ -197,10 +199,15 @@ class _Phrase:
 
 
 class EntityExtractor:
-    def __init__(self, catalog_vocabulary: dict[str, list[str]], nlu: NluData) -> None:
+    def __init__(
+        self,
+        catalog_vocabulary: dict[str, list[str]],
+        nlu: NluData,
+        kinds: dict[str, str] | None = None,
+    ) -> None:
         self.catalog: dict[str, set[str]] = {t: set() for t in SLOT_TYPES}
         self.table: dict[str, list[_Phrase]] = {}
-        self._build(catalog_vocabulary, nlu)
+        self._build(catalog_vocabulary, nlu, kinds or {})
         self.max_words = max(len(k.split()) for k in self.table) if self.table else 1
         self.fuzzy_keys = sorted(k for k in self.table if " " not in k and len(k) >= 4)
         # Words from the training examples are real words, never typos of catalog terms.
@@ -209,7 +216,7 @@ class EntityExtractor:
         } | STOP_WORDS
 
     # Building the phrase table --------------------------------------------------------------
-    def _build(self, vocabulary: dict[str, list[str]], nlu: NluData) -> None:
+    def _build(self, vocabulary: dict[str, list[str]], nlu: NluData, kinds: dict[str, str]) -> None:
         parts: list[tuple[str, str]] = []
         for facet, values in vocabulary.items():
             type_ = CATALOG_FACETS.get(facet)
@@ -232,6 +239,15 @@ class EntityExtractor:
         for part, canonical in parts:
             for surface in _surface_forms(part):
                 if not any(p.type == "category" for p in self.table.get(_normalise(surface), [])):
+                    self._add(surface, "category", canonical, known=True)
+        # The titles' own product nouns ("headlamp": Trekking), before the training file's
+        # synonyms: what the catalog files a product under beats a hand-written guess.
+        for noun, category in kinds.items():
+            canonical = category.lower().strip()
+            if canonical in NOISE_CATEGORIES or canonical not in self.catalog["category"]:
+                continue
+            for surface in _surface_forms(noun):
+                if not self._lookup(_normalise(surface)):
                     self._add(surface, "category", canonical, known=True)
         # Training data: lookups and annotated values name types, synonyms name surfaces.
         typed: dict[str, str] = {}
@@ -296,7 +312,8 @@ class EntityExtractor:
         out.content_words = [
             t.lower()
             for t, s, e in tokens
-            if t.lower() not in STOP_WORDS and not _overlaps((s, e), entity_spans)
+            if t.lower() not in STOP_WORDS | NEGATORS | SCOPE_BREAKS
+            and not _overlaps((s, e), entity_spans)
         ]
         return out
 

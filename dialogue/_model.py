@@ -136,6 +136,7 @@ class DialogueModel:
             settings.classifier,
             settings.clarify_share,
             force=force_train,
+            kinds=catalog.kinds(),
         )
         rewriter = None
         if settings.llm.enabled or complete is not None:
@@ -246,10 +247,14 @@ class DialogueModel:
             return "refine_search"  # the shown list, filtered
         if intent in REFINING and nothing_yet and (categories or ext.price is not None):
             return "search_products"  # "women's jackets, cheapest first" as a first message
-        if intent in ITEM_QUESTIONS and categories and not ext.references:
+        pointing = [r for r in ext.references if r.kind != "focus"] if state.shown else []
+        if intent in ITEM_QUESTIONS | {"find_similar"} and categories and not pointing:
+            # "do you have men's jackets in green?", "is there a watch that does GPS?" (that
+            # "that" points at nothing): a kind other than the item in focus is a search.
             focus = next((c for c in state.shown if c.id == state.focus), None)
-            if focus is None or not categories & set(focus.categories):
-                return "search_products"  # "do you have men's jackets in green?"
+            other_kind = focus is None or not categories & {c.lower() for c in focus.categories}
+            if other_kind and (intent != "find_similar" or not state.shown):
+                return "search_products"
         if intent == "product_reviews" and not ext.references and RATING_FILTER.search(parse.text):
             return "refine_search"  # "rated 4 stars or more"
         previous = state.history[-1].intent if state.history else ""
@@ -267,7 +272,7 @@ class DialogueModel:
         cue = GROUNDED_OVERRIDABLE[intent]
         if cue is not None and cue.search(parse.text):
             return None
-        if any(r.kind != "focus" for r in ext.references):
+        if state.shown and any(r.kind != "focus" for r in ext.references):
             return None  # pointing at shown items: the item rules read it
         named = [e for e in ext.entities if e.known and not e.negated and e.type in GROUNDING_TYPES]
         if not named and ext.price is None:

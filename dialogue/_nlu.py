@@ -72,6 +72,7 @@ class NluModel:
         clarify_share: float = 0.6,
         *,
         force: bool = False,
+        kinds: dict[str, str] | None = None,
     ) -> tuple[NluModel, TrainingReport]:
         """Load the cached classifier for this file and settings, or train and cache one."""
         settings = settings or ClassifierSettings()
@@ -104,7 +105,7 @@ class NluModel:
             from_cache=from_cache,
             cache_file=cache_file,
         )
-        extractor = EntityExtractor(vocabulary, data)
+        extractor = EntityExtractor(vocabulary, data, kinds)
         return cls(data, classifier, extractor, clarify_share), report
 
     def parse(self, text: str) -> Parse:

@@ -663,9 +663,11 @@ def describe(c: Constraints, x: Exclusions) -> tuple[str, str]:
     if c.in_stock:
         parts.append("in stock")
     for values, prefix in ((x.colors, "not "), (x.categories, "no "), (x.brands, "not by "),
-                           (x.materials, "no ")):  # fmt: skip
+                           (x.materials, "no "), (x.kinds, "no ")):  # fmt: skip
         if values:
             parts.append(prefix + " or ".join(values))
+    if x.on_sale:
+        parts.append("not on sale")
     return noun, (" " + ", ".join(parts)) if parts else ""
 
 
@@ -748,7 +750,8 @@ def _cart_line_for(state: DialogueState, parse: Parse, track: TrackResult) -> Ca
 
 def _query_text(state: DialogueState, parse: Parse) -> str:
     c = state.constraints
-    words = [*c.categories, *c.activities, *state.prefer.terms, state.topic_text]
+    kind = list(state.prefer.kinds or c.categories)
+    words = [*kind, *c.activities, *state.prefer.terms, state.topic_text]
     text = " ".join(w for w in words if w).strip()
     return text or ("" if state.image is not None or state.similar_to else parse.text)
 

@@ -146,3 +146,8 @@ class CatalogPort(Protocol):
         """Facet -> the catalog's own values (category, color, size, gender, material,
         activity, brand, style)."""
         ...
+
+    def kinds(self) -> dict[str, str]:
+        """The nouns product titles use ("headlamp", "chalk bag") -> the category most products
+        so named are filed under, so a shopper's word for a product finds its category."""
+        ...

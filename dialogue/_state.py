@@ -66,8 +66,11 @@ class Exclusions:
     brands: tuple[str, ...] = ()
     materials: tuple[str, ...] = ()
     product_ids: tuple[str, ...] = ()
+    # "a bag, but not a backpack": the unwanted product's noun, inside a wanted category.
+    kinds: tuple[str, ...] = ()
+    on_sale: bool = False  # "not on clearance": the store's sale items left out
 
-    def active(self) -> dict[str, tuple[str, ...]]:
+    def active(self) -> dict[str, tuple[str, ...] | bool]:
         return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
 
 
@@ -78,6 +81,9 @@ class Preferences:
     cheaper: bool = False
     brands: tuple[str, ...] = ()
     terms: tuple[str, ...] = ()
+    # The shopper's own words for the product kind ("headlamp", "chalk bag"): a category is
+    # coarse (both are filed under a broad gear type), a title naming these ranks first.
+    kinds: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)

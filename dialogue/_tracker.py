@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from dialogue._entities import Extraction, Reference
+from dialogue._entities import Extraction, Reference, category_parts
 from dialogue._protocol import ProductCard
 from dialogue._state import Constraints, DialogueState, Exclusions, Preferences
 
@@ -47,7 +47,17 @@ RESET = re.compile(
 CHEAPER_THAN = re.compile(
     r"\b(?:cheaper|less expensive|lower[- ]priced|more affordable|less pricey)\b", re.I
 )
-ON_SALE = re.compile(r"\b(?:on sale|discount(?:ed)?|deals?|reduced|clearance|marked down)\b", re.I)
+# "aren't on clearance", "not discounted", "full price": the sale is unwanted.
+NOT_ON_SALE = re.compile(
+    r"(?:\bnot|n't|\bno)\s+(?:\w+\s+){0,2}?(?:on sale|on clearance|discounted|reduced|"
+    r"marked down|in the sale|sale items?|clearance)\b|\bfull[- ]price\b|\bnon[- ]sale\b",
+    re.I,
+)
+ON_SALE = re.compile(
+    r"\b(?:on sale|discount(?:ed)?|deals?|reduced|clearance|marked down|"
+    r"sale (?:ones|items|stuff|section|rack))\b",
+    re.I,
+)
 IN_STOCK = re.compile(r"\b(?:in stock|available (?:now|today)|ships? (?:now|today))\b", re.I)
 MIN_RATING = re.compile(
     r"(?:rated|rating|at least|min(?:imum)?|over|above)?\s*(?P<n>[1-5](?:\.\d)?)\s*(?:\+\s*)?stars?"
@@ -162,6 +172,10 @@ def _apply(
 ) -> None:
     c, x, p = state.constraints, state.exclude, state.prefer
     updates: dict[str, tuple[str, ...]] = {}
+    within = _kinds_within(ext, c.categories)
+    if within:
+        # "a bag, but NOT a backpack": the bag is wanted, the backpack's noun is what goes.
+        x = replace(x, kinds=tuple(dict.fromkeys([*x.kinds, *within.values()])))
     for type_, name in FIELD_OF.items():
         wanted = ext.values(type_, known=True)
         if wanted:
@@ -171,6 +185,8 @@ def _apply(
                 else tuple(wanted)
             )
         for value in ext.values(type_, negated=True):
+            if type_ == "category" and value in within:
+                continue
             kept = tuple(v for v in updates.get(name, getattr(c, name)) if v != value)
             updates[name] = kept
             if name in EXCLUDABLE and value not in getattr(x, name):
@@ -198,8 +214,10 @@ def _apply(
             c = replace(c, price_min=None)
         if not c.categories and anchor.category:
             c = replace(c, categories=(anchor.category.lower(),))
-    if ON_SALE.search(text):
-        c = replace(c, on_sale=True)
+    if NOT_ON_SALE.search(text):
+        c, x = replace(c, on_sale=False), replace(x, on_sale=True)
+    elif ON_SALE.search(text):
+        c, x = replace(c, on_sale=True), replace(x, on_sale=False)
     if IN_STOCK.search(text):
         c = replace(c, in_stock=True)
     rating = MIN_RATING.search(text)
@@ -217,10 +235,34 @@ def _apply(
                 x = replace(x, product_ids=tuple(dict.fromkeys([*x.product_ids, *ids])))
     if ext.sort:
         state.sort = None if ext.sort == "relevance" else ext.sort
+    kinds = [
+        e.text.lower() for e in ext.entities if e.type == "category" and e.known and not e.negated
+    ]
+    if kinds:
+        earlier = p.kinds if ext.additive else ()
+        p = replace(p, kinds=tuple(dict.fromkeys([*earlier, *kinds])))
     words = [w for w in ext.content_words if not w.isdigit()] if topic_words else []
     if words:
         state.topic_text = " ".join(dict.fromkeys([*state.topic_text.split(), *words]))
     state.constraints, state.exclude, state.prefer = c, x, p
+
+
+def _kinds_within(ext: Extraction, current: tuple[str, ...]) -> dict[str, str]:
+    """Negated product nouns whose category is the one wanted (named now, else the current
+    one): category value -> the noun as said. Excluding their category would empty the page."""
+    wanted = set(ext.values("category", known=True)) or set(current)
+    if not wanted:
+        return {}
+    within: dict[str, str] = {}
+    for e in ext.entities:
+        if e.type != "category" or not e.negated or not e.known:
+            continue
+        if any(
+            e.value == w or w in category_parts(e.value) or e.value in category_parts(w)
+            for w in wanted
+        ):
+            within[e.value] = e.text.lower()
+    return within
 
 
 def _price_anchor(state: DialogueState, ext: Extraction, text: str) -> ProductCard | None:
@@ -263,10 +305,14 @@ def _remove(state: DialogueState, text: str, ext: Extraction, result: TrackResul
             c = c.cleared(name)
             if name in EXCLUDABLE:
                 x = replace(x, **{name: ()})
+            if name == "on_sale":
+                x = replace(x, on_sale=False)
         result.cleared.append(name)
     if ext.price is not None and not named:
         c = c.cleared("price_min", "price_max")
         result.cleared.append("price")
+    if not c.categories:  # the kind's own words go with the kind
+        state.prefer = replace(state.prefer, kinds=())
     state.constraints, state.exclude = c, x
 
 

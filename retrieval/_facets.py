@@ -46,6 +46,12 @@ LABELS = {
 Mask = np.ndarray
 # "Bras & Tanks", "Hoodies and Sweatshirts", "Tops/Tees": a category name made of several.
 COMBINED_NAME = re.compile(r"\s*(?:&|/|\band\b)\s*")
+TITLE_WORD = re.compile(r"[a-z0-9]+(?:[.\-'][a-z0-9]+)*")
+# Trailing title words that give a measure, not the noun: "Sprite Yoga Strap 6 foot".
+MEASURE_WORDS = {"cm", "mm", "m", "in", "inch", "ft", "foot", "feet", "lb", "lbs", "oz", "kg",
+                 "g", "l", "ml", "pack", "pcs", "set"}  # fmt: skip
+# Facets whose values are no product noun: "Black Boots" is boots, in black.
+DESCRIBING_FACETS = ("color", "material", "gender", "brand", "size", "activity")
 
 
 class CatalogView:
@@ -133,6 +139,35 @@ class CatalogView:
                 family.append(other)
         return tuple(family)
 
+    def kind_nouns(self) -> dict[str, str]:
+        """What the titles call products ("headlamp", "chalk bag", "jump rope") -> the
+        category the catalog files most of the products so named under.
+
+        Why: categories are coarse and named by the store ("Trekking" holds headlamps and
+        tents), while shoppers ask by the noun on the product. A title ends in its noun, so
+        its last word and last two words (measures dropped) are read as kinds; a phrase that
+        starts with a colour, material, gender, brand, size or activity is left to those facets.
+        """
+        describing = {v for f in DESCRIBING_FACETS for v in self.postings.get(f, {})}
+        counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for product in self.products.values():
+            words = TITLE_WORD.findall(product.title.lower().replace("\u2122", ""))
+            while words and (words[-1] in MEASURE_WORDS or any(c.isdigit() for c in words[-1])):
+                words.pop()
+            if not words or len(words[-1]) < 3 or words[-1] in describing:
+                continue
+            phrases = [words[-1]]
+            if len(words) >= 3 and words[-2] not in describing and words[-2].isalpha():
+                phrases.append(" ".join(words[-2:]))
+            if product.category_path:  # the department path, not a campaign's
+                for phrase in phrases:
+                    counts[phrase][product.category_path[-1]] += 1
+        # The category most products so named are filed under; at a tie, the first seen.
+        return {
+            phrase: max(leaves.items(), key=lambda item: item[1])[0]
+            for phrase, leaves in counts.items()
+        }
+
     def carries(self, facet: str, categories: Iterable[str] = ()) -> bool:
         """Whether the catalog states `facet` for this kind of product (any of `categories`,
         else the whole catalog): for at least one product of the kind, or, with no kind named,
@@ -205,6 +240,15 @@ class CatalogView:
             values = getattr(exclude, name)
             if values:
                 out |= self.facet_mask(facet, values)
+        if exclude.kinds:
+            named = re.compile(
+                r"\b(?:" + "|".join(noun_pattern(k) for k in exclude.kinds) + r")\b", re.I
+            )
+            for row, pid in enumerate(self.ids):
+                if named.search(self.products[pid].title):
+                    out[row] = True
+        if exclude.on_sale:
+            out |= self.on_sale
         if exclude.colors:
             # "not black" keeps a hoodie that also comes in grey: drop only rows whose every
             # colour is excluded.
@@ -227,3 +271,13 @@ class CatalogView:
         if name in ("price_min", "price_max"):
             return f"{label} ${value:.2f}"
         return f"{label} {value}"
+
+
+def noun_pattern(noun: str) -> str:
+    """A noun in singular or plural: "backpacks" and "backpack" both match either."""
+    words = noun.lower().split()
+    last = words[-1]
+    if len(last) > 3 and last.endswith("s") and not last.endswith("ss"):
+        last = last[:-2] if last.endswith(("ches", "shes", "xes")) else last[:-1]
+    stem = r"\s+".join(re.escape(w) for w in [*words[:-1], last])
+    return stem + r"(?:e?s)?"

@@ -71,6 +71,9 @@ class Exclusions:
     brands: tuple[str, ...] = ()
     materials: tuple[str, ...] = ()
     product_ids: tuple[str, ...] = ()
+    # Product nouns a title must not name ("backpack" where bags are wanted).
+    kinds: tuple[str, ...] = ()
+    on_sale: bool = False  # leave out what the store has on sale
 
     def active(self) -> list[str]:
         return [f.name for f in fields(self) if getattr(self, f.name)]
@@ -83,6 +86,8 @@ class Preferences:
     cheaper: bool = False
     brands: tuple[str, ...] = ()
     terms: tuple[str, ...] = ()
+    # Product nouns asked for ("headlamp"): a title naming one ranks above one that does not.
+    kinds: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

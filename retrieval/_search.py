@@ -22,7 +22,7 @@ import numpy as np
 
 from retrieval._documents import product_document, tokenize
 from retrieval._encoders import ImageEncoder, TextEncoder
-from retrieval._facets import CatalogView, Mask
+from retrieval._facets import CatalogView, Mask, noun_pattern
 from retrieval._index import VectorIndex
 from retrieval._indexer import collection_name
 from retrieval._lexical import BM25Index
@@ -67,6 +67,8 @@ class RankingWeights:
     cheaper: float = 0.3
     brand: float = 0.2
     term: float = 0.1
+    # A title naming the asked-for noun: the whole phrase, or half for its last word alone.
+    kind: float = 0.3
     # Personalisation: a product sharing the colours, styles and price band of what the
     # shopper liked gains up to `liked`; one liked by shoppers with the same likes up to
     # `co_liked`; with a seed product, co-likes are also a ranker in the fusion.
@@ -590,7 +592,7 @@ class SearchEngine:
         self, query: SearchQuery, fused: list[tuple[str, float, dict[str, int]]]
     ) -> list[tuple[str, float, dict[str, int]]]:
         prefer = query.prefer
-        if not (prefer.cheaper or prefer.brands or prefer.terms or query.personal):
+        if not (prefer.cheaper or prefer.brands or prefer.terms or prefer.kinds or query.personal):
             return fused
         affinity = self._affinity(query.personal)
         prices = sorted(
@@ -598,6 +600,12 @@ class SearchEngine:
         )
         brands = {b.lower() for b in prefer.brands}
         terms = [t.lower() for t in prefer.terms]
+        kinds = [
+            (re.compile(rf"\b{noun_pattern(k)}\b", re.I),
+             re.compile(rf"\b{noun_pattern(k.split()[-1])}\b", re.I))
+            for k in prefer.kinds
+            if k.strip()
+        ]  # fmt: skip
         rescored = []
         for pid, score, channels in fused:
             product = self.view.products[pid]
@@ -611,6 +619,12 @@ class SearchEngine:
             if terms:
                 document = self._documents[pid]
                 bonus += self.weights.term * sum(1 for t in terms if t in document)
+            if kinds:
+                bonus += self.weights.kind * max(
+                    1.0 if whole.search(product.title) else 0.5 if head.search(product.title)
+                    else 0.0
+                    for whole, head in kinds
+                )  # fmt: skip
             bonus += affinity(product)
             rescored.append((pid, score + bonus, channels))
         return sorted(rescored, key=lambda t: -t[1])

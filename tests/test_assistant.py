@@ -221,6 +221,37 @@ class TestGroundedReading:
         reply = assistant.respond(new_session(), "what do you have on sale for women?")
         assert reply.suggestions and all(s.card.in_sale for s in reply.suggestions)
 
+    def test_a_product_noun_from_the_titles_finds_that_kind_first(self, assistant: Assistant):
+        # "strap" is no category: Luma's titles file "... Yoga Strap" under Fitness Equipment.
+        reply = assistant.respond(new_session(), "yoga strap")
+        state = reply.dialogue.state
+        assert state["filters"]["categories"] == ["fitness equipment"]
+        assert state["prefer"]["kinds"] == ["strap"]  # "yoga" is an activity here
+        titles = [s.card.title for s in reply.suggestions]
+        assert len(titles) >= 2 and all("Strap" in t for t in titles[:2])
+
+    def test_not_that_kind_inside_the_wanted_one(self, assistant: Assistant):
+        reply = assistant.respond(new_session(), "a bag please, but NOT a backpack")
+        state = reply.dialogue.state
+        assert state["filters"]["categories"] == ["bags"]
+        assert state["exclude"] == {"kinds": ["backpack"]}
+        titles = [s.card.title for s in reply.suggestions]
+        assert titles and not any("backpack" in t.lower() for t in titles)
+
+    def test_not_on_sale_leaves_the_sale_out(self, assistant: Assistant):
+        reply = assistant.respond(new_session(), "women's tees that aren't on clearance")
+        assert reply.dialogue.state["exclude"] == {"on_sale": True}
+        assert reply.suggestions and not any(s.card.in_sale for s in reply.suggestions)
+
+    def test_pointer_words_point_at_nothing_when_nothing_is_shown(self, assistant: Assistant):
+        # "that" in "a watch that..." and "last" in "my last trip" point at no shown item.
+        for message in (
+            "is there a watch that has an alarm?",
+            "my old duffle bag ripped on my last trip, i need something sturdier",
+        ):
+            reply = assistant.respond(new_session(), message)
+            assert reply.dialogue.action == "search" and reply.suggestions, message
+
 
 class TestBadInput:
     @pytest.mark.parametrize("text", ["", "   ", None])

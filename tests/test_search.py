@@ -128,6 +128,33 @@ class TestNegativeFilters:
         ).hits
         assert first not in {h.product.id for h in again}
 
+    def test_not_a_kind_named_in_titles_nor_the_sale(self, engine):
+        bags = Filters(categories=("Bags",))
+        hits = engine.search(
+            SearchQuery(text="bag", filters=bags, exclude=Exclusions(kinds=("backpacks",)), k=30)
+        ).hits
+        assert hits and not any("backpack" in h.product.title.lower() for h in hits)
+        assert any("backpack" in p.title.lower() for p in engine.view.products.values())
+        tees = SearchQuery(text="tee", exclude=Exclusions(on_sale=True), k=40)
+        hits = engine.search(tees).hits
+        assert hits and not any(h.product.in_sale for h in hits)
+
+
+class TestKindNouns:
+    """What the titles call products, read from the real Luma catalog."""
+
+    def test_nouns_find_the_department_not_the_campaign(self, engine):
+        kinds = engine.view.kind_nouns()
+        assert kinds["duffle"] == "Bags"  # also in "New Luma Yoga Collection"
+        assert kinds["watch"] == "Watches"
+        assert kinds["strap"] == "Fitness Equipment"  # "Sprite Yoga Strap 6 foot"
+        assert kinds["jump rope"] == "Fitness Equipment"
+        assert kinds["hoodie"] == "Hoodies & Sweatshirts"
+
+    def test_describing_words_and_measures_are_no_nouns(self, engine):
+        kinds = engine.view.kind_nouns()
+        assert not {"black", "cotton", "women", "foot", "cm", "6"} & set(kinds)
+
 
 class TestEmptyResults:
     def test_says_which_filter_emptied_it_and_offers_the_nearest_relaxation(self, engine):

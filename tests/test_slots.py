@@ -104,6 +104,22 @@ class TestNegation:
     def test_negated(self, extractor, text, expected):
         assert expected in slots(extractor, text)
 
+    @pytest.mark.parametrize("verb", ["isn't", "aren't", "doesn't"])
+    def test_contracted_negation(self, extractor, verb):
+        assert ("material", "cotton", True) in slots(extractor, f"a hoodie that {verb} cotton")
+
+    def test_the_titles_own_nouns_beat_a_hand_written_synonym(self):
+        # prompts/nlu.yml guesses "headlamp" is navigation gear; this store files it elsewhere.
+        vocabulary = {**VOCABULARY, "category": [*VOCABULARY["category"], "navigation",
+                                                 "trekking"]}  # fmt: skip
+        nlu = load_nlu(REPO / "prompts" / "nlu.yml")
+        guessed = EntityExtractor(vocabulary, nlu)
+        assert ("category", "navigation", False) in slots(guessed, "a headlamp")
+        read = EntityExtractor(vocabulary, nlu, {"headlamp": "Trekking", "chalk bag": "Gear"})
+        assert slots(read, "two headlamps") == {("category", "trekking", False)}
+        # a noun filed under a merchandising category ("Gear") is left to the table
+        assert slots(read, "chalk bag") == slots(guessed, "chalk bag")
+
     def test_scope_ends_at_but(self, extractor):
         assert slots(extractor, "not black but blue") == {
             ("color", "black", True),

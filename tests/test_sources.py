@@ -76,6 +76,12 @@ class TestMagentoFixtures:
         assert "Waterproof" in bag.attributes["features"]
         assert bag.images and bag.images[0].role is ImageRole.MAIN
 
+    def test_gear_category_runs_are_split_into_paths(self, luma_store):
+        # The gear CSVs write "Gear, Bags, Collections, New Luma Yoga Collection" as one run.
+        bag = luma_store.get("luma:24-MB05")
+        assert bag.categories == [["Gear", "Bags"], ["Collections", "New Luma Yoga Collection"]]
+        assert bag.category_path == ["Gear", "Bags"]
+
     def test_bundle_priced_from_cheapest_choice_per_option(self, luma_store):
         kit = luma_store.get("luma:24-WG080")
         assert kit.product_type is ProductType.BUNDLE and kit.price_is_from

@@ -37,6 +37,14 @@ def session(extractor) -> Session:
     return Session(extractor)
 
 
+@pytest.fixture
+def gear_session() -> Session:
+    """A store whose titles name boots, shoes and headlamps (the nouns `kind_nouns` reads)."""
+    vocabulary = {**VOCABULARY, "category": [*VOCABULARY["category"], "footwear", "trekking"]}
+    kinds = {"boots": "Footwear", "shoes": "Footwear", "headlamp": "Trekking"}
+    return Session(EntityExtractor(vocabulary, load_nlu(REPO / "prompts" / "nlu.yml"), kinds))
+
+
 class TestConstraints:
     def test_refine_adds_and_a_new_value_replaces(self, session):
         session.say("browse_category", "women's jackets")
@@ -55,6 +63,28 @@ class TestConstraints:
         assert session.state.exclude.colors == ("black",)
         session.say("refine_search", "actually black is fine")
         assert session.state.exclude.colors == () and session.filters["colors"] == ("black",)
+
+    def test_not_that_kind_inside_the_wanted_category(self, gear_session):
+        gear_session.say("search_products", "hiking shoes, not boots")
+        assert gear_session.filters["categories"] == ("footwear",)
+        exclude = gear_session.state.exclude
+        assert exclude.kinds == ("boots",) and exclude.categories == ()
+        assert gear_session.state.prefer.kinds == ("shoes",)
+
+    def test_not_on_sale_is_an_exclusion_and_on_sale_undoes_it(self, session):
+        session.say("search_products", "jackets that aren't on clearance")
+        assert session.state.exclude.on_sale and "on_sale" not in session.filters
+        session.say("refine_search", "actually show me the sale ones")
+        assert not session.state.exclude.on_sale and session.filters["on_sale"] is True
+
+    def test_the_kind_words_go_with_the_kind(self, gear_session):
+        gear_session.say("search_products", "headlamps")
+        assert gear_session.filters["categories"] == ("trekking",)
+        assert gear_session.state.prefer.kinds == ("headlamps",)
+        gear_session.say("refine_search", "in red")
+        assert gear_session.state.prefer.kinds == ("headlamps",)
+        gear_session.say("remove_filter", "any category")
+        assert gear_session.state.prefer.kinds == ()
 
     def test_price_keeps_a_compatible_bound(self, session):
         session.say("search_products", "jackets over 20")

@@ -229,7 +229,7 @@ class MagentoReader:
                     values = [html.unescape(v) for v in split_values(value)]
                     attributes.setdefault(name, [])
                     attributes[name] += [v for v in values if v not in attributes[name]]
-            path_parts = split_values(row.get("category", ""), "\n/")
+            paths = _gear_category_paths(split_values(row.get("category", ""), "\n/"))
             product = Product(
                 id=product_id(self.catalog, row["sku"]),
                 sku=row["sku"],
@@ -237,8 +237,8 @@ class MagentoReader:
                 title=(row.get("name") or row["sku"]).strip(),
                 description=row.get("description", ""),
                 product_type=kind,
-                categories=[path_parts] if path_parts else [],
-                category_path=path_parts,
+                categories=paths,
+                category_path=_primary_path(paths),
                 price=price_or_report(row.get("price"), self.report, path.name, line),
                 sale_price=price_or_report(row.get("special_price"), self.report, path.name, line),
                 attributes=attributes,
@@ -408,6 +408,18 @@ def _category_paths(text: str, separator: str) -> list[list[str]]:
         if parts and parts not in paths:
             paths.append(parts)
     return paths
+
+
+def _gear_category_paths(names: list[str]) -> list[list[str]]:
+    """The gear CSVs list several paths as one run of names ("Gear, Bags, Collections, New
+    Luma Yoga Collection"); a new path starts at the first name or a merchandising root."""
+    paths: list[list[str]] = []
+    for name in names:
+        if not paths or name in MERCHANDISING_ROOTS or name == names[0]:
+            paths.append([name])
+        else:
+            paths[-1].append(name)
+    return [p for i, p in enumerate(paths) if p not in paths[:i]]
 
 
 def _primary_path(paths: list[list[str]]) -> list[str]:
