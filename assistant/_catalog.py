@@ -26,6 +26,7 @@ from retrieval import (
     SearchEngine,
     SearchQuery,
 )
+from retrieval._facets import TITLE_WORD, same_noun, singular
 from retrieval._query import MAX_K
 
 SUMMARY_CHARS = 600
@@ -85,6 +86,7 @@ class RetrievalCatalog(CatalogPort):
                 constraints=c,
                 text=" ".join([request.text, *words]).strip(),
             )
+        kinds = _narrower_kinds(request.prefer.kinds, c.categories)
         try:
             filters = Filters(
                 price_min=c.price_min,
@@ -96,6 +98,7 @@ class RetrievalCatalog(CatalogPort):
                 brands=c.brands,
                 materials=c.materials,
                 activities=c.activities,
+                kinds=kinds,
                 min_rating=c.min_rating,
                 on_sale=c.on_sale,
                 in_stock=c.in_stock,
@@ -121,7 +124,7 @@ class RetrievalCatalog(CatalogPort):
                 cheaper=request.prefer.cheaper,
                 brands=request.prefer.brands,
                 terms=request.prefer.terms,
-                kinds=request.prefer.kinds,
+                kinds=kinds,
             ),
             personal=self._personal(request),
             image=request.image,
@@ -262,3 +265,15 @@ def _color_images(product: Product) -> tuple[tuple[str, str], ...]:
         if image.color:
             by_color.setdefault(image.color.lower(), (image.color, image.path))
     return tuple(by_color.values())
+
+
+def _narrower_kinds(kinds: Sequence[str], categories: Sequence[str]) -> tuple[str, ...]:
+    """The shopper's product nouns that say more than the category does: "headlamp" inside
+    Trekking or "backpack" inside Bags filter by title; "jackets", "tank top" or "sweatshrit"
+    name the category itself, whose products need not say so in their titles."""
+    named = {singular(w) for c in categories for w in TITLE_WORD.findall(c.lower())}
+    return tuple(
+        k
+        for k in kinds
+        if not any(same_noun(singular(w), c) for w in k.lower().split() for c in named)
+    )

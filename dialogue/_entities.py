@@ -47,6 +47,10 @@ NEGATORS = {
 NEGATOR_PHRASES = ("anything but", "other than", "anything except", "rather not", "instead of")
 SCOPE_BREAKS = {"but", "instead", "rather", "just", "only", "show", "want"}
 CLAUSE_BREAK = re.compile(r"[,.;!?]")
+# "a laptop bag with a padded strap": a product noun after "with" describes the first one.
+FEATURE_CUE = re.compile(
+    r"\b(?:with|has|have|having)\s+(?:an?\s+|the\s+|some\s+)?(?:[\w-]+\s+){0,2}$", re.I
+)
 ADDITIVE = re.compile(r"\b(?:or|also|too|as well|either|and)\b", re.IGNORECASE)
 ORDINALS = {
     "first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4,
@@ -306,6 +310,7 @@ class EntityExtractor:
         tokens = [(m.group(0), m.start(), m.end()) for m in TOKEN.finditer(text)]
         out.entities = self._entities(text, tokens, taken)
         out.entities += _unknown_sizes(text, out.entities, taken)
+        out.entities = _features_of_the_kind(text, out.entities)
         self._category_references(text, out)
         out.additive = bool(ADDITIVE.search(text))
         entity_spans = [(e.start, e.end) for e in out.entities] + taken
@@ -419,6 +424,22 @@ class EntityExtractor:
                 out.references.append(
                     Reference("color", (), entity.value, entity.negated, entity.text)
                 )
+
+
+def _features_of_the_kind(text: str, entities: list[Entity]) -> list[Entity]:
+    """A product noun that describes the kind named before it ("bag with a padded strap",
+    "a jacket that has a hood") is a feature of it, not a second kind to search for."""
+    kind = next((e for e in entities if e.type == "category" and not e.negated), None)
+    if kind is None:
+        return entities
+    return [
+        Entity("feature", e.text.lower(), e.text, e.start, e.end, e.negated)
+        if e.type == "category"
+        and e.start > kind.end
+        and FEATURE_CUE.search(text[kind.end : e.start])
+        else e
+        for e in entities
+    ]
 
 
 def _unknown_sizes(text: str, entities: list[Entity], taken: list[tuple[int, int]]) -> list[Entity]:

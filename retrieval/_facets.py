@@ -42,6 +42,7 @@ LABELS = {
     "on_sale": "on sale",
     "in_stock": "in stock",
     "catalog": "catalog",
+    "kinds": "kind",
 }
 Mask = np.ndarray
 # "Bras & Tanks", "Hoodies and Sweatshirts", "Tops/Tees": a category name made of several.
@@ -157,7 +158,16 @@ class CatalogView:
             if not words or len(words[-1]) < 3 or words[-1] in describing:
                 continue
             phrases = [words[-1]]
-            if len(words) >= 3 and words[-2] not in describing and words[-2].isalpha():
+            # "Chalk Bag" is a kind of its own (Climbing); "Workout Top" is filed under Tops,
+            # which "top" alone already names, so the longer phrase would only narrow it.
+            head = re.compile(noun_pattern(words[-1]), re.I)
+            under_head = any(head.fullmatch(name) for path in product.categories for name in path)
+            if (
+                len(words) >= 3
+                and words[-2] not in describing
+                and words[-2].isalpha()
+                and not under_head
+            ):
                 phrases.append(" ".join(words[-2:]))
             if product.category_path:  # the department path, not a campaign's
                 for phrase in phrases:
@@ -228,7 +238,19 @@ class CatalogView:
             return self.on_sale.copy()
         if name == "in_stock":
             return self.in_stock.copy()
+        if name == "kinds":
+            return self.titles_naming(value)
         raise ValueError(f"unknown filter {name!r}")
+
+    def titles_naming(self, nouns: Iterable[str]) -> Mask:
+        """Rows whose title names any of the nouns (the last word of each), in singular or
+        plural and with two letters swapped: a "duffel" search finds the "Joust Duffle"."""
+        heads = {singular(n.lower().split()[-1]) for n in nouns if n.strip()}
+        mask = np.zeros(len(self.ids), dtype=bool)
+        for row, pid in enumerate(self.ids):
+            words = {singular(w) for w in TITLE_WORD.findall(self.products[pid].title.lower())}
+            mask[row] = any(same_noun(w, h) for w in words for h in heads)
+        return mask
 
     def _excluded(self, exclude: Exclusions) -> Mask:
         out = self.mask_of(exclude.product_ids)
@@ -241,12 +263,7 @@ class CatalogView:
             if values:
                 out |= self.facet_mask(facet, values)
         if exclude.kinds:
-            named = re.compile(
-                r"\b(?:" + "|".join(noun_pattern(k) for k in exclude.kinds) + r")\b", re.I
-            )
-            for row, pid in enumerate(self.ids):
-                if named.search(self.products[pid].title):
-                    out[row] = True
+            out |= self.titles_naming(exclude.kinds)
         if exclude.on_sale:
             out |= self.on_sale
         if exclude.colors:
@@ -273,11 +290,22 @@ class CatalogView:
         return f"{label} {value}"
 
 
+def singular(word: str) -> str:
+    """ "backpacks" -> "backpack", "watches" -> "watch"; short words and "-ss" stay."""
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-2] if word.endswith(("ches", "shes", "xes")) else word[:-1]
+    return word
+
+
 def noun_pattern(noun: str) -> str:
     """A noun in singular or plural: "backpacks" and "backpack" both match either."""
     words = noun.lower().split()
-    last = words[-1]
-    if len(last) > 3 and last.endswith("s") and not last.endswith("ss"):
-        last = last[:-2] if last.endswith(("ches", "shes", "xes")) else last[:-1]
-    stem = r"\s+".join(re.escape(w) for w in [*words[:-1], last])
+    stem = r"\s+".join(re.escape(w) for w in [*words[:-1], singular(words[-1])])
     return stem + r"(?:e?s)?"
+
+
+def same_noun(word: str, noun: str) -> bool:
+    """Equal, or the same letters from the same start ("duffel" / "duffle", "sweatshrit")."""
+    if word == noun:
+        return True
+    return len(noun) >= 5 and word[:3] == noun[:3] and sorted(word) == sorted(noun)

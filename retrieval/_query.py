@@ -31,6 +31,9 @@ class Filters:
     on_sale: bool = False
     in_stock: bool = False
     catalog: str | None = None
+    # Product nouns a title must name ("headlamp" inside Trekking), applied only where some
+    # title names one: a noun the store's titles never use ranks instead (SearchEngine).
+    kinds: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("price_min", "price_max"):

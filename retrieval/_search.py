@@ -417,6 +417,18 @@ class SearchEngine:
             query = replace(query, exclude=exclude)
         filters = query.filters
         allowed = self.view.allowed(filters, query.exclude)
+        kind = Filters(catalog=filters.catalog, categories=filters.categories)
+        if (
+            filters.kinds
+            and not (
+                self.view.allowed(kind, Exclusions()) & self.view.titles_naming(filters.kinds)
+            ).any()
+        ):
+            # No title of the kind names the noun ("resistance bands" where titles say
+            # "Strength Band"): the noun ranks through the query text instead of filtering.
+            query = replace(query, filters=filters.without("kinds"))
+            filters = query.filters
+            allowed = self.view.allowed(filters, query.exclude)
         if query.similar_to in self.view.row:
             allowed[self.view.row[query.similar_to]] = False
         candidates = int(allowed.sum())
@@ -734,7 +746,7 @@ class SearchEngine:
         }
         # The nearest relaxation keeps what the product is and who it is for when it can:
         # "purple watches" relaxes the colour, not the category.
-        keep = ("categories", "genders", "catalog")
+        keep = ("categories", "kinds", "genders", "catalog")
         preferred = [n for n in counts if n not in keep and counts[n]] or list(counts)
         culprit = max(preferred, key=lambda n: counts[n])
         described = ", ".join(self.view.describe(filters, n) for n in active)
@@ -871,6 +883,10 @@ def _constraints_unmet(product: Product, filters: Filters) -> list[str]:
         unmet.append("not on sale")
     if filters.in_stock and not product.in_stock:
         unmet.append("out of stock")
+    if filters.kinds and not any(
+        re.search(rf"\b{noun_pattern(k)}\b", product.title, re.I) for k in filters.kinds
+    ):
+        unmet.append(f"not a {' or '.join(filters.kinds)}")
     return unmet
 
 

@@ -230,6 +230,12 @@ class TestGroundedReading:
         titles = [s.card.title for s in reply.suggestions]
         assert len(titles) >= 2 and all("Strap" in t for t in titles[:2])
 
+    def test_a_narrower_noun_shows_that_kind_and_labels_the_rest(self, assistant: Assistant):
+        reply = assistant.respond(new_session(), "any foam rollers?")
+        assert [s.card.title for s in reply.suggestions] == ["Sprite Foam Roller"]
+        assert reply.dialogue.alternatives  # the rest of the kind, labelled as near matches
+        assert all("Roller" not in s.card.title for s in reply.dialogue.alternatives)
+
     def test_not_that_kind_inside_the_wanted_one(self, assistant: Assistant):
         reply = assistant.respond(new_session(), "a bag please, but NOT a backpack")
         state = reply.dialogue.state

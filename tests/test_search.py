@@ -143,6 +143,23 @@ class TestNegativeFilters:
 class TestKindNouns:
     """What the titles call products, read from the real Luma catalog."""
 
+    def test_a_noun_filters_by_title_only_where_titles_use_it(self, engine):
+        bags = engine.search(
+            SearchQuery(text="duffel", filters=Filters(categories=("Bags",), kinds=("duffel",)))
+        ).hits
+        titles = [h.product.title for h in bags]
+        # Luma writes "Duffle": the same noun with two letters swapped
+        assert any("Duffle" in t for t in titles)
+        assert all("duffle" in t.lower() or "duffel" in t.lower() for t in titles)
+        unnamed = engine.search(
+            SearchQuery(
+                text="resistance bands",
+                filters=Filters(categories=("Fitness Equipment",), kinds=("resistance bands",)),
+            )
+        )
+        assert unnamed.hits  # no title says "resistance bands": the words rank instead
+        assert not unnamed.empty_reason
+
     def test_nouns_find_the_department_not_the_campaign(self, engine):
         kinds = engine.view.kind_nouns()
         assert kinds["duffle"] == "Bags"  # also in "New Luma Yoga Collection"

@@ -120,6 +120,11 @@ class TestNegation:
         # a noun filed under a merchandising category ("Gear") is left to the table
         assert slots(read, "chalk bag") == slots(guessed, "chalk bag")
 
+    def test_a_product_noun_after_with_describes_the_kind(self, extractor):
+        found = slots(extractor, "a bag with a watch pocket")
+        assert ("category", "bags", False) in found and ("feature", "watch", False) in found
+        assert ("category", "watches", False) in slots(extractor, "a bag and a watch")
+
     def test_scope_ends_at_but(self, extractor):
         assert slots(extractor, "not black but blue") == {
             ("color", "black", True),
