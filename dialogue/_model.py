@@ -81,7 +81,9 @@ CHEAPER_REQUEST = re.compile(
 # "do any of these come in green?", "which of those are under $30?": a filter on the list.
 LIST_QUESTION = re.compile(
     r"\b(?:do|does|are|is|have|has)\s+any\s+of\s+(?:these|those|them)\b"
-    r"|\bwhich\s+(?:of\s+)?(?:these|those|them|ones)\b|\bany\s+of\s+(?:these|those)\b",
+    r"|\bwhich\s+(?:of\s+)?(?:these|those|them|ones)\b|\bany\s+of\s+(?:these|those)\b"
+    # "any in green?", "do any come in 28?", "any under 40?": "any" is the list, not an item
+    r"|^\W*(?:(?:do|does|are|is|got|have)\s+)?any\b(?!\s*(?:thing|one|body)\b)",
     re.I,
 )
 LIST_FILTER_TYPES = ("color", "size", "material", "brand", "gender", "feature")
@@ -236,9 +238,11 @@ class DialogueModel:
         cart_talk = intent in ("add_to_cart", "remove_from_cart", "view_cart", "checkout")
         if state.shown and not cart_talk and CHEAPER_REQUEST.search(parse.text):
             return "refine_search"  # below the reference price, same kind (the tracker)
+        # "in 28?" with a list on screen and no item in focus asks about the list.
+        unfocused = intent in ITEM_QUESTIONS and not (state.focus or state.single_match)
         if (
             state.shown
-            and LIST_QUESTION.search(parse.text)
+            and (LIST_QUESTION.search(parse.text) or (unfocused and not ext.references))
             and (
                 ext.price is not None
                 or any(e.known and e.type in LIST_FILTER_TYPES for e in ext.entities)

@@ -327,6 +327,8 @@ class Policy:
             named = self._titled(track.titled)
             if named:
                 state.focus = named[0].id
+                if all(card.id != named[0].id for card in state.shown):
+                    self._put_on_screen(state, named[0], draft)
                 return named
         if not track.targets:
             self._say(draft, state, "which_item" if state.shown else "need_results")
@@ -337,6 +339,15 @@ class Policy:
         if not cards and not gone:
             self._say(draft, state, "need_results")
         return cards
+
+    def _put_on_screen(self, state: DialogueState, card: ProductCard, draft: _Draft) -> None:
+        """A product asked about by name and not on screen is shown with the answer, so the
+        shopper sees it and "add it" or "the first one" mean it."""
+        match = Match(card, MatchEvidence())
+        draft.suggestions = [Suggestion(card, self.reason(match, state), match.evidence)]
+        state.shown = [card]
+        state.matches_shown = 1
+        state.seen = [card.id]
 
     def _say_gone(self, draft: _Draft, state: DialogueState, product_ids: list[str]) -> bool:
         """Products the shopper saw (or carted) that a catalog update removed: say so by name

@@ -321,6 +321,9 @@ def _resolve_targets(
     state: DialogueState, intent: str, text: str, ext: Extraction, result: TrackResult
 ) -> None:
     refs = [r for r in ext.references if not r.negated]
+    if result.titled:
+        # "the Impulse Duffle, is it any good?": "it" is the product named, not a shown one.
+        refs = [r for r in refs if r.kind != "focus"]
     result.referenced = bool(refs)
     targets: list[str] = []
     for ref in refs:

@@ -230,6 +230,25 @@ class TestGroundedReading:
         titles = [s.card.title for s in reply.suggestions]
         assert len(titles) >= 2 and all("Strap" in t for t in titles[:2])
 
+    def test_a_product_asked_about_by_name_is_shown_and_is_it(self, assistant: Assistant):
+        sid = new_session()
+        reply = assistant.respond(sid, "the Impulse Duffle, is it any good?")
+        assert reply.dialogue.product is not None
+        assert reply.dialogue.product.title == "Impulse Duffle"
+        assert [s.card.title for s in reply.suggestions] == ["Impulse Duffle"]
+        added = assistant.respond(sid, "ok add it")
+        assert [line.title for line in added.dialogue.cart] == ["Impulse Duffle"]
+
+    @pytest.mark.parametrize(
+        ("question", "facet"), [("any in green?", "colors"), ("in 28?", "sizes")]
+    )
+    def test_a_bare_question_about_the_list_filters_it(self, assistant, question, facet):
+        sid = new_session()
+        assistant.respond(sid, "women's shorts")
+        reply = assistant.respond(sid, question)
+        assert reply.dialogue.intent == "refine_search" and reply.suggestions
+        assert facet in reply.dialogue.state["filters"]
+
     def test_a_narrower_noun_shows_that_kind_and_labels_the_rest(self, assistant: Assistant):
         reply = assistant.respond(new_session(), "any foam rollers?")
         assert [s.card.title for s in reply.suggestions] == ["Sprite Foam Roller"]
