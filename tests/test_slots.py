@@ -73,6 +73,11 @@ class TestCatalogWords:
             ("color", "gray", False),
         }
 
+    @pytest.mark.parametrize(("said", "gender"), [("a guy", "men"), ("the lads", "men"),
+                                                  ("us gals", "women")])  # fmt: skip
+    def test_everyday_words_for_who_it_is_for(self, extractor, said, gender):
+        assert ("gender", gender, False) in slots(extractor, f"hoodies for {said}")
+
     def test_a_whole_category_beats_a_part_of_another(self, extractor):
         assert ("category", "tanks", False) in slots(extractor, "mens tank tops")
 
