@@ -82,6 +82,8 @@ class CatalogView:
                     postings["variant_size"][size].append(i)
                     postings["variant"][f"{colour}|{size}"].append(i)
             postings["catalog"][product.catalog].append(i)
+            for word in title_words(product.title):
+                postings["title_word"][word].append(i)
         self.postings = {
             facet: {
                 value: np.unique(np.asarray(rows, dtype=np.int64)) for value, rows in values.items()
@@ -160,8 +162,10 @@ class CatalogView:
             phrases = [words[-1]]
             # "Chalk Bag" is a kind of its own (Climbing); "Workout Top" is filed under Tops,
             # which "top" alone already names, so the longer phrase would only narrow it.
-            head = re.compile(noun_pattern(words[-1]), re.I)
-            under_head = any(head.fullmatch(name) for path in product.categories for name in path)
+            head = singular(words[-1])
+            under_head = any(
+                singular(name.lower()) == head for path in product.categories for name in path
+            )
             if (
                 len(words) >= 3
                 and words[-2] not in describing
@@ -243,13 +247,13 @@ class CatalogView:
         raise ValueError(f"unknown filter {name!r}")
 
     def titles_naming(self, nouns: Iterable[str]) -> Mask:
-        """Rows whose title names any of the nouns (the last word of each), in singular or
-        plural and with two letters swapped: a "duffel" search finds the "Joust Duffle"."""
-        heads = {singular(n.lower().split()[-1]) for n in nouns if n.strip()}
+        """Rows whose title names any of the nouns (`title_names`), read from the title-word
+        postings rather than by scanning every title on each search."""
+        heads = noun_heads(nouns)
         mask = np.zeros(len(self.ids), dtype=bool)
-        for row, pid in enumerate(self.ids):
-            words = {singular(w) for w in TITLE_WORD.findall(self.products[pid].title.lower())}
-            mask[row] = any(same_noun(w, h) for w in words for h in heads)
+        for word, rows in self.postings.get("title_word", {}).items():
+            if any(same_noun(word, head) for head in heads):
+                mask[rows] = True
         return mask
 
     def _excluded(self, exclude: Exclusions) -> Mask:
@@ -302,6 +306,23 @@ def noun_pattern(noun: str) -> str:
     words = noun.lower().split()
     stem = r"\s+".join(re.escape(w) for w in [*words[:-1], singular(words[-1])])
     return stem + r"(?:e?s)?"
+
+
+def title_words(title: str) -> set[str]:
+    """A title's words in the singular, as nouns are compared."""
+    return {singular(w) for w in TITLE_WORD.findall(title.lower())}
+
+
+def noun_heads(nouns: Iterable[str]) -> set[str]:
+    """The last word of each noun phrase, singular: "chalk bags" is named by a "bag"."""
+    return {singular(n.lower().split()[-1]) for n in nouns if n.strip()}
+
+
+def title_names(title: str, nouns: Iterable[str]) -> bool:
+    """Whether the title names any of the nouns: the last word of each, in singular or plural
+    and with two letters swapped (a "duffel" search finds the "Joust Duffle")."""
+    heads = noun_heads(nouns)
+    return any(same_noun(word, head) for word in title_words(title) for head in heads)
 
 
 def same_noun(word: str, noun: str) -> bool:

@@ -22,7 +22,7 @@ import numpy as np
 
 from retrieval._documents import product_document, tokenize
 from retrieval._encoders import ImageEncoder, TextEncoder
-from retrieval._facets import CatalogView, Mask, noun_pattern
+from retrieval._facets import CatalogView, Mask, noun_pattern, title_names
 from retrieval._index import VectorIndex
 from retrieval._indexer import collection_name
 from retrieval._lexical import BM25Index
@@ -613,11 +613,8 @@ class SearchEngine:
         brands = {b.lower() for b in prefer.brands}
         terms = [t.lower() for t in prefer.terms]
         kinds = [
-            (re.compile(rf"\b{noun_pattern(k)}\b", re.I),
-             re.compile(rf"\b{noun_pattern(k.split()[-1])}\b", re.I))
-            for k in prefer.kinds
-            if k.strip()
-        ]  # fmt: skip
+            (re.compile(rf"\b{noun_pattern(k)}\b", re.I), k) for k in prefer.kinds if k.strip()
+        ]
         rescored = []
         for pid, score, channels in fused:
             product = self.view.products[pid]
@@ -633,9 +630,10 @@ class SearchEngine:
                 bonus += self.weights.term * sum(1 for t in terms if t in document)
             if kinds:
                 bonus += self.weights.kind * max(
-                    1.0 if whole.search(product.title) else 0.5 if head.search(product.title)
+                    1.0 if whole.search(product.title)
+                    else 0.5 if title_names(product.title, [kind])
                     else 0.0
-                    for whole, head in kinds
+                    for whole, kind in kinds
                 )  # fmt: skip
             bonus += affinity(product)
             rescored.append((pid, score + bonus, channels))
@@ -883,9 +881,7 @@ def _constraints_unmet(product: Product, filters: Filters) -> list[str]:
         unmet.append("not on sale")
     if filters.in_stock and not product.in_stock:
         unmet.append("out of stock")
-    if filters.kinds and not any(
-        re.search(rf"\b{noun_pattern(k)}\b", product.title, re.I) for k in filters.kinds
-    ):
+    if filters.kinds and not title_names(product.title, filters.kinds):
         unmet.append(f"not a {' or '.join(filters.kinds)}")
     return unmet
 
