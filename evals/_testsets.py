@@ -1,4 +1,4 @@
-"""Typed readers for the understanding sets (sample_data/heldout, sample_data/dev) and SIMMC.
+"""Typed readers for the understanding sets (sample_data/heldout, sample_data/dev/v*) and SIMMC.
 
 Why typed: a misspelt key in a hand-written YAML entry must stop the run with its id, not
 quietly grade every product as relevant. The meaning of each key is in
@@ -18,9 +18,10 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 HELDOUT = REPO / "sample_data" / "heldout"
 DEV = REPO / "sample_data" / "dev"
-# "test": the sets nobody has tuned on (their figures are the progress claims); "dev": earlier
-# test sets whose failures were read to choose changes, kept as regression checks.
-SPLITS = {"test": HELDOUT, "dev": DEV}
+# "test": the sets nobody has tuned on (their figures are the progress claims); "dev" (the latest
+# retired test sets) and "dev-v1": earlier test sets whose failures were read to choose changes,
+# kept as regression checks.
+SPLITS = {"test": HELDOUT, "dev": DEV / "v2", "dev-v1": DEV / "v1"}
 PREDICATE_KEYS = frozenset(
     {
         "categories_any",

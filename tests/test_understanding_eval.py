@@ -368,7 +368,7 @@ class TestCli:
         assert {"requests", "conversations", "simmc", "labels", "label_audit", "crashes",
                 "context"} <= set(report)  # fmt: skip
         assert report["context"]["split"] == "dev"
-        assert report["context"]["files"]["requests"].endswith("sample_data/dev/requests.yml")
+        assert report["context"]["files"]["requests"].endswith("sample_data/dev/v2/requests.yml")
         assert len(report["requests"]["results"]) == 3
         assert set(report["requests"]["summary"]) == {"assistant", "bm25"}
         assert len(report["conversations"]["results"]) == 3
@@ -408,7 +408,8 @@ class TestSplits:
         assert load_conversations(folder / "conversations.yml")
         assert load_labels(folder / "simmc_intents.yml")
 
-    def test_the_test_split_shares_no_entry_with_dev(self):
+    @pytest.mark.parametrize("dev", sorted(set(SPLITS) - {"test"}))
+    def test_the_test_split_shares_no_entry_with_dev(self, dev: str):
         def texts(folder: Path) -> set[str]:
             """Messages of four words or more ("34" or "yes please" may well recur)."""
             said = [r.text for r in load_requests(folder / "requests.yml")]
@@ -418,7 +419,7 @@ class TestSplits:
 
         fresh = texts(SPLITS["test"])
         # Stock phrases ("compare the first two") recur by chance; a copied set would not.
-        assert len(fresh & texts(SPLITS["dev"])) < 0.05 * len(fresh)
-        labelled = {(x.line, x.turn) for x in load_labels(SPLITS["dev"] / "simmc_intents.yml")}
+        assert len(fresh & texts(SPLITS[dev])) < 0.05 * len(fresh)
+        labelled = {(x.line, x.turn) for x in load_labels(SPLITS[dev] / "simmc_intents.yml")}
         drawn = [(x.line, x.turn) for x in load_labels(SPLITS["test"] / "simmc_intents.yml")]
         assert len(set(drawn) - labelled) > len(drawn) * 0.8  # a new draw, not the old one
