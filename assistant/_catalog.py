@@ -53,6 +53,7 @@ class RetrievalCatalog(CatalogPort):
         self._cards: dict[str, tuple[Product, ProductCard]] = {}
         self._vocabulary: tuple[object, dict[str, list[str]]] | None = None
         self._kinds: tuple[object, dict[str, str]] | None = None
+        self._names: tuple[object, dict[str, tuple[str, ...]]] | None = None
 
     def search(self, request: SearchRequest) -> SearchOutcome:
         with self.engine.pinned():  # the seed check and the search read one catalog
@@ -198,6 +199,15 @@ class RetrievalCatalog(CatalogPort):
         if self._kinds is None or self._kinds[0] is not view:
             self._kinds = (view, view.kind_nouns())
         return self._kinds[1]
+
+    def product_names(self) -> dict[str, tuple[str, ...]]:
+        """Once per catalog view, like the vocabulary; none past the title vocabulary's limit
+        (a catalog that large names too many products for a phrase table)."""
+        view = self.engine.view
+        if self._names is None or self._names[0] is not view:
+            names = view.product_names() if len(view) <= TITLE_VOCABULARY_LIMIT else {}
+            self._names = (view, names)
+        return self._names[1]
 
     def _match(self, hit: Hit, colors: Sequence[str] = ()) -> Match:
         """The hit as a match; its card shows the photo of the colour the shopper asked for."""

@@ -46,7 +46,9 @@ NEGATORS = {
 }  # fmt: skip
 NEGATOR_PHRASES = ("anything but", "other than", "anything except", "rather not", "instead of")
 SCOPE_BREAKS = {"but", "instead", "rather", "just", "only", "show", "want"}
-CLAUSE_BREAK = re.compile(r"[,.;!?]")
+HEDGES = {"really", "even", "actually", "do", "i", "we"}
+# Punctuation, or a dash between words ("Not a hoodie person - a crewneck sweatshirt").
+CLAUSE_BREAK = re.compile(r"[,.;:!?]|\s[-\u2013\u2014]+\s")
 # "a laptop bag with a padded strap": a product noun after "with" describes the first one.
 FEATURE_CUE = re.compile(
     r"\b(?:with|has|have|having)\s+(?:an?\s+|the\s+|some\s+)?(?:[\w-]+\s+){0,2}$", re.I
@@ -208,16 +210,20 @@ class EntityExtractor:
         catalog_vocabulary: dict[str, list[str]],
         nlu: NluData,
         kinds: dict[str, str] | None = None,
+        names: dict[str, tuple[str, ...]] | None = None,
     ) -> None:
         self.catalog: dict[str, set[str]] = {t: set() for t in SLOT_TYPES}
         self.table: dict[str, list[_Phrase]] = {}
-        self._build(catalog_vocabulary, nlu, kinds or {})
-        self.max_words = max(len(k.split()) for k in self.table) if self.table else 1
-        self.fuzzy_keys = sorted(k for k in self.table if " " not in k and len(k) >= 4)
         # Words from the training examples are real words, never typos of catalog terms.
         self.plain_words = {
             t.lower() for e in nlu.examples for t in TOKEN.findall(e.text)
         } | STOP_WORDS
+        # One-word product names ("teton") -> the words of the titles they open.
+        self.name_words: dict[str, set[str]] = {}
+        self._build(catalog_vocabulary, nlu, kinds or {})
+        self._add_names(names or {})
+        self.max_words = max(len(k.split()) for k in self.table) if self.table else 1
+        self.fuzzy_keys = sorted(k for k in self.table if " " not in k and len(k) >= 4)
 
     # Building the phrase table --------------------------------------------------------------
     def _build(self, vocabulary: dict[str, list[str]], nlu: NluData, kinds: dict[str, str]) -> None:
@@ -268,6 +274,43 @@ class EntityExtractor:
         for surface, canonical in nlu.synonyms.items():
             for phrase in self._lookup(_normalise(canonical)):
                 self._add(surface, phrase.type, phrase.value, phrase.known)
+
+    def _add_names(self, names: dict[str, tuple[str, ...]]) -> None:
+        """Product names as titles: "trailtracker" names both products whose titles open with
+        it. A name that is already another catalog word or an everyday word of the training
+        examples is left to that reading."""
+        for name, titles in names.items():
+            key = _normalise(name)
+            words = key.split()
+            if not words or any(p.known for p in self._lookup(key)):
+                continue
+            if len(words) == 1:
+                if key in self.plain_words:
+                    continue
+                self.name_words[key] = {
+                    w for title in titles for w in _normalise(title).split() if w != key
+                }
+            for surface in {key, key.replace("-", " "), key.replace("-", "")}:
+                self._add(surface, "title", key, known=True)
+
+    def _names_a_product(
+        self, tokens: list[tuple[str, int, int]], i: int, consumed: int, name: str
+    ) -> bool:
+        """Whether a one-word name at token i is meant as one: with a word of its titles after
+        it ("teton pullover"), or, said exactly, after "the" ("the trailtracker") or as
+        (nearly) the whole message ("trailtracker?"). "zero phone signal" is no Zero Gravity
+        product, and a near-miss ("in the spring") is no Sprint helmet."""
+        if name not in self.name_words:
+            return True
+        end = i + consumed
+        following = _normalise(tokens[end][0]) if end < len(tokens) else ""
+        title_words = self.name_words[name]
+        if following in title_words or _singular(following) in title_words:
+            return True
+        said = "".join(_normalise(t) for t, _, _ in tokens[i:end])
+        exact = said == name.replace(" ", "")  # "trail tracker" is "trailtracker"
+        previous = tokens[i - 1][0].lower() if i else ""
+        return exact and (previous in ANAPHOR_DETERMINERS or len(tokens) <= 4)
 
     def _resolves(self, text: str) -> bool:
         return any(p.known for p in self._lookup(_normalise(text)))
@@ -327,6 +370,7 @@ class EntityExtractor:
     ) -> list[Entity]:
         found: list[Entity] = []
         negating = False
+        negator_at = -1
         i = 0
         lowered = text.lower()
         while i < len(tokens):
@@ -334,20 +378,28 @@ class EntityExtractor:
             low = word.lower()
             if i and CLAUSE_BREAK.search(text, tokens[i - 1][2], start):
                 negating = False  # "no jackets, hoodies instead": the comma ends the "no"
+            if _overlaps((start, tokens[i][2]), taken):
+                i += 1  # a price or a pointer: its "no" ("no more than 35") negates nothing
+                continue
             if low in NEGATORS or any(lowered.startswith(p, start) for p in NEGATOR_PHRASES):
-                negating = True
-            elif low in SCOPE_BREAKS and not (
-                low == "but" and lowered[:start].endswith("anything ")
+                negating, negator_at = True, i
+            elif (
+                low in SCOPE_BREAKS
+                # "I don't (really) want anything cotton": the wish itself is negated
+                and not all(t.lower() in HEDGES for t, _, _ in tokens[negator_at + 1 : i])
+                and not (low == "but" and lowered[:start].endswith("anything "))
             ):
                 negating = False
-            if _overlaps((start, tokens[i][2]), taken):
-                i += 1
-                continue
             match = self._match_at(text, tokens, i)
             if match is None:
                 i += 1
                 continue
             phrase, consumed, surface_end = match
+            if phrase.type == "title" and not self._names_a_product(
+                tokens, i, consumed, phrase.value
+            ):
+                i += 1
+                continue
             entity = Entity(
                 phrase.type,
                 phrase.value,
@@ -369,6 +421,8 @@ class EntityExtractor:
         for n in range(min(self.max_words, len(tokens) - i), 0, -1):
             key = _normalise(" ".join(t for t, _, _ in tokens[i : i + n]))
             phrases = self._lookup(key)
+            if not phrases and n == 2 and key.replace(" ", "").isalpha() and len(key) >= 8:
+                phrases = self._lookup(key.replace(" ", ""))  # "sweat shirt", "back pack"
             if phrases:
                 return phrases[0], n, tokens[i + n - 1][2]
         word = tokens[i][0].lower()
@@ -524,7 +578,7 @@ def _title_surfaces(titles: set[str], nlu: NluData) -> dict[str, str]:
     other title starts with that word and it is no everyday word of the training examples.
     Titles of one word are left out: they are ordinary words more often than names."""
     common = {t.lower() for e in nlu.examples for t in TOKEN.findall(e.text)} | STOP_WORDS
-    words = {title: _normalise(title.replace("™", "").replace("®", "")).split() for title in titles}
+    words = {title: _title_words(title) for title in titles}
     firsts = Counter(w[0] for w in words.values() if w)
     surfaces: dict[str, str] = {}
     for title, tokens in words.items():
@@ -537,12 +591,28 @@ def _title_surfaces(titles: set[str], nlu: NluData) -> dict[str, str]:
     return surfaces
 
 
+def title_has_name(title: str, name: str) -> bool:
+    """Whether the title is, or opens with, the name ("Teton Pullover Hoodie" has "teton"):
+    the products a title or product name the shopper said stands for."""
+    words, named = _title_words(title), _title_words(name)
+    return bool(named) and words[: len(named)] == named
+
+
+def _title_words(title: str) -> list[str]:
+    return _normalise(title.replace("™", "").replace("®", "")).split()
+
+
+def _singular(word: str) -> str:
+    return next(iter(_singulars(word)), word)
+
+
 def _surface_forms(value: str) -> set[str]:
     forms = {value, value.replace("®", "").replace("™", "").strip()}
     for form in list(forms):
         forms |= _singulars(form)
         forms.add(form.replace("-", " "))
         forms.add(form.replace("-", ""))
+        forms.add(re.sub(r"^(\d+) (cm|mm|in|ft|foot|l|ml|oz)$", r"\1\2", form))  # "55cm"
     return {f for f in forms if f}
 
 

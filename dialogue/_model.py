@@ -23,6 +23,7 @@ from dialogue._config import (
     StorePolicy,
     Templates,
 )
+from dialogue._entities import Extraction
 from dialogue._llm import Complete, GroundingCheck, Rewriter, langchain_completion
 from dialogue._nlu import NluModel, Parse, TrainingReport
 from dialogue._policy import Policy
@@ -60,14 +61,21 @@ GROUNDED_OVERRIDABLE = {
     ),
     # "can you help me find a rain jacket?" names what it wants: a search.
     "ask_capabilities": None,
-    "human_handoff": re.compile(r"\b(?:human|agent|person|someone|representative|staff)\b", re.I),
+    "human_handoff": re.compile(
+        r"\b(?:human|agent|(?:a|real|actual|live)\s+person|someone|representative|staff)\b", re.I
+    ),
     "store_policy": re.compile(
         r"\b(?:return\w*|refund\w*|exchange\w*|ship\w*|deliver\w*|warrant\w*|polic\w*)\b", re.I
     ),
-    "order_status": re.compile(r"\b(?:my order|order status|package|parcel|track\w*)\b", re.I),
+    "order_status": re.compile(
+        r"\b(?:my order|order status|package|parcel|tracking|track\s+(?:my|the|an?|it|order))\b",
+        re.I,
+    ),
     "view_cart": re.compile(r"\b(?:cart|basket)\b", re.I),
     "checkout": re.compile(r"\b(?:check\s*out|pay|purchase|cart|basket)\b", re.I),
     "remove_from_cart": re.compile(r"\b(?:remove|delete|take\b.*\bout|drop|cart|basket)\b", re.I),
+    # With nothing on screen to add, "a bag I can carry my laptop in" names a kind to find.
+    "add_to_cart": re.compile(r"\b(?:add|buy|purchase|cart|basket)\b", re.I),
 }
 # "anything cheaper?", "cheaper ones", "cheaper than the first": a request for a new list, not
 # a question comparing the shown items ("which one is cheaper?").
@@ -139,6 +147,7 @@ class DialogueModel:
             settings.clarify_share,
             force=force_train,
             kinds=catalog.kinds(),
+            names=catalog.product_names(),
         )
         rewriter = None
         if settings.llm.enabled or complete is not None:
@@ -273,9 +282,11 @@ class DialogueModel:
         ext, intent = parse.extraction, parse.intent
         if intent not in GROUNDED_OVERRIDABLE or state.pending_add or state.offered_intents:
             return None
+        if intent == "add_to_cart" and (state.shown or state.focus):
+            return None  # "I'll take the blue hoodie": an item on screen
         cue = GROUNDED_OVERRIDABLE[intent]
-        if cue is not None and cue.search(parse.text):
-            return None
+        if cue is not None and cue.search(_without_catalog_words(parse.text, ext)):
+            return None  # a cue word inside a catalog name ("track pants") is no cue
         if state.shown and any(r.kind != "focus" for r in ext.references):
             return None  # pointing at shown items: the item rules read it
         named = [e for e in ext.entities if e.known and not e.negated and e.type in GROUNDING_TYPES]
@@ -301,6 +312,16 @@ class DialogueModel:
             state=state.to_dict(),
             confidence=0.0,
         )
+
+
+def _without_catalog_words(text: str, extraction: Extraction) -> str:
+    """The message with the catalog's names blanked out, so "2 person tent" or "track pants"
+    keep no word for the cue patterns to find."""
+    chars = list(text)
+    for entity in extraction.entities:
+        if entity.known:
+            chars[entity.start : entity.end] = " " * (entity.end - entity.start)
+    return "".join(chars)
 
 
 def _as_text(text: str | bytes | None) -> str:

@@ -73,6 +73,7 @@ class NluModel:
         *,
         force: bool = False,
         kinds: dict[str, str] | None = None,
+        names: dict[str, tuple[str, ...]] | None = None,
     ) -> tuple[NluModel, TrainingReport]:
         """Load the cached classifier for this file and settings, or train and cache one."""
         settings = settings or ClassifierSettings()
@@ -105,7 +106,7 @@ class NluModel:
             from_cache=from_cache,
             cache_file=cache_file,
         )
-        extractor = EntityExtractor(vocabulary, data, kinds)
+        extractor = EntityExtractor(vocabulary, data, kinds, names)
         return cls(data, classifier, extractor, clarify_share), report
 
     def parse(self, text: str) -> Parse:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dialogue._config import PolicySettings, StorePolicy, Templates
+from dialogue._entities import title_has_name
 from dialogue._nlu import Parse
 from dialogue._protocol import (
     CatalogPort,
@@ -181,6 +182,8 @@ class Policy:
             # "Do you have the Augusta jacket?": that product, alone, so "it" means it next.
             outcome = SearchOutcome(matches=[Match(card, MatchEvidence()) for card in named])
             state.focus = named[0].id
+            if len(named) == 1:
+                draft.product = named[0]  # the answer is about that product
         noun, constraints = describe(state.constraints, state.exclude) if not named else ("", "")
         if outcome.matches:
             self._show_results(state, outcome, noun, constraints, draft)
@@ -327,7 +330,7 @@ class Policy:
             named = self._titled(track.titled)
             if named:
                 state.focus = named[0].id
-                if all(card.id != named[0].id for card in state.shown):
+                if [card.id for card in state.shown] != [named[0].id]:
                     self._put_on_screen(state, named[0], draft)
                 return named
         if not track.targets:
@@ -341,8 +344,8 @@ class Policy:
         return cards
 
     def _put_on_screen(self, state: DialogueState, card: ProductCard, draft: _Draft) -> None:
-        """A product asked about by name and not on screen is shown with the answer, so the
-        shopper sees it and "add it" or "the first one" mean it."""
+        """A product asked about by name is shown alone with the answer (even when it was in
+        the list), so the shopper sees it and "add it" or "the first one" mean it."""
         match = Match(card, MatchEvidence())
         draft.suggestions = [Suggestion(card, self.reason(match, state), match.evidence)]
         state.shown = [card]
@@ -363,14 +366,15 @@ class Policy:
         return self.catalog.product(product_id)
 
     def _titled(self, titles: list[str]) -> list[ProductCard]:
-        """The products whose titles the shopper named (a title search, exact title only)."""
+        """The products whose titles the shopper named, whole or by the name they open with
+        (a title search; only titles that are or open with what was said)."""
         found: list[ProductCard] = []
         for title in titles:
-            outcome = self.catalog.search(SearchRequest(text=title, k=5))
+            outcome = self.catalog.search(SearchRequest(text=title, k=10))
             found += [
                 m.card
                 for m in outcome.matches
-                if m.card.title.lower() == title.lower() and m.card not in found
+                if title_has_name(m.card.title, title) and m.card not in found
             ]
         return found
 
@@ -499,8 +503,13 @@ class Policy:
             size = (card.in_stock_sizes or card.sizes)[0]
         if color is None and len(card.in_stock_colors or card.colors) == 1:
             color = (card.in_stock_colors or card.colors)[0]
+        # The search's own size and colour ("men's tees in L, blue") are the variant wanted
+        # when the product offers exactly one of them: asking again would be asking twice.
+        if size is None and card.needs_size:
+            wanted = [s for s in state.constraints.sizes if card.has_variant(s, color)]
+            size = _canonical(card.sizes, wanted[0]) if len(wanted) == 1 else None
         if color is None and card.needs_color:
-            wanted = [c for c in state.constraints.colors if card.has_variant(None, c)]
+            wanted = [c for c in state.constraints.colors if card.has_variant(size, c)]
             color = _canonical(card.colors, wanted[0]) if len(wanted) == 1 else None
         if (size or color) and not card.has_variant(size, color):
             asked = " ".join(v for v in (color, size and f"size {size}") if v)

@@ -85,6 +85,12 @@ CHEAP_WORDS = re.compile(
     re.IGNORECASE,
 )
 AROUND_SPREAD = 0.2
+# A number read as a length, weight or age rather than money.
+MEASURE_AFTER = re.compile(
+    r"\s?(?:['\u2019\u2032\"]|(?:ft|feet|foot|cm|mm|inch(?:es)?|in\b|kg|kilos?|lbs?|"
+    r"pounds?\s+(?:heavy|weight)|years?|yrs?|yo\b|months?|stone|st\b|miles?|km)\b)",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +147,8 @@ def find_price(text: str) -> PriceRange | None:
         if not match:
             continue
         groups = match.groupdict()
+        if MEASURE_AFTER.match(text, match.end()):
+            continue  # "about 5'4", "around 6 foot": a height, not a price
         if kind == "between":
             if re.search(r"[a-z]-[a-z]", match.group(0), re.IGNORECASE):
                 continue  # "seventy-five" is one number, not a range

@@ -151,3 +151,8 @@ class CatalogPort(Protocol):
         """The nouns product titles use ("headlamp", "chalk bag") -> the category most products
         so named are filed under, so a shopper's word for a product finds its category."""
         ...
+
+    def product_names(self) -> dict[str, tuple[str, ...]]:
+        """The names that open product titles ("teton", "pulse recon", "trailtracker") -> the
+        titles carrying them, so "the Teton pullover" is that product."""
+        ...

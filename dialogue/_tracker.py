@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from dialogue._entities import Extraction, Reference, category_parts
+from dialogue._entities import Extraction, Reference, category_parts, title_has_name
 from dialogue._protocol import ProductCard
 from dialogue._state import Constraints, DialogueState, Exclusions, Preferences
 
@@ -48,6 +48,9 @@ CHEAPER_THAN = re.compile(
     r"\b(?:cheaper|less expensive|lower[- ]priced|more affordable|less pricey)\b", re.I
 )
 # "aren't on clearance", "not discounted", "full price": the sale is unwanted.
+# Kinds add up only as alternatives ("or hoodies", "either"): "also a jump rope" or "and a
+# chalk bag" is the next thing to find, where "in blue too" adds a colour to the list.
+EITHER = re.compile(r"\b(?:or|either)\b", re.IGNORECASE)
 NOT_ON_SALE = re.compile(
     r"(?:\bnot|n't|\bno)\s+(?:\w+\s+){0,2}?(?:on sale|on clearance|discounted|reduced|"
     r"marked down|in the sale|sale items?|clearance)\b|\bfull[- ]price\b|\bnon[- ]sale\b",
@@ -179,9 +182,10 @@ def _apply(
     for type_, name in FIELD_OF.items():
         wanted = ext.values(type_, known=True)
         if wanted:
+            adds = ext.additive and (name != "categories" or EITHER.search(text))
             updates[name] = (
                 tuple(dict.fromkeys([*getattr(c, name), *wanted]))
-                if ext.additive and getattr(c, name)
+                if adds and getattr(c, name)
                 else tuple(wanted)
             )
         for value in ext.values(type_, negated=True):
@@ -239,7 +243,7 @@ def _apply(
         e.text.lower() for e in ext.entities if e.type == "category" and e.known and not e.negated
     ]
     if kinds:
-        earlier = p.kinds if ext.additive else ()
+        earlier = p.kinds if ext.additive and EITHER.search(text) else ()
         p = replace(p, kinds=tuple(dict.fromkeys([*earlier, *kinds])))
     words = [w for w in ext.content_words if not w.isdigit()] if topic_words else []
     if words:
@@ -340,8 +344,11 @@ def _resolve_targets(
     if not targets and not refs and result.titled:
         # Named by title: that product, from the list when it is there (else the policy
         # looks it up), never whatever happened to be in focus.
-        wanted = {title.lower() for title in result.titled}
-        targets = [card.id for card in state.shown if card.title.lower() in wanted]
+        targets = [
+            card.id
+            for card in state.shown
+            if any(title_has_name(card.title, name) for name in result.titled)
+        ]
     elif not targets and not refs:
         fallback = state.focus or (state.shown[0].id if state.single_match else None)
         if intent == "compare_products" and len(state.shown) >= 2:

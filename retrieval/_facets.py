@@ -51,6 +51,8 @@ TITLE_WORD = re.compile(r"[a-z0-9]+(?:[.\-'][a-z0-9]+)*")
 # Trailing title words that give a measure, not the noun: "Sprite Yoga Strap 6 foot".
 MEASURE_WORDS = {"cm", "mm", "m", "in", "inch", "ft", "foot", "feet", "lb", "lbs", "oz", "kg",
                  "g", "l", "ml", "pack", "pcs", "set"}  # fmt: skip
+# A title word that more products carry is a line or a family, not one product's name.
+NAME_PRODUCTS = 4
 # Facets whose values are no product noun: "Black Boots" is boots, in black.
 DESCRIBING_FACETS = ("color", "material", "gender", "brand", "size", "activity")
 
@@ -181,6 +183,51 @@ class CatalogView:
             phrase: max(leaves.items(), key=lambda item: item[1])[0]
             for phrase, leaves in counts.items()
         }
+
+    def product_names(self) -> dict[str, tuple[str, ...]]:
+        """The distinctive words and word pairs that open product titles ("trailtracker",
+        "pulse recon", "frankie") -> the titles that carry them.
+
+        Why: shoppers name a product by the part of its title that is a name, not by the whole
+        title ("the Teton pullover", "trailtracker"). A name is a title word (or two adjacent)
+        before the title's noun that at most `NAME_PRODUCTS` titles use, that no product
+        describes itself with unless its title has it too (everyday words such as "summit" or
+        "trail" turn up in other products' descriptions), and that is no colour, material,
+        size, kind or category word.
+        """
+        kinds = self.kind_nouns()
+        common = {v for f in (*DESCRIBING_FACETS, "category") for v in self.postings.get(f, {})}
+        common |= {w for k in kinds for w in k.split()} | MEASURE_WORDS
+        categories = self.postings.get("category", {})
+        common |= {w for name in categories for w in TITLE_WORD.findall(name)}
+        titled: dict[str, set[int]] = defaultdict(set)
+        for row, product in enumerate(self.products.values()):
+            words = TITLE_WORD.findall(product.title.lower().replace("\u2122", ""))
+            # A title opens with its name ("Teton Pullover Hoodie", "Pulse Recon GPS Watch");
+            # words further in describe ("Hooded", "Insulated") and the last is the noun.
+            if len(words) >= 2 and len(words[0]) >= 4 and words[0].isalpha():
+                if words[0] not in common:
+                    titled[words[0]].add(row)
+                if len(words) >= 3 and words[1] not in common:
+                    titled[f"{words[0]} {words[1]}"].add(row)
+        candidates = {n: rows for n, rows in titled.items() if len(rows) <= NAME_PRODUCTS}
+        described: dict[str, set[int]] = defaultdict(set)
+        wanted = {w for name in candidates for w in name.split()}
+        for row, product in enumerate(self.products.values()):
+            for word in set(TITLE_WORD.findall(product.description.lower())) & wanted:
+                described[word].add(row)
+        names: dict[str, tuple[str, ...]] = {}
+        for name, rows in candidates.items():
+            words = name.split()
+            elsewhere = set.intersection(*(described[w] for w in words)) - rows
+            if len(words) > 1:
+                # A pair is a name when its words stand together nowhere else.
+                pattern = re.compile(rf"\b{re.escape(words[0])}\W+{re.escape(words[1])}\b")
+                descriptions = {r: self.products[self.ids[r]].description for r in elsewhere}
+                elsewhere = {r for r, text in descriptions.items() if pattern.search(text.lower())}
+            if not elsewhere:
+                names[name] = tuple(sorted({self.products[self.ids[r]].title for r in rows}))
+        return names
 
     def carries(self, facet: str, categories: Iterable[str] = ()) -> bool:
         """Whether the catalog states `facet` for this kind of product (any of `categories`,

@@ -268,6 +268,38 @@ class TestGroundedReading:
         assert reply.dialogue.state["exclude"] == {"on_sale": True}
         assert reply.suggestions and not any(s.card.in_sale for s in reply.suggestions)
 
+    def test_a_cue_word_inside_a_catalog_name_is_no_cue(self, assistant: Assistant):
+        # "track" is no parcel to track, "person" in a tent's size no person to talk to
+        for message in ("men's track pants in 33", "a 2 person tent", "a bag to fit a laptop in"):
+            reply = assistant.respond(new_session(), message)
+            assert reply.dialogue.action == "search" and reply.suggestions, message
+
+    def test_a_product_named_by_the_name_its_title_opens_with(self, assistant: Assistant):
+        sid = new_session()
+        reply = assistant.respond(sid, "is the teton any good?")
+        assert [s.card.title for s in reply.suggestions] == ["Teton Pullover Hoodie"]
+        both = assistant.respond(new_session(), "trailtracker")
+        assert {s.card.title for s in both.suggestions} == {
+            "TrailTracker GPS Watch",
+            "TrailTracker Hiking Shoes",
+        }
+
+    def test_the_size_searched_for_goes_into_the_cart(self, assistant: Assistant):
+        sid = new_session()
+        assistant.respond(sid, "men's tees in size L")
+        added = assistant.respond(sid, "add the first one")
+        assert added.dialogue.action in ("add_to_cart", "ask_color")  # never "which size?"
+        pending = assistant.state(sid).pending_add
+        sizes = [line.size for line in added.dialogue.cart] or [pending and pending.size]
+        assert sizes == ["L"]
+
+    def test_and_a_new_kind_is_the_next_thing_to_find(self, assistant: Assistant):
+        sid = new_session()
+        assistant.respond(sid, "resistance bands")
+        reply = assistant.respond(sid, "also a jump rope")
+        assert reply.suggestions[0].card.title == "Zing Jump Rope"
+        assert reply.dialogue.state["prefer"]["kinds"] == ["jump rope"]
+
     def test_pointer_words_point_at_nothing_when_nothing_is_shown(self, assistant: Assistant):
         # "that" in "a watch that..." and "last" in "my last trip" point at no shown item.
         for message in (

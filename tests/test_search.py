@@ -168,6 +168,14 @@ class TestKindNouns:
         assert kinds["jump rope"] == "Fitness Equipment"
         assert kinds["hoodie"] == "Hoodies & Sweatshirts"
 
+    def test_names_are_the_distinctive_words_titles_open_with(self, engine):
+        names = engine.view.product_names()
+        assert names["teton"] == ("Teton Pullover Hoodie",)
+        assert set(names["trailtracker"]) == {"TrailTracker GPS Watch", "TrailTracker Hiking Shoes"}
+        assert "pulse recon" in names
+        # words further in describe; colours, genders and kinds name no product
+        assert not {"hooded", "insulated", "black", "women", "jacket", "yoga"} & set(names)
+
     def test_describing_words_and_measures_are_no_nouns(self, engine):
         kinds = engine.view.kind_nouns()
         assert not {"black", "cotton", "women", "foot", "cm", "6"} & set(kinds)

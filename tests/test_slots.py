@@ -55,7 +55,8 @@ class TestPrices:
         price = find_price(text)
         assert price is not None and (price.minimum, price.maximum) == (low, high)
 
-    @pytest.mark.parametrize("text", ["size 28-30", "black yoga pants in M", "the 2nd one"])
+    @pytest.mark.parametrize("text", ["size 28-30", "black yoga pants in M", "the 2nd one",
+                                      "I'm about 5'4", "around 6 foot tall"])  # fmt: skip
     def test_no_price_where_there_is_none(self, text):
         assert find_price(text) is None
 
@@ -74,7 +75,9 @@ class TestCatalogWords:
         }
 
     @pytest.mark.parametrize(("said", "gender"), [("a guy", "men"), ("the lads", "men"),
-                                                  ("us gals", "women")])  # fmt: skip
+                                                  ("us gals", "women"), ("my husband", "men"),
+                                                  ("the wifey", "women"), ("my son", "men"),
+                                                  ("wmns", "women")])  # fmt: skip
     def test_everyday_words_for_who_it_is_for(self, extractor, said, gender):
         assert ("gender", gender, False) in slots(extractor, f"hoodies for {said}")
 
@@ -109,6 +112,18 @@ class TestNegation:
     def test_negated(self, extractor, text, expected):
         assert expected in slots(extractor, text)
 
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("no more than 35 for a bag", ("category", "bags", False)),  # a price, not a "no"
+            ("I don't want anything cotton. a tee", ("material", "cotton", True)),
+            ("not a hoodie person - a black tee", ("color", "black", False)),
+            ("not black but blue", ("color", "blue", False)),
+        ],
+    )
+    def test_scope_of_a_negation(self, extractor, text, expected):
+        assert expected in slots(extractor, text)
+
     @pytest.mark.parametrize("verb", ["isn't", "aren't", "doesn't"])
     def test_contracted_negation(self, extractor, verb):
         assert ("material", "cotton", True) in slots(extractor, f"a hoodie that {verb} cotton")
@@ -124,6 +139,20 @@ class TestNegation:
         assert slots(read, "two headlamps") == {("category", "trekking", False)}
         # a noun filed under a merchandising category ("Gear") is left to the table
         assert slots(read, "chalk bag") == slots(guessed, "chalk bag")
+
+    def test_product_names_said_as_names(self):
+        names = {"trailtracker": ("TrailTracker GPS Watch", "TrailTracker Hiking Shoes"),
+                 "zero": ("Zero Gravity Jacket",)}  # fmt: skip
+        named = EntityExtractor(VOCABULARY, load_nlu(REPO / "prompts" / "nlu.yml"), None, names)
+        assert ("title", "trailtracker", False) in slots(named, "trailtracker?")
+        assert ("title", "trailtracker", False) in slots(named, "is the trail tracker any good")
+        assert ("title", "zero", False) in slots(named, "do you have the zero gravity jackets")
+        # an everyday word, a near miss or a name among other words is no product name
+        assert not any(t == "title" for t, _, _ in slots(named, "I need a map, zero signal here"))
+        assert not any(t == "title" for t, _, _ in slots(named, "trailtrackr for my hiking trip"))
+
+    def test_a_word_split_in_two_is_still_found(self, extractor):
+        assert ("category", "hoodies & sweatshirts", False) in slots(extractor, "a sweat shirt")
 
     def test_a_product_noun_after_with_describes_the_kind(self, extractor):
         found = slots(extractor, "a bag with a watch pocket")
