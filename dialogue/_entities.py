@@ -224,6 +224,7 @@ class EntityExtractor:
         self._add_names(names or {})
         self.max_words = max(len(k.split()) for k in self.table) if self.table else 1
         self.fuzzy_keys = sorted(k for k in self.table if " " not in k and len(k) >= 4)
+        self.fuzzy_pairs = sorted(k for k in self.table if k.count(" ") == 1 and len(k) >= 8)
 
     # Building the phrase table --------------------------------------------------------------
     def _build(self, vocabulary: dict[str, list[str]], nlu: NluData, kinds: dict[str, str]) -> None:
@@ -423,19 +424,22 @@ class EntityExtractor:
             phrases = self._lookup(key)
             if not phrases and n == 2 and key.replace(" ", "").isalpha() and len(key) >= 8:
                 phrases = self._lookup(key.replace(" ", ""))  # "sweat shirt", "back pack"
+                if not phrases and not set(key.split()) <= self.plain_words:
+                    near = self._fuzzy(key, self.fuzzy_pairs)  # "jump rop", "climbing harnes"
+                    phrases = self.table[near] if near else []
             if phrases:
                 return phrases[0], n, tokens[i + n - 1][2]
         word = tokens[i][0].lower()
         if len(word) >= 4 and word not in self.plain_words and not word.isdigit():
-            key = self._fuzzy(word)
+            key = self._fuzzy(word, self.fuzzy_keys)
             if key:
                 return self.table[key][0], 1, tokens[i][2]
         return None
 
-    def _fuzzy(self, word: str) -> str | None:
+    def _fuzzy(self, word: str, keys: list[str]) -> str | None:
         limit = 1 if len(word) < 8 else 2
         best: tuple[int, str] | None = None
-        for key in self.fuzzy_keys:
+        for key in keys:
             if abs(len(key) - len(word)) > limit or key[0] != word[0]:
                 continue
             distance = _edit_distance(word, key, limit)

@@ -154,6 +154,13 @@ class TestNegation:
     def test_a_word_split_in_two_is_still_found(self, extractor):
         assert ("category", "hoodies & sweatshirts", False) in slots(extractor, "a sweat shirt")
 
+    def test_a_misspelt_two_word_name(self):
+        vocabulary = {**VOCABULARY, "category": [*VOCABULARY["category"], "fitness equipment"]}
+        nlu = load_nlu(REPO / "prompts" / "nlu.yml")
+        read = EntityExtractor(vocabulary, nlu, {"jump rope": "Fitness Equipment"})
+        assert slots(read, "cheep jump rop") == {("category", "fitness equipment", False)}
+        assert slots(read, "jump right in") == set()  # everyday words stay words
+
     def test_a_product_noun_after_with_describes_the_kind(self, extractor):
         found = slots(extractor, "a bag with a watch pocket")
         assert ("category", "bags", False) in found and ("feature", "watch", False) in found
