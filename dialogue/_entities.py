@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from dialogue._nlu_data import NluData
 from dialogue._prices import PriceRange, find_price, parse_number, wants_cheap
@@ -105,6 +105,7 @@ REFERENCE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ),
 ]
 ANAPHOR_DETERMINERS = {"that", "this", "the", "those", "these", "my"}
+SHADES = {"dark", "light", "pale", "bright", "deep"}
 # "size 9999", "size XXXL": a size the catalog does not have, so the reply can say so.
 SIZE_ASKED = re.compile(
     r"\b(?:size|sz)\s+(?P<size>\d{1,6}|\d?x{0,5}[sml]|x{1,5}l)\b(?![.,]\d)", re.IGNORECASE
@@ -160,6 +161,8 @@ class Entity:
     end: int
     negated: bool = False
     known: bool = True
+    # Says which shown item is meant ("the purple hoodie"), not what to search for.
+    qualifies: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +175,7 @@ class Reference:
     value: str | None = None
     negated: bool = False
     text: str = ""
+    color: str | None = None  # "the blue shirt": the shown shirt in blue
 
 
 @dataclass(slots=True)
@@ -185,10 +189,19 @@ class Extraction:
     additive: bool = False
     content_words: list[str] = field(default_factory=list)
 
-    def values(self, type_: str, *, negated: bool = False, known: bool | None = None) -> list[str]:
+    def values(
+        self,
+        type_: str,
+        *,
+        negated: bool = False,
+        known: bool | None = None,
+        qualifiers: bool = True,
+    ) -> list[str]:
+        """The values of one type; `qualifiers=False` leaves out those that only say which
+        shown item is meant ("the purple hoodie")."""
         out: list[str] = []
         for e in self.entities:
-            wanted = e.type == type_ and e.negated == negated
+            wanted = e.type == type_ and e.negated == negated and (qualifiers or not e.qualifies)
             if wanted and (known is None or e.known == known) and e.value not in out:
                 out.append(e.value)
         return out
@@ -469,19 +482,37 @@ class EntityExtractor:
     def _category_references(self, text: str, out: Extraction) -> None:
         """'that jacket', 'the blue one': an entity after a determiner may point at an item."""
         lowered = text.lower()
-        for entity in out.entities:
-            before = lowered[: entity.start].split()
+        qualifiers: set[int] = set()
+        for index, entity in enumerate(out.entities):
+            # "the blue shirt", "that dark grey jacket": a colour may stand between the
+            # determiner and the kind, and says which of the shown ones.
+            color, start = None, entity.start
+            if entity.type == "category" and index:
+                before_kind = out.entities[index - 1]
+                gap = lowered[before_kind.end : entity.start].split()
+                if before_kind.type == "color" and not gap:
+                    color, start = before_kind.value, before_kind.start
+            before = lowered[:start].split()
+            while before and before[-1] in SHADES:
+                before.pop()
             if not before or before[-1] not in ANAPHOR_DETERMINERS:
                 continue
             after = lowered[entity.end :].split()
             if entity.type == "category" and entity.known:
+                said = text[start : entity.end]
                 out.references.append(
-                    Reference("category", (), entity.value, entity.negated, entity.text)
+                    Reference("category", (), entity.value, entity.negated, said, color)
                 )
+                if color is not None:
+                    qualifiers.add(index - 1)
             elif entity.type == "color" and after[:1] == ["one"]:
                 out.references.append(
                     Reference("color", (), entity.value, entity.negated, entity.text)
                 )
+                qualifiers.add(index)
+        out.entities = [
+            replace(e, qualifies=True) if i in qualifiers else e for i, e in enumerate(out.entities)
+        ]
 
 
 def _features_of_the_kind(text: str, entities: list[Entity]) -> list[Entity]:

@@ -180,7 +180,7 @@ def _apply(
         # "a bag, but NOT a backpack": the bag is wanted, the backpack's noun is what goes.
         x = replace(x, kinds=tuple(dict.fromkeys([*x.kinds, *within.values()])))
     for type_, name in FIELD_OF.items():
-        wanted = ext.values(type_, known=True)
+        wanted = ext.values(type_, known=True, qualifiers=False)
         if wanted:
             adds = ext.additive and (name != "categories" or EITHER.search(text))
             updates[name] = (
@@ -412,9 +412,11 @@ def _by_attribute(state: DialogueState, ref: Reference) -> list[str]:
     value = (ref.value or "").lower()
 
     def matches(card: ProductCard) -> bool:
+        colors = {c.lower() for c in card.colors}
         if ref.kind == "color":
-            return value in {c.lower() for c in card.colors}
-        return value in {c.lower() for c in card.categories}
+            return value in colors
+        in_color = ref.color is None or ref.color.lower() in colors or not colors
+        return value in {c.lower() for c in card.categories} and in_color
 
     focus = next((card for card in state.shown if card.id == state.focus), None)
     if focus is not None and matches(focus):

@@ -151,6 +151,13 @@ class TestNegation:
         assert not any(t == "title" for t, _, _ in slots(named, "I need a map, zero signal here"))
         assert not any(t == "title" for t, _, _ in slots(named, "trailtrackr for my hiking trip"))
 
+    def test_the_colour_of_a_pointed_at_item_says_which_item(self, extractor):
+        ext = extractor.extract("like the purple hoodie but in blue")
+        assert [(r.kind, r.value, r.color) for r in ext.references] == [
+            ("category", "hoodies & sweatshirts", "purple")
+        ]
+        assert ext.values("color", qualifiers=False) == ["blue"]  # the one wanted
+
     def test_a_word_split_in_two_is_still_found(self, extractor):
         assert ("category", "hoodies & sweatshirts", False) in slots(extractor, "a sweat shirt")
 
