@@ -32,7 +32,9 @@ from retrieval._query import MAX_K
 SUMMARY_CHARS = 600
 MAX_REVIEWS_ON_CARD = 20
 TITLE_VOCABULARY_LIMIT = 50_000
-VOCABULARY_FACETS = ("category", "color", "size", "gender", "material", "activity", "brand")
+VOCABULARY_FACETS = (
+    "category", "color", "size", "gender", "material", "activity", "brand", "label",
+)  # fmt: skip
 # Product ids -> products liked by shoppers who liked them, with scores in (0, 1].
 CoLiked = Callable[[Sequence[str]], list[tuple[str, float]]]
 
@@ -99,6 +101,7 @@ class RetrievalCatalog(CatalogPort):
                 brands=c.brands,
                 materials=c.materials,
                 activities=c.activities,
+                labels=c.labels,
                 kinds=kinds,
                 min_rating=c.min_rating,
                 on_sale=c.on_sale,

@@ -159,6 +159,7 @@ class SearchContext(TypedDict):
     min_rating: float | None
     on_sale: bool
     in_stock: bool
+    labels: list[str]
     exclude: dict[str, list[str]]
     prefer_cheaper: bool
     prefer_brands: list[str]
@@ -343,6 +344,7 @@ def _state_from_slots(
         min_rating=_number(context.get("min_rating")),
         on_sale=context.get("on_sale") is True,
         in_stock=context.get("in_stock") is True,
+        labels=_strings(context.get("labels")),
     )
     exclude = context.get("exclude") if isinstance(context.get("exclude"), dict) else {}
     listed = [f.name for f in fields(Exclusions) if f.name != "on_sale"]
@@ -440,6 +442,7 @@ def _context(state: DialogueState) -> SearchContext | None:
         "min_rating": c.min_rating,
         "on_sale": c.on_sale,
         "in_stock": c.in_stock,
+        "labels": list(c.labels),
         "exclude": {k: list(v) for k, v in x.active().items()},
         "prefer_cheaper": p.cheaper,
         "prefer_brands": list(p.brands),

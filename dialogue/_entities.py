@@ -22,7 +22,8 @@ from dialogue._prices import PriceRange, find_price, parse_number, wants_cheap
 # Entity types in the order that wins when one phrase could be several ("men" is a gender
 # before it is a category).
 SLOT_TYPES = (
-    "title", "gender", "size", "color", "brand", "category", "material", "activity", "feature",
+    "title", "gender", "size", "color", "brand", "label", "category", "material", "activity",
+    "feature",
 )  # fmt: skip
 CATALOG_FACETS = {
     "title": "title",
@@ -33,6 +34,7 @@ CATALOG_FACETS = {
     "material": "material",
     "activity": "activity",
     "brand": "brand",
+    "label": "label",
     "style": "feature",
     "tag": "feature",
 }
@@ -288,6 +290,15 @@ class EntityExtractor:
         for surface, canonical in nlu.synonyms.items():
             for phrase in self._lookup(_normalise(canonical)):
                 self._add(surface, phrase.type, phrase.value, phrase.known)
+        # A label named by an everyday word ("new") is found by its synonyms ("new arrivals")
+        # only: "a new jacket" asks for a jacket.
+        for key, phrases in list(self.table.items()):
+            if " " not in key and key in self.plain_words:
+                kept = [p for p in phrases if p.type != "label"]
+                if kept:
+                    self.table[key] = kept
+                else:
+                    del self.table[key]
 
     def _add_names(self, names: dict[str, tuple[str, ...]]) -> None:
         """Product names as titles: "trailtracker" names both products whose titles open with

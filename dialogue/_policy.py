@@ -680,6 +680,8 @@ def describe(c: Constraints, x: Exclusions) -> tuple[str, str]:
         parts.append(f"rated {c.min_rating:g}+")
     if c.on_sale:
         parts.append("on sale")
+    if c.labels:
+        parts.append("labelled " + " and ".join(c.labels))
     if c.in_stock:
         parts.append("in stock")
     for values, prefix in ((x.colors, "not "), (x.categories, "no "), (x.brands, "not by "),

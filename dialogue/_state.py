@@ -30,6 +30,7 @@ class Constraints:
     materials: tuple[str, ...] = ()
     activities: tuple[str, ...] = ()
     brands: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()  # the store's own labels, all of them ("eco collection")
     price_min: float | None = None
     price_max: float | None = None
     min_rating: float | None = None

@@ -24,6 +24,7 @@ FIELD_OF = {
     "material": "materials",
     "activity": "activities",
     "brand": "brands",
+    "label": "labels",
 }
 EXCLUDABLE = ("colors", "categories", "brands", "materials")
 # Unknown values of these types mean the store does not carry what was asked; unknown

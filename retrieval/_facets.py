@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from retrieval._model import Product
+from retrieval._model import SALE_CATEGORY, Product
 from retrieval._query import Exclusions, Filters
 
 # Filters field -> facet name; "unisex" products match every gender filter.
@@ -43,7 +43,10 @@ LABELS = {
     "in_stock": "in stock",
     "catalog": "catalog",
     "kinds": "kind",
+    "labels": "label",
 }
+# Category names that only group other campaigns ("Collections > Eco Friendly").
+CAMPAIGN_PARENTS = {"collections", "promotions"}
 Mask = np.ndarray
 # "Bras & Tanks", "Hoodies and Sweatshirts", "Tops/Tees": a category name made of several.
 COMBINED_NAME = re.compile(r"\s*(?:&|/|\band\b)\s*")
@@ -86,6 +89,10 @@ class CatalogView:
             postings["catalog"][product.catalog].append(i)
             for word in title_words(product.title):
                 postings["title_word"][word].append(i)
+            for label in product.labels:
+                postings["label"][label].append(i)
+        for name, rows in _campaign_labels(self.products.values(), postings["label"]).items():
+            postings["label"][name].extend(rows)
         self.postings = {
             facet: {
                 value: np.unique(np.asarray(rows, dtype=np.int64)) for value, rows in values.items()
@@ -274,6 +281,11 @@ class CatalogView:
 
     def _satisfying(self, name: str, filters: Filters) -> Mask:
         value = getattr(filters, name)
+        if name == "labels":  # every label asked for, not any
+            mask = np.ones(len(self.ids), dtype=bool)
+            for label in value:
+                mask &= self.facet_mask("label", [label])
+            return mask
         if name in FACET_FIELDS:
             return self.facet_mask(FACET_FIELDS[name], value)
         with np.errstate(invalid="ignore"):
@@ -292,6 +304,12 @@ class CatalogView:
         if name == "kinds":
             return self.titles_naming(value)
         raise ValueError(f"unknown filter {name!r}")
+
+    def labels_of(self, product_id: str) -> set[str]:
+        """The labels a product carries, its yes/no flags and its campaigns alike."""
+        row = self.row.get(product_id)
+        labels = self.postings.get("label", {}).items()
+        return {name for name, rows in labels if row is not None and row in rows}
 
     def titles_naming(self, nouns: Iterable[str]) -> Mask:
         """Rows whose title names any of the nouns (`title_names`), read from the title-word
@@ -339,6 +357,27 @@ class CatalogView:
         if name in ("price_min", "price_max"):
             return f"{label} ${value:.2f}"
         return f"{label} {value}"
+
+
+def _campaign_labels(
+    products: Iterable[Product], flags: dict[str, list[int]]
+) -> dict[str, list[int]]:
+    """Categories no product is filed under as its department ("Eco Friendly", "Performance
+    Fabrics", "New Luma Yoga Collection") are labels too: a shopper's "eco friendly shorts"
+    wants shorts that carry it, not shorts or anything eco. A campaign named like a yes/no
+    label ("Performance Fabrics", "performance fabric") adds to that label; sale categories
+    are `in_sale`."""
+    products = list(products)
+    departments = {name.lower() for p in products for name in p.category_path}
+    campaigns: dict[str, list[int]] = defaultdict(list)
+    for row, product in enumerate(products):
+        for name in {n.lower() for path in product.categories for n in path}:
+            if name in departments or name in CAMPAIGN_PARENTS or SALE_CATEGORY.search(name):
+                continue
+            words = name.split()
+            flag = " ".join([*words[:-1], singular(words[-1])]) if words else name
+            campaigns[flag if flag in flags else name].append(row)
+    return campaigns
 
 
 def singular(word: str) -> str:

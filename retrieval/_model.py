@@ -13,6 +13,7 @@ from typing import Any
 
 # How stores write "yes" in flag attributes (Magento apparel "Yes", gear CSVs "1").
 YES_VALUES = frozenset({"yes", "1", "true", "y"})
+NO_VALUES = frozenset({"no", "0", "false", "n", ""})
 SALE_CATEGORY = re.compile(r"\b(?:sale|clearance|outlet)\b", re.IGNORECASE)
 
 
@@ -126,6 +127,18 @@ class Product:
         if any(v.strip().lower() in YES_VALUES for v in self.attributes.get("sale", [])):
             return True
         return any(SALE_CATEGORY.search(name) for path in self.categories for name in path)
+
+    @property
+    def labels(self) -> list[str]:
+        """The store's own yes/no labels set on this product, by attribute name ("eco
+        collection", "new", "performance fabric", "erin recommends"): every attribute whose
+        values are all a yes or a no. The sale flag is read by `in_sale` instead."""
+        labels = []
+        for name, values in self.attributes.items():
+            said = {v.strip().lower() for v in values}
+            if name != "sale" and said & YES_VALUES and said <= YES_VALUES | NO_VALUES:
+                labels.append(name.replace("_", " ").strip().lower())
+        return labels
 
     @property
     def in_stock(self) -> bool:

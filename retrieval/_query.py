@@ -27,6 +27,8 @@ class Filters:
     brands: tuple[str, ...] = ()
     materials: tuple[str, ...] = ()
     activities: tuple[str, ...] = ()
+    # The store's own labels ("eco collection", "new"): a hit carries every one of them.
+    labels: tuple[str, ...] = ()
     min_rating: float | None = None
     on_sale: bool = False
     in_stock: bool = False

@@ -480,7 +480,8 @@ class SearchEngine:
         relaxed = replace(query, filters=kept, k=min(missing, query.k))
         alternatives = self._ranked_hits(relaxed, allowed)
         for hit in alternatives:
-            hit.evidence.unmet = _constraints_unmet(hit.product, filters)
+            labels = self.view.labels_of(hit.product.id) if filters.labels else set()
+            hit.evidence.unmet = _constraints_unmet(hit.product, filters, labels)
         return alternatives
 
     def _ranked_hits(self, query: SearchQuery, allowed: Mask) -> list[Hit]:
@@ -850,10 +851,12 @@ def _constraints_met(product: Product, filters: Filters) -> list[str]:
         met.append("in the store's sale")
     if filters.in_stock:
         met.append("in stock")
+    if filters.labels:
+        met.append(", ".join(filters.labels))  # the store's own labels, as it names them
     return met
 
 
-def _constraints_unmet(product: Product, filters: Filters) -> list[str]:
+def _constraints_unmet(product: Product, filters: Filters, labels_of: set[str]) -> list[str]:
     unmet = []
     price = product.effective_price
     if filters.price_max is not None and (price is None or price > filters.price_max):
@@ -883,6 +886,9 @@ def _constraints_unmet(product: Product, filters: Filters) -> list[str]:
         unmet.append("out of stock")
     if filters.kinds and not title_names(product.title, filters.kinds):
         unmet.append(f"not a {' or '.join(filters.kinds)}")
+    missing = [label for label in filters.labels if label not in labels_of]
+    if missing:
+        unmet.append(f"not {' or '.join(missing)}")
     return unmet
 
 

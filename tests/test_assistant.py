@@ -300,6 +300,19 @@ class TestGroundedReading:
         assert reply.suggestions[0].card.title == "Zing Jump Rope"
         assert reply.dialogue.state["prefer"]["kinds"] == ["jump rope"]
 
+    def test_the_stores_labels_are_constraints_on_the_kind(self, assistant: Assistant):
+        sid = new_session()
+        assistant.respond(sid, "women's shorts")
+        reply = assistant.respond(sid, "any sustainable ones?")
+        state = reply.dialogue.state
+        assert state["filters"]["labels"] == ["eco friendly"]
+        assert state["filters"]["categories"] == ["shorts"]  # shorts that are, not either
+        assert reply.suggestions and "labelled eco friendly" in reply.text
+        new = assistant.respond(new_session(), "new arrivals in men's tops")
+        assert new.dialogue.state["filters"]["labels"] == ["new"]
+        plain = assistant.respond(new_session(), "a new jacket for my husband")
+        assert "labels" not in plain.dialogue.state["filters"]  # "new" alone is a word
+
     def test_pointer_words_point_at_nothing_when_nothing_is_shown(self, assistant: Assistant):
         # "that" in "a watch that..." and "last" in "my last trip" point at no shown item.
         for message in (

@@ -176,6 +176,34 @@ class TestKindNouns:
         # words further in describe; colours, genders and kinds name no product
         assert not {"hooded", "insulated", "black", "women", "jacket", "yoga"} & set(names)
 
+    def test_the_stores_labels_filter_together(self, engine):
+        view = engine.view
+        flagged = {p.id for p in view.products.values() if "eco collection" in p.labels}
+        hits = engine.search(
+            SearchQuery(text="shorts", filters=Filters(labels=("eco collection",)))
+        )
+        assert hits.hits and {h.product.id for h in hits.hits} <= flagged
+        both = Filters(labels=("eco collection", "new"))
+        allowed = set(view.ids_of(view.allowed(both, Exclusions())))
+        assert allowed and all({"eco collection", "new"} <= view.labels_of(pid) for pid in allowed)
+
+    def test_a_campaign_category_is_a_label_and_joins_its_namesake_flag(self, engine):
+        view = engine.view
+        campaign = {
+            p.id
+            for p in view.products.values()
+            if any("Performance Fabrics" in path for path in p.categories)
+        }
+        flagged = {p.id for p in view.products.values() if "performance fabric" in p.labels}
+        labelled = set(
+            view.ids_of(view.allowed(Filters(labels=("performance fabric",)), Exclusions()))
+        )
+        assert campaign and labelled == campaign | flagged
+        assert "eco friendly" in view.labels_of(next(iter(
+            p.id for p in view.products.values()
+            if any("Eco Friendly" in path for path in p.categories)
+        )))  # fmt: skip
+
     def test_describing_words_and_measures_are_no_nouns(self, engine):
         kinds = engine.view.kind_nouns()
         assert not {"black", "cotton", "women", "foot", "cm", "6"} & set(kinds)
