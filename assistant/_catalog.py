@@ -70,6 +70,7 @@ class RetrievalCatalog(CatalogPort):
             for name, facet, values in (
                 ("activities", "activity", c.activities),
                 ("materials", "material", c.materials),
+                ("genders", "gender", c.genders if c.categories else ()),  # bags have none
             )
             if values and not self.engine.view.carries(facet, c.categories)
         }
@@ -151,6 +152,7 @@ class RetrievalCatalog(CatalogPort):
             alternatives=[self._match(h, colors) for h in result.alternatives[: request.k]]
             if request.offset == 0
             else [],
+            unfiltered=tuple(unstated),
         )
 
     def _personal(self, request: SearchRequest) -> Personal:

@@ -49,6 +49,12 @@ NEGATORS = {
 NEGATOR_PHRASES = ("anything but", "other than", "anything except", "rather not", "instead of")
 SCOPE_BREAKS = {"but", "instead", "rather", "just", "only", "show", "want"}
 HEDGES = {"really", "even", "actually", "do", "i", "we"}
+# Words after which "no" is an answer ("no, it's for my son"), not a determiner ("no wool").
+INTERJECTION_AFTER = {
+    "it", "it's", "its", "i", "i'm", "im", "i'd", "we", "that", "that's", "thats", "this",
+    "actually", "wait", "sorry", "thanks", "thank", "please", "he", "he's", "she", "she's",
+    "they", "make", "let's", "lets", "the", "you",
+}  # fmt: skip
 # Punctuation, or a dash between words ("Not a hoodie person - a crewneck sweatshirt").
 CLAUSE_BREAK = re.compile(r"[,.;:!?]|\s[-\u2013\u2014]+\s")
 # "a laptop bag with a padded strap": a product noun after "with" describes the first one.
@@ -406,7 +412,10 @@ class EntityExtractor:
             if _overlaps((start, tokens[i][2]), taken):
                 i += 1  # a price or a pointer: its "no" ("no more than 35") negates nothing
                 continue
-            if low in NEGATORS or any(lowered.startswith(p, start) for p in NEGATOR_PHRASES):
+            following = tokens[i + 1][0].lower() if i + 1 < len(tokens) else ""
+            if low == "no" and following in INTERJECTION_AFTER:
+                pass  # "wait no it's for my son": "no" answers, it negates nothing
+            elif low in NEGATORS or any(lowered.startswith(p, start) for p in NEGATOR_PHRASES):
                 negating, negator_at = True, i
             elif (
                 low in SCOPE_BREAKS

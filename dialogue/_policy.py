@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dialogue._config import PolicySettings, StorePolicy, Templates
@@ -184,7 +184,20 @@ class Policy:
             state.focus = named[0].id
             if len(named) == 1:
                 draft.product = named[0]  # the answer is about that product
-        noun, constraints = describe(state.constraints, state.exclude) if not named else ("", "")
+        kind_missing = any(type_ == "category" for type_, _ in track.unavailable)
+        if kind_missing and not state.constraints.categories and outcome.matches and not named:
+            # "a warm beanie" where the store has none: what it has is offered as the
+            # nearest thing, never as beanies.
+            self._say(draft, state, "instead")
+            draft.alternatives = self._suggest(outcome.matches, state, draft)
+            state.shown = [s.card for s in draft.alternatives]
+            state.matches_shown = 0
+            state.seen = [card.id for card in state.shown]
+            draft.action = "search"
+            return
+        # Only what filtered is said: "bags for women" where bags have no gender would lie.
+        said = replace(state.constraints, **dict.fromkeys(outcome.unfiltered, ()))
+        noun, constraints = describe(said, state.exclude) if not named else ("", "")
         if outcome.matches:
             self._show_results(state, outcome, noun, constraints, draft)
         elif state.page > 0:
@@ -234,6 +247,10 @@ class Policy:
         state.matches_shown = len(draft.suggestions)
         shown_ids = [card.id for card in state.shown]
         state.seen = [*state.seen, *shown_ids] if state.page else shown_ids
+        if state.focus not in shown_ids[: state.matches_shown]:
+            # A new list: "it" is its one full match or needs saying which, never the item
+            # a turn before the list ("also a jump rope", then "add it").
+            state.focus = None
 
     def _suggest(
         self, matches: list[Match], state: DialogueState, draft: _Draft, start: int = 1

@@ -131,6 +131,9 @@ class SearchOutcome:
     relaxed_matches: list[Match] = field(default_factory=list)
     # Fewer than k full matches: near misses, each with `evidence.unmet`.
     alternatives: list[Match] = field(default_factory=list)
+    # Constraint fields the store states nothing about for this kind (no gender on bags):
+    # they ranked by their words instead of filtering, so the reply must not claim them.
+    unfiltered: tuple[str, ...] = ()
 
 
 class CatalogPort(Protocol):

@@ -155,9 +155,11 @@ class DialogueState:
     # when the catalog changes, the assistant re-reads them before the session's next turn.
     catalog_version: int | None = None
 
-    def new_topic(self) -> None:
-        """Forget the search (constraints, results, focus); the cart stays."""
-        self.constraints = Constraints()
+    def new_topic(self, *, keep_who: bool = False) -> None:
+        """Forget the search (constraints, results, focus); the cart stays. `keep_who` keeps
+        who the shopper is buying for: "women's jackets", then "hoodies instead" means
+        women's hoodies."""
+        self.constraints = Constraints(genders=self.constraints.genders if keep_who else ())
         self.exclude = Exclusions()
         self.prefer = Preferences()
         self.topic_text = ""

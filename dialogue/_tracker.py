@@ -118,7 +118,7 @@ def track(state: DialogueState, intent: str, text: str, ext: Extraction) -> Trac
         _resolve_targets(state, intent, text, ext, result)
     if intent in FRESH_SEARCH:
         if _starts_new_topic(state, ext):
-            state.new_topic()
+            state.new_topic(keep_who=True)
             result.new_topic = True
         _apply(state, ext, text, result)
     elif intent == "refine_search":

@@ -313,6 +313,37 @@ class TestGroundedReading:
         plain = assistant.respond(new_session(), "a new jacket for my husband")
         assert "labels" not in plain.dialogue.state["filters"]  # "new" alone is a word
 
+    def test_who_it_is_for_carries_to_the_next_kind(self, assistant: Assistant):
+        sid = new_session()
+        assistant.respond(sid, "women's jackets in a medium")
+        hoodies = assistant.respond(sid, "hmm actually can you show me hoodies instead")
+        assert hoodies.dialogue.state["filters"]["genders"] == ["women"]
+        assert hoodies.suggestions and all(
+            "women" in s.card.categories for s in hoodies.suggestions
+        )
+        bags = assistant.respond(sid, "and bags")
+        assert bags.suggestions and "for women" not in bags.text  # bags have no gender to say
+
+    def test_no_as_an_answer_negates_nothing(self, assistant: Assistant):
+        sid = new_session()
+        assistant.respond(sid, "ladies tees size XL")
+        reply = assistant.respond(sid, "wait no it's for my son actually, he's a medium")
+        assert reply.dialogue.state["filters"]["genders"] == ["men"]
+        assert reply.dialogue.state["filters"]["sizes"] == ["m"]
+
+    def test_it_after_a_new_list_is_no_item_from_before_it(self, assistant: Assistant):
+        sid = new_session()
+        assistant.respond(sid, "resistance bands")
+        assistant.respond(sid, "add the first one")
+        assistant.respond(sid, "also a jump rope")
+        added = assistant.respond(sid, "add it")
+        assert [line.title for line in added.dialogue.cart][-1] == "Zing Jump Rope"
+
+    def test_a_kind_the_store_lacks_is_never_shown_as_found(self, assistant: Assistant):
+        reply = assistant.respond(new_session(), "need a warm beanie for winter")
+        assert "don't carry" in reply.text
+        assert not reply.suggestions and reply.dialogue.alternatives  # offered, not matched
+
     def test_pointer_words_point_at_nothing_when_nothing_is_shown(self, assistant: Assistant):
         # "that" in "a watch that..." and "last" in "my last trip" point at no shown item.
         for message in (
