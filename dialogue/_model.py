@@ -209,6 +209,11 @@ class DialogueModel:
         pointing = [r for r in ext.references if r.kind != "focus" and not r.negated]
         if parse.intent == OUT_OF_SCOPE and pointing and state.shown:
             return self._forced(parse, parse.text, "product_details")  # "what about #9"
+        in_focus = state.focus is not None or (state.shown and state.single_match)
+        if parse.intent == OUT_OF_SCOPE and ext.references and in_focus and "?" in parse.text:
+            # "is it warm enough for winter?", "are they polarized?": a question about the
+            # item on screen, however unlike our examples it is worded.
+            return self._forced(parse, parse.text, "product_details")
         if RESET.search(parse.text) and not ext.values("category", known=True):
             return self._forced(parse, parse.text, "search_products")  # "start over": ask anew
         contextual = self._contextual_intent(state, parse)

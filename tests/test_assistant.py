@@ -339,6 +339,14 @@ class TestGroundedReading:
         added = assistant.respond(sid, "add it")
         assert [line.title for line in added.dialogue.cart][-1] == "Zing Jump Rope"
 
+    def test_an_odd_question_about_the_item_in_focus_is_about_it(self, assistant: Assistant):
+        sid = new_session()
+        assistant.respond(sid, "do you have the teton pullover?")
+        reply = assistant.respond(sid, "is it warm enough for winter do you think?")
+        assert reply.dialogue.action == "details"
+        assert reply.dialogue.product is not None
+        assert reply.dialogue.product.title == "Teton Pullover Hoodie"
+
     def test_a_kind_the_store_lacks_is_never_shown_as_found(self, assistant: Assistant):
         reply = assistant.respond(new_session(), "need a warm beanie for winter")
         assert "don't carry" in reply.text
