@@ -443,7 +443,13 @@ class EntityExtractor:
                 negated=negating,
                 known=phrase.known,
             )
-            if phrase.type != "size" or _size_context(text, tokens, i, consumed):
+            # "womens shorts 30", "grey capris 29": a number right after a catalog word
+            after_catalog_word = bool(found) and found[-1].end == tokens[i - 1][2] if i else False
+            if (
+                phrase.type != "size"
+                or _size_context(text, tokens, i, consumed)
+                or (after_catalog_word and found[-1].type != "size")
+            ):
                 found.append(entity)
             i += consumed
         # Also punctuation-free breaks: "no hoodies show me jackets" keeps negation local.

@@ -49,7 +49,7 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         "max",
         re.compile(
             r"\b(?:under|below|beneath|less\s+than|lower\s+than|cheaper\s+than|no\s+more\s+than|"
-            r"not\s+more\s+than|at\s+most|up\s+to|max(?:imum)?(?:\s+of)?|within|"
+            r"not\s+more\s+than|at\s+most|up\s+to|max(?:imum)?(?:\s+of)?|within|sub(?=\s*[$€£]?\d)|"
             r"budget\s+(?:is|of)|less\s+then|undr|unter|<)\s*" + _NEGATIVE + _n("value"),
             re.IGNORECASE,
         ),
@@ -57,7 +57,8 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "max",
         re.compile(
-            _n("value") + r"\s+(?:or\s+(?:less|under|below|cheaper)|max(?:imum)?|tops)\b",
+            _n("value")
+            + r"\s+(?:or\s+(?:less|under|below|cheaper)|max(?:imum)?|tops|to\s+spend|budget)\b",
             re.IGNORECASE,
         ),
     ),

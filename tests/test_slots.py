@@ -55,8 +55,16 @@ class TestPrices:
         price = find_price(text)
         assert price is not None and (price.minimum, price.maximum) == (low, high)
 
+    @pytest.mark.parametrize(
+        ("text", "high"), [("sports bra sub 30", 30), ("I've got 70 to spend", 70)]
+    )
+    def test_everyday_limits(self, text, high):
+        price = find_price(text)
+        assert price is not None and (price.minimum, price.maximum) == (None, high)
+
     @pytest.mark.parametrize("text", ["size 28-30", "black yoga pants in M", "the 2nd one",
-                                      "I'm about 5'4", "around 6 foot tall"])  # fmt: skip
+                                      "I'm about 5'4", "around 6 foot tall",
+                                      "a sub zero jacket"])  # fmt: skip
     def test_no_price_where_there_is_none(self, text):
         assert find_price(text) is None
 
@@ -157,6 +165,13 @@ class TestNegation:
             ("category", "hoodies & sweatshirts", "purple")
         ]
         assert ext.values("color", qualifiers=False) == ["blue"]  # the one wanted
+
+    @pytest.mark.parametrize(("text", "size"), [("womens pants 32", "32"), ("jackets xl", "xl")])
+    def test_a_size_right_after_the_kind(self, extractor, text, size):
+        assert ("size", size, False) in slots(extractor, text)
+
+    def test_shorthand_colours(self, extractor):
+        assert ("color", "black", False) in slots(extractor, "sprts bra blk L")
 
     def test_a_word_split_in_two_is_still_found(self, extractor):
         assert ("category", "hoodies & sweatshirts", False) in slots(extractor, "a sweat shirt")
