@@ -70,7 +70,10 @@ class RetrievalCatalog(CatalogPort):
             for name, facet, values in (
                 ("activities", "activity", c.activities),
                 ("materials", "material", c.materials),
+                # Judged only for a named kind: most products carry these.
                 ("genders", "gender", c.genders if c.categories else ()),  # bags have none
+                ("colors", "color", c.colors if c.categories else ()),  # eShop says it in words
+                ("sizes", "size", c.sizes if c.categories else ()),
             )
             if values and not self.engine.view.carries(facet, c.categories)
         }
@@ -90,7 +93,11 @@ class RetrievalCatalog(CatalogPort):
                 constraints=c,
                 text=" ".join([request.text, *words]).strip(),
             )
-        kinds = _narrower_kinds(request.prefer.kinds, c.categories)
+        category_words = {
+            singular(w) for name in self.engine.view.vocabulary("category")
+            for w in TITLE_WORD.findall(name)
+        }  # fmt: skip
+        kinds = _narrower_kinds(request.prefer.kinds, c.categories, category_words)
         try:
             filters = Filters(
                 price_min=c.price_min,
@@ -282,13 +289,20 @@ def _color_images(product: Product) -> tuple[tuple[str, str], ...]:
     return tuple(by_color.values())
 
 
-def _narrower_kinds(kinds: Sequence[str], categories: Sequence[str]) -> tuple[str, ...]:
+def _narrower_kinds(
+    kinds: Sequence[str], categories: Sequence[str], category_words: set[str]
+) -> tuple[str, ...]:
     """The shopper's product nouns that say more than the category does: "headlamp" inside
-    Trekking or "backpack" inside Bags filter by title; "jackets", "tank top" or "sweatshrit"
-    name the category itself, whose products need not say so in their titles."""
+    Trekking, "backpack" inside Bags or "climbing harness" inside Climbing filter by title;
+    "jackets", "tank top" or "sweatshrit" name the category itself, whose products need not
+    say so in their titles (a head noun that is a category word, "top", names one too)."""
     named = {singular(w) for c in categories for w in TITLE_WORD.findall(c.lower())}
-    return tuple(
-        k
-        for k in kinds
-        if not any(same_noun(singular(w), c) for w in k.lower().split() for c in named)
-    )
+
+    def narrower(kind: str) -> bool:
+        words = [singular(w) for w in kind.lower().split()]
+        if any(same_noun(words[-1], c) for c in named):
+            return False  # "jackets", "sweatshrit"
+        modified = any(same_noun(w, c) for w in words[:-1] for c in named)
+        return not modified or words[-1] not in category_words  # "tank top" is Tanks
+
+    return tuple(k for k in kinds if k.strip() and narrower(k))

@@ -143,7 +143,7 @@ REQUIRED_RESPONSES = {
     "greet", "goodbye", "capabilities", "handoff", "out_of_scope", "clarify_intent",
     "clarify_vague", "results", "no_results", "details", "compare", "ask_size", "added",
     "cart", "cart_empty", "checkout", "error", "need_results", "which_item", "too_long",
-    "quantity_limit", "instead",
+    "quantity_limit", "instead", "unfiltered",
 }  # fmt: skip
 
 

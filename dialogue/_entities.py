@@ -171,6 +171,8 @@ class Entity:
     known: bool = True
     # Says which shown item is meant ("the purple hoodie"), not what to search for.
     qualifies: bool = False
+    # The words as the catalog spells them ("climbing harness" for "clmbing harnes").
+    spelt: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,7 +430,7 @@ class EntityExtractor:
             if match is None:
                 i += 1
                 continue
-            phrase, consumed, surface_end = match
+            phrase, consumed, surface_end, spelt = match
             if phrase.type == "title" and not self._names_a_product(
                 tokens, i, consumed, phrase.value
             ):
@@ -442,6 +444,7 @@ class EntityExtractor:
                 surface_end,
                 negated=negating,
                 known=phrase.known,
+                spelt=spelt,
             )
             # "womens shorts 30", "grey capris 29": a number right after a catalog word
             after_catalog_word = bool(found) and found[-1].end == tokens[i - 1][2] if i else False
@@ -457,22 +460,26 @@ class EntityExtractor:
 
     def _match_at(
         self, text: str, tokens: list[tuple[str, int, int]], i: int
-    ) -> tuple[_Phrase, int, int] | None:
+    ) -> tuple[_Phrase, int, int, str] | None:
+        """The phrase at token i: its reading, the tokens it takes, where it ends, and how
+        the table spells it ("climbing harness" for "clmbing harnes")."""
         for n in range(min(self.max_words, len(tokens) - i), 0, -1):
             key = _normalise(" ".join(t for t, _, _ in tokens[i : i + n]))
             phrases = self._lookup(key)
             if not phrases and n == 2 and key.replace(" ", "").isalpha() and len(key) >= 8:
-                phrases = self._lookup(key.replace(" ", ""))  # "sweat shirt", "back pack"
+                joined = key.replace(" ", "")
+                phrases = self._lookup(joined)  # "sweat shirt", "back pack"
+                key = joined if phrases else key
                 if not phrases and not set(key.split()) <= self.plain_words:
                     near = self._fuzzy(key, self.fuzzy_pairs)  # "jump rop", "climbing harnes"
-                    phrases = self.table[near] if near else []
+                    phrases, key = (self.table[near], near) if near else ([], key)
             if phrases:
-                return phrases[0], n, tokens[i + n - 1][2]
+                return phrases[0], n, tokens[i + n - 1][2], key
         word = tokens[i][0].lower()
         if len(word) >= 4 and word not in self.plain_words and not word.isdigit():
             key = self._fuzzy(word, self.fuzzy_keys)
             if key:
-                return self.table[key][0], 1, tokens[i][2]
+                return self.table[key][0], 1, tokens[i][2], key
         return None
 
     def _fuzzy(self, word: str, keys: list[str]) -> str | None:

@@ -71,7 +71,7 @@ BITEXT_TO_OURS = {
     "place_order": "checkout",
 }
 # Facets a shopper's wish only ranks by where the catalog leaves them blank for the product.
-SOFT_WHEN_UNSTATED = ("activities", "materials")
+SOFT_WHEN_UNSTATED = ("activities", "materials", "genders", "colors", "sizes")
 PLACEHOLDER = re.compile(r"\{\{[^}]*\}\}")
 
 

@@ -197,6 +197,14 @@ class Policy:
             return
         # Only what filtered is said: "bags for women" where bags have no gender would lie.
         said = replace(state.constraints, **dict.fromkeys(outcome.unfiltered, ()))
+        for name, facet in (("colors", "colour"), ("sizes", "size")):
+            values = getattr(state.constraints, name)
+            if name in outcome.unfiltered and outcome.matches and not named:
+                noun_said = describe(said, state.exclude)[0] or "products"
+                self._say(
+                    draft, state, "unfiltered", facet=facet, noun=noun_said,
+                    values=" or ".join(values),
+                )  # fmt: skip
         noun, constraints = describe(said, state.exclude) if not named else ("", "")
         if outcome.matches:
             self._show_results(state, outcome, noun, constraints, draft)

@@ -241,7 +241,9 @@ def _apply(
     if ext.sort:
         state.sort = None if ext.sort == "relevance" else ext.sort
     kinds = [
-        e.text.lower() for e in ext.entities if e.type == "category" and e.known and not e.negated
+        (e.spelt or e.text).lower()
+        for e in ext.entities
+        if e.type == "category" and e.known and not e.negated
     ]
     if kinds:
         earlier = p.kinds if ext.additive and EITHER.search(text) else ()

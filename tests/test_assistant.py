@@ -85,10 +85,14 @@ class TestShopping:
 
     def test_store_does_not_carry_and_relaxes_the_right_filter(self, assistant: Assistant):
         sid = new_session()
+        # Watches carry no colour here: the colour ranks, and the reply says it cannot filter
         reply = assistant.respond(sid, "purple watches")
-        assert not reply.suggestions and reply.dialogue.alternatives
-        assert "colour" in reply.text and "watches" in reply.text
-        assert all("watches" in s.card.categories for s in reply.dialogue.alternatives)
+        assert reply.suggestions and "doesn't list the colour" in reply.text
+        assert "in purple" not in reply.text
+        assert all("watches" in s.card.categories for s in reply.suggestions)
+        empty = assistant.respond(new_session(), "purple jackets in XS under $20")
+        assert not empty.suggestions and empty.dialogue.alternatives  # relaxed, and said so
+        assert "Without the" in empty.text
         navy = assistant.respond(new_session(), "navy jackets")
         assert "We don't carry navy" in navy.text and navy.suggestions
 
