@@ -530,6 +530,8 @@ class EntityExtractor:
                 before.pop()
             if not before or before[-1] not in ANAPHOR_DETERMINERS:
                 continue
+            if before[-1] == "my" and before[-2:-1] in (["in"], ["into"], ["to"]):
+                continue  # "put the first one in my bag": the cart, not a shown bag
             after = lowered[entity.end :].split()
             if entity.type == "category" and entity.known:
                 said = text[start : entity.end]

@@ -94,6 +94,8 @@ LIST_QUESTION = re.compile(
     r"|^\W*(?:(?:do|does|are|is|got|have)\s+)?any\b(?!\s*(?:thing|one|body)\b)",
     re.I,
 )
+# "are they polarized?": a pronoun for the item on screen.
+PRONOUN = re.compile(r"\b(?:it|they|this|that|these|those|them|its|their)\b", re.IGNORECASE)
 LIST_FILTER_TYPES = ("color", "size", "material", "brand", "gender", "feature")
 GROUNDING_TYPES = ("title", "category", "color", "material", "brand", "gender", "feature")
 RATING_FILTER = re.compile(
@@ -210,7 +212,8 @@ class DialogueModel:
         if parse.intent == OUT_OF_SCOPE and pointing and state.shown:
             return self._forced(parse, parse.text, "product_details")  # "what about #9"
         in_focus = state.focus is not None or (state.shown and state.single_match)
-        if parse.intent == OUT_OF_SCOPE and ext.references and in_focus and "?" in parse.text:
+        about_it = bool(ext.references) or PRONOUN.search(parse.text) is not None
+        if parse.intent == OUT_OF_SCOPE and about_it and in_focus and "?" in parse.text:
             # "is it warm enough for winter?", "are they polarized?": a question about the
             # item on screen, however unlike our examples it is worded.
             return self._forced(parse, parse.text, "product_details")
@@ -259,9 +262,16 @@ class DialogueModel:
             and (LIST_QUESTION.search(parse.text) or (unfocused and not ext.references))
             and (
                 ext.price is not None
-                or any(e.known and e.type in LIST_FILTER_TYPES for e in ext.entities)
+                or any(
+                    (e.known or e.type == "feature") and e.type in LIST_FILTER_TYPES
+                    for e in ext.entities
+                )  # "which of these are reflective?": a feature word, even one we lack
             )
         ):
+            if LIST_QUESTION.search(parse.text):
+                # "which of these are reflective? I bike in the dark": the kind stays the
+                # list's, whatever other kind words the reason gives.
+                ext.entities = [e for e in ext.entities if e.type != "category" or e.negated]
             return "refine_search"  # the shown list, filtered
         if intent in REFINING and nothing_yet and (categories or ext.price is not None):
             return "search_products"  # "women's jackets, cheapest first" as a first message

@@ -366,6 +366,9 @@ class Policy:
         gone = self._say_gone(draft, state, [p for p in track.targets if p not in found])
         if not cards and not gone:
             self._say(draft, state, "need_results")
+        named_on_screen = track.titled and not track.referenced and len(cards) == 1
+        if named_on_screen and [card.id for card in state.shown] != [cards[0].id]:
+            self._put_on_screen(state, cards[0], draft)  # named by title from the list
         return cards
 
     def _put_on_screen(self, state: DialogueState, card: ProductCard, draft: _Draft) -> None:

@@ -351,6 +351,21 @@ class TestGroundedReading:
         assert reply.dialogue.product is not None
         assert reply.dialogue.product.title == "Teton Pullover Hoodie"
 
+    def test_a_product_named_from_the_list_is_shown_with_the_answer(self, assistant: Assistant):
+        sid = new_session()
+        assistant.respond(sid, "women's hoodies in grey")
+        reply = assistant.respond(sid, "tell me more about the helena hooded fleece")
+        assert [s.card.title for s in reply.suggestions] == ["Helena Hooded Fleece"]
+        pronoun = assistant.respond(sid, "are they machine washable?")
+        assert pronoun.dialogue.action == "details"
+
+    def test_which_of_these_keeps_the_kind_of_the_list(self, assistant: Assistant):
+        sid = new_session()
+        assistant.respond(sid, "backpack for school")
+        reply = assistant.respond(sid, "which of these are reflective? I bike in the dark")
+        assert reply.dialogue.intent == "refine_search"
+        assert reply.dialogue.state["filters"]["categories"] == ["bags"]
+
     def test_a_kind_the_store_lacks_is_never_shown_as_found(self, assistant: Assistant):
         reply = assistant.respond(new_session(), "need a warm beanie for winter")
         assert "don't carry" in reply.text

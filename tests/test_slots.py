@@ -173,6 +173,10 @@ class TestNegation:
     def test_shorthand_colours(self, extractor):
         assert ("color", "black", False) in slots(extractor, "sprts bra blk L")
 
+    def test_in_my_bag_points_at_no_shown_bag(self, extractor):
+        ext = extractor.extract("ok put the first one in my bag")
+        assert [r.kind for r in ext.references] == ["ordinal"]
+
     def test_a_word_split_in_two_is_still_found(self, extractor):
         assert ("category", "hoodies & sweatshirts", False) in slots(extractor, "a sweat shirt")
 
