@@ -267,6 +267,14 @@ class EntityExtractor:
                     self._add(surface, type_, canonical, known=True)
                 if type_ == "category":
                     parts += [(part, canonical) for part in category_parts(canonical)]
+                words = canonical.split()
+                if type_ == "label" and len(words) >= 3:
+                    # "the new yoga collection" for "New Luma Yoga Collection": a long
+                    # campaign name said with one word left out.
+                    for left_out in range(len(words)):
+                        shorter = " ".join(words[:left_out] + words[left_out + 1 :])
+                        if not self._lookup(_normalise(shorter)):
+                            self._add(shorter, type_, canonical, known=True)
         for surface, title in _title_surfaces(self.catalog["title"], nlu).items():
             self._add(surface, "title", title, known=True)
         # "tanks" is the category Tanks before it is a part of "Bras & Tanks".

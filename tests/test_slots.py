@@ -173,6 +173,19 @@ class TestNegation:
     def test_shorthand_colours(self, extractor):
         assert ("color", "black", False) in slots(extractor, "sprts bra blk L")
 
+    def test_the_stores_labels(self):
+        labels = ["new luma yoga collection", "eco friendly", "new", "erin recommends"]
+        read = EntityExtractor(
+            {**VOCABULARY, "label": labels}, load_nlu(REPO / "prompts" / "nlu.yml")
+        )
+        assert ("label", "new luma yoga collection", False) in slots(
+            read, "the new yoga collection"
+        )
+        assert ("label", "eco friendly", False) in slots(read, "sustainable jackets")
+        assert ("label", "new", False) in slots(read, "new arrivals in tees")
+        assert ("label", "erin recommends", False) in slots(read, "staff picks")
+        assert not any(t == "label" for t, _, _ in slots(read, "a new jacket"))
+
     def test_in_my_bag_points_at_no_shown_bag(self, extractor):
         ext = extractor.extract("ok put the first one in my bag")
         assert [r.kind for r in ext.references] == ["ordinal"]
