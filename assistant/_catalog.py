@@ -101,7 +101,8 @@ class RetrievalCatalog(CatalogPort):
         try:
             filters = Filters(
                 price_min=c.price_min,
-                price_max=c.price_max,
+                # "under 60": below the limit (a tenth of a cent under it, which no price is)
+                price_max=c.price_max - 0.001 if c.price_below and c.price_max else c.price_max,
                 colors=c.colors,
                 sizes=c.sizes,
                 categories=c.categories,

@@ -159,6 +159,7 @@ class SearchContext(TypedDict):
     min_rating: float | None
     on_sale: bool
     in_stock: bool
+    price_below: bool
     labels: list[str]
     exclude: dict[str, list[str]]
     prefer_cheaper: bool
@@ -345,6 +346,7 @@ def _state_from_slots(
         on_sale=context.get("on_sale") is True,
         in_stock=context.get("in_stock") is True,
         labels=_strings(context.get("labels")),
+        price_below=context.get("price_below") is True and high is not None,
     )
     exclude = context.get("exclude") if isinstance(context.get("exclude"), dict) else {}
     listed = [f.name for f in fields(Exclusions) if f.name != "on_sale"]
@@ -443,6 +445,7 @@ def _context(state: DialogueState) -> SearchContext | None:
         "on_sale": c.on_sale,
         "in_stock": c.in_stock,
         "labels": list(c.labels),
+        "price_below": c.price_below,
         "exclude": {k: list(v) for k, v in x.active().items()},
         "prefer_cheaper": p.cheaper,
         "prefer_brands": list(p.brands),

@@ -486,8 +486,11 @@ def _expected_state(spec: dict[str, Any], shown_before: list[list[str]]) -> dict
 
 
 def _differences(state: DialogueState, expected: dict[str, Any]) -> list[str]:
+    filters = {k: _norm(v) for k, v in state.constraints.active().items()}
+    if "price_below" not in (expected.get("filters") or {}):
+        filters.pop("price_below", None)  # how a limit was said, where a script leaves it out
     actual = {
-        "filters": {k: _norm(v) for k, v in state.constraints.active().items()},
+        "filters": filters,
         "exclude": {
             k: tuple(sorted(v)) if k == "product_ids" else _norm(v)
             for k, v in state.exclude.active().items()
@@ -539,7 +542,9 @@ def unmet(card: ProductCard, c: Constraints, x: Exclusions) -> list[str]:
         if wanted and not wanted & {h.lower() for h in have}:
             problems.append(f"{name} {sorted(wanted)} not in {list(have)}")
     price = card.price
-    if c.price_max is not None and (price is None or price > c.price_max + 1e-9):
+    if c.price_max is not None and (
+        price is None or price > c.price_max + 1e-9 or (c.price_below and price >= c.price_max)
+    ):
         problems.append(f"price {price} over {c.price_max}")
     if c.price_min is not None and (price is None or price < c.price_min - 1e-9):
         problems.append(f"price {price} under {c.price_min}")

@@ -701,7 +701,7 @@ def describe(c: Constraints, x: Exclusions) -> tuple[str, str]:
     if c.price_min is not None and c.price_max is not None:
         parts.append(f"between {money(c.price_min)} and {money(c.price_max)}")
     elif c.price_max is not None:
-        parts.append(f"under {money(c.price_max)}")
+        parts.append(f"{'under' if c.price_below else 'up to'} {money(c.price_max)}")
     elif c.price_min is not None:
         parts.append(f"over {money(c.price_min)}")
     if c.min_rating is not None:

@@ -86,6 +86,10 @@ CHEAP_WORDS = re.compile(
     re.IGNORECASE,
 )
 AROUND_SPREAD = 0.2
+STRICTLY_BELOW = re.compile(
+    r"(?:under|below|beneath|less\s+th[ae]n|lower\s+than|cheaper\s+than|sub|undr|unter|<)\b|<",
+    re.IGNORECASE,
+)
 # A number read as a length, weight or age rather than money.
 MEASURE_AFTER = re.compile(
     r"\s?(?:['\u2019\u2032\"]|(?:ft|feet|foot|cm|mm|inch(?:es)?|in\b|kg|kilos?|lbs?|"
@@ -101,6 +105,8 @@ class PriceRange:
     start: int
     end: int
     text: str
+    # "under 60", "less than 60": the limit itself is excluded ("60 max" and "up to 60" keep it).
+    below: bool = False
 
 
 def parse_number(text: str) -> float | None:
@@ -166,7 +172,8 @@ def find_price(text: str) -> PriceRange | None:
                 continue  # "over -5": every price is, so it filters nothing
             value = 0.0  # "under -5": nothing costs less than nothing, and nothing is free
         if kind == "max":
-            return PriceRange(None, value, match.start(), match.end(), match.group(0))
+            below = bool(STRICTLY_BELOW.match(match.group(0)))
+            return PriceRange(None, value, match.start(), match.end(), match.group(0), below)
         if kind == "min":
             return PriceRange(value, None, match.start(), match.end(), match.group(0))
         low = round(value * (1 - AROUND_SPREAD), 2)

@@ -33,6 +33,7 @@ class Constraints:
     labels: tuple[str, ...] = ()  # the store's own labels, all of them ("eco collection")
     price_min: float | None = None
     price_max: float | None = None
+    price_below: bool = False  # "under 60": a product at exactly 60 is not under it
     min_rating: float | None = None
     on_sale: bool = False
     in_stock: bool = False

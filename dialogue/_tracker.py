@@ -210,11 +210,12 @@ def _apply(
         if high is None and c.price_max is not None and low is not None and c.price_max > low:
             high = c.price_max
         if (low is None or low >= 0) and (high is None or high >= 0):
-            c = replace(c, price_min=low, price_max=high)
+            below = ext.price.below if ext.price.maximum is not None else c.price_below
+            c = replace(c, price_min=low, price_max=high, price_below=below and high is not None)
     anchor = _price_anchor(state, ext, text) if CHEAPER_THAN.search(text) else None
     if anchor is not None and anchor.price is not None:
         # Strictly below the reference, and the same kind of product unless one was named.
-        c = replace(c, price_max=round(anchor.price - 0.01, 2))
+        c = replace(c, price_max=round(anchor.price - 0.01, 2), price_below=False)
         if c.price_min is not None and c.price_min > anchor.price:
             c = replace(c, price_min=None)
         if not c.categories and anchor.category:
@@ -306,7 +307,7 @@ def _remove(state: DialogueState, text: str, ext: Extraction, result: TrackResul
             c, x = Constraints(), Exclusions()
             state.prefer = Preferences()
         elif name == "price":
-            c = c.cleared("price_min", "price_max")
+            c = c.cleared("price_min", "price_max", "price_below")
             state.prefer = replace(state.prefer, cheaper=False)
         else:
             c = c.cleared(name)
@@ -316,7 +317,7 @@ def _remove(state: DialogueState, text: str, ext: Extraction, result: TrackResul
                 x = replace(x, on_sale=False)
         result.cleared.append(name)
     if ext.price is not None and not named:
-        c = c.cleared("price_min", "price_max")
+        c = c.cleared("price_min", "price_max", "price_below")
         result.cleared.append("price")
     if not c.categories:  # the kind's own words go with the kind
         state.prefer = replace(state.prefer, kinds=())

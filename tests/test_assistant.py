@@ -366,6 +366,14 @@ class TestGroundedReading:
         assert reply.dialogue.intent == "refine_search"
         assert reply.dialogue.state["filters"]["categories"] == ["bags"]
 
+    def test_under_a_price_leaves_that_price_out(self, assistant: Assistant):
+        under = assistant.respond(new_session(), "men's hoodies under 60")
+        assert under.suggestions and all(s.card.price < 60 for s in under.suggestions)
+        assert "under $60.00" in under.text
+        most = assistant.respond(new_session(), "men's hoodies, 60 max")
+        assert any(s.card.price == 60 for s in most.suggestions)  # the Frankie Sweatshirt
+        assert "up to $60.00" in most.text
+
     def test_a_kind_the_store_lacks_is_never_shown_as_found(self, assistant: Assistant):
         reply = assistant.respond(new_session(), "need a warm beanie for winter")
         assert "don't carry" in reply.text

@@ -56,6 +56,14 @@ class TestPrices:
         assert price is not None and (price.minimum, price.maximum) == (low, high)
 
     @pytest.mark.parametrize(
+        ("text", "below"),
+        [("under 60", True), ("less than $60", True), ("60 max", False), ("up to 60", False)],
+    )
+    def test_under_leaves_the_limit_out(self, text, below):
+        price = find_price(text)
+        assert price is not None and price.maximum == 60 and price.below is below
+
+    @pytest.mark.parametrize(
         ("text", "high"), [("sports bra sub 30", 30), ("I've got 70 to spend", 70)]
     )
     def test_everyday_limits(self, text, high):
