@@ -56,6 +56,7 @@ class RetrievalStack:
             image_encoder=self.image_encoder,
             clip_encoder=self.clip_encoder,
             candidates=self.settings.search_candidates,
+            catalog=self.settings.catalog,
         )
 
 

@@ -42,6 +42,9 @@ class Settings:
     clip_checkpoint: Path | None = None
     # Chroma: embedded under data_dir unless a server URL (http://host:port) is given.
     chroma_url: str | None = None
+    # Serve one catalog of the data dir (its name at ingest, e.g. "luma"); None serves all
+    # of them as one store, as the sample app does with Luma and eShop.
+    catalog: str | None = None
     hnsw_ef_search: int = 128
     search_candidates: int = 100
     # Voice input: "faster-whisper" (bundled Whisper tiny.en), "openai-whisper" (needs
@@ -143,6 +146,7 @@ class Settings:
                 if values[key] < 1:
                     raise ValueError(f"{key} must be >= 1")
             elif value in (None, "", "none") and key in (
+                "catalog",
                 "clip_model",
                 "clip_pretrained",
                 "chroma_url",

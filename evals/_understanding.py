@@ -116,8 +116,16 @@ class UnderstandingEvaluation:
         return report
 
     def _in_stores(self, entries: list[Any]) -> list[Any]:
-        """Entries whose store is in the data dir; the others are skipped, loudly."""
+        """Entries whose store is in the data dir (and is the one served, when the assistant
+        serves one catalog: SHOPASSIST_CATALOG); the others are skipped, loudly."""
         stores = {f.catalog for f in self.grader.facts.values()}
+        served = self.settings.catalog
+        if served is not None:
+            skipped = sorted({e.store for e in entries} - {served})
+            if skipped:
+                self.console.print(f"serving the {served} catalog alone: {', '.join(skipped)} "
+                                   "entries are left out")  # fmt: skip
+            stores &= {served}
         missing = sorted({e.store for e in entries} - stores)
         if missing:
             self.console.print(
@@ -209,6 +217,7 @@ class UnderstandingEvaluation:
             "sections": list(sections),
             "limit": options.limit,
             "catalogs": catalogs,
+            "served_catalog": self.settings.catalog,  # None: every catalog as one store
             "split": options.split,
             "files": {
                 **{name: str(options.file(name)) for name in SET_FILES},

@@ -162,9 +162,10 @@ class _DenseSpace:
         per_product = max(1, rows_total // max(1, self.products))
         if allowed is None and not ignore_paths and rows_total > exact_limit:
             pairs = self.index.query(self.name, vector, limit * per_product)
+            rows = [(self.position[i], s) for i, s in pairs if i in self.position]
             return _best_per_owner(
-                [(self.owner[self.position[i]], s) for i, s in pairs if i in self.position], limit
-            )
+                [(self.owner[r], s) for r, s in rows if self.view_row[r] >= 0], limit
+            )  # a vector of a product this view does not serve is skipped
         usable = self.view_row >= 0
         if allowed is not None:
             usable &= allowed[np.maximum(self.view_row, 0)]
@@ -235,10 +236,13 @@ class SearchEngine:
         candidates: int = 100,
         exact_limit: int = 2_000_000,
         cache_size: int = 512,
+        catalog: str | None = None,
     ) -> None:
         if candidates < 1 or exact_limit < 1:
             raise ValueError("candidates and exact_limit must be >= 1")
         self.store = store
+        # One store of several sharing a data dir: only this catalog's products are served.
+        self.catalog = catalog
         self.index = index
         self.text_encoder = text_encoder
         self.image_encoder = image_encoder
@@ -264,7 +268,10 @@ class SearchEngine:
         with self._refresh_lock:
             source_stamp = getattr(self.store, "stamp", None)
             stamp = source_stamp() if callable(source_stamp) else None  # before the facts
-            view = CatalogView(self.store.products())
+            products = self.store.products()
+            if self.catalog is not None:
+                products = [p for p in products if p.catalog == self.catalog]
+            view = CatalogView(products)
             documents = {pid: product_document(p).lower() for pid, p in view.products.items()}
             bm25 = BM25Index(tokenize(document) for document in documents.values())
             previous = self._snapshot

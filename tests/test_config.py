@@ -30,6 +30,13 @@ class TestSettings:
         monkeypatch.setenv("SHOPASSIST_SPEECH_PHRASE_MODEL", "false")
         assert load_settings().speech_phrase_model is False
 
+    def test_one_catalog_or_all(self, monkeypatch):
+        assert Settings().catalog is None  # every catalog of the data dir, as one store
+        monkeypatch.setenv("SHOPASSIST_CATALOG", "luma")
+        assert load_settings().catalog == "luma"
+        monkeypatch.setenv("SHOPASSIST_CATALOG", "")
+        assert load_settings().catalog is None
+
     def test_round_trip(self):
         settings = Settings(data_dir=Path("/d"), offline=False)
         assert Settings.from_dict(settings.to_dict()) == settings

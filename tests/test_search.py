@@ -176,6 +176,12 @@ class TestKindNouns:
         # words further in describe; colours, genders and kinds name no product
         assert not {"hooded", "insulated", "black", "women", "jacket", "yoga"} & set(names)
 
+    def test_one_catalog_of_a_shared_data_dir(self, engine):
+        eshop = SearchEngine(engine.store, engine.index, engine.text_encoder, catalog="eshop")
+        assert eshop.view.ids and all(pid.startswith("eshop:") for pid in eshop.view.ids)
+        hits = eshop.search(SearchQuery(text="duffle bag for the gym")).hits
+        assert hits and all(h.product.catalog == "eshop" for h in hits)
+
     def test_the_stores_labels_filter_together(self, engine):
         view = engine.view
         flagged = {p.id for p in view.products.values() if "eco collection" in p.labels}

@@ -348,6 +348,23 @@ def _tiny_simmc(folder: Path) -> Path:
 
 
 class TestCli:
+    def test_one_served_catalog_is_judged_on_its_own_entries(
+        self, assistant, tmp_path: Path, monkeypatch
+    ):
+        import evals._cli
+        from assistant.cli import main
+
+        monkeypatch.setattr(evals._cli, "build_assistant", lambda settings: assistant)
+        monkeypatch.setenv("SHOPASSIST_CATALOG", "eshop")
+        out = tmp_path / "reports"
+        args = ["--data-dir", str(tmp_path), "eval", "understanding", "--only", "requests",
+                "--split", "dev", "--out", str(out), "--no-progress"]  # fmt: skip
+        assert main(args) == 0
+        report = json.loads((out / "understanding.json").read_text())
+        assert report["context"]["served_catalog"] == "eshop"
+        stores = {r["id"].split("-")[1] for r in report["requests"]["results"]}
+        assert stores == {"eshop"}
+
     def test_eval_understanding_end_to_end(self, assistant, tmp_path: Path, monkeypatch):
         import evals._cli
         from assistant.cli import main
