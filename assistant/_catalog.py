@@ -4,7 +4,8 @@ types meet retrieval types."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import fields, replace
+from typing import Any
 
 from dialogue import (
     CatalogPort,
@@ -99,22 +100,13 @@ class RetrievalCatalog(CatalogPort):
         }  # fmt: skip
         kinds = _narrower_kinds(request.prefer.kinds, c.categories, category_words)
         try:
+            # A constraint reaches the engine under its own name: a new facet is a field of
+            # both dataclasses, not another line here.
             filters = Filters(
-                price_min=c.price_min,
+                **_same_fields(c, Filters, but=("price_max", "kinds")),
                 # "under 60": below the limit (a tenth of a cent under it, which no price is)
                 price_max=c.price_max - 0.001 if c.price_below and c.price_max else c.price_max,
-                colors=c.colors,
-                sizes=c.sizes,
-                categories=c.categories,
-                genders=c.genders,
-                brands=c.brands,
-                materials=c.materials,
-                activities=c.activities,
-                labels=c.labels,
                 kinds=kinds,
-                min_rating=c.min_rating,
-                on_sale=c.on_sale,
-                in_stock=c.in_stock,
             )
         except ValueError as exc:
             return SearchOutcome(matches=[], empty_reason=f"Those constraints conflict: {exc}.")
@@ -125,13 +117,8 @@ class RetrievalCatalog(CatalogPort):
             text=request.text,
             filters=filters,
             exclude=Exclusions(
-                colors=x.colors,
-                categories=x.categories,
-                brands=x.brands,
-                materials=x.materials,
+                **_same_fields(x, Exclusions, but=("product_ids",)),
                 product_ids=(*x.product_ids, *request.seen),
-                kinds=x.kinds,
-                on_sale=x.on_sale,
             ),
             prefer=Preferences(
                 cheaper=request.prefer.cheaper,
@@ -288,6 +275,16 @@ def _color_images(product: Product) -> tuple[tuple[str, str], ...]:
         if image.color:
             by_color.setdefault(image.color.lower(), (image.color, image.path))
     return tuple(by_color.values())
+
+
+def _same_fields(source: object, target: type, *, but: tuple[str, ...]) -> dict[str, Any]:
+    """The values of `source` for the fields `target` has under the same name, except those
+    the caller sets itself (`but`)."""
+    return {
+        f.name: getattr(source, f.name)
+        for f in fields(target)
+        if f.name not in but and hasattr(source, f.name)
+    }
 
 
 def _narrower_kinds(
