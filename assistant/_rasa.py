@@ -329,6 +329,10 @@ def _state_from_slots(
     state.shown = [cards[pid] or ProductCard(id=pid, title=pid, price=None) for pid in shown_ids]
     state.matches_shown = len(state.shown)
     if fresh:
+        # A new kind keeps who the shopper buys for, as the app's tracker does.
+        found = [canonical("gender", v) for v in _strings(slots.get("gender"))]
+        genders = tuple(dict.fromkeys(c[0] for c in found if c and c[1]))
+        state.constraints = Constraints(genders=genders)
         return state, notes, unknown
     values: dict[str, Any] = {}
     for slot, name in ENTITY_SLOTS.items():

@@ -114,6 +114,8 @@ REFERENCE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 ]
 ANAPHOR_DETERMINERS = {"that", "this", "the", "those", "these", "my"}
 SHADES = {"dark", "light", "pale", "bright", "deep"}
+NOT_SIZE_UNITS = {"bucks", "dollars", "dollar", "usd", "quid", "pounds", "euros", "percent",
+                  "off", "pct"}  # fmt: skip
 # "size 9999", "size XXXL": a size the catalog does not have, so the reply can say so.
 SIZE_ASKED = re.compile(
     r"\b(?:size|sz)\s+(?P<size>\d{1,6}|\d?x{0,5}[sml]|x{1,5}l)\b(?![.,]\d)", re.IGNORECASE
@@ -252,6 +254,9 @@ class EntityExtractor:
     # Building the phrase table --------------------------------------------------------------
     def _build(self, vocabulary: dict[str, list[str]], nlu: NluData, kinds: dict[str, str]) -> None:
         parts: list[tuple[str, str]] = []
+        # A campaign the store files products under ("Eco Friendly") is read as a label, so
+        # "eco friendly shorts" are shorts that carry it, never shorts or anything eco.
+        labels = {v.lower().strip() for v in vocabulary.get("label", [])}
         for facet, values in vocabulary.items():
             type_ = CATALOG_FACETS.get(facet)
             if type_ is None:
@@ -259,6 +264,8 @@ class EntityExtractor:
             for value in values:
                 canonical = value.lower().strip()
                 if not canonical or (type_ == "category" and canonical in NOISE_CATEGORIES):
+                    continue
+                if type_ == "category" and canonical in labels:
                     continue
                 self.catalog[type_].add(canonical)
                 if type_ == "title":
@@ -270,11 +277,14 @@ class EntityExtractor:
                 words = canonical.split()
                 if type_ == "label" and len(words) >= 3:
                     # "the new yoga collection" for "New Luma Yoga Collection": a long
-                    # campaign name said with one word left out.
-                    for left_out in range(len(words)):
-                        shorter = " ".join(words[:left_out] + words[left_out + 1 :])
-                        if not self._lookup(_normalise(shorter)):
-                            self._add(shorter, type_, canonical, known=True)
+                    # campaign name said with an inner word left out, if what is left is
+                    # still a name (not "for him" from "Gifts for Him").
+                    for left_out in range(1, len(words) - 1):
+                        shorter = words[:left_out] + words[left_out + 1 :]
+                        if len([w for w in shorter if w not in STOP_WORDS]) < 2:
+                            continue
+                        if not self._lookup(" ".join(shorter)):
+                            self._add(" ".join(shorter), type_, canonical, known=True)
         for surface, title in _title_surfaces(self.catalog["title"], nlu).items():
             self._add(surface, "title", title, known=True)
         # "tanks" is the category Tanks before it is a part of "Bras & Tanks".
@@ -310,7 +320,7 @@ class EntityExtractor:
         # only: "a new jacket" asks for a jacket.
         for key, phrases in list(self.table.items()):
             if " " not in key and key in self.plain_words:
-                kept = [p for p in phrases if p.type != "label"]
+                kept = [p for p in phrases if p.type != "label" or p.value != key]
                 if kept:
                     self.table[key] = kept
                 else:
@@ -325,33 +335,37 @@ class EntityExtractor:
             words = key.split()
             if not words or any(p.known for p in self._lookup(key)):
                 continue
-            if len(words) == 1:
-                if key in self.plain_words:
-                    continue
-                self.name_words[key] = {
-                    w for title in titles for w in _normalise(title).split() if w != key
-                }
+            if any(len(w) < 3 or w in STOP_WORDS for w in words):
+                continue  # "push it", "olivia 1": not a name a shopper says
+            if len(words) == 1 and key in self.plain_words:
+                continue
+            self.name_words[key] = {
+                w for title in titles for w in _title_words(title) if w not in words
+            }
             for surface in {key, key.replace("-", " "), key.replace("-", "")}:
                 self._add(surface, "title", key, known=True)
 
     def _names_a_product(
         self, tokens: list[tuple[str, int, int]], i: int, consumed: int, name: str
     ) -> bool:
-        """Whether a one-word name at token i is meant as one: with a word of its titles after
-        it ("teton pullover"), or, said exactly, after "the" ("the trailtracker") or as
-        (nearly) the whole message ("trailtracker?"). "zero phone signal" is no Zero Gravity
-        product, and a near-miss ("in the spring") is no Sprint helmet."""
+        """Whether a product name at token i is meant as one: with a word of its titles after
+        it ("teton pullover", "frankie sweat shirt"), or, said exactly, after "the" ("the
+        trailtracker") or as the whole message ("trailtracker?"). "zero phone signal" is no
+        Zero Gravity product, "a bag with dual handle straps" no Dual Handle Cardio Ball, and a
+        near-miss ("in the spring") no Sprint helmet."""
         if name not in self.name_words:
-            return True
+            return True  # a whole title
         end = i + consumed
-        following = _normalise(tokens[end][0]) if end < len(tokens) else ""
+        after = [_normalise(t) for t, _, _ in tokens[end : end + 2]]
         title_words = self.name_words[name]
-        if following in title_words or _singular(following) in title_words:
-            return True
+        for following in (after[0] if after else "", "".join(after)):
+            if following and (following in title_words or _singular(following) in title_words):
+                return True
         said = "".join(_normalise(t) for t, _, _ in tokens[i:end])
         exact = said == name.replace(" ", "")  # "trail tracker" is "trailtracker"
         previous = tokens[i - 1][0].lower() if i else ""
-        return exact and (previous in ANAPHOR_DETERMINERS or len(tokens) <= 4)
+        alone = i == 0 and end == len(tokens)
+        return exact and (previous in ANAPHOR_DETERMINERS or alone)
 
     def _resolves(self, text: str) -> bool:
         return any(p.known for p in self._lookup(_normalise(text)))
@@ -454,8 +468,14 @@ class EntityExtractor:
                 known=phrase.known,
                 spelt=spelt,
             )
-            # "womens shorts 30", "grey capris 29": a number right after a catalog word
-            after_catalog_word = bool(found) and found[-1].end == tokens[i - 1][2] if i else False
+            # "womens shorts 30", "grey capris 29": a number right after a catalog word (not
+            # "shorts 30 bucks", "30 percent off")
+            unit = tokens[i + consumed][0].lower() if i + consumed < len(tokens) else ""
+            after_catalog_word = (
+                bool(found) and found[-1].end == tokens[i - 1][2] and unit not in NOT_SIZE_UNITS
+                if i
+                else False
+            )
             if (
                 phrase.type != "size"
                 or _size_context(text, tokens, i, consumed)
@@ -479,7 +499,7 @@ class EntityExtractor:
                 phrases = self._lookup(joined)  # "sweat shirt", "back pack"
                 key = joined if phrases else key
                 if not phrases and not set(key.split()) <= self.plain_words:
-                    near = self._fuzzy(key, self.fuzzy_pairs)  # "jump rop", "climbing harnes"
+                    near = self._fuzzy_pair(key)  # "jump rop", "foam rolr"
                     phrases, key = (self.table[near], near) if near else ([], key)
             if phrases:
                 return phrases[0], n, tokens[i + n - 1][2], key
@@ -488,6 +508,23 @@ class EntityExtractor:
             key = self._fuzzy(word, self.fuzzy_keys)
             if key:
                 return self.table[key][0], 1, tokens[i][2], key
+        return None
+
+    def _fuzzy_pair(self, said: str) -> str | None:
+        """A known two-word name with one word said exactly and the other one edit away
+        from a word of four letters or more ("jump rop"), never two words changed at once
+        ("rain boot" is no "rain coat": one edit apart, but "boot" is a word of its own)."""
+        first, second = said.split()
+        for key in self.fuzzy_pairs:
+            a, b = key.split()
+            if first == a and second != b and len(b) >= 4 and second not in self.plain_words:
+                near = _edit_distance(second, b, 1) <= 1
+            elif second == b and first != a and len(a) >= 4 and first not in self.plain_words:
+                near = _edit_distance(first, a, 1) <= 1
+            else:
+                continue
+            if near and any(p.known for p in self.table[key]):
+                return key
         return None
 
     def _fuzzy(self, word: str, keys: list[str]) -> str | None:
@@ -622,6 +659,9 @@ def _quantity(text: str) -> int | None:
 
 def _negated_before(text: str, start: int) -> bool:
     window = text[max(0, start - 24) : start].lower().split()
+    said = text[start:].lower().split()[:1]
+    if window and window[-1] == "no" and said and said[0] in INTERJECTION_AFTER:
+        return False  # "wait no it's for my son": "no" answers, "it" is not refused
     while window and window[-1] in ANAPHOR_DETERMINERS:
         window.pop()  # "not the first one"
     return bool(window) and (window[-1] in NEGATORS or " ".join(window[-2:]) in NEGATOR_PHRASES)

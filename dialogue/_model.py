@@ -94,6 +94,8 @@ LIST_QUESTION = re.compile(
     r"|^\W*(?:(?:do|does|are|is|got|have)\s+)?any\b(?!\s*(?:thing|one|body)\b)",
     re.I,
 )
+# "which of these", "any of those", "do any of them": the list on screen, pointed at.
+THE_LIST = re.compile(r"\b(?:of\s+)?(?:these|those|them)\b", re.IGNORECASE)
 # "are they polarized?": a pronoun for the item on screen.
 PRONOUN = re.compile(r"\b(?:it|they|this|that|these|those|them|its|their)\b", re.IGNORECASE)
 LIST_FILTER_TYPES = ("color", "size", "material", "brand", "gender", "feature")
@@ -268,9 +270,10 @@ class DialogueModel:
                 )  # "which of these are reflective?": a feature word, even one we lack
             )
         ):
-            if LIST_QUESTION.search(parse.text):
+            if THE_LIST.search(parse.text):
                 # "which of these are reflective? I bike in the dark": the kind stays the
-                # list's, whatever other kind words the reason gives.
+                # list's, whatever other kind words the reason gives ("any jackets in blue?"
+                # names a kind to search instead).
                 ext.entities = [e for e in ext.entities if e.type != "category" or e.negated]
             return "refine_search"  # the shown list, filtered
         if intent in REFINING and nothing_yet and (categories or ext.price is not None):

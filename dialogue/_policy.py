@@ -181,7 +181,8 @@ class Policy:
         if named:
             # "Do you have the Augusta jacket?": that product, alone, so "it" means it next.
             outcome = SearchOutcome(matches=[Match(card, MatchEvidence()) for card in named])
-            state.focus = named[0].id
+            # One product is "it" next; a name several carry ("trailtracker") needs saying which.
+            state.focus = named[0].id if len(named) == 1 else None
             if len(named) == 1:
                 draft.product = named[0]  # the answer is about that product
         kind_missing = any(type_ == "category" for type_, _ in track.unavailable)
@@ -190,9 +191,7 @@ class Policy:
             # nearest thing, never as beanies.
             self._say(draft, state, "instead")
             draft.alternatives = self._suggest(outcome.matches, state, draft)
-            state.shown = [s.card for s in draft.alternatives]
-            state.matches_shown = 0
-            state.seen = [card.id for card in state.shown]
+            self._replace_list(state, [s.card for s in draft.alternatives])
             draft.action = "search"
             return
         # Only what filtered is said: "bags for women" where bags have no gender would lie.
@@ -219,9 +218,7 @@ class Policy:
                 # Shown as alternatives: they do not meet every constraint.
                 self._say(draft, state, "relaxation", relaxation=outcome.relaxed_constraint)
                 draft.alternatives = self._suggest(outcome.relaxed_matches, state, draft)
-                state.shown = [s.card for s in draft.alternatives]
-                state.matches_shown = 0
-                state.seen = [card.id for card in state.shown]
+                self._replace_list(state, [s.card for s in draft.alternatives])
             elif outcome.empty_reason:
                 draft.lines.append(outcome.empty_reason)
                 draft.facts.append(outcome.empty_reason)
@@ -259,6 +256,15 @@ class Policy:
             # A new list: "it" is its one full match or needs saying which, never the item
             # a turn before the list ("also a jump rope", then "add it").
             state.focus = None
+
+    @staticmethod
+    def _replace_list(state: DialogueState, cards: list[ProductCard]) -> None:
+        """A list of near things, none a match: on screen and referable, and "it" no longer
+        the item from before it."""
+        state.shown = cards
+        state.matches_shown = 0
+        state.seen = [card.id for card in cards]
+        state.focus = None
 
     def _suggest(
         self, matches: list[Match], state: DialogueState, draft: _Draft, start: int = 1
@@ -353,10 +359,16 @@ class Policy:
             return []
         if not track.targets and track.titled:
             named = self._titled(track.titled)
+            if len(named) > 1:
+                # "is the trailtracker any good?" names a shoe and a watch: show both, ask.
+                self._put_on_screen(state, named, draft)
+                state.focus = None
+                self._say(draft, state, "which_item")
+                return []
             if named:
                 state.focus = named[0].id
                 if [card.id for card in state.shown] != [named[0].id]:
-                    self._put_on_screen(state, named[0], draft)
+                    self._put_on_screen(state, named, draft)
                 return named
         if not track.targets:
             self._say(draft, state, "which_item" if state.shown else "need_results")
@@ -368,17 +380,17 @@ class Policy:
             self._say(draft, state, "need_results")
         named_on_screen = track.titled and not track.referenced and len(cards) == 1
         if named_on_screen and [card.id for card in state.shown] != [cards[0].id]:
-            self._put_on_screen(state, cards[0], draft)  # named by title from the list
+            self._put_on_screen(state, cards, draft)  # named by title from the list
         return cards
 
-    def _put_on_screen(self, state: DialogueState, card: ProductCard, draft: _Draft) -> None:
-        """A product asked about by name is shown alone with the answer (even when it was in
-        the list), so the shopper sees it and "add it" or "the first one" mean it."""
-        match = Match(card, MatchEvidence())
-        draft.suggestions = [Suggestion(card, self.reason(match, state), match.evidence)]
-        state.shown = [card]
-        state.matches_shown = 1
-        state.seen = [card.id]
+    def _put_on_screen(self, state: DialogueState, cards: list[ProductCard], draft: _Draft) -> None:
+        """Products asked about by name are shown alone with the answer (even when they were
+        in the list), so the shopper sees them and "add it" or "the first one" mean them."""
+        matches = [Match(card, MatchEvidence()) for card in cards]
+        draft.suggestions = [Suggestion(m.card, self.reason(m, state), m.evidence) for m in matches]
+        state.shown = list(cards)
+        state.matches_shown = len(cards)
+        state.seen = [card.id for card in cards]
 
     def _say_gone(self, draft: _Draft, state: DialogueState, product_ids: list[str]) -> bool:
         """Products the shopper saw (or carted) that a catalog update removed: say so by name

@@ -90,12 +90,13 @@ STRICTLY_BELOW = re.compile(
     r"(?:under|below|beneath|less\s+th[ae]n|lower\s+than|cheaper\s+than|sub|undr|unter|<)\b|<",
     re.IGNORECASE,
 )
-# A number read as a length, weight or age rather than money.
+# A number read as a length, weight or age rather than money ("5'4", "6 foot", "30 years").
 MEASURE_AFTER = re.compile(
-    r"\s?(?:['\u2019\u2032\"]|(?:ft|feet|foot|cm|mm|inch(?:es)?|in\b|kg|kilos?|lbs?|"
-    r"pounds?\s+(?:heavy|weight)|years?|yrs?|yo\b|months?|stone|st\b|miles?|km)\b)",
+    r"\s?(?:['\u2019\u2032]\d|(?:ft|feet|foot|cm|mm|inch(?:es)?|kg|kilos?|lbs?|"
+    r"pounds?\s+(?:heavy|weight)|years?\s+old|yrs?\s+old|months?\s+old|miles?|km)\b)",
     re.IGNORECASE,
 )
+MONEY_WORD = re.compile(r"[$€£]|dollar|buck|usd|eur|quid", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,12 +151,12 @@ def _words_to_number(text: str) -> float | None:
 def find_price(text: str) -> PriceRange | None:
     """The first price constraint in the text, if any."""
     for kind, pattern in PATTERNS:
-        match = pattern.search(text)
+        match = next(
+            (m for m in pattern.finditer(text) if not _a_measure(text, m)), None
+        )  # "I'm around 6 foot, budget around 80": the height is skipped, the budget kept
         if not match:
             continue
         groups = match.groupdict()
-        if MEASURE_AFTER.match(text, match.end()):
-            continue  # "about 5'4", "around 6 foot": a height, not a price
         if kind == "between":
             if re.search(r"[a-z]-[a-z]", match.group(0), re.IGNORECASE):
                 continue  # "seventy-five" is one number, not a range
@@ -180,6 +181,11 @@ def find_price(text: str) -> PriceRange | None:
         high = round(value * (1 + AROUND_SPREAD), 2)
         return PriceRange(low, high, match.start(), match.end(), match.group(0))
     return None
+
+
+def _a_measure(text: str, match: re.Match[str]) -> bool:
+    """ "about 5'4", "around 6 foot": a height, not a price (unless money is named)."""
+    return not MONEY_WORD.search(match.group(0)) and bool(MEASURE_AFTER.match(text, match.end()))
 
 
 def _looks_like_price(text: str, high: float) -> bool:

@@ -180,8 +180,16 @@ def _apply(
     if within:
         # "a bag, but NOT a backpack": the bag is wanted, the backpack's noun is what goes.
         x = replace(x, kinds=tuple(dict.fromkeys([*x.kinds, *within.values()])))
+    # "like the purple hoodie but in blue": purple says which shown hoodie, so it is no
+    # wish; with no such hoodie on screen ("show me the red jackets") the colour is one.
+    on_screen = {card.id for card in state.shown}
+    pointing = any(
+        set(_by_attribute(state, r)) & on_screen
+        for r in ext.references
+        if r.kind in ("category", "color")
+    )
     for type_, name in FIELD_OF.items():
-        wanted = ext.values(type_, known=True, qualifiers=False)
+        wanted = ext.values(type_, known=True, qualifiers=not pointing)
         if wanted:
             adds = ext.additive and (name != "categories" or EITHER.search(text))
             updates[name] = (

@@ -119,14 +119,14 @@ class UnderstandingEvaluation:
         """Entries whose store is in the data dir (and is the one served, when the assistant
         serves one catalog: SHOPASSIST_CATALOG); the others are skipped, loudly."""
         stores = {f.catalog for f in self.grader.facts.values()}
+        missing = sorted({e.store for e in entries} - stores)
         served = self.settings.catalog
         if served is not None:
-            skipped = sorted({e.store for e in entries} - {served})
+            skipped = sorted({e.store for e in entries} - {served} - set(missing))
             if skipped:
                 self.console.print(f"serving the {served} catalog alone: {', '.join(skipped)} "
                                    "entries are left out")  # fmt: skip
             stores &= {served}
-        missing = sorted({e.store for e in entries} - stores)
         if missing:
             self.console.print(
                 f"[bold red]warning:[/] no catalog named {', '.join(missing)} in the data dir; "

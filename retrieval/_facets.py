@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from retrieval._model import SALE_CATEGORY, Product
+from retrieval._model import NO_VALUES, SALE_CATEGORY, YES_VALUES, Product
 from retrieval._query import Exclusions, Filters
 
 # Filters field -> facet name; "unisex" products match every gender filter.
@@ -45,6 +45,8 @@ LABELS = {
     "kinds": "kind",
     "labels": "label",
 }
+# Attributes that are facets of their own, never yes/no labels.
+FACET_ATTRIBUTES = {"color", "size", "gender", "material", "activity", "brand"}
 # Category names that only group other campaigns ("Collections > Eco Friendly").
 CAMPAIGN_PARENTS = {"collections", "promotions"}
 Mask = np.ndarray
@@ -89,8 +91,8 @@ class CatalogView:
             postings["catalog"][product.catalog].append(i)
             for word in title_words(product.title):
                 postings["title_word"][word].append(i)
-            for label in product.labels:
-                postings["label"][label].append(i)
+        for name, rows in _flag_labels(self.products.values()).items():
+            postings["label"][name].extend(rows)
         for name, rows in _campaign_labels(self.products.values(), postings["label"]).items():
             postings["label"][name].extend(rows)
         self.postings = {
@@ -357,6 +359,32 @@ class CatalogView:
         if name in ("price_min", "price_max"):
             return f"{label} ${value:.2f}"
         return f"{label} {value}"
+
+
+def _flag_labels(products: Iterable[Product]) -> dict[str, list[int]]:
+    """The store's own yes/no labels ("eco collection", "new", "performance fabric", "erin
+    recommends") -> the rows that say yes: attributes every product of the catalog writes as
+    a yes or a no (one product's `pockets: 1` beside another's `pockets: 2` is a count, not a
+    label). The sale flag is `in_sale`; facet attributes are facets."""
+    said: dict[str, set[str]] = defaultdict(set)
+    products = list(products)
+    for product in products:
+        for name, values in product.attributes.items():
+            said[name] |= {v.strip().lower() for v in values}
+    flags = {
+        name
+        for name, values in said.items()
+        if name != "sale"
+        and name not in FACET_ATTRIBUTES
+        and values & YES_VALUES
+        and values <= YES_VALUES | NO_VALUES
+    }
+    labels: dict[str, list[int]] = defaultdict(list)
+    for row, product in enumerate(products):
+        for name in flags:
+            if {v.strip().lower() for v in product.attributes.get(name, [])} & YES_VALUES:
+                labels[name.replace("_", " ").strip().lower()].append(row)
+    return labels
 
 
 def _campaign_labels(

@@ -129,18 +129,6 @@ class Product:
         return any(SALE_CATEGORY.search(name) for path in self.categories for name in path)
 
     @property
-    def labels(self) -> list[str]:
-        """The store's own yes/no labels set on this product, by attribute name ("eco
-        collection", "new", "performance fabric", "erin recommends"): every attribute whose
-        values are all a yes or a no. The sale flag is read by `in_sale` instead."""
-        labels = []
-        for name, values in self.attributes.items():
-            said = {v.strip().lower() for v in values}
-            if name != "sale" and said & YES_VALUES and said <= YES_VALUES | NO_VALUES:
-                labels.append(name.replace("_", " ").strip().lower())
-        return labels
-
-    @property
     def in_stock(self) -> bool:
         return not self.variants or any(v.in_stock for v in self.variants)
 

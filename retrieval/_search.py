@@ -270,7 +270,14 @@ class SearchEngine:
             stamp = source_stamp() if callable(source_stamp) else None  # before the facts
             products = self.store.products()
             if self.catalog is not None:
-                products = [p for p in products if p.catalog == self.catalog]
+                served = [p for p in products if p.catalog == self.catalog]
+                if products and not served:
+                    log.warning(
+                        "no catalog named %r in the store (it has %s): serving nothing",
+                        self.catalog,
+                        ", ".join(sorted({p.catalog for p in products})),
+                    )
+                products = served
             view = CatalogView(products)
             documents = {pid: product_document(p).lower() for pid, p in view.products.items()}
             bm25 = BM25Index(tokenize(document) for document in documents.values())

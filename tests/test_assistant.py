@@ -374,6 +374,26 @@ class TestGroundedReading:
         assert any(s.card.price == 60 for s in most.suggestions)  # the Frankie Sweatshirt
         assert "up to $60.00" in most.text
 
+    def test_a_colour_with_nothing_on_screen_is_a_wish(self, assistant: Assistant):
+        reply = assistant.respond(new_session(), "show me the red jackets")
+        assert reply.dialogue.state["filters"]["colors"] == ["red"]
+
+    def test_a_new_kind_in_a_question_is_searched(self, assistant: Assistant):
+        sid = new_session()
+        assistant.respond(sid, "men's hoodies")
+        reply = assistant.respond(sid, "any jackets in blue?")
+        assert reply.dialogue.state["filters"]["categories"] == ["jackets"]
+
+    def test_a_campaign_word_with_a_kind_wants_both(self, assistant: Assistant):
+        reply = assistant.respond(new_session(), "eco shorts")
+        state = reply.dialogue.state
+        assert state["filters"]["categories"] == ["shorts"]
+        assert state["filters"]["labels"] == ["eco friendly"]
+
+    def test_a_name_several_products_carry_asks_which(self, assistant: Assistant):
+        reply = assistant.respond(new_session(), "is the trailtracker any good?")
+        assert reply.dialogue.action == "which_item" and len(reply.suggestions) == 2
+
     def test_a_kind_the_store_lacks_is_never_shown_as_found(self, assistant: Assistant):
         reply = assistant.respond(new_session(), "need a warm beanie for winter")
         assert "don't carry" in reply.text

@@ -184,7 +184,11 @@ class TestKindNouns:
 
     def test_the_stores_labels_filter_together(self, engine):
         view = engine.view
-        flagged = {p.id for p in view.products.values() if "eco collection" in p.labels}
+        flagged = {
+            p.id
+            for p in view.products.values()
+            if {"yes", "1"} & {v.lower() for v in p.attributes.get("eco_collection", [])}
+        }
         hits = engine.search(
             SearchQuery(text="shorts", filters=Filters(labels=("eco collection",)))
         )
@@ -200,7 +204,11 @@ class TestKindNouns:
             for p in view.products.values()
             if any("Performance Fabrics" in path for path in p.categories)
         }
-        flagged = {p.id for p in view.products.values() if "performance fabric" in p.labels}
+        flagged = {
+            p.id
+            for p in view.products.values()
+            if {"yes", "1"} & {v.lower() for v in p.attributes.get("performance_fabric", [])}
+        }
         labelled = set(
             view.ids_of(view.allowed(Filters(labels=("performance fabric",)), Exclusions()))
         )

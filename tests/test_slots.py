@@ -64,6 +64,15 @@ class TestPrices:
         assert price is not None and price.maximum == 60 and price.below is below
 
     @pytest.mark.parametrize(
+        ("text", "low", "high"),
+        [("jackets under 50 in blue", None, 50), ("over 30 in green", 30, None),
+         ("I'm around 6 foot, budget around 80", 64, 96)],
+    )  # fmt: skip
+    def test_a_measure_word_hides_no_price(self, text, low, high):
+        price = find_price(text)
+        assert price is not None and (price.minimum, price.maximum) == (low, high)
+
+    @pytest.mark.parametrize(
         ("text", "high"), [("sports bra sub 30", 30), ("I've got 70 to spend", 70)]
     )
     def test_everyday_limits(self, text, high):
@@ -166,6 +175,12 @@ class TestNegation:
         # an everyday word, a near miss or a name among other words is no product name
         assert not any(t == "title" for t, _, _ in slots(named, "I need a map, zero signal here"))
         assert not any(t == "title" for t, _, _ in slots(named, "trailtrackr for my hiking trip"))
+        pair = EntityExtractor(
+            VOCABULARY, load_nlu(REPO / "prompts" / "nlu.yml"), None,
+            {"dual handle": ("Dual Handle Cardio Ball",)},
+        )  # fmt: skip
+        assert not any(t == "title" for t, _, _ in slots(pair, "a bag with dual handle straps"))
+        assert ("title", "dual handle", False) in slots(pair, "the dual handle cardio ball")
 
     def test_the_colour_of_a_pointed_at_item_says_which_item(self, extractor):
         ext = extractor.extract("like the purple hoodie but in blue")
@@ -207,6 +222,7 @@ class TestNegation:
         read = EntityExtractor(vocabulary, nlu, {"jump rope": "Fitness Equipment"})
         assert slots(read, "cheep jump rop") == {("category", "fitness equipment", False)}
         assert slots(read, "jump right in") == set()  # everyday words stay words
+        assert slots(read, "jump roof") == set()  # one letter off, but a word of its own
 
     def test_a_product_noun_after_with_describes_the_kind(self, extractor):
         found = slots(extractor, "a bag with a watch pocket")
