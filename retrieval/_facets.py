@@ -353,7 +353,8 @@ class CatalogView:
         value = getattr(filters, name)
         label = LABELS.get(name, name)
         if isinstance(value, tuple):
-            return f"{label} {' or '.join(value)}"
+            joiner = " and " if name == "labels" else " or "  # every label, any other value
+            return f"{label} {joiner.join(value)}"
         if isinstance(value, bool):
             return label
         if name in ("price_min", "price_max"):

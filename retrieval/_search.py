@@ -841,7 +841,8 @@ def _constraints_met(product: Product, filters: Filters) -> list[str]:
         met.append(f"size {' / '.join(have)} available")
     price = product.effective_price
     if price is not None and filters.price_max is not None:
-        met.append(f"${price:.2f}, under your ${filters.price_max:.2f} limit")
+        where = "under" if f"{price:.2f}" != f"{filters.price_max:.2f}" else "at"
+        met.append(f"${price:.2f}, {where} your ${filters.price_max:.2f} limit")
     if price is not None and filters.price_min is not None:
         met.append(f"${price:.2f}, above your ${filters.price_min:.2f} minimum")
     for name, facet in (
@@ -874,9 +875,11 @@ def _constraints_unmet(product: Product, filters: Filters, labels_of: set[str]) 
     unmet = []
     price = product.effective_price
     if filters.price_max is not None and (price is None or price > filters.price_max):
-        unmet.append(
-            f"over your ${filters.price_max:.2f} limit" + (f" (${price:.2f})" if price else "")
-        )
+        limit = f"${filters.price_max:.2f}"
+        if price is not None and f"${price:.2f}" == limit:
+            unmet.append(f"{limit}, not under your {limit} limit")  # "under 60" and it is 60
+        else:
+            unmet.append(f"over your {limit} limit" + (f" (${price:.2f})" if price else ""))
     if filters.price_min is not None and (price is None or price < filters.price_min):
         unmet.append(f"below your ${filters.price_min:.2f} minimum")
     for name, facet in (

@@ -176,6 +176,19 @@ class TestKindNouns:
         # words further in describe; colours, genders and kinds name no product
         assert not {"hooded", "insulated", "black", "women", "jacket", "yoga"} & set(names)
 
+    def test_a_price_at_the_limit_is_said_as_it_is(self):
+        from retrieval._search import _constraints_met, _constraints_unmet
+
+        at_sixty = Product.from_dict(
+            {"id": "x:1", "catalog": "x", "sku": "1", "title": "T", "price": 60.0}
+        )
+        assert _constraints_met(at_sixty, Filters(price_max=60.0)) == [
+            "$60.00, at your $60.00 limit"
+        ]  # "60 max"
+        assert _constraints_unmet(at_sixty, Filters(price_max=59.999), set()) == [
+            "$60.00, not under your $60.00 limit"
+        ]  # "under 60"
+
     def test_one_catalog_of_a_shared_data_dir(self, engine):
         eshop = SearchEngine(engine.store, engine.index, engine.text_encoder, catalog="eshop")
         assert eshop.view.ids and all(pid.startswith("eshop:") for pid in eshop.view.ids)
