@@ -94,10 +94,9 @@ class RetrievalCatalog(CatalogPort):
                 constraints=c,
                 text=" ".join([request.text, *words]).strip(),
             )
-        category_words = {
-            singular(w) for name in self.engine.view.vocabulary("category")
-            for w in TITLE_WORD.findall(name)
-        }  # fmt: skip
+        category_words = {  # from the vocabulary computed once per catalog view
+            singular(w) for name in self.vocabulary()["category"] for w in TITLE_WORD.findall(name)
+        }
         kinds = _narrower_kinds(request.prefer.kinds, c.categories, category_words)
         try:
             # A constraint reaches the engine under its own name: a new facet is a field of

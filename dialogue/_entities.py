@@ -505,7 +505,7 @@ class EntityExtractor:
                 return phrases[0], n, tokens[i + n - 1][2], key
         word = tokens[i][0].lower()
         if len(word) >= 4 and word not in self.plain_words and not word.isdigit():
-            key = self._fuzzy(word, self.fuzzy_keys)
+            key = self._fuzzy(word)
             if key:
                 return self.table[key][0], 1, tokens[i][2], key
         return None
@@ -527,10 +527,10 @@ class EntityExtractor:
                 return key
         return None
 
-    def _fuzzy(self, word: str, keys: list[str]) -> str | None:
+    def _fuzzy(self, word: str) -> str | None:
         limit = 1 if len(word) < 8 else 2
         best: tuple[int, str] | None = None
-        for key in keys:
+        for key in self.fuzzy_keys:
             if abs(len(key) - len(word)) > limit or key[0] != word[0]:
                 continue
             distance = _edit_distance(word, key, limit)

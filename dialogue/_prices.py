@@ -36,6 +36,12 @@ def _n(name: str) -> str:
 _NEGATIVE = r"(?P<negative>-|\u2212|minus\s+|negative\s+)?"
 
 
+# Limits that leave the limit itself out: "under 60" is no $60 item ("60 max" keeps it).
+_BELOW = (
+    r"under|below|beneath|less\s+th[ae]n|lower\s+than|cheaper\s+than|sub(?=\s*[$€£]?\d)|"
+    r"undr|unter|<"
+)
+
 # Order matters: ranges before one-sided bounds.
 PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
@@ -48,9 +54,8 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "max",
         re.compile(
-            r"\b(?:under|below|beneath|less\s+than|lower\s+than|cheaper\s+than|no\s+more\s+than|"
-            r"not\s+more\s+than|at\s+most|up\s+to|max(?:imum)?(?:\s+of)?|within|sub(?=\s*[$€£]?\d)|"
-            r"budget\s+(?:is|of)|less\s+then|undr|unter|<)\s*" + _NEGATIVE + _n("value"),
+            rf"\b(?:{_BELOW}|no\s+more\s+than|not\s+more\s+than|at\s+most|up\s+to|"
+            r"max(?:imum)?(?:\s+of)?|within|budget\s+(?:is|of))\s*" + _NEGATIVE + _n("value"),
             re.IGNORECASE,
         ),
     ),
@@ -86,10 +91,7 @@ CHEAP_WORDS = re.compile(
     re.IGNORECASE,
 )
 AROUND_SPREAD = 0.2
-STRICTLY_BELOW = re.compile(
-    r"(?:under|below|beneath|less\s+th[ae]n|lower\s+than|cheaper\s+than|sub|undr|unter|<)\b|<",
-    re.IGNORECASE,
-)
+STRICTLY_BELOW = re.compile(rf"(?:{_BELOW})", re.IGNORECASE)
 # A number read as a length, weight or age rather than money ("5'4", "6 foot", "30 years").
 MEASURE_AFTER = re.compile(
     r"\s?(?:['\u2019\u2032]\d|(?:ft|feet|foot|cm|mm|inch(?:es)?|kg|kilos?|lbs?|"

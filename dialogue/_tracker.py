@@ -48,10 +48,10 @@ RESET = re.compile(
 CHEAPER_THAN = re.compile(
     r"\b(?:cheaper|less expensive|lower[- ]priced|more affordable|less pricey)\b", re.I
 )
-# "aren't on clearance", "not discounted", "full price": the sale is unwanted.
 # Kinds add up only as alternatives ("or hoodies", "either"): "also a jump rope" or "and a
 # chalk bag" is the next thing to find, where "in blue too" adds a colour to the list.
 EITHER = re.compile(r"\b(?:or|either)\b", re.IGNORECASE)
+# "aren't on clearance", "not discounted", "full price": the sale is unwanted.
 NOT_ON_SALE = re.compile(
     r"(?:\bnot|n't|\bno)\s+(?:\w+\s+){0,2}?(?:on sale|on clearance|discounted|reduced|"
     r"marked down|in the sale|sale items?|clearance)\b|\bfull[- ]price\b|\bnon[- ]sale\b",

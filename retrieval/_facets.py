@@ -198,11 +198,10 @@ class CatalogView:
         "pulse recon", "frankie") -> the titles that carry them.
 
         Why: shoppers name a product by the part of its title that is a name, not by the whole
-        title ("the Teton pullover", "trailtracker"). A name is a title word (or two adjacent)
-        before the title's noun that at most `NAME_PRODUCTS` titles use, that no product
-        describes itself with unless its title has it too (everyday words such as "summit" or
-        "trail" turn up in other products' descriptions), and that is no colour, material,
-        size, kind or category word.
+        title ("the Teton pullover", "trailtracker"). A name is the first word of a title (or
+        its first two) that at most `NAME_PRODUCTS` titles open with, that no product
+        describes itself with unless its title has it too (everyday words turn up in other
+        products' descriptions), and that is no colour, material, size, kind or category word.
         """
         kinds = self.kind_nouns()
         common = {v for f in (*DESCRIBING_FACETS, "category") for v in self.postings.get(f, {})}
