@@ -252,9 +252,10 @@ class Policy:
         state.matches_shown = len(draft.suggestions)
         shown_ids = [card.id for card in state.shown]
         state.seen = [*state.seen, *shown_ids] if state.page else shown_ids
-        if state.focus not in shown_ids[: state.matches_shown]:
+        if state.focus not in shown_ids[: state.matches_shown] and state.focus != state.similar_to:
             # A new list: "it" is its one full match or needs saying which, never the item
-            # a turn before the list ("also a jump rope", then "add it").
+            # a turn before the list ("also a jump rope", then "add it"); "more like the
+            # second one" keeps the second one as the item talked about.
             state.focus = None
 
     @staticmethod

@@ -335,6 +335,13 @@ class TestGroundedReading:
         assert reply.dialogue.state["filters"]["genders"] == ["men"]
         assert reply.dialogue.state["filters"]["sizes"] == ["m"]
 
+    def test_more_like_one_keeps_that_one_in_focus(self, assistant: Assistant):
+        sid = new_session()
+        shown = assistant.respond(sid, "men's jackets")
+        second = shown.suggestions[1].card.id
+        assistant.respond(sid, "show me more like the second one")
+        assert assistant.state(sid).focus == second
+
     def test_it_after_a_new_list_is_no_item_from_before_it(self, assistant: Assistant):
         sid = new_session()
         assistant.respond(sid, "resistance bands")
