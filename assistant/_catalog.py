@@ -11,6 +11,7 @@ from dialogue import (
     CatalogPort,
     Match,
     MatchEvidence,
+    PhotoSeen,
     ProductCard,
     ReviewFact,
     SearchOutcome,
@@ -22,6 +23,7 @@ from retrieval import (
     Hit,
     ImageRole,
     Personal,
+    PhotoReading,
     Preferences,
     Product,
     SearchEngine,
@@ -135,8 +137,9 @@ class RetrievalCatalog(CatalogPort):
         hits = result.hits[request.offset : window]
         relaxation = result.relaxation
         colors = c.colors
+        photographed = result.photo.lookalike if result.photo else None
         return SearchOutcome(
-            matches=[self._match(h, colors) for h in hits],
+            matches=[self._match(h, colors, photographed) for h in hits],
             total=result.candidates,
             empty_reason=result.empty_reason,
             relaxed_constraint=relaxation.description if relaxation else None,
@@ -147,6 +150,7 @@ class RetrievalCatalog(CatalogPort):
             if request.offset == 0
             else [],
             unfiltered=tuple(unstated),
+            photo=_photo_seen(result.photo),
         )
 
     def _personal(self, request: SearchRequest) -> Personal:
@@ -208,8 +212,11 @@ class RetrievalCatalog(CatalogPort):
             self._names = (view, names)
         return self._names[1]
 
-    def _match(self, hit: Hit, colors: Sequence[str] = ()) -> Match:
-        """The hit as a match; its card shows the photo of the colour the shopper asked for."""
+    def _match(
+        self, hit: Hit, colors: Sequence[str] = (), photographed: str | None = None
+    ) -> Match:
+        """The hit as a match; its card shows the photo of the colour the shopper asked for
+        (and says so when it is the product the shopper photographed)."""
         e = hit.evidence
         evidence = MatchEvidence(
             met=tuple(e.met),
@@ -218,6 +225,7 @@ class RetrievalCatalog(CatalogPort):
             review_snippet=e.review_snippet,
             review_rating=e.review_rating,
             price_vs_limit=e.price_vs_limit,
+            lookalike=hit.product.id == photographed,
         )
         return Match(self._card(hit.product).in_color(*colors), evidence)
 
@@ -265,6 +273,17 @@ class RetrievalCatalog(CatalogPort):
             self._cards.clear()
         self._cards[product.id] = (product, card)
         return card
+
+
+def _photo_seen(reading: PhotoReading | None) -> PhotoSeen | None:
+    if reading is None:
+        return None
+    used = reading.used
+    return PhotoSeen(
+        kind=used.category if used else None,
+        department=used.department if used else None,
+        lookalike=reading.lookalike,
+    )
 
 
 def _color_images(product: Product) -> tuple[tuple[str, str], ...]:

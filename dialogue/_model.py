@@ -46,6 +46,12 @@ GUARDED_FACETS = ("title", "color", "material", "style", "brand")
 REFINING = {"refine_search", "sort_results", "show_more", "remove_filter"}
 ITEM_QUESTIONS = {"check_availability", "product_details", "product_reviews"}
 CONTINUABLE = {"add_to_cart", "remove_from_cart", "product_details", "product_reviews"}
+# "no, it's a hoodie" right after a photo search says what the photo shows: same photo, that kind.
+PHOTO_CORRECTION = re.compile(
+    r"^\W*(?:no|nope|nah|not|actually|it'?s|it\s+is|that'?s|that\s+is|this\s+is|they'?re|"
+    r"they\s+are|those\s+are)\b",
+    re.IGNORECASE,
+)
 CONTINUATION = re.compile(r"^\s*(?:and|also|plus|same for)\b|\b(?:too|as well)\W*$", re.IGNORECASE)
 # Intents that a message naming catalog things (a product type, colour, material, brand, a
 # price) is not, unless its words say so: "red shorts" is no greeting, "wool sweater" no cart
@@ -190,10 +196,11 @@ class DialogueModel:
             parse = self._forced(parse, message, "search_by_image")
         assert parse is not None
         parse = self._in_context(state, parse)
+        photo = image if image is not None else self._named_photo(state, parse)
         result = track(state, parse.intent, message, parse.extraction)
-        if image is not None:
-            state.image = image  # track() starts a new topic for a photo; keep the photo
-        if parse.intent != "search_by_image" and result.new_topic:
+        if photo is not None:
+            state.image = photo  # track() starts a new topic for a photo; keep the photo
+        elif parse.intent != "search_by_image" and result.new_topic:
             state.image = None
         reply = self.policy.act(state, parse, result)
         if not parse.ambiguous:
@@ -202,6 +209,22 @@ class DialogueModel:
             text, verdict = self.rewriter.rewrite(message, reply.text, reply.facts)
             reply.text, reply.rewritten = text, verdict.ok
         return reply
+
+    @staticmethod
+    def _named_photo(state: DialogueState, parse: Parse) -> Any:
+        """The photo of the turn before when this message says what it shows ("no, it's a
+        hoodie"): searched again as that kind, instead of dropped with the old topic."""
+        last = state.history[-1] if state.history else None
+        says_kind = any(e.type == "category" and not e.negated for e in parse.extraction.entities)
+        if (
+            state.image is not None
+            and last is not None
+            and last.intent == "search_by_image"
+            and says_kind
+            and PHOTO_CORRECTION.search(parse.text)
+        ):
+            return state.image
+        return None
 
     def _in_context(self, state: DialogueState, parse: Parse) -> Parse:
         """Answers to the assistant's own questions: a size for a pending add, "yes" to a

@@ -16,6 +16,7 @@ from dialogue._protocol import (
     CatalogPort,
     Match,
     MatchEvidence,
+    PhotoSeen,
     ProductCard,
     SearchOutcome,
     SearchRequest,
@@ -205,6 +206,8 @@ class Policy:
                     values=" or ".join(values),
                 )  # fmt: skip
         noun, constraints = describe(said, state.exclude) if not named else ("", "")
+        if outcome.photo and outcome.matches and parse.intent == "search_by_image":
+            self._say_photo(outcome.photo, outcome.matches, state, draft)
         if outcome.matches:
             self._show_results(state, outcome, noun, constraints, draft)
         elif state.page > 0:
@@ -223,6 +226,17 @@ class Policy:
                 draft.lines.append(outcome.empty_reason)
                 draft.facts.append(outcome.empty_reason)
         draft.action = "search"
+
+    def _say_photo(
+        self, photo: PhotoSeen, matches: list[Match], state: DialogueState, draft: _Draft
+    ) -> None:
+        """What the photo seems to show, so a wrong guess is visible and can be corrected."""
+        lookalike = next((m.card for m in matches if m.card.id == photo.lookalike), None)
+        if lookalike is not None:
+            self._say(draft, state, "photo_lookalike", title=lookalike.title)
+        elif photo.kind:
+            owner = f"{photo.department.lower()}'s " if photo.department else ""
+            self._say(draft, state, "photo_kind", kind=f"{owner}{photo.kind.lower()}")
 
     def _show_results(
         self,
@@ -303,6 +317,8 @@ class Policy:
             seed = next((c for c in state.shown if c.id == state.similar_to), None)
             if seed is not None:
                 parts.append(self.templates.reason("similar", title=seed.title))
+        elif evidence.lookalike:
+            parts.append(self.templates.reason("lookalike"))
         elif state.image is not None:
             parts.append(self.templates.reason("photo"))
         if evidence.review_snippet and evidence.review_rating is not None:

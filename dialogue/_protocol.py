@@ -95,6 +95,8 @@ class MatchEvidence:
     review_snippet: str | None = None
     review_rating: float | None = None
     price_vs_limit: float | None = None
+    # The shopper's photo nearly duplicates this product's store photo.
+    lookalike: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +124,16 @@ class SearchRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class PhotoSeen:
+    """What the store made of a shopper's photo, said in the reply so a wrong guess shows."""
+
+    kind: str | None = None  # the store's category the photo seems to show ("Jackets")
+    department: str | None = None  # and whose ("Women"), when the store knows
+    # The one product whose store photo the shopper's photo nearly duplicates.
+    lookalike: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SearchOutcome:
     matches: list[Match]
     total: int = 0
@@ -134,6 +146,8 @@ class SearchOutcome:
     # Constraint fields the store states nothing about for this kind (no gender on bags):
     # they ranked by their words instead of filtering, so the reply must not claim them.
     unfiltered: tuple[str, ...] = ()
+    # A photo search: the kind its results keep to (or favour) and the product it looks like.
+    photo: PhotoSeen | None = None
 
 
 class CatalogPort(Protocol):

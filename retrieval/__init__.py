@@ -28,6 +28,7 @@ from retrieval._model import (
     Variant,
     product_id,
 )
+from retrieval._photo_kinds import PhotoGuess, PhotoKind, PhotoKindProbe, PhotoReading
 from retrieval._query import (
     Evidence,
     Exclusions,
@@ -75,6 +76,10 @@ __all__ = [
     "IssueReason",
     "LinkKind",
     "Personal",
+    "PhotoGuess",
+    "PhotoKind",
+    "PhotoKindProbe",
+    "PhotoReading",
     "Preferences",
     "Product",
     "ProductImage",

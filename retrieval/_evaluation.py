@@ -11,6 +11,7 @@ Tasks (all systems rank the same candidates: every product of the catalog):
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import random
@@ -20,13 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from PIL import Image, ImageEnhance, ImageOps
 from tqdm import tqdm
 
 from retrieval._model import ImageRole, LinkKind, Product
+from retrieval._photo_kinds import PhotoKindProbe, kind_of
 from retrieval._query import Filters, SearchQuery
 from retrieval._search import SearchEngine
 
 K = 10
+SHOWN = 5  # the cards on a shopper's first page
 # Shopper words for the catalog's leaf categories (the label stays the ground truth).
 LEAF_NOUNS = {
     "Jackets": "jacket",
@@ -164,6 +169,7 @@ class System:
     diversify: bool = False
     with_filters: bool = False
     random_order: bool = False
+    read_photo: bool = True
 
 
 TEXT_BASELINES = (
@@ -206,7 +212,7 @@ class RetrievalEvaluation:
         self.candidates = [p.id for p in self.products]
 
     def run(self, *, limit: int | None = None) -> list[TaskResult]:
-        return [self.attributes(limit), self.photos(limit), self.item_to_item(limit)]
+        return [self.attributes(limit), *self.photos(limit), self.item_to_item(limit)]
 
     def _ranked(self, system: System, query: SearchQuery, salt: str) -> list[str]:
         if system.random_order:
@@ -262,46 +268,112 @@ class RetrievalEvaluation:
             task.metrics[system.name] = _mean(rows)
         return task
 
-    def photos(self, limit: int | None) -> TaskResult:
-        pairs = []
+    def photos(self, limit: int | None) -> list[TaskResult]:
+        """Two sets of photo queries, graded on the page a shopper sees (SHOWN cards): a
+        product's alternate or back photo held out of the index and of the kind probe, and a
+        store photo altered as a shopper's screenshot or snapshot of it would be."""
+        views = []
         for product in self.products:
             if len(product.images) < 2:
                 continue
-            views = [i for i in product.images if i.role in (ImageRole.ALT, ImageRole.BACK)]
-            pairs.append(((views or product.images[1:])[0].path, product.id))
-        pairs = sorted(pairs)[:limit]
-        task = TaskResult("photo queries", len(pairs))
-        task.notes.append(
-            "Text-only systems get no signal from a photo and fall back to their browse order."
-        )
-        systems = (*TEXT_BASELINES, System("hybrid", diversify=True))
+            alternate = [i for i in product.images if i.role in (ImageRole.ALT, ImageRole.BACK)]
+            views.append(((alternate or product.images[1:])[0].path, product.id))
+        views = sorted(views)[:limit]
+        stored = sorted((p.images[0].path, p.id) for p in self.products if p.images)[:limit]
+        held_out = TaskResult("photo queries: alternate views", len(views))
+        altered = TaskResult("photo queries: altered store photos", len(stored))
         if self.load_image is None:
-            task.notes.append("No image loader: photo queries skipped.")
-            return task
-        images = {path: self.load_image(Path(path)) for path, _ in pairs}
+            for task in (held_out, altered):
+                task.notes.append("No image loader: photo queries skipped.")
+            return [held_out, altered]
+        held_out.notes.append(
+            "Each product's alternate or back photo, left out of the image index and of the kind "
+            "probe's fit; the product itself is the target."
+        )
+        altered.notes.append(
+            "Each product's first photo, indexed, altered by one of: "
+            + ", ".join(ALTERATIONS)
+            + " (in turn, seeded)."
+        )
+        loaded = {path: self.load_image(Path(path)) for path, _ in views}
+        queries = [(loaded[path], (path,), target) for path, target in views]
+        self.engine.refit_photo_kinds([path for path, _ in views])
+        try:
+            self._photo_task(held_out, queries)
+        finally:
+            self.engine.refit_photo_kinds([])
+        rng = random.Random(self.seed)
+        queries = [
+            (alter(self.load_image(Path(path)), ALTERATIONS[n % len(ALTERATIONS)], rng), (), target)
+            for n, (path, target) in enumerate(stored)
+        ]
+        self._photo_task(altered, queries)
+        if self.engine.image_space is not None:
+            altered.notes.append(_probe_folds(self.engine, self.catalog, self.seed))
+        return [held_out, altered]
+
+    def _photo_task(
+        self, task: TaskResult, queries: list[tuple[Any, tuple[str, ...], str]]
+    ) -> None:
+        systems = (
+            System("colour histogram"),
+            System("image", ("image", "clip_image"), read_photo=False),
+            System("engine before photo reading", diversify=True, read_photo=False),
+            System("engine", diversify=True),
+        )
+        histograms = _PhotoHistograms(self.products, self.load_image)
+        kinds = {p.id: kind_of(p) for p in self.products}
         base = Filters(catalog=self.catalog)
-        for system in tqdm(systems, desc="photo queries", disable=not self.progress):
+        for system in tqdm(systems, desc=task.name, disable=not self.progress):
             rows = []
-            for path, target in pairs:
-                search = SearchQuery(
-                    image=images[path],
-                    filters=base,
-                    k=K,
-                    rankers=system.rankers,
-                    diversify=system.diversify,
-                    ignore_image_paths=(path,),
-                )
-                ranked = self._ranked(system, search, path)
+            for image, ignore, target in queries:
+                said = right = 0.0
+                guessed: float | None = None
+                if system.name == "colour histogram":
+                    ranked = histograms.ranked(image, ignore)[:K]
+                else:
+                    search = SearchQuery(
+                        image=image, filters=base, k=K, rankers=system.rankers,
+                        diversify=system.diversify, ignore_image_paths=ignore,
+                        read_photo=system.read_photo,
+                    )  # fmt: skip
+                    result = self.engine.search(search)
+                    ranked = [h.product.id for h in (*result.hits, *result.alternatives)][:K]
+                    reading = result.photo
+                    if system.read_photo and reading is not None:
+                        said = float(reading.lookalike is not None)
+                        right = float(reading.lookalike == target)
+                        guess = reading.guess
+                        truth = kinds[target]
+                        guessed = float(
+                            guess is not None
+                            and truth is not None
+                            and guess.kind.category == truth.category
+                            and guess.kind.department == truth.department
+                        )
                 found = [i == target for i in ranked]
-                rows.append(
-                    {
-                        "R@1": float(found[:1] == [True]),
-                        "R@10": float(any(found)),
-                        "MRR": reciprocal_rank(found),
+                others = [i for i in ranked[:SHOWN] if i != target]
+                same = [kinds[i] == kinds[target] for i in others]
+                row = {
+                    f"shown@{SHOWN}": float(any(found[:SHOWN])),
+                    "R@1": float(found[:1] == [True]),
+                    "MRR": reciprocal_rank(found),
+                    "same kind": sum(same) / len(same) if same else 0.0,
+                }
+                if system.read_photo and system.name == "engine":
+                    row |= {
+                        "kind right": guessed or 0.0,
+                        "lookalike said": said,
+                        "lookalike right": right,
                     }
-                )
+                rows.append(row)
             task.metrics[system.name] = _mean(rows)
-        return task
+        task.notes.append(
+            f"shown@{SHOWN}: the product is on the first page ({SHOWN} cards); same kind: share "
+            "of the other cards on that page of the target's kind (category and department); "
+            "kind right: the engine's guess names that kind; lookalike said / right: share of "
+            "photos the engine named a product for, and named the target."
+        )
 
     def item_to_item(self, limit: int | None) -> TaskResult:
         truth = self._link_truth()
@@ -343,6 +415,90 @@ class RetrievalEvaluation:
         return truth
 
 
+ALTERATIONS = ("crop", "mirror", "recompress", "light", "screenshot")
+PROBE_FOLDS = 10
+
+
+def alter(image: Image.Image, how: str, rng: random.Random) -> Image.Image:
+    """A store photo as a shopper's copy of it would look."""
+    image = image.convert("RGB")
+    width, height = image.size
+    if how == "crop":  # 75-90% of each side, anywhere
+        share = rng.uniform(0.75, 0.9)
+        w, h = int(width * share), int(height * share)
+        left, top = rng.randint(0, width - w), rng.randint(0, height - h)
+        return image.crop((left, top, left + w, top + h))
+    if how == "mirror":
+        return ImageOps.mirror(image)
+    if how == "recompress":
+        buffer = io.BytesIO()
+        image.save(buffer, "JPEG", quality=25)
+        return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+    if how == "light":  # colour and brightness each moved by up to 20%
+        image = ImageEnhance.Color(image).enhance(rng.uniform(0.8, 1.2))
+        return ImageEnhance.Brightness(image).enhance(rng.uniform(0.8, 1.2))
+    if how == "screenshot":  # the photo on a page: a grey margin around it
+        page = Image.new("RGB", (int(width * 1.3), int(height * 1.4)), (245, 245, 245))
+        page.paste(image, (int(width * 0.15), int(height * 0.2)))
+        return page
+    raise ValueError(f"unknown alteration {how!r}")
+
+
+def colour_histogram(image: Image.Image) -> np.ndarray:
+    """A joint RGB histogram (8 bins a channel) of the photo at 64 x 64, square-rooted and unit
+    length, so a dot product is the Hellinger affinity: the plain photo-lookup baseline."""
+    pixels = np.asarray(image.convert("RGB").resize((64, 64)), dtype=np.int64) // 32
+    bins = pixels[..., 0] * 64 + pixels[..., 1] * 8 + pixels[..., 2]
+    counts = np.sqrt(np.bincount(bins.ravel(), minlength=512).astype(np.float64))
+    return counts / np.linalg.norm(counts)
+
+
+class _PhotoHistograms:
+    """Every photo of the products as a colour histogram: products by their closest photo."""
+
+    def __init__(self, products: Sequence[Product], load_image: Callable[[Path], Any]) -> None:
+        self.rows = [(p.id, i.path) for p in products for i in p.images]
+        self.matrix = np.stack([colour_histogram(load_image(Path(path))) for _, path in self.rows])
+
+    def ranked(self, image: Image.Image, ignore: Sequence[str]) -> list[str]:
+        scores = self.matrix @ colour_histogram(image)
+        best: dict[str, float] = {}
+        for (pid, path), score in zip(self.rows, scores, strict=True):
+            if path not in ignore and score > best.get(pid, -1.0):
+                best[pid] = float(score)
+        return sorted(best, key=lambda pid: -best[pid])
+
+
+def _probe_folds(engine: SearchEngine, catalog: str, seed: int) -> str:
+    """The kind probe's accuracy on products it never saw: the catalog's products in
+    PROBE_FOLDS folds, each fold's photos left out of the fit and read from its first photo."""
+    space = engine.image_space
+    assert space is not None
+    products = engine.view.products
+    owners = sorted({o for o in space.owner if products.get(o) and products[o].catalog == catalog})
+    random.Random(seed).shuffle(owners)
+    category = both = total = 0
+    for fold in range(PROBE_FOLDS):
+        held = set(owners[fold::PROBE_FOLDS])
+        rows = [r for r, owner in enumerate(space.owner) if owner in held]
+        probe = PhotoKindProbe.fit(space.matrix, space.owner, products, leave_out=rows)
+        if probe is None or not probe.knows(catalog):
+            return "Kind probe: too few labelled photos to learn kinds."
+        for owner in held:
+            truth = kind_of(products[owner])
+            if truth is None:
+                continue
+            guess = probe.guess(space.matrix[space.first_row[owner]], catalog).kind
+            total += 1
+            category += guess.category == truth.category
+            both += guess.category == truth.category and guess.department == truth.department
+    return (
+        f"Kind probe on products it never saw ({PROBE_FOLDS} folds grouped by product): "
+        f"category right for {category} of {total} ({category / max(total, 1):.1%}), category "
+        f"and department for {both} ({both / max(total, 1):.1%})."
+    )
+
+
 def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
     if not rows:
         return {}
@@ -375,12 +531,12 @@ def markdown_table(tasks: list[TaskResult]) -> str:
     for task in tasks:
         if not task.metrics:
             continue
-        columns = list(next(iter(task.metrics.values())))
+        columns = list(dict.fromkeys(c for metrics in task.metrics.values() for c in metrics))
         lines.append(f"**{task.name}** ({task.queries} queries)\n")
         lines.append("| system | " + " | ".join(columns) + " |")
         lines.append("|---" * (len(columns) + 1) + "|")
         for system, metrics in task.metrics.items():
-            cells = [f"{metrics[c]:.3f}" for c in columns]
+            cells = [f"{metrics[c]:.3f}" if c in metrics else "-" for c in columns]
             lines.append(f"| {system} | " + " | ".join(cells) + " |")
         lines += [f"\n_{note}_" for note in task.notes]
         lines.append("")
@@ -396,7 +552,8 @@ def _chart(tasks: list[TaskResult], path: Path) -> None:
     shown = [t for t in tasks if t.metrics]
     figure, axes = plt.subplots(1, len(shown), figsize=(5 * len(shown), 4), squeeze=False)
     for axis, task in zip(axes[0], shown, strict=True):
-        metric = "NDCG@10" if "NDCG@10" in next(iter(task.metrics.values())) else "R@10"
+        columns = next(iter(task.metrics.values()))
+        metric = next(m for m in ("NDCG@10", f"shown@{SHOWN}", "R@10") if m in columns)
         systems = list(task.metrics)
         axis.barh(systems, [task.metrics[s][metric] for s in systems], color="#4a7ab0")
         axis.set_xlim(0, 1)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from retrieval._model import Product
+from retrieval._photo_kinds import PhotoReading
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -130,6 +131,9 @@ class SearchQuery:
     diversify: bool = True
     # For evaluation: photos (by path) to leave out of the image index for this query.
     ignore_image_paths: tuple[str, ...] = ()
+    # For evaluation: False searches by a photo as the engine did before it read photos (no
+    # guessed kind, no lookalike first), to compare against.
+    read_photo: bool = True
     # "price_asc", "price_desc" or "rating": every product meeting the filters in that order
     # (the shopper asked for an order, so the whole result set is ordered, not a top few).
     sort: str | None = None
@@ -199,3 +203,5 @@ class SearchResult:
     # When fewer than k products meet every constraint: the same kind of product for the same
     # shopper, each with `evidence.unmet` saying what it misses. Never mixed into `hits`.
     alternatives: list[Hit] = field(default_factory=list)
+    # A photo query: the kind the photo seems to show and the product it looks like.
+    photo: PhotoReading | None = None

@@ -15,7 +15,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
@@ -27,6 +27,7 @@ from retrieval._index import VectorIndex
 from retrieval._indexer import collection_name
 from retrieval._lexical import BM25Index
 from retrieval._model import LinkKind, Product
+from retrieval._photo_kinds import PhotoGuess, PhotoKindProbe, PhotoReading, kind_of
 from retrieval._query import (
     Evidence,
     Exclusions,
@@ -49,6 +50,17 @@ MIN_SNIPPET_WORDS = 5  # shorter review sentences ("Love it!") support no partic
 # A disliked product's near-duplicates are hidden with it: the same family (another size or
 # colour sold as its own SKU) or a description this close in the text space.
 NEAR_DUPLICATE = 0.9
+# The products with the store photo nearest a query photo come first, whatever variety, fusion or
+# the guessed kind would do, when at least PINNED similar (a crop, mirror or re-compressed copy of
+# a store photo scored >= 0.75 for 99% of them when this was chosen). At LOOKALIKE, with no tie,
+# the reply names the product: `shopassist eval retrieval` reports how often that name is right.
+PINNED = 0.75
+LOOKALIKE = 0.95
+TIED = 0.005
+MAX_PINNED = 3
+# A photo's guessed kind narrows the results at this confidence and only boosts its kind below.
+KIND_FILTER = 0.8
+KIND_BOOST = 0.4
 MAX_DISLIKED = 50  # the most recent ones; older thumbs-down stop hiding neighbours
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _SIZE_OR_NUMBER = re.compile(r"\b\d+(\.\d+)?\s*(cm|mm|in|inch|foot|ft|oz|ml|l|lb|kg)?\b")
@@ -215,6 +227,8 @@ class _Snapshot:
     text_space: _DenseSpace
     image_space: _DenseSpace | None
     clip_space: _DenseSpace | None
+    # The kinds the store's photos show, learnt from `image_space` (None: too few labelled photos).
+    photo_kinds: PhotoKindProbe | None
     results: _Lru
     # The source's stamp, read before its facts (None for a source without one); its `index`
     # is -1 when the vectors could not be reloaded and are the previous snapshot's.
@@ -300,7 +314,7 @@ class SearchEngine:
             assert text_space is not None
             self._snapshot = _Snapshot(
                 view, documents, bm25, text_space, image_space, clip_space,
-                _Lru(self.cache_size), stamp,
+                _fit_photo_kinds(image_space, view), _Lru(self.cache_size), stamp,
             )  # fmt: skip
             self._vectors.clear()
 
@@ -358,6 +372,19 @@ class SearchEngine:
     @property
     def clip_space(self) -> _DenseSpace | None:
         return self._now().clip_space
+
+    @property
+    def photo_kinds(self) -> PhotoKindProbe | None:
+        return self._now().photo_kinds
+
+    def refit_photo_kinds(self, leave_out_paths: Iterable[str]) -> None:
+        """For evaluation: learn the kinds again without these photos, as if the store had
+        never had them (a held-out photo must not teach the probe its own answer)."""
+        with self._refresh_lock:
+            now = self._now()
+            self._snapshot = replace(
+                now, photo_kinds=_fit_photo_kinds(now.image_space, now.view, leave_out_paths)
+            )
 
     @property
     def _documents(self) -> dict[str, str]:
@@ -445,18 +472,65 @@ class SearchEngine:
             allowed = self.view.allowed(filters, query.exclude)
         if query.similar_to in self.view.row:
             allowed[self.view.row[query.similar_to]] = False
+        photo = self._read_photo(query, allowed)
+        if photo is not None and photo.narrow and photo.kind_mask is not None:
+            allowed = allowed & photo.kind_mask
         candidates = int(allowed.sum())
         if not candidates:
-            return self._empty(query)
+            return self._empty(query, photo)
         if query.sort is not None and query.image is None and query.similar_to is None:
             return SearchResult(hits=self._sorted_hits(query, allowed), candidates=candidates)
-        hits = self._ranked_hits(query, allowed)
+        hits = self._ranked_hits(query, allowed, photo)
         if query.sort is not None:  # like a photo or a product: the closest, in that order
             ranked = self.view.mask_of(h.product.id for h in hits)
             hits = self._sorted_hits(query, ranked & allowed)
         return SearchResult(
-            hits=hits, candidates=candidates, alternatives=self._alternatives(query, hits)
+            hits=hits,
+            candidates=candidates,
+            alternatives=self._alternatives(query, hits, photo),
+            photo=photo.reading if photo is not None else None,
         )
+
+    def _read_photo(self, query: SearchQuery, allowed: Mask) -> _Photo | None:
+        """Encode the query photo once and read it: the store photo it nearly duplicates, and
+        the kind it shows. What the shopper typed wins: a category in the query is never
+        narrowed by the guess, nor a gender replaced."""
+        if query.image is None or self.image_encoder is None or self.image_space is None:
+            return None
+        vector = self.image_encoder.encode_images([query.image])[0]
+        if not query.read_photo:
+            return _Photo(vector)
+        ignore = frozenset(query.ignore_image_paths)
+        nearest = self.image_space.rank(vector, allowed, MAX_PINNED, self.exact_limit, ignore)
+        top = nearest[0][1] if nearest else 0.0
+        # Products sharing one store photo (a ball in three sizes) tie: all of them stay.
+        pinned = tuple(pid for pid, s in nearest if s >= max(PINNED, top - TIED))
+        lookalike = pinned[0] if top >= LOOKALIKE and len(pinned) == 1 else None
+        filters = query.filters
+        guess = None
+        if lookalike is not None and (kind := kind_of(self.view.products[lookalike])):
+            guess = PhotoGuess(kind, 1.0, 1.0)  # the product itself says what it is
+        elif self.photo_kinds is not None and self.photo_kinds.knows(filters.catalog):
+            guess = self.photo_kinds.guess(vector, filters.catalog)
+        reading = PhotoReading(guess=guess, lookalike=lookalike)
+        if guess is None or filters.categories or guess.confidence < KIND_BOOST:
+            return _Photo(vector, reading, pinned=pinned)
+        sure_of_department = guess.department_confidence >= KIND_FILTER and not filters.genders
+        used = replace(guess.kind, department=guess.kind.department if sure_of_department else None)
+        kind_mask = self.view.allowed(
+            Filters(
+                catalog=used.catalog,
+                categories=(used.category,),
+                genders=(used.department,) if used.department else (),
+            ),
+            Exclusions(),
+        )
+        if not (allowed & kind_mask).any():
+            return _Photo(vector, reading, pinned=pinned)
+        kind_mask[[self.view.row[pid] for pid in pinned]] = True  # the nearest photo stays
+        narrow = guess.confidence >= KIND_FILTER
+        reading = replace(reading, used=used, narrowed=narrow)
+        return _Photo(vector, reading, kind_mask, narrow, pinned)
 
     def near_duplicates(self, product_ids: Sequence[str]) -> list[str]:
         """The products themselves, their families and their close text neighbours."""
@@ -477,7 +551,9 @@ class SearchEngine:
             found.update(space.owner[row] for row in np.flatnonzero(close))
         return sorted(found)
 
-    def _alternatives(self, query: SearchQuery, hits: list[Hit]) -> list[Hit]:
+    def _alternatives(
+        self, query: SearchQuery, hits: list[Hit], photo: _Photo | None = None
+    ) -> list[Hit]:
         """Near matches to fill a short page: keep what the product is and who it is for
         (category, gender, catalog), relax the rest, and say what each one misses."""
         filters = query.filters
@@ -489,18 +565,23 @@ class SearchEngine:
             return []
         shown = self.view.mask_of([h.product.id for h in hits] + [query.similar_to or ""])
         allowed = self.view.allowed(kept, query.exclude) & ~shown
+        if photo is not None and photo.narrow and photo.kind_mask is not None:
+            # Relaxing the rest ("like this but in red") keeps to the kind the photo shows.
+            allowed &= photo.kind_mask
         if not allowed.any():
             return []
         relaxed = replace(query, filters=kept, k=min(missing, query.k))
-        alternatives = self._ranked_hits(relaxed, allowed)
+        alternatives = self._ranked_hits(relaxed, allowed, photo and photo.unpinned())
         for hit in alternatives:
             labels = self.view.labels_of(hit.product.id) if filters.labels else set()
             hit.evidence.unmet = _constraints_unmet(hit.product, filters, labels)
         return alternatives
 
-    def _ranked_hits(self, query: SearchQuery, allowed: Mask) -> list[Hit]:
+    def _ranked_hits(
+        self, query: SearchQuery, allowed: Mask, photo: _Photo | None = None
+    ) -> list[Hit]:
         restricted = None if allowed.all() else allowed
-        rankings = self._rankings(query, restricted)
+        rankings = self._rankings(query, restricted, photo)
         if query.rankers:
             rankings = {n: r for n, r in rankings.items() if n in query.rankers}
         if not any(rankings.values()):
@@ -513,10 +594,15 @@ class SearchEngine:
         fused = self._fuse(rankings)
         rescored = self._apply_preferences(query, fused)
         chosen = self._diversify(rescored, query.k) if query.diversify else rescored[: query.k]
+        pinned = photo.pinned if photo is not None else ()
+        first = [entry for entry in rescored if entry[0] in pinned]
+        if first:
+            # The product the photo shows comes first, whatever variety would have dropped.
+            chosen = [*first, *(entry for entry in chosen if entry[0] not in pinned)][: query.k]
         return [self._hit(pid, score, channels, query) for pid, score, channels in chosen]
 
     def _rankings(
-        self, query: SearchQuery, allowed: Mask | None
+        self, query: SearchQuery, allowed: Mask | None, photo: _Photo | None = None
     ) -> dict[str, list[tuple[str, float]]]:
         rankings: dict[str, list[tuple[str, float]]] = {}
         limit, exact = self.candidates, self.exact_limit
@@ -530,8 +616,18 @@ class SearchEngine:
                 rankings["clip"] = self.clip_space.rank(clip_vector, allowed, limit, exact, ignore)
         if query.image is not None:
             if self.image_encoder and self.image_space:
-                vector = self.image_encoder.encode_images([query.image])[0]
+                vector = (
+                    photo.vector
+                    if photo is not None
+                    else self.image_encoder.encode_images([query.image])[0]
+                )
                 rankings["image"] = self.image_space.rank(vector, allowed, limit, exact, ignore)
+                if photo is not None and photo.kind_mask is not None and not photo.narrow:
+                    # An unsure guess of the kind: its products rank a second time.
+                    row = self.view.row
+                    rankings["photo_kind"] = [
+                        (pid, s) for pid, s in rankings["image"] if photo.kind_mask[row[pid]]
+                    ]
             if self.clip_encoder and self.clip_space:
                 vector = self.clip_encoder.encode_images([query.image])[0]
                 rankings["clip_image"] = self.clip_space.rank(vector, allowed, limit, exact, ignore)
@@ -747,7 +843,7 @@ class SearchEngine:
             evidence.review_snippet, evidence.review_rating = snippet
         return Hit(product, round(score, 4), evidence)
 
-    def _empty(self, query: SearchQuery) -> SearchResult:
+    def _empty(self, query: SearchQuery, photo: _Photo | None = None) -> SearchResult:
         filters = query.filters
         active = filters.active()
         if not active:
@@ -776,7 +872,7 @@ class SearchEngine:
             dropped=culprit,
             description=description,
             count=counts[culprit],
-            hits=self._ranked_hits(relaxed, allowed),
+            hits=self._ranked_hits(relaxed, allowed, photo and photo.unpinned()),
         )
         return SearchResult(hits=[], candidates=0, empty_reason=reason, relaxation=relaxation)
 
@@ -939,3 +1035,29 @@ def _review_support(product: Product, need: list[str]) -> tuple[str, float] | No
             if overlap > best_overlap:
                 best, best_overlap = (sentence.strip()[:200], review.rating), overlap
     return best
+
+
+@dataclass(frozen=True, slots=True)
+class _Photo:
+    """A query photo read once per search: its vector, what it seems to show and the rows of
+    that kind (narrowing the results when sure, boosting them when not)."""
+
+    vector: np.ndarray
+    reading: PhotoReading = field(default_factory=PhotoReading)
+    kind_mask: Mask | None = None
+    narrow: bool = False
+    pinned: tuple[str, ...] = ()  # the products with the nearest store photo, shown first
+
+    def unpinned(self) -> _Photo:
+        """For pages of relaxed or alternative results, where the nearest product is no match."""
+        return replace(self, pinned=())
+
+
+def _fit_photo_kinds(
+    space: _DenseSpace | None, view: CatalogView, leave_out_paths: Iterable[str] = ()
+) -> PhotoKindProbe | None:
+    if space is None or not len(space.ids):
+        return None
+    left_out = set(leave_out_paths)
+    rows = [row for row, path in enumerate(space.paths) if path in left_out]
+    return PhotoKindProbe.fit(space.matrix, space.owner, view.products, leave_out=rows)

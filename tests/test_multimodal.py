@@ -3,17 +3,21 @@ CLIP), and the same engine on a real Chroma server started here."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import ChromaServer
 
 from retrieval import CatalogStore, IngestReport
+from retrieval._evaluation import ALTERATIONS, RetrievalEvaluation, alter
 from retrieval._image_encoders import load_image
 from retrieval._index import EmbeddingCache, VectorIndex
 from retrieval._indexer import CatalogIndexer
 from retrieval._model import ImageRole
+from retrieval._photo_kinds import PhotoKindProbe, kind_of
 from retrieval._query import Filters, SearchQuery
 from retrieval._search import SearchEngine
 
@@ -79,6 +83,145 @@ class TestPhotoSearch:
         hits = photo_engine.similar(seed.id, k=5).hits
         assert hits and seed.id not in {h.product.id for h in hits}
         assert any("image" in h.evidence.channels for h in hits)
+
+
+class TestPhotoReading:
+    """What the engine makes of a photo: the product it shows first, and its kind."""
+
+    def test_a_store_photo_shows_its_product_first_and_names_it(self, photo_engine):
+        for product in list(photo_engine.view.products.values())[:10]:
+            photo = load_image(product.images[0].path)
+            result = photo_engine.search(SearchQuery(image=photo, k=5))
+            assert result.hits[0].product.id == product.id
+            assert result.photo is not None and result.photo.lookalike == product.id
+            assert result.photo.guess is not None
+            assert result.photo.guess.kind == kind_of(product)
+
+    def test_the_product_stays_first_when_altered(self, photo_engine):
+        rng = random.Random(3)
+        first = 0
+        products = list(photo_engine.view.products.values())
+        for n, product in enumerate(products):
+            how = ALTERATIONS[n % len(ALTERATIONS)]
+            photo = alter(load_image(product.images[0].path), how, rng)
+            hits = photo_engine.search(SearchQuery(image=photo, k=5)).hits
+            first += hits[0].product.id == product.id
+        assert first / len(products) >= 0.9
+
+    def test_a_sure_guess_keeps_the_results_to_its_kind(self, photo_engine):
+        kinds = {pid: kind_of(p) for pid, p in photo_engine.view.products.items()}
+        narrowed = 0
+        for product in photo_engine.view.products.values():
+            view = next(i for i in product.images if i.role in (ImageRole.ALT, ImageRole.BACK))
+            query = SearchQuery(image=load_image(view.path), ignore_image_paths=(view.path,))
+            result = photo_engine.search(query)
+            reading = result.photo
+            assert reading is not None
+            if reading.narrowed and reading.used is not None:
+                narrowed += 1
+                for hit in result.hits[1:]:  # the first: the nearest photo's, always kept
+                    kind = kinds[hit.product.id]
+                    assert kind is not None and kind.category == reading.used.category
+        assert narrowed >= 10
+
+    def test_what_the_shopper_typed_wins(self, photo_engine):
+        jacket = next(
+            p for p in photo_engine.view.products.values() if p.category_path[-1] == "Jackets"
+        )
+        wanted = next(
+            c
+            for p in photo_engine.view.products.values()
+            if (c := p.category_path[-1]) != "Jackets"
+        )
+        query = SearchQuery(
+            image=load_image(jacket.images[0].path), filters=Filters(categories=(wanted,))
+        )
+        result = photo_engine.search(query)
+        assert result.hits and all(wanted in h.product.category_path for h in result.hits)
+        assert result.photo is not None and result.photo.used is None
+
+    def test_the_engine_before_photo_reading_can_still_be_asked(self, photo_engine):
+        product = next(iter(photo_engine.view.products.values()))
+        query = SearchQuery(image=load_image(product.images[0].path), read_photo=False)
+        result = photo_engine.search(query)
+        assert result.photo is not None
+        assert result.photo.guess is None and result.photo.lookalike is None
+
+    def test_the_photo_evaluation_grades_every_system(self, photo_engine):
+        evaluation = RetrievalEvaluation(photo_engine, "luma", load_image, progress=False)
+        views, altered = evaluation.photos(limit=None)
+        systems = {"colour histogram", "image", "engine before photo reading", "engine"}
+        for task in (views, altered):
+            assert task.queries == 30 and set(task.metrics) == systems
+            assert {"kind right", "lookalike said"} <= set(task.metrics["engine"])
+        engine, before = altered.metrics["engine"], altered.metrics["engine before photo reading"]
+        assert engine["shown@5"] >= before["shown@5"]
+        assert engine["same kind"] > before["same kind"]
+        assert "folds grouped by product" in altered.notes[-1]
+        # The held-out photos were given back to the probe afterwards.
+        space = photo_engine.image_space
+        fresh = PhotoKindProbe.fit(space.matrix, space.owner, photo_engine.view.products)
+        probe = photo_engine.photo_kinds
+        assert fresh is not None and probe is not None
+        assert probe.kinds == fresh.kinds and np.allclose(probe.weights, fresh.weights)
+
+
+@pytest.fixture(scope="module")
+def photo_assistant(photo_engine, effnet, tmp_path_factory):
+    """The real assistant over the 30-product photo engine."""
+    from assistant import Assistant, Settings
+    from assistant._retrieval import RetrievalStack
+
+    data = tmp_path_factory.mktemp("photo-assistant")
+    settings = Settings(data_dir=data, turns_per_minute=0, client_sessions_per_minute=0)
+    stack = RetrievalStack(
+        settings=settings, store=photo_engine.store, index=photo_engine.index,
+        cache=EmbeddingCache(data / "cache.db"), text_encoder=photo_engine.text_encoder,
+        image_encoder=effnet, clip_encoder=None,
+    )  # fmt: skip
+    return Assistant(settings, stack)
+
+
+class TestPhotoTurns:
+    def test_the_reply_names_the_product_photographed(self, photo_assistant, photo_engine):
+        product = next(iter(photo_engine.view.products.values()))
+        reply = photo_assistant.respond("photo-1", "like this", image=product.images[0].path)
+        first = reply.dialogue.suggestions[0]
+        assert first.card.id == product.id
+        assert f"That looks like our {product.title}." in reply.text
+        assert first.reason.lower().startswith("looks like the one you photographed")
+
+    def test_the_reply_says_the_kind_and_a_correction_keeps_the_photo(
+        self, photo_assistant, photo_engine, luma_store
+    ):
+        engine = photo_engine
+        # Photos of Luma products this store does not sell: a kind, and no lookalike.
+        strangers = [
+            p for p in luma_store.products("luma") if p.id not in engine.view.products and p.images
+        ]
+        for n, product in enumerate(strangers):
+            path = product.images[0].path
+            reading = engine.search(SearchQuery(image=load_image(path), k=5)).photo
+            if reading is None or reading.lookalike or reading.used is None:
+                continue
+            session = f"photo-kind-{n}"
+            reply = photo_assistant.respond(session, "", image=path)
+            kind = reading.used.category.lower()
+            assert "That looks like" in reply.text and kind in reply.text
+            other = next(
+                p.category_path[-1]
+                for p in engine.view.products.values()
+                if p.category_path[-1] != reading.used.category
+            )
+            noun = {"Hoodies & Sweatshirts": "hoodie", "Tees": "tee", "Jackets": "jacket",
+                    "Pants": "pants", "Shorts": "shorts", "Tanks": "tank",
+                    "Bras & Tanks": "bra"}.get(other, other.lower())  # fmt: skip
+            corrected = photo_assistant.respond(session, f"no, it's a {noun}")
+            cards = corrected.dialogue.suggestions
+            assert cards and all(other.lower() in c.card.categories for c in cards), corrected.text
+            assert photo_assistant._sessions[session].state.image is not None  # kept
+            return
+        pytest.fail("no photo of another product gave a kind without a lookalike")
 
 
 class TestClipWiring:
