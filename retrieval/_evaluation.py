@@ -315,6 +315,9 @@ class RetrievalEvaluation:
     def _photo_task(
         self, task: TaskResult, queries: list[tuple[Any, tuple[str, ...], str]]
     ) -> None:
+        if not queries:
+            task.notes.append("No product of the catalog has such a photo.")
+            return
         systems = (
             System("colour histogram"),
             System("image", ("image", "clip_image"), read_photo=False),
@@ -529,7 +532,7 @@ def save_report(tasks: list[TaskResult], out_dir: Path, context: dict[str, Any])
 def markdown_table(tasks: list[TaskResult]) -> str:
     lines = []
     for task in tasks:
-        if not task.metrics:
+        if not any(task.metrics.values()):
             continue
         columns = list(dict.fromkeys(c for metrics in task.metrics.values() for c in metrics))
         lines.append(f"**{task.name}** ({task.queries} queries)\n")
@@ -549,7 +552,7 @@ def _chart(tasks: list[TaskResult], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    shown = [t for t in tasks if t.metrics]
+    shown = [t for t in tasks if any(t.metrics.values())]  # a task with no queries: none
     figure, axes = plt.subplots(1, len(shown), figsize=(5 * len(shown), 4), squeeze=False)
     for axis, task in zip(axes[0], shown, strict=True):
         columns = next(iter(task.metrics.values()))
