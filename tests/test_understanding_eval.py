@@ -362,8 +362,8 @@ class TestCli:
         assert main(args) == 0
         report = json.loads((out / "understanding.json").read_text())
         assert report["context"]["served_catalog"] == "eshop"
-        stores = {r["id"].split("-")[1] for r in report["requests"]["results"]}
-        assert stores == {"eshop"}
+        ids = [r["id"] for r in report["requests"]["results"]]
+        assert ids and all("eshop" in i and "luma" not in i for i in ids)
 
     def test_eval_understanding_end_to_end(self, assistant, tmp_path: Path, monkeypatch):
         import evals._cli
@@ -385,7 +385,7 @@ class TestCli:
         assert {"requests", "conversations", "simmc", "labels", "label_audit", "crashes",
                 "context"} <= set(report)  # fmt: skip
         assert report["context"]["split"] == "dev"
-        assert report["context"]["files"]["requests"].endswith("sample_data/dev/v2/requests.yml")
+        assert report["context"]["files"]["requests"].endswith("sample_data/dev/v3/requests.yml")
         assert len(report["requests"]["results"]) == 3
         assert set(report["requests"]["summary"]) == {"assistant", "bm25"}
         assert len(report["conversations"]["results"]) == 3
