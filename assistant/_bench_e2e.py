@@ -1,13 +1,15 @@
 """`shopassist bench e2e`: whole turns as a shopper feels them.
 
 A text turn is NLU + state + search + reply through `Assistant.respond` (no LLM); a voice turn
-adds decoding and transcribing a 5-second recording synthesised with espeak-ng. Figures are
+adds decoding and transcribing a 5-second recording synthesised with espeak-ng; a photo turn
+adds encoding a shopper's photo (a store photo, cropped) and reading its kind. Figures are
 printed and saved, never asserted: timing belongs here, not in the tests.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import tempfile
 import time
@@ -31,6 +33,8 @@ CONVERSATIONS = (
 )  # fmt: skip
 VOICE_QUERY = "show me black yoga pants for women in size medium under fifty dollars please"
 VOICE_SECONDS = 5.0
+PHOTO_TURNS = 40
+PHOTO_SEED = 11
 
 
 def bench_text_turns(assistant: Assistant, rounds: int) -> dict[str, Any]:
@@ -56,6 +60,26 @@ def bench_voice_turns(assistant: Assistant, repeat: int, work_dir: Path) -> dict
     return {**percentiles(samples), "audio_seconds": VOICE_SECONDS}
 
 
+def bench_photo_turns(assistant: Assistant, repeat: int) -> dict[str, Any]:
+    """ "like this" with a photo: the store's own product photos, each cropped (so no two
+    photos are the same), a new session each."""
+    from retrieval._evaluation import alter
+    from retrieval._image_encoders import load_image
+
+    products = [p for p in assistant.stack.engine.view.products.values() if p.images]
+    rng = random.Random(PHOTO_SEED)
+    photos = [
+        alter(load_image(products[n % len(products)].images[0].path), "crop", rng)
+        for n in range(repeat + 1)
+    ]
+    assistant.respond(f"bench-{uuid.uuid4().hex}", "like this", image=photos[0])  # untimed
+    samples = [
+        _time(partial(assistant.respond, f"bench-{uuid.uuid4().hex}", "like this", image=photo))
+        for photo in photos[1:]
+    ]
+    return percentiles(samples)
+
+
 def five_second_clip(work_dir: Path) -> Path:
     """espeak-ng speech padded with silence to exactly five seconds (16 kHz mono WAV)."""
     speech = work_dir / "speech.wav"
@@ -70,7 +94,13 @@ def five_second_clip(work_dir: Path) -> Path:
     return clip
 
 
-def run(assistant: Assistant, rounds: int, voice_repeat: int, out_dir: Path) -> dict[str, Any]:
+def run(
+    assistant: Assistant,
+    rounds: int,
+    voice_repeat: int,
+    out_dir: Path,
+    photo_repeat: int = PHOTO_TURNS,
+) -> dict[str, Any]:
     report: dict[str, Any] = {"rss_mb_models_loaded": round(rss_mb())}
     warm = f"bench-{uuid.uuid4().hex}"
     for text in CONVERSATIONS[0]:
@@ -79,8 +109,13 @@ def run(assistant: Assistant, rounds: int, voice_repeat: int, out_dir: Path) -> 
     if voice_repeat and assistant.transcriber is not None:
         with tempfile.TemporaryDirectory(prefix="shopassist-e2e-") as work:
             report["voice_turn_ms"] = bench_voice_turns(assistant, voice_repeat, Path(work))
+    if photo_repeat and assistant.stack.image_encoder is not None:
+        report["photo_turn_ms"] = bench_photo_turns(assistant, photo_repeat)
     report["rss_mb_end"] = round(rss_mb())
-    report["targets"] = {"text_turn_p95_ms": 200, "voice_turn_p95_ms": 1500, "rss_mb": 2560}
+    report["targets"] = {
+        "text_turn_p95_ms": 200, "voice_turn_p95_ms": 1500, "photo_turn_p95_ms": 300,
+        "rss_mb": 2560,
+    }  # fmt: skip
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "e2e.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     return report

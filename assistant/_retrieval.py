@@ -13,6 +13,7 @@ from functools import cached_property
 from assistant.config import Settings
 from retrieval import CatalogStore
 from retrieval._encoders import EncoderUnavailable, ImageEncoder, SentenceTextEncoder
+from retrieval._image_encoders import ColourHistogramEncoder
 from retrieval._index import EmbeddingCache, HnswSettings, VectorIndex
 from retrieval._indexer import CatalogIndexer
 from retrieval._search import SearchEngine
@@ -31,6 +32,8 @@ class RetrievalStack:
     text_encoder: SentenceTextEncoder
     image_encoder: ImageEncoder | None
     clip_encoder: ImageEncoder | None
+    # Photo colours, fused with the photo model's ranking: on whenever photos are indexed.
+    colour_encoder: ImageEncoder | None = None
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -45,6 +48,7 @@ class RetrievalStack:
             image_encoder=self.image_encoder,
             clip_encoder=self.clip_encoder,
             load_image=load_image,
+            colour_encoder=self.colour_encoder,
         )
 
     @cached_property
@@ -55,6 +59,7 @@ class RetrievalStack:
             self.text_encoder,
             image_encoder=self.image_encoder,
             clip_encoder=self.clip_encoder,
+            colour_encoder=self.colour_encoder,
             candidates=self.settings.search_candidates,
             catalog=self.settings.catalog,
         )
@@ -73,14 +78,17 @@ def open_index(settings: Settings) -> VectorIndex:
 
 def build_retrieval(settings: Settings) -> RetrievalStack:
     warnings: list[str] = []
+    image_encoder = _image_encoder(settings)
+    clip_encoder = _clip_encoder(settings, warnings)
     return RetrievalStack(
         settings=settings,
         store=open_store(settings),
         index=open_index(settings),
         cache=EmbeddingCache(settings.embedding_cache),
         text_encoder=SentenceTextEncoder(settings.text_model),
-        image_encoder=_image_encoder(settings),
-        clip_encoder=_clip_encoder(settings, warnings),
+        image_encoder=image_encoder,
+        clip_encoder=clip_encoder,
+        colour_encoder=ColourHistogramEncoder() if image_encoder or clip_encoder else None,
         warnings=warnings,
     )
 

@@ -21,12 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
 from tqdm import tqdm
 
 from retrieval._model import ImageRole, LinkKind, Product
-from retrieval._photo_kinds import PhotoKindProbe, kind_of
+from retrieval._photo_kinds import kind_of
 from retrieval._query import Filters, SearchQuery
 from retrieval._search import SearchEngine
 
@@ -269,9 +268,10 @@ class RetrievalEvaluation:
         return task
 
     def photos(self, limit: int | None) -> list[TaskResult]:
-        """Two sets of photo queries, graded on the page a shopper sees (SHOWN cards): a
-        product's alternate or back photo held out of the index and of the kind probe, and a
-        store photo altered as a shopper's screenshot or snapshot of it would be."""
+        """Three sets of photo queries, graded on the page a shopper sees (SHOWN cards): a
+        product's alternate or back photo held out of the index and of the kind probe; a store
+        photo altered as a shopper's screenshot or snapshot of it would be; and a product the
+        store does not have (all its photos held out), where only the kind can be right."""
         views = []
         for product in self.products:
             if len(product.images) < 2:
@@ -282,10 +282,12 @@ class RetrievalEvaluation:
         stored = sorted((p.images[0].path, p.id) for p in self.products if p.images)[:limit]
         held_out = TaskResult("photo queries: alternate views", len(views))
         altered = TaskResult("photo queries: altered store photos", len(stored))
+        unseen = TaskResult("photo queries: products the store does not have", len(stored))
+        tasks = [held_out, altered, unseen]
         if self.load_image is None:
-            for task in (held_out, altered):
+            for task in tasks:
                 task.notes.append("No image loader: photo queries skipped.")
-            return [held_out, altered]
+            return tasks
         held_out.notes.append(
             "Each product's alternate or back photo, left out of the image index and of the kind "
             "probe's fit; the product itself is the target."
@@ -308,23 +310,35 @@ class RetrievalEvaluation:
             for n, (path, target) in enumerate(stored)
         ]
         self._photo_task(altered, queries)
-        if self.engine.image_space is not None:
-            altered.notes.append(_probe_folds(self.engine, self.catalog, self.seed))
-        return [held_out, altered]
+        unseen.notes.append(
+            "Each product's first photo with every photo of the product left out of the index "
+            "and, one query at a time, of the kind probe: a product like the store's but not "
+            "one it sells. Only the page's kind can be right."
+        )
+        photos_of = {p.id: tuple(i.path for i in p.images) for p in self.products}
+        queries = [(self.load_image(Path(path)), photos_of[t], t) for path, t in stored]
+        self._photo_task(unseen, queries, refit_each=True)
+        return tasks
 
     def _photo_task(
-        self, task: TaskResult, queries: list[tuple[Any, tuple[str, ...], str]]
+        self,
+        task: TaskResult,
+        queries: list[tuple[Any, tuple[str, ...], str]],
+        *,
+        refit_each: bool = False,
     ) -> None:
+        """Every system on (photo, photos to leave out, target product) queries; with
+        `refit_each`, the kind probe is refitted without each query's left-out photos."""
         if not queries:
             task.notes.append("No product of the catalog has such a photo.")
             return
         systems = (
-            System("colour histogram"),
+            System("colour histogram", ("colour",), read_photo=False),
             System("image", ("image", "clip_image"), read_photo=False),
-            System("engine before photo reading", diversify=True, read_photo=False),
+            # The engine of the round before: photo features alone, no reading, no colours.
+            System("engine before photo reading", ("image", "clip_image"), True, read_photo=False),
             System("engine", diversify=True),
         )
-        histograms = _PhotoHistograms(self.products, self.load_image)
         kinds = {p.id: kind_of(p) for p in self.products}
         base = Filters(catalog=self.catalog)
         for system in tqdm(systems, desc=task.name, disable=not self.progress):
@@ -332,28 +346,27 @@ class RetrievalEvaluation:
             for image, ignore, target in queries:
                 said = right = 0.0
                 guessed: float | None = None
-                if system.name == "colour histogram":
-                    ranked = histograms.ranked(image, ignore)[:K]
-                else:
-                    search = SearchQuery(
-                        image=image, filters=base, k=K, rankers=system.rankers,
-                        diversify=system.diversify, ignore_image_paths=ignore,
-                        read_photo=system.read_photo,
-                    )  # fmt: skip
-                    result = self.engine.search(search)
-                    ranked = [h.product.id for h in (*result.hits, *result.alternatives)][:K]
-                    reading = result.photo
-                    if system.read_photo and reading is not None:
-                        said = float(reading.lookalike is not None)
-                        right = float(reading.lookalike == target)
-                        guess = reading.guess
-                        truth = kinds[target]
-                        guessed = float(
-                            guess is not None
-                            and truth is not None
-                            and guess.kind.category == truth.category
-                            and guess.kind.department == truth.department
-                        )
+                search = SearchQuery(
+                    image=image, filters=base, k=K, rankers=system.rankers,
+                    diversify=system.diversify, ignore_image_paths=ignore,
+                    read_photo=system.read_photo,
+                )  # fmt: skip
+                if refit_each and system.read_photo:
+                    self.engine.refit_photo_kinds(ignore)
+                result = self.engine.search(search)
+                ranked = [h.product.id for h in (*result.hits, *result.alternatives)][:K]
+                reading = result.photo
+                if system.read_photo and reading is not None:
+                    said = float(reading.lookalike is not None)
+                    right = float(reading.lookalike == target)
+                    guess = reading.guess
+                    truth = kinds[target]
+                    guessed = float(
+                        guess is not None
+                        and truth is not None
+                        and guess.kind.category == truth.category
+                        and guess.kind.department == truth.department
+                    )
                 found = [i == target for i in ranked]
                 others = [i for i in ranked[:SHOWN] if i != target]
                 same = [kinds[i] == kinds[target] for i in others]
@@ -363,6 +376,8 @@ class RetrievalEvaluation:
                     "MRR": reciprocal_rank(found),
                     "same kind": sum(same) / len(same) if same else 0.0,
                 }
+                if refit_each:  # the product is not in the store: only its kind can be right
+                    row = {"same kind": row["same kind"]}
                 if system.read_photo and system.name == "engine":
                     row |= {
                         "kind right": guessed or 0.0,
@@ -371,6 +386,8 @@ class RetrievalEvaluation:
                     }
                 rows.append(row)
             task.metrics[system.name] = _mean(rows)
+            if refit_each:
+                self.engine.refit_photo_kinds([])
         task.notes.append(
             f"shown@{SHOWN}: the product is on the first page ({SHOWN} cards); same kind: share "
             "of the other cards on that page of the target's kind (category and department); "
@@ -447,61 +464,6 @@ def alter(image: Image.Image, how: str, rng: random.Random) -> Image.Image:
     raise ValueError(f"unknown alteration {how!r}")
 
 
-def colour_histogram(image: Image.Image) -> np.ndarray:
-    """A joint RGB histogram (8 bins a channel) of the photo at 64 x 64, square-rooted and unit
-    length, so a dot product is the Hellinger affinity: the plain photo-lookup baseline."""
-    pixels = np.asarray(image.convert("RGB").resize((64, 64)), dtype=np.int64) // 32
-    bins = pixels[..., 0] * 64 + pixels[..., 1] * 8 + pixels[..., 2]
-    counts = np.sqrt(np.bincount(bins.ravel(), minlength=512).astype(np.float64))
-    return counts / np.linalg.norm(counts)
-
-
-class _PhotoHistograms:
-    """Every photo of the products as a colour histogram: products by their closest photo."""
-
-    def __init__(self, products: Sequence[Product], load_image: Callable[[Path], Any]) -> None:
-        self.rows = [(p.id, i.path) for p in products for i in p.images]
-        self.matrix = np.stack([colour_histogram(load_image(Path(path))) for _, path in self.rows])
-
-    def ranked(self, image: Image.Image, ignore: Sequence[str]) -> list[str]:
-        scores = self.matrix @ colour_histogram(image)
-        best: dict[str, float] = {}
-        for (pid, path), score in zip(self.rows, scores, strict=True):
-            if path not in ignore and score > best.get(pid, -1.0):
-                best[pid] = float(score)
-        return sorted(best, key=lambda pid: -best[pid])
-
-
-def _probe_folds(engine: SearchEngine, catalog: str, seed: int) -> str:
-    """The kind probe's accuracy on products it never saw: the catalog's products in
-    PROBE_FOLDS folds, each fold's photos left out of the fit and read from its first photo."""
-    space = engine.image_space
-    assert space is not None
-    products = engine.view.products
-    owners = sorted({o for o in space.owner if products.get(o) and products[o].catalog == catalog})
-    random.Random(seed).shuffle(owners)
-    category = both = total = 0
-    for fold in range(PROBE_FOLDS):
-        held = set(owners[fold::PROBE_FOLDS])
-        rows = [r for r, owner in enumerate(space.owner) if owner in held]
-        probe = PhotoKindProbe.fit(space.matrix, space.owner, products, leave_out=rows)
-        if probe is None or not probe.knows(catalog):
-            return "Kind probe: too few labelled photos to learn kinds."
-        for owner in held:
-            truth = kind_of(products[owner])
-            if truth is None:
-                continue
-            guess = probe.guess(space.matrix[space.first_row[owner]], catalog).kind
-            total += 1
-            category += guess.category == truth.category
-            both += guess.category == truth.category and guess.department == truth.department
-    return (
-        f"Kind probe on products it never saw ({PROBE_FOLDS} folds grouped by product): "
-        f"category right for {category} of {total} ({category / max(total, 1):.1%}), category "
-        f"and department for {both} ({both / max(total, 1):.1%})."
-    )
-
-
 def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
     if not rows:
         return {}
@@ -556,7 +518,7 @@ def _chart(tasks: list[TaskResult], path: Path) -> None:
     figure, axes = plt.subplots(1, len(shown), figsize=(5 * len(shown), 4), squeeze=False)
     for axis, task in zip(axes[0], shown, strict=True):
         columns = next(iter(task.metrics.values()))
-        metric = next(m for m in ("NDCG@10", f"shown@{SHOWN}", "R@10") if m in columns)
+        metric = next(m for m in ("NDCG@10", f"shown@{SHOWN}", "R@10", "same kind") if m in columns)
         systems = list(task.metrics)
         axis.barh(systems, [task.metrics[s][metric] for s in systems], color="#4a7ab0")
         axis.set_xlim(0, 1)

@@ -273,6 +273,30 @@ def _timm_state_dict(state: Mapping[str, Any], model: torch.nn.Module) -> dict[s
     return renamed
 
 
+class ColourHistogramEncoder:
+    """A photo's colours: a joint RGB histogram (8 bins a channel) of the photo at 64 x 64,
+    square-rooted and unit length, so a dot product is the Hellinger affinity.
+
+    No model, milliseconds a photo. A product's photos share its exact colours where ImageNet
+    features see shape: on Luma's alternate and back views it found the product on the first
+    page twice as often as EfficientNet-Lite0 (`shopassist eval retrieval`), so photo search fuses
+    both.
+    """
+
+    name = "colour-histogram-8x8x8"
+    dim = 512
+
+    def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        return np.stack([_colour_histogram(image) for image in images]).astype(np.float32)
+
+
+def _colour_histogram(image: Image.Image) -> np.ndarray:
+    pixels = np.asarray(image.convert("RGB").resize((64, 64)), dtype=np.int64) // 32
+    bins = pixels[..., 0] * 64 + pixels[..., 1] * 8 + pixels[..., 2]
+    counts = np.sqrt(np.bincount(bins.ravel(), minlength=512).astype(np.float64))
+    return counts / np.linalg.norm(counts)
+
+
 class EfficientNetImageEncoder:
     """ImageNet EfficientNet-Lite0 pooled features (1280-d) for photo-to-photo similarity.
 

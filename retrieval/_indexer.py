@@ -53,7 +53,7 @@ class IndexItem:
 
 
 class CatalogIndexer:
-    """Encodes products (text) and their photos (image, CLIP) into named collections."""
+    """Encodes products (text) and their photos (image, CLIP, colours) into named collections."""
 
     def __init__(
         self,
@@ -64,8 +64,9 @@ class CatalogIndexer:
         image_encoder: ImageEncoder | None = None,
         clip_encoder: ImageEncoder | None = None,
         load_image: Callable[[Path], Image] | None = None,
+        colour_encoder: ImageEncoder | None = None,
     ) -> None:
-        if (image_encoder or clip_encoder) and load_image is None:
+        if (image_encoder or clip_encoder or colour_encoder) and load_image is None:
             raise ValueError("image encoders need a load_image function")
         self.store = store
         self.index = index
@@ -73,6 +74,7 @@ class CatalogIndexer:
         self.text_encoder = text_encoder
         self.image_encoder = image_encoder
         self.clip_encoder = clip_encoder
+        self.colour_encoder = colour_encoder
         self.load_image = load_image
 
     @property
@@ -86,6 +88,11 @@ class CatalogIndexer:
     @property
     def clip_collection(self) -> str | None:
         return collection_name("clip", self.clip_encoder.name) if self.clip_encoder else None
+
+    @property
+    def colour_collection(self) -> str | None:
+        encoder = self.colour_encoder
+        return collection_name("colour", encoder.name) if encoder else None
 
     def sync(self, *, progress: bool = True) -> SyncStats:
         started = time.perf_counter()
@@ -104,6 +111,7 @@ class CatalogIndexer:
         for name, encoder in (
             (self.image_collection, self.image_encoder),
             (self.clip_collection, self.clip_encoder),
+            (self.colour_collection, self.colour_encoder),
         ):
             if name and encoder:
                 self._sync_collection(

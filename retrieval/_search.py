@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -40,6 +40,9 @@ from retrieval._query import (
 )
 from retrieval._store import CatalogStamp
 
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
 log = logging.getLogger(__name__)
 RRF_K = 60
 # When at most this share of rows is allowed, scoring just those rows beats a masked scan of
@@ -57,6 +60,7 @@ NEAR_DUPLICATE = 0.9
 PINNED = 0.75
 LOOKALIKE = 0.95
 TIED = 0.005
+CLOSEST_POOL = 20
 MAX_PINNED = 3
 # A photo's guessed kind narrows the results at this confidence and only boosts its kind below.
 KIND_FILTER = 0.8
@@ -73,6 +77,7 @@ class RankingWeights:
     dense: float = 1.0
     bm25: float = 1.0
     image: float = 1.0
+    colour: float = 1.0
     clip: float = 0.5
     links: float = 0.8
     audience: float = 1.0
@@ -227,6 +232,7 @@ class _Snapshot:
     text_space: _DenseSpace
     image_space: _DenseSpace | None
     clip_space: _DenseSpace | None
+    colour_space: _DenseSpace | None
     # The kinds the store's photos show, learnt from `image_space` (None: too few labelled photos).
     photo_kinds: PhotoKindProbe | None
     results: _Lru
@@ -246,6 +252,7 @@ class SearchEngine:
         *,
         image_encoder: ImageEncoder | None = None,
         clip_encoder: ImageEncoder | None = None,
+        colour_encoder: ImageEncoder | None = None,
         weights: RankingWeights | None = None,
         candidates: int = 100,
         exact_limit: int = 2_000_000,
@@ -261,6 +268,7 @@ class SearchEngine:
         self.text_encoder = text_encoder
         self.image_encoder = image_encoder
         self.clip_encoder = clip_encoder
+        self.colour_encoder = colour_encoder
         self.weights = weights or RankingWeights()
         self.candidates = candidates
         self.exact_limit = exact_limit
@@ -308,28 +316,29 @@ class SearchEngine:
                     previous.text_space.remapped(view),
                     previous.image_space.remapped(view) if previous.image_space else None,
                     previous.clip_space.remapped(view) if previous.clip_space else None,
+                    previous.colour_space.remapped(view) if previous.colour_space else None,
                 )
                 stamp = None if stamp is None else replace(stamp, index=-1)
-            text_space, image_space, clip_space = spaces
+            text_space, image_space, clip_space, colour_space = spaces
             assert text_space is not None
             self._snapshot = _Snapshot(
-                view, documents, bm25, text_space, image_space, clip_space,
+                view, documents, bm25, text_space, image_space, clip_space, colour_space,
                 _fit_photo_kinds(image_space, view), _Lru(self.cache_size), stamp,
             )  # fmt: skip
             self._vectors.clear()
 
-    def _load_spaces(
-        self, view: CatalogView
-    ) -> tuple[_DenseSpace | None, _DenseSpace | None, _DenseSpace | None]:
+    def _load_spaces(self, view: CatalogView) -> tuple[_DenseSpace | None, ...]:
+        """Text, image, CLIP and colour spaces, in that order (None: no such encoder)."""
         spaces: list[_DenseSpace | None] = []
         for kind, encoder in (
             ("text", self.text_encoder),
             ("image", self.image_encoder),
             ("clip", self.clip_encoder),
+            ("colour", self.colour_encoder),
         ):
             name = collection_name(kind, encoder.name) if encoder else None
             spaces.append(_DenseSpace(self.index, name, view) if name else None)
-        return spaces[0], spaces[1], spaces[2]
+        return tuple(spaces)
 
     # -- the snapshot a search reads ------------------------------------------------------------
     @contextmanager
@@ -372,6 +381,10 @@ class SearchEngine:
     @property
     def clip_space(self) -> _DenseSpace | None:
         return self._now().clip_space
+
+    @property
+    def colour_space(self) -> _DenseSpace | None:
+        return self._now().colour_space
 
     @property
     def photo_kinds(self) -> PhotoKindProbe | None:
@@ -511,7 +524,9 @@ class SearchEngine:
         if lookalike is not None and (kind := kind_of(self.view.products[lookalike])):
             guess = PhotoGuess(kind, 1.0, 1.0)  # the product itself says what it is
         elif self.photo_kinds is not None and self.photo_kinds.knows(filters.catalog):
-            guess = self.photo_kinds.guess(vector, filters.catalog)
+            closest = self._closest_look(query.image, vector, allowed, ignore)
+            neighbour = kind_of(self.view.products[closest]) if closest else None
+            guess = self.photo_kinds.guess(vector, filters.catalog, neighbour)
         reading = PhotoReading(guess=guess, lookalike=lookalike)
         if guess is None or filters.categories or guess.confidence < KIND_BOOST:
             return _Photo(vector, reading, pinned=pinned)
@@ -531,6 +546,20 @@ class SearchEngine:
         narrow = guess.confidence >= KIND_FILTER
         reading = replace(reading, used=used, narrowed=narrow)
         return _Photo(vector, reading, kind_mask, narrow, pinned)
+
+    def _closest_look(
+        self, image: Image, vector: np.ndarray, allowed: Mask, ignore: frozenset[str]
+    ) -> str | None:
+        """The product whose photos are closest in features and colours together."""
+        if self.colour_encoder is None or self.colour_space is None:
+            return None
+        colours = self.colour_encoder.encode_images([image])[0]
+        scores: dict[str, float] = {}
+        for space, query in ((self.image_space, vector), (self.colour_space, colours)):
+            assert space is not None
+            for pid, score in space.rank(query, allowed, CLOSEST_POOL, self.exact_limit, ignore):
+                scores[pid] = scores.get(pid, 0.0) + score
+        return max(scores, key=lambda pid: scores[pid], default=None)
 
     def near_duplicates(self, product_ids: Sequence[str]) -> list[str]:
         """The products themselves, their families and their close text neighbours."""
@@ -631,6 +660,9 @@ class SearchEngine:
             if self.clip_encoder and self.clip_space:
                 vector = self.clip_encoder.encode_images([query.image])[0]
                 rankings["clip_image"] = self.clip_space.rank(vector, allowed, limit, exact, ignore)
+            if self.colour_encoder and self.colour_space:
+                vector = self.colour_encoder.encode_images([query.image])[0]
+                rankings["colour"] = self.colour_space.rank(vector, allowed, limit, exact, ignore)
         if query.similar_to:
             rankings.update(self._seed_rankings(query.similar_to, allowed))
             # "Shoppers who liked this also liked", blended with content by the fusion.

@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import DATASETS, LUMA_IMAGES, TINY_CLIP, png_claiming
-from PIL import Image
+from PIL import Image, ImageOps
 
 from retrieval._encoders import EncoderUnavailable, ImageEncoder, TextEncoder
 from retrieval._image_encoders import (
     MAX_DECODED_PIXELS,
     MAX_SIDE,
     ClipEncoder,
+    ColourHistogramEncoder,
     EfficientNetImageEncoder,
     ImageRejected,
     load_image,
@@ -194,6 +195,25 @@ def unrelated_photos(effnet: EfficientNetImageEncoder) -> dict[str, np.ndarray]:
 
 
 @pytest.mark.slow
+class TestColourHistogramEncoder:
+    def test_unit_vectors_that_tell_colours_apart(self):
+        encoder = ColourHistogramEncoder()
+        red = Image.new("RGB", (40, 30), (200, 20, 20))
+        blue = Image.new("RGB", (40, 30), (20, 20, 200))
+        vectors = encoder.encode_images([red, blue, red.resize((80, 60))])
+        assert vectors.shape == (3, encoder.dim)
+        assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0)
+        assert vectors[0] @ vectors[2] == pytest.approx(1.0)  # the same colours at any size
+        assert vectors[0] @ vectors[1] == pytest.approx(0.0)
+
+    def test_a_mirrored_photo_has_the_same_colours(self):
+        photo = Image.new("RGB", (20, 10), (255, 255, 255))
+        photo.paste((0, 128, 0), (0, 0, 5, 10))
+        encoder = ColourHistogramEncoder()
+        plain, mirrored = encoder.encode_images([photo, ImageOps.mirror(photo)])
+        assert plain @ mirrored == pytest.approx(1.0)
+
+
 class TestEfficientNetImageEncoder:
     def test_bundled_weights_give_unit_1280_d_rows(self, effnet):
         vectors = effnet.encode_images([load_image(HOODIE_MAIN), load_image(ESHOP_WEBP)])

@@ -13,7 +13,7 @@ from conftest import ChromaServer
 
 from retrieval import CatalogStore, IngestReport
 from retrieval._evaluation import ALTERATIONS, RetrievalEvaluation, alter
-from retrieval._image_encoders import load_image
+from retrieval._image_encoders import ColourHistogramEncoder, load_image
 from retrieval._index import EmbeddingCache, VectorIndex
 from retrieval._indexer import CatalogIndexer
 from retrieval._model import ImageRole
@@ -50,7 +50,10 @@ def _index_and_engine(store, root: Path, text_encoder, **encoders) -> SearchEngi
 @pytest.fixture(scope="module")
 def photo_engine(photo_store, text_encoder, effnet, tmp_path_factory) -> SearchEngine:
     root = tmp_path_factory.mktemp("photo-index")
-    return _index_and_engine(photo_store, root, text_encoder, image_encoder=effnet)
+    return _index_and_engine(
+        photo_store, root, text_encoder,
+        image_encoder=effnet, colour_encoder=ColourHistogramEncoder(),
+    )  # fmt: skip
 
 
 class TestPhotoSearch:
@@ -77,6 +80,11 @@ class TestPhotoSearch:
         )
         assert result.hits and all(colour in h.product.colors for h in result.hits)
         assert "image" in result.hits[0].evidence.channels
+
+    def test_a_photo_ranks_by_its_colours_too(self, photo_engine):
+        product = next(iter(photo_engine.view.products.values()))
+        result = photo_engine.search(SearchQuery(image=load_image(product.images[0].path)))
+        assert all("colour" in h.evidence.channels for h in result.hits[:3])
 
     def test_more_like_this_uses_photos(self, photo_engine):
         seed = next(iter(photo_engine.view.products.values()))
@@ -149,15 +157,17 @@ class TestPhotoReading:
 
     def test_the_photo_evaluation_grades_every_system(self, photo_engine):
         evaluation = RetrievalEvaluation(photo_engine, "luma", load_image, progress=False)
-        views, altered = evaluation.photos(limit=None)
+        views, altered, unseen = evaluation.photos(limit=None)
         systems = {"colour histogram", "image", "engine before photo reading", "engine"}
-        for task in (views, altered):
+        for task in (views, altered, unseen):
             assert task.queries == 30 and set(task.metrics) == systems
             assert {"kind right", "lookalike said"} <= set(task.metrics["engine"])
         engine, before = altered.metrics["engine"], altered.metrics["engine before photo reading"]
         assert engine["shown@5"] >= before["shown@5"]
         assert engine["same kind"] > before["same kind"]
-        assert "folds grouped by product" in altered.notes[-1]
+        # A product the store does not have: no card can be it, only of its kind.
+        assert set(unseen.metrics["image"]) == {"same kind"}
+        assert unseen.metrics["engine"]["lookalike said"] == 0
         # The held-out photos were given back to the probe afterwards.
         space = photo_engine.image_space
         fresh = PhotoKindProbe.fit(space.matrix, space.owner, photo_engine.view.products)
@@ -177,7 +187,7 @@ def photo_assistant(photo_engine, effnet, tmp_path_factory):
     stack = RetrievalStack(
         settings=settings, store=photo_engine.store, index=photo_engine.index,
         cache=EmbeddingCache(data / "cache.db"), text_encoder=photo_engine.text_encoder,
-        image_encoder=effnet, clip_encoder=None,
+        image_encoder=effnet, clip_encoder=None, colour_encoder=photo_engine.colour_encoder,
     )  # fmt: skip
     return Assistant(settings, stack)
 
@@ -222,6 +232,16 @@ class TestPhotoTurns:
             assert photo_assistant._sessions[session].state.image is not None  # kept
             return
         pytest.fail("no photo of another product gave a kind without a lookalike")
+
+
+class TestPhotoBench:
+    def test_bench_e2e_times_photo_turns(self, photo_assistant, tmp_path):
+        from assistant._bench_e2e import run
+
+        report = run(photo_assistant, rounds=1, voice_repeat=0, out_dir=tmp_path, photo_repeat=3)
+        photo = report["photo_turn_ms"]
+        assert photo["n"] == 3 and 0 < photo["p50"] <= photo["p95"]
+        assert report["targets"]["photo_turn_p95_ms"] == 300
 
 
 class TestClipWiring:
