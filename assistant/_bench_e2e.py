@@ -60,13 +60,15 @@ def bench_voice_turns(assistant: Assistant, repeat: int, work_dir: Path) -> dict
     return {**percentiles(samples), "audio_seconds": VOICE_SECONDS}
 
 
-def bench_photo_turns(assistant: Assistant, repeat: int) -> dict[str, Any]:
-    """ "like this" with a photo: the store's own product photos, each cropped (so no two
-    photos are the same), a new session each."""
+def bench_photo_turns(assistant: Assistant, repeat: int) -> dict[str, Any] | None:
+    """A photo with "like this": the store's own product photos, each cropped (so no two
+    photos are the same), a new session each; None for a store without photos."""
     from retrieval._evaluation import alter
     from retrieval._image_encoders import load_image
 
     products = [p for p in assistant.stack.engine.view.products.values() if p.images]
+    if not products:
+        return None
     rng = random.Random(PHOTO_SEED)
     photos = [
         alter(load_image(products[n % len(products)].images[0].path), "crop", rng)
@@ -110,7 +112,9 @@ def run(
         with tempfile.TemporaryDirectory(prefix="shopassist-e2e-") as work:
             report["voice_turn_ms"] = bench_voice_turns(assistant, voice_repeat, Path(work))
     if photo_repeat and assistant.stack.image_encoder is not None:
-        report["photo_turn_ms"] = bench_photo_turns(assistant, photo_repeat)
+        photo = bench_photo_turns(assistant, photo_repeat)
+        if photo is not None:
+            report["photo_turn_ms"] = photo
     report["rss_mb_end"] = round(rss_mb())
     report["targets"] = {
         "text_turn_p95_ms": 200, "voice_turn_p95_ms": 1500, "photo_turn_p95_ms": 300,

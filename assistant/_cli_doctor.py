@@ -10,7 +10,13 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from assistant._retrieval import _clip_encoder, _image_encoder, open_index, open_store
+from assistant._retrieval import (
+    _clip_encoder,
+    _image_encoder,
+    colour_encoder,
+    open_index,
+    open_store,
+)
 from assistant.config import Settings
 from retrieval._doctor import (
     DoctorReport,
@@ -66,12 +72,14 @@ def _diagnose(settings: Settings, store: CatalogStore) -> DoctorReport:
     warnings: list[str] = []
     image_encoder = _image_encoder(settings)
     clip_encoder = _clip_encoder(settings, warnings)
+    colour = colour_encoder(image_encoder, clip_encoder)
     report = check(
         store,
         index,
         SentenceTextEncoder(settings.text_model).name,
         image_encoder.name if image_encoder else None,
         clip_encoder.name if clip_encoder else None,
+        colour_name=colour.name if colour else None,
         cache_path=settings.embedding_cache,
     )
     report.notes += warnings

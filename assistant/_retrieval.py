@@ -88,9 +88,16 @@ def build_retrieval(settings: Settings) -> RetrievalStack:
         text_encoder=SentenceTextEncoder(settings.text_model),
         image_encoder=image_encoder,
         clip_encoder=clip_encoder,
-        colour_encoder=ColourHistogramEncoder() if image_encoder or clip_encoder else None,
+        colour_encoder=colour_encoder(image_encoder, clip_encoder),
         warnings=warnings,
     )
+
+
+def colour_encoder(
+    image_encoder: ImageEncoder | None, clip_encoder: ImageEncoder | None
+) -> ImageEncoder | None:
+    """Photo colours are indexed whenever photos are: they cost no model."""
+    return ColourHistogramEncoder() if image_encoder or clip_encoder else None
 
 
 def _image_encoder(settings: Settings) -> ImageEncoder | None:

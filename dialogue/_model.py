@@ -46,10 +46,12 @@ GUARDED_FACETS = ("title", "color", "material", "style", "brand")
 REFINING = {"refine_search", "sort_results", "show_more", "remove_filter"}
 ITEM_QUESTIONS = {"check_availability", "product_details", "product_reviews"}
 CONTINUABLE = {"add_to_cart", "remove_from_cart", "product_details", "product_reviews"}
-# "no, it's a hoodie" right after a photo search says what the photo shows: same photo, that kind.
+# "no, it's a hoodie" right after a photo search says what the photo shows: same photo, that kind
+# (the kind must follow these words; "that's nice, now show me tents" is a new topic).
 PHOTO_CORRECTION = re.compile(
-    r"^\W*(?:no|nope|nah|not|actually|it'?s|it\s+is|that'?s|that\s+is|this\s+is|they'?re|"
-    r"they\s+are|those\s+are)\b",
+    r"^\W*(?:(?:no|nope|nah|actually)\b\W*)?"
+    r"(?:it['\u2019]?s|it\s+is|that['\u2019]?s|that\s+is|this\s+is|they['\u2019]?re|they\s+are|those\s+are|"
+    r"these\s+are)\s+(?:(?:a|an|some|more\s+like|like|one\s+of\s+those)\s+)?",
     re.IGNORECASE,
 )
 CONTINUATION = re.compile(r"^\s*(?:and|also|plus|same for)\b|\b(?:too|as well)\W*$", re.IGNORECASE)
@@ -215,16 +217,14 @@ class DialogueModel:
         """The photo of the turn before when this message says what it shows ("no, it's a
         hoodie"): searched again as that kind, instead of dropped with the old topic."""
         last = state.history[-1] if state.history else None
-        says_kind = any(e.type == "category" and not e.negated for e in parse.extraction.entities)
-        if (
-            state.image is not None
-            and last is not None
-            and last.intent == "search_by_image"
-            and says_kind
-            and PHOTO_CORRECTION.search(parse.text)
-        ):
-            return state.image
-        return None
+        said = PHOTO_CORRECTION.match(parse.text)
+        if state.image is None or last is None or last.intent != "search_by_image" or not said:
+            return None
+        kind_next = any(
+            e.type == "category" and e.known and not e.negated and e.start <= said.end() + 1
+            for e in parse.extraction.entities
+        )
+        return state.image if kind_next else None
 
     def _in_context(self, state: DialogueState, parse: Parse) -> Parse:
         """Answers to the assistant's own questions: a size for a pending add, "yes" to a

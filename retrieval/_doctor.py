@@ -81,6 +81,7 @@ def check(
     image_encoder_name: str | None = None,
     clip_name: str | None = None,
     *,
+    colour_name: str | None = None,
     cache_path: Path | None = None,
 ) -> DoctorReport:
     """Compare the store with the text collection (and the photo collections of the encoders
@@ -117,7 +118,8 @@ def check(
                 f"{len(unreadable)} product photos cannot be read (e.g. {unreadable[0]}) and are "
                 "left out of the photo index; re-run the ingest with `--images DIR` if they moved."
             )
-        for kind, name in (("image", image_encoder_name), ("clip", clip_name)):
+        photo_spaces = (("image", image_encoder_name), ("clip", clip_name), ("colour", colour_name))
+        for kind, name in photo_spaces:
             if name:
                 expected.append((collection_name(kind, name), ("photo", "product photos"), photos))
     for collection, what, items in expected:

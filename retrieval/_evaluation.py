@@ -341,52 +341,54 @@ class RetrievalEvaluation:
         )
         kinds = {p.id: kind_of(p) for p in self.products}
         base = Filters(catalog=self.catalog)
-        for system in tqdm(systems, desc=task.name, disable=not self.progress):
-            rows = []
-            for image, ignore, target in queries:
-                said = right = 0.0
-                guessed: float | None = None
-                search = SearchQuery(
-                    image=image, filters=base, k=K, rankers=system.rankers,
-                    diversify=system.diversify, ignore_image_paths=ignore,
-                    read_photo=system.read_photo,
-                )  # fmt: skip
-                if refit_each and system.read_photo:
-                    self.engine.refit_photo_kinds(ignore)
-                result = self.engine.search(search)
-                ranked = [h.product.id for h in (*result.hits, *result.alternatives)][:K]
-                reading = result.photo
-                if system.read_photo and reading is not None:
-                    said = float(reading.lookalike is not None)
-                    right = float(reading.lookalike == target)
-                    guess = reading.guess
-                    truth = kinds[target]
-                    guessed = float(
-                        guess is not None
-                        and truth is not None
-                        and guess.kind.category == truth.category
-                        and guess.kind.department == truth.department
-                    )
-                found = [i == target for i in ranked]
-                others = [i for i in ranked[:SHOWN] if i != target]
-                same = [kinds[i] == kinds[target] for i in others]
-                row = {
-                    f"shown@{SHOWN}": float(any(found[:SHOWN])),
-                    "R@1": float(found[:1] == [True]),
-                    "MRR": reciprocal_rank(found),
-                    "same kind": sum(same) / len(same) if same else 0.0,
-                }
-                if refit_each:  # the product is not in the store: only its kind can be right
-                    row = {"same kind": row["same kind"]}
-                if system.read_photo and system.name == "engine":
-                    row |= {
-                        "kind right": guessed or 0.0,
-                        "lookalike said": said,
-                        "lookalike right": right,
+        try:
+            for system in tqdm(systems, desc=task.name, disable=not self.progress):
+                rows = []
+                for image, ignore, target in queries:
+                    said = right = 0.0
+                    guessed: float | None = None
+                    search = SearchQuery(
+                        image=image, filters=base, k=K, rankers=system.rankers,
+                        diversify=system.diversify, ignore_image_paths=ignore,
+                        read_photo=system.read_photo,
+                    )  # fmt: skip
+                    if refit_each and system.read_photo:
+                        self.engine.refit_photo_kinds(ignore)
+                    result = self.engine.search(search)
+                    ranked = [h.product.id for h in (*result.hits, *result.alternatives)][:K]
+                    reading = result.photo
+                    if system.read_photo and reading is not None:
+                        said = float(reading.lookalike is not None)
+                        right = float(reading.lookalike == target)
+                        guess = reading.guess
+                        truth = kinds[target]
+                        guessed = float(
+                            guess is not None
+                            and truth is not None
+                            and guess.kind.category == truth.category
+                            and guess.kind.department == truth.department
+                        )
+                    found = [i == target for i in ranked]
+                    others = [i for i in ranked[:SHOWN] if i != target]
+                    same = [kinds[i] == kinds[target] for i in others]
+                    row = {
+                        f"shown@{SHOWN}": float(any(found[:SHOWN])),
+                        "R@1": float(found[:1] == [True]),
+                        "MRR": reciprocal_rank(found),
+                        "same kind": sum(same) / len(same) if same else 0.0,
                     }
-                rows.append(row)
-            task.metrics[system.name] = _mean(rows)
-            if refit_each:
+                    if refit_each:  # the product is not in the store: only its kind can be right
+                        row = {"same kind": row["same kind"]}
+                    if system.read_photo and system.name == "engine":
+                        row |= {
+                            "kind right": guessed or 0.0,
+                            "lookalike said": said,
+                            "lookalike right": right,
+                        }
+                    rows.append(row)
+                task.metrics[system.name] = _mean(rows)
+        finally:
+            if refit_each:  # the probe learns every photo again
                 self.engine.refit_photo_kinds([])
         task.notes.append(
             f"shown@{SHOWN}: the product is on the first page ({SHOWN} cards); same kind: share "

@@ -27,7 +27,13 @@ from retrieval._index import VectorIndex
 from retrieval._indexer import collection_name
 from retrieval._lexical import BM25Index
 from retrieval._model import LinkKind, Product
-from retrieval._photo_kinds import PhotoGuess, PhotoKindProbe, PhotoReading, kind_of
+from retrieval._photo_kinds import (
+    CLIP_SCALE,
+    PhotoGuess,
+    PhotoKindProbe,
+    PhotoReading,
+    kind_of,
+)
 from retrieval._query import (
     Evidence,
     Exclusions,
@@ -394,7 +400,8 @@ class SearchEngine:
         """For evaluation: learn the kinds again without these photos, as if the store had
         never had them (a held-out photo must not teach the probe its own answer)."""
         with self._refresh_lock:
-            now = self._now()
+            now = self._snapshot
+            assert now is not None
             self._snapshot = replace(
                 now, photo_kinds=_fit_photo_kinds(now.image_space, now.view, leave_out_paths)
             )
@@ -490,7 +497,8 @@ class SearchEngine:
             allowed = allowed & photo.kind_mask
         candidates = int(allowed.sum())
         if not candidates:
-            return self._empty(query, photo)
+            empty = self._empty(query, photo)
+            return replace(empty, photo=photo.reading) if photo is not None else empty
         if query.sort is not None and query.image is None and query.similar_to is None:
             return SearchResult(hits=self._sorted_hits(query, allowed), candidates=candidates)
         hits = self._ranked_hits(query, allowed, photo)
@@ -506,27 +514,32 @@ class SearchEngine:
 
     def _read_photo(self, query: SearchQuery, allowed: Mask) -> _Photo | None:
         """Encode the query photo once and read it: the store photo it nearly duplicates, and
-        the kind it shows. What the shopper typed wins: a category in the query is never
-        narrowed by the guess, nor a gender replaced."""
+        the kind it shows. A category the shopper typed turns the guess off, and a gender they
+        typed replaces the guessed department."""
         if query.image is None or self.image_encoder is None or self.image_space is None:
             return None
         vector = self.image_encoder.encode_images([query.image])[0]
         if not query.read_photo:
             return _Photo(vector)
         ignore = frozenset(query.ignore_image_paths)
-        nearest = self.image_space.rank(vector, allowed, MAX_PINNED, self.exact_limit, ignore)
+        filters = query.filters
+        # What the photo shows is read against the whole store, not against what is left after
+        # the shopper's wishes and the pages already seen: "show more" must not change it.
+        store = self.view.allowed(Filters(catalog=filters.catalog), Exclusions())
+        nearest = self.image_space.rank(vector, store, MAX_PINNED, self.exact_limit, ignore)
         top = nearest[0][1] if nearest else 0.0
         # Products sharing one store photo (a ball in three sizes) tie: all of them stay.
-        pinned = tuple(pid for pid, s in nearest if s >= max(PINNED, top - TIED))
-        lookalike = pinned[0] if top >= LOOKALIKE and len(pinned) == 1 else None
-        filters = query.filters
+        closest = [pid for pid, s in nearest if s >= max(PINNED, top - TIED)]
+        lookalike = closest[0] if top >= LOOKALIKE and len(closest) == 1 else None
+        pinned = tuple(pid for pid in closest if allowed[self.view.row[pid]])
         guess = None
         if lookalike is not None and (kind := kind_of(self.view.products[lookalike])):
             guess = PhotoGuess(kind, 1.0, 1.0)  # the product itself says what it is
         elif self.photo_kinds is not None and self.photo_kinds.knows(filters.catalog):
-            closest = self._closest_look(query.image, vector, allowed, ignore)
-            neighbour = kind_of(self.view.products[closest]) if closest else None
-            guess = self.photo_kinds.guess(vector, filters.catalog, neighbour)
+            look = self._closest_look(query.image, vector, store, ignore)
+            neighbour = kind_of(self.view.products[look]) if look else None
+            zero_shot = self._clip_kinds(query.image, self.photo_kinds)
+            guess = self.photo_kinds.guess(vector, filters.catalog, neighbour, zero_shot)
         reading = PhotoReading(guess=guess, lookalike=lookalike)
         if guess is None or filters.categories or guess.confidence < KIND_BOOST:
             return _Photo(vector, reading, pinned=pinned)
@@ -540,12 +553,24 @@ class SearchEngine:
             ),
             Exclusions(),
         )
-        if not (allowed & kind_mask).any():
-            return _Photo(vector, reading, pinned=pinned)
         kind_mask[[self.view.row[pid] for pid in pinned]] = True  # the nearest photo stays
-        narrow = guess.confidence >= KIND_FILTER
+        # Nothing of the kind meets the rest of the request: the kind only ranks first (in the
+        # nearest relaxation too), it never empties the page.
+        narrow = guess.confidence >= KIND_FILTER and bool((allowed & kind_mask).any())
         reading = replace(reading, used=used, narrowed=narrow)
         return _Photo(vector, reading, kind_mask, narrow, pinned)
+
+    def _clip_kinds(self, image: Image, probe: PhotoKindProbe) -> np.ndarray | None:
+        """CLIP's zero-shot probability for each of the probe's kinds, when CLIP is configured:
+        the photo against "a photo of women's jackets" and the rest."""
+        encoder = self.clip_encoder
+        if encoder is None or not isinstance(encoder, TextEncoder):
+            return None
+        prompts = probe.prompts()
+        texts = np.stack([self._clip_text_vector(prompt) for prompt in prompts])
+        similarity = texts @ encoder.encode_images([image])[0]
+        weights = np.exp(CLIP_SCALE * (similarity - similarity.max()))
+        return weights / weights.sum()
 
     def _closest_look(
         self, image: Image, vector: np.ndarray, allowed: Mask, ignore: frozenset[str]

@@ -18,7 +18,7 @@ from retrieval._index import EmbeddingCache, VectorIndex
 from retrieval._indexer import CatalogIndexer
 from retrieval._model import ImageRole
 from retrieval._photo_kinds import PhotoKindProbe, kind_of
-from retrieval._query import Filters, SearchQuery
+from retrieval._query import Exclusions, Filters, SearchQuery
 from retrieval._search import SearchEngine
 
 pytestmark = pytest.mark.slow
@@ -132,6 +132,27 @@ class TestPhotoReading:
                     assert kind is not None and kind.category == reading.used.category
         assert narrowed >= 10
 
+    def test_the_next_page_keeps_what_the_photo_showed(self, photo_engine):
+        product = next(iter(photo_engine.view.products.values()))
+        photo = load_image(product.images[0].path)
+        first = photo_engine.search(SearchQuery(image=photo, k=3))
+        seen = tuple(h.product.id for h in first.hits)
+        second = photo_engine.search(
+            SearchQuery(image=photo, k=3, exclude=Exclusions(product_ids=seen))
+        )
+        assert first.photo is not None and second.photo is not None
+        assert second.photo.used == first.photo.used and second.photo.narrowed
+        assert not {h.product.id for h in second.hits} & set(seen)
+
+    def test_an_empty_page_still_says_what_the_photo_shows(self, photo_engine):
+        product = next(iter(photo_engine.view.products.values()))
+        query = SearchQuery(
+            image=load_image(product.images[0].path), filters=Filters(colors=("Chartreuse",))
+        )
+        result = photo_engine.search(query)
+        assert not result.hits
+        assert result.photo is not None and result.photo.lookalike == product.id
+
     def test_what_the_shopper_typed_wins(self, photo_engine):
         jacket = next(
             p for p in photo_engine.view.products.values() if p.category_path[-1] == "Jackets"
@@ -233,6 +254,12 @@ class TestPhotoTurns:
             return
         pytest.fail("no photo of another product gave a kind without a lookalike")
 
+    def test_a_new_request_after_a_photo_drops_the_photo(self, photo_assistant, photo_engine):
+        product = next(iter(photo_engine.view.products.values()))
+        photo_assistant.respond("photo-then-text", "like this", image=product.images[0].path)
+        photo_assistant.respond("photo-then-text", "that's nice, now show me some bags")
+        assert photo_assistant._sessions["photo-then-text"].state.image is None
+
 
 class TestPhotoBench:
     def test_bench_e2e_times_photo_turns(self, photo_assistant, tmp_path):
@@ -263,6 +290,28 @@ class TestClipWiring:
             SearchQuery(image=load_image(product.images[0].path), rankers=("clip_image",), k=1)
         ).hits
         assert by_photo[0].product.id == product.id  # its own photo is its nearest neighbour
+
+    def test_clip_reads_the_kind_of_a_photo_with_the_probe(
+        self, photo_store, text_encoder, effnet, tiny_clip, tmp_path, monkeypatch
+    ):
+        engine = _index_and_engine(
+            photo_store, tmp_path, text_encoder, image_encoder=effnet, clip_encoder=tiny_clip
+        )
+        probe = engine.photo_kinds
+        assert probe is not None
+        asked: list[list[str]] = []
+        encode = tiny_clip.encode_texts
+        monkeypatch.setattr(
+            tiny_clip, "encode_texts", lambda texts: asked.append(list(texts)) or encode(texts)
+        )
+        stranger = next(p for p in photo_store.products() if len(p.images) > 1)
+        view = stranger.images[1]
+        reading = engine.search(
+            SearchQuery(image=load_image(view.path), ignore_image_paths=(view.path,))
+        ).photo
+        assert reading is not None and reading.guess is not None
+        # Every kind the probe learnt was put to CLIP as a sentence ("a photo of men's jackets").
+        assert sorted(t for batch in asked for t in batch) == sorted(probe.prompts())
 
 
 @pytest.fixture(scope="module")

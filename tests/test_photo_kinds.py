@@ -8,7 +8,7 @@ import pytest
 
 from retrieval import PhotoKind, PhotoKindProbe
 from retrieval._model import Product
-from retrieval._photo_kinds import kind_of
+from retrieval._photo_kinds import TEMPERATURE, kind_of
 
 DIM = 32
 
@@ -90,6 +90,39 @@ class TestPhotoKindProbe:
         probe = PhotoKindProbe.fit(vectors, owners, products, leave_out=tents)
         assert probe is not None
         assert {k.category for k in probe.kinds} == {"Jackets", "Shorts"}
+
+    def test_a_zero_shot_reading_tips_an_unsure_probe(self):
+        vectors, owners, products, centres = _store()
+        probe = PhotoKindProbe.fit(vectors, owners, products)
+        assert probe is not None
+        mixes = [t * centres["jacket"] + (1 - t) * centres["short"] for t in np.linspace(0, 1, 41)]
+        between = min(mixes, key=lambda mix: probe.guess(mix).confidence)  # the probe least sure
+        shorts = np.array([k.category == "Shorts" for k in probe.kinds], dtype=float)
+        jackets = np.array([k.category == "Jackets" for k in probe.kinds], dtype=float)
+        assert probe.guess(between, zero_shot=shorts).kind.category == "Shorts"
+        assert probe.guess(between, zero_shot=jackets).kind.category == "Jackets"
+        assert probe.prompts()[probe.kinds.index(PhotoKind("luma", "Jackets", "Women"))] == (
+            "a photo of women's Jackets"
+        )
+        with pytest.raises(ValueError, match="one probability per kind"):
+            probe.guess(between, zero_shot=np.ones(len(probe.kinds) + 1))
+
+    def test_the_likeliest_category_sums_its_departments(self):
+        kinds = [PhotoKind("a", "Tees", "Men"), PhotoKind("a", "Tees", "Women"),
+                 PhotoKind("a", "Jackets", "Women")]  # fmt: skip
+        scores = np.log(np.array([0.3, 0.3, 0.4])) * TEMPERATURE  # softmax gives 0.3/0.3/0.4
+        probe = PhotoKindProbe(kinds, np.zeros((DIM, 3)), scores, np.zeros(DIM))
+        guess = probe.guess(np.zeros(DIM))
+        assert guess.kind.category == "Tees" and guess.confidence == pytest.approx(0.6)
+        assert guess.department_confidence == pytest.approx(0.5)
+
+    def test_a_neighbour_from_another_catalog_has_no_vote(self):
+        vectors, owners, products, centres = _store()
+        probe = PhotoKindProbe.fit(vectors, owners, products)
+        assert probe is not None
+        jacket = centres["jacket"] / np.linalg.norm(centres["jacket"])
+        tent = PhotoKind("eshop", "Trekking")
+        assert probe.guess(jacket, catalog="luma", neighbour=tent).kind.catalog == "luma"
 
     def test_rejects_weights_that_do_not_fit(self):
         kinds = [PhotoKind("a", "X"), PhotoKind("a", "Y")]
