@@ -41,6 +41,14 @@ def _store(photos_per_product: int = 3, seed: int = 0):
     return np.stack(vectors), owners, products, centres
 
 
+def _fitted() -> tuple[PhotoKindProbe, dict[str, np.ndarray]]:
+    """The probe fitted on `_store`, and each kind's centre as a unit vector."""
+    vectors, owners, products, centres = _store()
+    probe = PhotoKindProbe.fit(vectors, owners, products)
+    assert probe is not None
+    return probe, {name: c / np.linalg.norm(c) for name, c in centres.items()}
+
+
 class TestKindOf:
     def test_leaf_category_and_the_one_gender(self):
         product = _product("a", "luma", ["Women", "Tops", "Jackets"], ["Women"])
@@ -58,19 +66,15 @@ class TestKindOf:
 
 class TestPhotoKindProbe:
     def test_reads_the_kind_of_a_new_photo(self):
-        vectors, owners, products, centres = _store()
-        probe = PhotoKindProbe.fit(vectors, owners, products)
-        assert probe is not None
-        guess = probe.guess(centres["jacket"] / np.linalg.norm(centres["jacket"]))
+        probe, centres = _fitted()
+        guess = probe.guess(centres["jacket"])
         assert guess.kind == PhotoKind("luma", "Jackets", "Women")
         assert guess.confidence > 0.9
         assert guess.department_confidence == pytest.approx(1.0)
 
     def test_a_catalog_limits_the_kinds_guessed(self):
-        vectors, owners, products, centres = _store()
-        probe = PhotoKindProbe.fit(vectors, owners, products)
-        assert probe is not None
-        tent = centres["tent"] / np.linalg.norm(centres["tent"])
+        probe, centres = _fitted()
+        tent = centres["tent"]
         assert probe.guess(tent).kind.catalog == "eshop"
         assert probe.guess(tent, catalog="luma").kind.catalog == "luma"
         assert probe.knows("luma") and not probe.knows("eshop")  # one eShop kind: no choice
@@ -92,9 +96,7 @@ class TestPhotoKindProbe:
         assert {k.category for k in probe.kinds} == {"Jackets", "Shorts"}
 
     def test_a_zero_shot_reading_tips_an_unsure_probe(self):
-        vectors, owners, products, centres = _store()
-        probe = PhotoKindProbe.fit(vectors, owners, products)
-        assert probe is not None
+        probe, centres = _fitted()
         mixes = [t * centres["jacket"] + (1 - t) * centres["short"] for t in np.linspace(0, 1, 41)]
         between = min(mixes, key=lambda mix: probe.guess(mix).confidence)  # the probe least sure
         shorts = np.array([k.category == "Shorts" for k in probe.kinds], dtype=float)
@@ -117,12 +119,9 @@ class TestPhotoKindProbe:
         assert guess.department_confidence == pytest.approx(0.5)
 
     def test_a_neighbour_from_another_catalog_has_no_vote(self):
-        vectors, owners, products, centres = _store()
-        probe = PhotoKindProbe.fit(vectors, owners, products)
-        assert probe is not None
-        jacket = centres["jacket"] / np.linalg.norm(centres["jacket"])
+        probe, centres = _fitted()
         tent = PhotoKind("eshop", "Trekking")
-        assert probe.guess(jacket, catalog="luma", neighbour=tent).kind.catalog == "luma"
+        assert probe.guess(centres["jacket"], catalog="luma", neighbour=tent).kind.catalog == "luma"
 
     def test_rejects_weights_that_do_not_fit(self):
         kinds = [PhotoKind("a", "X"), PhotoKind("a", "Y")]
