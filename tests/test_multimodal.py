@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -168,6 +169,22 @@ class TestPhotoReading:
         result = photo_engine.search(query)
         assert result.hits and all(wanted in h.product.category_path for h in result.hits)
         assert result.photo is not None and result.photo.used is None
+
+    def test_a_store_without_categories_searches_photos_as_before(
+        self, photo_engine, photo_store, text_encoder, effnet, tmp_path
+    ):
+        bare = [replace(p, category_path=[], categories=[]) for p in photo_store.products()]
+        store = CatalogStore(tmp_path / "catalog.db")
+        report = IngestReport(catalog="luma", source="subset", format="magento")
+        store.replace_catalog("luma", bare, [], [], report)
+        engine = SearchEngine(store, photo_engine.index, text_encoder, image_encoder=effnet)
+        assert engine.photo_kinds is None
+        product = bare[0]
+        result = engine.search(SearchQuery(image=load_image(product.images[0].path), k=5))
+        assert result.hits[0].product.id == product.id  # the nearest photo still comes first
+        reading = result.photo
+        assert reading is not None and reading.lookalike == product.id
+        assert reading.guess is None and reading.used is None  # no kinds to tell
 
     def test_the_engine_before_photo_reading_can_still_be_asked(self, photo_engine):
         product = next(iter(photo_engine.view.products.values()))
