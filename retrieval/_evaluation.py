@@ -379,7 +379,7 @@ class RetrievalEvaluation:
                     }
                     if refit_each:  # the product is not in the store: only its kind can be right
                         row = {"same kind": row["same kind"]}
-                    if system.read_photo and system.name == "engine":
+                    if system.read_photo:  # only the engine reads the photo
                         row |= {
                             "kind right": guessed or 0.0,
                             "lookalike said": said,

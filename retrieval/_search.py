@@ -518,9 +518,15 @@ class SearchEngine:
         typed replaces the guessed department."""
         if query.image is None or self.image_encoder is None or self.image_space is None:
             return None
-        vector = self.image_encoder.encode_images([query.image])[0]
+        image = query.image
+        plain = _Photo(
+            self.image_encoder.encode_images([image])[0],
+            clip=_encoded(self.clip_encoder, self.clip_space, image),
+            colour=_encoded(self.colour_encoder, self.colour_space, image),
+        )
         if not query.read_photo:
-            return _Photo(vector)
+            return plain
+        vector = plain.vector
         ignore = frozenset(query.ignore_image_paths)
         filters = query.filters
         # What the photo shows is read against the whole store, not against what is left after
@@ -536,13 +542,13 @@ class SearchEngine:
         if lookalike is not None and (kind := kind_of(self.view.products[lookalike])):
             guess = PhotoGuess(kind, 1.0, 1.0)  # the product itself says what it is
         elif self.photo_kinds is not None and self.photo_kinds.knows(filters.catalog):
-            look = self._closest_look(query.image, vector, store, ignore)
+            look = self._closest_look(vector, plain.colour, store, ignore)
             neighbour = kind_of(self.view.products[look]) if look else None
-            zero_shot = self._clip_kinds(query.image, self.photo_kinds)
+            zero_shot = self._clip_kinds(plain.clip, self.photo_kinds)
             guess = self.photo_kinds.guess(vector, filters.catalog, neighbour, zero_shot)
         reading = PhotoReading(guess=guess, lookalike=lookalike)
         if guess is None or filters.categories or guess.confidence < KIND_BOOST:
-            return _Photo(vector, reading, pinned=pinned)
+            return replace(plain, reading=reading, pinned=pinned)
         sure_of_department = guess.department_confidence >= KIND_FILTER and not filters.genders
         used = replace(guess.kind, department=guess.kind.department if sure_of_department else None)
         kind_mask = self.view.allowed(
@@ -558,27 +564,24 @@ class SearchEngine:
         # nearest relaxation too), it never empties the page.
         narrow = guess.confidence >= KIND_FILTER and bool((allowed & kind_mask).any())
         reading = replace(reading, used=used, narrowed=narrow)
-        return _Photo(vector, reading, kind_mask, narrow, pinned)
+        return replace(plain, reading=reading, kind_mask=kind_mask, narrow=narrow, pinned=pinned)
 
-    def _clip_kinds(self, image: Image, probe: PhotoKindProbe) -> np.ndarray | None:
+    def _clip_kinds(self, photo: np.ndarray | None, probe: PhotoKindProbe) -> np.ndarray | None:
         """CLIP's zero-shot probability for each of the probe's kinds, when CLIP is configured:
-        the photo against "a photo of women's jackets" and the rest."""
-        encoder = self.clip_encoder
-        if encoder is None or not isinstance(encoder, TextEncoder):
+        the photo's CLIP vector against "a photo of women's jackets" and the rest."""
+        if photo is None or not isinstance(self.clip_encoder, TextEncoder):
             return None
-        prompts = probe.prompts()
-        texts = np.stack([self._clip_text_vector(prompt) for prompt in prompts])
-        similarity = texts @ encoder.encode_images([image])[0]
+        texts = np.stack([self._clip_text_vector(prompt) for prompt in probe.prompts()])
+        similarity = texts @ photo
         weights = np.exp(CLIP_SCALE * (similarity - similarity.max()))
         return weights / weights.sum()
 
     def _closest_look(
-        self, image: Image, vector: np.ndarray, allowed: Mask, ignore: frozenset[str]
+        self, vector: np.ndarray, colours: np.ndarray | None, allowed: Mask, ignore: frozenset[str]
     ) -> str | None:
         """The product whose photos are closest in features and colours together."""
-        if self.colour_encoder is None or self.colour_space is None:
+        if colours is None:
             return None
-        colours = self.colour_encoder.encode_images([image])[0]
         scores: dict[str, float] = {}
         for space, query in ((self.image_space, vector), (self.colour_space, colours)):
             assert space is not None
@@ -682,12 +685,13 @@ class SearchEngine:
                     rankings["photo_kind"] = [
                         (pid, s) for pid, s in rankings["image"] if photo.kind_mask[row[pid]]
                     ]
-            if self.clip_encoder and self.clip_space:
-                vector = self.clip_encoder.encode_images([query.image])[0]
-                rankings["clip_image"] = self.clip_space.rank(vector, allowed, limit, exact, ignore)
-            if self.colour_encoder and self.colour_space:
-                vector = self.colour_encoder.encode_images([query.image])[0]
-                rankings["colour"] = self.colour_space.rank(vector, allowed, limit, exact, ignore)
+            for name, encoder, space, known in (
+                ("clip_image", self.clip_encoder, self.clip_space, photo and photo.clip),
+                ("colour", self.colour_encoder, self.colour_space, photo and photo.colour),
+            ):
+                vector = known if known is not None else _encoded(encoder, space, query.image)
+                if vector is not None and space is not None:
+                    rankings[name] = space.rank(vector, allowed, limit, exact, ignore)
         if query.similar_to:
             rankings.update(self._seed_rankings(query.similar_to, allowed))
             # "Shoppers who liked this also liked", blended with content by the fusion.
@@ -1104,10 +1108,20 @@ class _Photo:
     kind_mask: Mask | None = None
     narrow: bool = False
     pinned: tuple[str, ...] = ()  # the products with the nearest store photo, shown first
+    # The same photo in the CLIP and colour spaces, when the store has them (encoded once).
+    clip: np.ndarray | None = None
+    colour: np.ndarray | None = None
 
     def unpinned(self) -> _Photo:
         """For pages of relaxed or alternative results, where the nearest product is no match."""
         return replace(self, pinned=())
+
+
+def _encoded(
+    encoder: ImageEncoder | None, space: _DenseSpace | None, image: Image
+) -> np.ndarray | None:
+    """The photo's vector in one space, or None when the store has no such space."""
+    return encoder.encode_images([image])[0] if encoder and space else None
 
 
 def _fit_photo_kinds(
