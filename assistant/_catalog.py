@@ -18,6 +18,7 @@ from dialogue import (
     SearchRequest,
 )
 from retrieval import (
+    FILTER_ATTRIBUTES,
     Exclusions,
     Filters,
     Hit,
@@ -35,9 +36,7 @@ from retrieval._query import MAX_K
 SUMMARY_CHARS = 600
 MAX_REVIEWS_ON_CARD = 20
 TITLE_VOCABULARY_LIMIT = 50_000
-VOCABULARY_FACETS = (
-    "category", "color", "size", "gender", "material", "activity", "brand", "label",
-)  # fmt: skip
+VOCABULARY_FACETS = ("category", "color", "size", "gender", "brand", "label", *FILTER_ATTRIBUTES)
 # Product ids -> products liked by shoppers who liked them, with scores in (0, 1].
 CoLiked = Callable[[Sequence[str]], list[tuple[str, float]]]
 
@@ -71,8 +70,7 @@ class RetrievalCatalog(CatalogPort):
         unstated = {
             name: values
             for name, facet, values in (
-                ("activities", "activity", c.activities),
-                ("materials", "material", c.materials),
+                *((name, name, values) for name, values in c.attributes.items()),
                 # Judged only for a named kind: most products carry these.
                 ("genders", "gender", c.genders if c.categories else ()),  # bags have none
                 ("colors", "color", c.colors if c.categories else ()),  # eShop says it in words
@@ -90,7 +88,7 @@ class RetrievalCatalog(CatalogPort):
             request = replace(request, constraints=c)
         if unstated:
             words = [v for values in unstated.values() for v in values]
-            c = replace(c, **{name: () for name in unstated})
+            c = c.cleared(*unstated)
             request = replace(
                 request,
                 constraints=c,
@@ -196,6 +194,9 @@ class RetrievalCatalog(CatalogPort):
         self._vocabulary = (view, vocabulary)
         return vocabulary
 
+    def attributes(self) -> tuple[str, ...]:
+        return FILTER_ATTRIBUTES
+
     def kinds(self) -> dict[str, str]:
         """Once per catalog view, like the vocabulary."""
         view = self.engine.view
@@ -255,9 +256,12 @@ class RetrievalCatalog(CatalogPort):
             colors=tuple(product.colors),
             in_stock_sizes=tuple(dict.fromkeys(v.size for v in stocked if v.size)),
             in_stock_colors=tuple(dict.fromkeys(v.color for v in stocked if v.color)),
-            materials=tuple(product.attribute_values("material")),
             genders=tuple(product.attribute_values("gender")),
-            activities=tuple(product.attribute_values("activity")),
+            attributes={
+                name: tuple(values)
+                for name in FILTER_ATTRIBUTES
+                if (values := product.attribute_values(name))
+            },
             brand=product.brand,
             rating=product.rating,
             review_count=len(product.reviews),

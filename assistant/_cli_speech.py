@@ -178,8 +178,9 @@ def slot_constraints(
     extractor finds in the message as the dialogue reads it, plus the price range. Two texts
     agree when these are equal."""
     from dialogue import EntityExtractor, load_nlu, read_message
+    from retrieval import FILTER_ATTRIBUTES
 
-    extractor = EntityExtractor(vocabulary, load_nlu(nlu_file))
+    extractor = EntityExtractor(vocabulary, load_nlu(nlu_file), attributes=FILTER_ATTRIBUTES)
 
     def constraints(text: str) -> dict[str, Any]:
         found = extractor.extract(read_message(text))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, TypedDict
 
 from rasa_sdk import Action, Tracker
@@ -43,6 +43,7 @@ from dialogue import (
     Suggestion,
     track,
 )
+from retrieval import FILTER_ATTRIBUTES
 
 log = logging.getLogger(__name__)
 
@@ -72,15 +73,15 @@ ACTIONS: dict[str, str] = {
 # Rasa intents that start a search without being the action's own intent.
 SEARCH_ALIASES = ("browse_category", "get_recommendation")
 
-# Entity slots (Rasa fills them from entities of the same name) -> `Constraints` field.
+# Entity slots (Rasa fills them from entities of the same name) -> `Constraints` field; each
+# filter attribute is a slot of its own name.
 ENTITY_SLOTS: dict[str, str] = {
     "category": "categories",
     "color": "colors",
     "size": "sizes",
     "gender": "genders",
-    "material": "materials",
-    "activity": "activities",
     "brand": "brands",
+    **{name: name for name in FILTER_ATTRIBUTES},
 }
 SLOT_PRICE_MIN = "price_min"
 SLOT_PRICE_MAX = "price_max"
@@ -161,7 +162,7 @@ class SearchContext(TypedDict):
     in_stock: bool
     price_below: bool
     labels: list[str]
-    exclude: dict[str, list[str]]
+    exclude: dict[str, list[str] | bool]
     prefer_cheaper: bool
     prefer_brands: list[str]
     prefer_terms: list[str]
@@ -334,16 +335,16 @@ def _state_from_slots(
         genders = tuple(dict.fromkeys(c[0] for c in found if c and c[1]))
         state.constraints = Constraints(genders=genders)
         return state, notes, unknown
-    values: dict[str, Any] = {}
+    said = Constraints()
     for slot, name in ENTITY_SLOTS.items():
         found = [canonical(slot, v) for v in _strings(slots.get(slot))]
-        values[name] = tuple(dict.fromkeys(c[0] for c in found if c and c[1]))
+        said = said.with_values(name, tuple(dict.fromkeys(c[0] for c in found if c and c[1])))
     context = slots.get(SLOT_CONTEXT) if isinstance(slots.get(SLOT_CONTEXT), dict) else {}
     low, high = _number(slots.get(SLOT_PRICE_MIN)), _number(slots.get(SLOT_PRICE_MAX))
     if low is not None and high is not None and low > high:
         low = high = None
-    state.constraints = Constraints(
-        **values,
+    state.constraints = replace(
+        said,
         price_min=low,
         price_max=high,
         min_rating=_number(context.get("min_rating")),
@@ -353,9 +354,10 @@ def _state_from_slots(
         price_below=context.get("price_below") is True and high is not None,
     )
     exclude = context.get("exclude") if isinstance(context.get("exclude"), dict) else {}
-    listed = [f.name for f in fields(Exclusions) if f.name != "on_sale"]
+    listed = [f.name for f in fields(Exclusions) if f.name not in ("attributes", "on_sale")]
     state.exclude = Exclusions(
         **{name: _strings(exclude.get(name)) for name in listed},
+        attributes={name: _strings(exclude.get(name)) for name in FILTER_ATTRIBUTES},
         on_sale=exclude.get("on_sale") is True,
     )
     state.prefer = Preferences(
@@ -425,7 +427,7 @@ def _number(value: Any) -> float | None:
 def _slots_from_state(state: DialogueState) -> dict[str, Any]:
     c = state.constraints
     return {
-        **{slot: list(getattr(c, name)) or None for slot, name in ENTITY_SLOTS.items()},
+        **{slot: list(c.values(name)) or None for slot, name in ENTITY_SLOTS.items()},
         SLOT_PRICE_MIN: c.price_min,
         SLOT_PRICE_MAX: c.price_max,
         SLOT_SHOWN: [card.id for card in state.shown],
@@ -450,7 +452,7 @@ def _context(state: DialogueState) -> SearchContext | None:
         "in_stock": c.in_stock,
         "labels": list(c.labels),
         "price_below": c.price_below,
-        "exclude": {k: list(v) for k, v in x.active().items()},
+        "exclude": {k: list(v) if isinstance(v, tuple) else v for k, v in x.active().items()},
         "prefer_cheaper": p.cheaper,
         "prefer_brands": list(p.brands),
         "prefer_terms": list(p.terms),

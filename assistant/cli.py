@@ -27,6 +27,7 @@ from assistant._retrieval import build_retrieval
 from assistant.config import Settings, load_settings
 from dialogue import PromptFileError
 from retrieval import (
+    FILTER_ATTRIBUTES,
     CatalogStore,
     CleaningConfig,
     IngestReport,
@@ -90,10 +91,12 @@ def _parser() -> argparse.ArgumentParser:
     search_cmd.add_argument("-k", type=int, default=5, help="how many results")
     search_cmd.add_argument("--min-price", type=float)
     search_cmd.add_argument("--max-price", type=float)
-    for name in ("color", "size", "category", "gender", "brand", "material", "activity"):
-        search_cmd.add_argument(f"--{name}", action="append", default=[], help="repeatable")
-    for name in ("color", "category", "brand", "material"):
-        search_cmd.add_argument(f"--not-{name}", action="append", default=[], help="repeatable")
+    for name in ("color", "size", "category", "gender", "brand", *FILTER_ATTRIBUTES):
+        flag = name.replace("_", "-")
+        search_cmd.add_argument(f"--{flag}", action="append", default=[], help="repeatable")
+    for name in ("color", "category", "brand", *FILTER_ATTRIBUTES):
+        flag = name.replace("_", "-")
+        search_cmd.add_argument(f"--not-{flag}", action="append", default=[], help="repeatable")
     search_cmd.add_argument("--min-rating", type=float)
     search_cmd.add_argument("--on-sale", action="store_true")
     search_cmd.add_argument("--in-stock", action="store_true")
@@ -347,8 +350,7 @@ def _query(args: argparse.Namespace, text: str, image: object) -> SearchQuery:
         categories=tuple(args.category),
         genders=tuple(args.gender),
         brands=tuple(args.brand),
-        materials=tuple(args.material),
-        activities=tuple(args.activity),
+        attributes={name: tuple(getattr(args, name)) for name in FILTER_ATTRIBUTES},
         min_rating=args.min_rating,
         on_sale=args.on_sale,
         in_stock=args.in_stock,
@@ -358,7 +360,7 @@ def _query(args: argparse.Namespace, text: str, image: object) -> SearchQuery:
         colors=tuple(args.not_color),
         categories=tuple(args.not_category),
         brands=tuple(args.not_brand),
-        materials=tuple(args.not_material),
+        attributes={name: tuple(getattr(args, f"not_{name}")) for name in FILTER_ATTRIBUTES},
     )
     return SearchQuery(
         text=text,

@@ -101,9 +101,11 @@ class Product(BaseModel):
     colors: list[str]
     in_stock_sizes: list[str]
     in_stock_colors: list[str]
-    materials: list[str]
     genders: list[str]
-    activities: list[str]
+    attributes: dict[str, list[str]] = Field(
+        description="the catalog's other filter attributes (material, activity, pattern, "
+        "sleeve_length) -> this product's values"
+    )
     brand: str | None
     rating: float | None
     review_count: int
@@ -428,7 +430,8 @@ SESSION_KEY = APIKeyHeader(
     description="the session_token that POST /sessions returned",
 )
 SessionToken = Annotated[str | None, Security(SESSION_KEY)]
-Values = Annotated[list[str] | None, Query(max_length=20, description="repeat for OR")]
+MAX_VALUES = 20  # of one filter
+Values = Annotated[list[str] | None, Query(max_length=MAX_VALUES, description="repeat for OR")]
 
 
 def api_tokens(value: str | None) -> tuple[str, ...]:
@@ -599,6 +602,7 @@ def create_api(
 
     @router.get("/search", summary="Search the catalog")
     def search(
+        http: Request,
         session_id: str | None = Depends(optional_session),
         q: Annotated[str, Query(max_length=MAX_QUERY_CHARS, description="words")] = "",
         k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
@@ -607,7 +611,6 @@ def create_api(
         category: Values = None,
         gender: Values = None,
         brand: Values = None,
-        material: Values = None,
         price_min: Annotated[float | None, Query(ge=0, allow_inf_nan=False)] = None,
         price_max: Annotated[float | None, Query(ge=0, allow_inf_nan=False)] = None,
         on_sale: bool = False,
@@ -615,16 +618,21 @@ def create_api(
     ) -> SearchResults:
         """Products meeting every filter (repeat a filter for OR: `color=Blue&color=Red`),
         ranked by the words, each with the evidence for it; when nothing matches, the reason
-        and the nearest relaxed search."""
+        and the nearest relaxed search. Every filter attribute of the catalog filters under
+        its own name too: `material=Cotton`, `activity=`, `pattern=`, `sleeve_length=`."""
         if price_min is not None and price_max is not None and price_min > price_max:
             raise HTTPException(400, f"price_min {price_min:g} is above price_max {price_max:g}")
+        attributes = {n: http.query_params.getlist(n) for n in assistant.catalog.attributes()}
+        crowded = [name for name, values in attributes.items() if len(values) > MAX_VALUES]
+        if crowded:
+            raise HTTPException(400, f"at most {MAX_VALUES} values of {crowded[0]}")
         constraints = Constraints(
             colors=tuple(color or ()),
             sizes=tuple(size or ()),
             categories=tuple(category or ()),
             genders=tuple(gender or ()),
             brands=tuple(brand or ()),
-            materials=tuple(material or ()),
+            attributes={name: tuple(values) for name, values in attributes.items()},
             price_min=price_min,
             price_max=price_max,
             on_sale=on_sale,

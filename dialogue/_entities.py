@@ -1,12 +1,12 @@
 """Slot extraction driven by the catalog's own vocabulary.
 
-The phrase table is built from the catalog (categories, colours, sizes, genders, materials,
-activities, brands, styles), the nouns its product titles use ("headlamp", "chalk bag"), the
-training file's synonyms, lookups and annotated values, so a new catalog brings its own words.
-Words the table does not know exactly are matched fuzzily, except words that occur in the
-training examples (so "show" never becomes "shoe"). Values the training data knows but the
-catalog lacks ("navy", "Nike") are kept with `known=False`, so the assistant can say plainly
-the store does not carry them.
+The phrase table is built from the catalog (categories, colours, sizes, genders, brands, its
+filter attributes such as materials, styles), the nouns its product titles use ("headlamp",
+"chalk bag"), the training file's synonyms, lookups and annotated values, so a new catalog
+brings its own words. Words the table does not know exactly are matched fuzzily, except
+words that occur in the training examples (so "show" never becomes "shoe"). Values the
+training data knows but the catalog lacks ("navy", "Nike") are kept with `known=False`, so the
+assistant can say plainly the store does not carry them.
 """
 
 from __future__ import annotations
@@ -19,24 +19,17 @@ from dataclasses import dataclass, field, replace
 from dialogue._nlu_data import NluData
 from dialogue._prices import PriceRange, find_price, parse_number, wants_cheap
 
-# Entity types in the order that wins when one phrase could be several ("men" is a gender
-# before it is a category).
-SLOT_TYPES = (
-    "title", "gender", "size", "color", "brand", "label", "category", "material", "activity",
-    "feature",
-)  # fmt: skip
+# Entity types with rules of their own, in the order that wins when one phrase could be
+# several ("men" is a gender before it is a category). The catalog's other filter attributes
+# (`CatalogPort.attributes`: "material", "pattern", ...) come next, each its own entity type,
+# and free feature words (styles, tags: soft wishes) last.
+OWN_TYPES = ("title", "gender", "size", "color", "brand", "label", "category")
+FEATURE = "feature"
+# Vocabulary facet -> entity type, besides the attributes (each its own type).
 CATALOG_FACETS = {
-    "title": "title",
-    "category": "category",
-    "color": "color",
-    "size": "size",
-    "gender": "gender",
-    "material": "material",
-    "activity": "activity",
-    "brand": "brand",
-    "label": "label",
-    "style": "feature",
-    "tag": "feature",
+    **{type_: type_ for type_ in OWN_TYPES},
+    "style": FEATURE,
+    "tag": FEATURE,
 }
 # Catalog category names that are merchandising, not something a shopper asks for.
 NOISE_CATEGORIES = {"collections", "promotions", "erin recommends", "erin recommends new", "gear"}
@@ -162,6 +155,12 @@ STOP_WORDS = {
 }  # fmt: skip
 
 
+def is_attribute(type_: str) -> bool:
+    """Whether an entity type is one of the catalog's filter attributes: the extractor makes
+    no types but its own, the attributes it was built with and free feature words."""
+    return type_ not in OWN_TYPES and type_ != FEATURE
+
+
 @dataclass(frozen=True, slots=True)
 class Entity:
     type: str
@@ -236,13 +235,20 @@ class EntityExtractor:
         nlu: NluData,
         kinds: dict[str, str] | None = None,
         names: dict[str, tuple[str, ...]] | None = None,
+        attributes: Iterable[str] = (),
     ) -> None:
-        self.catalog: dict[str, set[str]] = {t: set() for t in SLOT_TYPES}
+        """`attributes`: the catalog's filter attributes (`CatalogPort.attributes`), whose
+        values in the vocabulary become entities of that type."""
+        self.attributes = tuple(a for a in attributes if is_attribute(a))
+        self.types = (*OWN_TYPES, *self.attributes, FEATURE)
+        self.facets = {**CATALOG_FACETS, **{a: a for a in self.attributes}}
+        self.catalog: dict[str, set[str]] = {t: set() for t in self.types}
         self.table: dict[str, list[_Phrase]] = {}
         # Words from the training examples are real words, never typos of catalog terms.
         self.plain_words = {
             t.lower() for e in nlu.examples for t in TOKEN.findall(e.text)
         } | STOP_WORDS
+        self.everyday_words = _everyday_words(nlu)
         # One-word product names ("teton") -> the words of the titles they open.
         self.name_words: dict[str, set[str]] = {}
         self._build(catalog_vocabulary, nlu, kinds or {})
@@ -258,7 +264,7 @@ class EntityExtractor:
         # "eco friendly shorts" are shorts that carry it, never shorts or anything eco.
         labels = {v.lower().strip() for v in vocabulary.get("label", [])}
         for facet, values in vocabulary.items():
-            type_ = CATALOG_FACETS.get(facet)
+            type_ = self.facets.get(facet)
             if type_ is None:
                 continue
             for value in values:
@@ -270,7 +276,7 @@ class EntityExtractor:
                 self.catalog[type_].add(canonical)
                 if type_ == "title":
                     continue  # below, once every title is known
-                for surface in _surface_forms(canonical):
+                for surface in self._value_surfaces(type_, canonical):
                     self._add(surface, type_, canonical, known=True)
                 if type_ == "category":
                     parts += [(part, canonical) for part in category_parts(canonical)]
@@ -310,7 +316,7 @@ class EntityExtractor:
             for span in example.entities:
                 typed.setdefault(span.value.lower(), span.entity)
         for value, type_ in typed.items():
-            if type_ in SLOT_TYPES and not self._resolves(value):
+            if type_ in self.types and not self._resolves(value):
                 for surface in _surface_forms(value):
                     self._add(surface, type_, value, known=False)
         for surface, canonical in nlu.synonyms.items():
@@ -325,6 +331,21 @@ class EntityExtractor:
                     self.table[key] = kept
                 else:
                     del self.table[key]
+
+    def _value_surfaces(self, type_: str, value: str) -> set[str]:
+        """How a shopper says a catalog value. An attribute value that is an everyday word
+        ("long", "full" for sleeve_length) counts only beside its attribute's name ("long
+        sleeves", "long-sleeved"): alone it says something else ("a long coat")."""
+        if type_ not in self.attributes or value not in self.everyday_words:
+            return _surface_forms(value)
+        carriers = {word for word in type_.split("_") if word not in STOP_WORDS}
+        said = {
+            f"{value}{joint}{form}"
+            for word in carriers
+            for form in (word, f"{word}s", f"{word}d" if word.endswith("e") else f"{word}ed")
+            for joint in (" ", "-")
+        }
+        return {form for phrase in said for form in _surface_forms(phrase)}
 
     def _add_names(self, names: dict[str, tuple[str, ...]]) -> None:
         """Product names as titles: "trailtracker" names both products whose titles open with
@@ -374,7 +395,7 @@ class EntityExtractor:
         found = list(self.table.get(key, []))
         for singular in _singulars(key):
             found += [p for p in self.table.get(singular, []) if p not in found]
-        found.sort(key=lambda p: (SLOT_TYPES.index(p.type), not p.known))
+        found.sort(key=lambda p: (self.types.index(p.type), not p.known))
         return found
 
     def _add(self, surface: str, type_: str, value: str, known: bool) -> None:
@@ -389,7 +410,7 @@ class EntityExtractor:
         phrases[:] = [p for p in phrases if not (p.type == type_ and not p.known and known)]
         if not any(p.type == type_ and p.known and not known for p in phrases):
             phrases.append(phrase)
-            phrases.sort(key=lambda p: (SLOT_TYPES.index(p.type), not p.known))
+            phrases.sort(key=lambda p: (self.types.index(p.type), not p.known))
 
     # Extraction -----------------------------------------------------------------------------
     def extract(self, text: str) -> Extraction:
@@ -722,6 +743,18 @@ def _title_words(title: str) -> list[str]:
 
 def _singular(word: str) -> str:
     return next(iter(_singulars(word)), word)
+
+
+def _everyday_words(nlu: NluData) -> set[str]:
+    """Words the training examples use outside their annotated values ("long", "full",
+    "text"): everyday words rather than catalog terms."""
+    words = set(STOP_WORDS)
+    for example in nlu.examples:
+        text = example.text
+        for span in sorted(example.entities, key=lambda s: -s.start):
+            text = text[: span.start] + " " + text[span.end :]
+        words |= {t.lower() for t in TOKEN.findall(text)}
+    return words
 
 
 def _surface_forms(value: str) -> set[str]:

@@ -70,8 +70,9 @@ BITEXT_TO_OURS = {
     "contact_customer_service": "human_handoff",
     "place_order": "checkout",
 }
-# Facets a shopper's wish only ranks by where the catalog leaves them blank for the product.
-SOFT_WHEN_UNSTATED = ("activities", "materials", "genders", "colors", "sizes")
+# Own fields a shopper's wish only ranks by where the catalog leaves them blank for the
+# product (as are all filter attributes).
+SOFT_WHEN_UNSTATED = ("genders", "colors", "sizes")
 PLACEHOLDER = re.compile(r"\{\{[^}]*\}\}")
 
 
@@ -531,13 +532,12 @@ def unmet(card: ProductCard, c: Constraints, x: Exclusions) -> list[str]:
         ("genders", (*card.genders, "unisex")),
         ("colors", card.colors),
         ("sizes", card.sizes),
-        ("materials", card.materials),
-        ("activities", card.activities),
+        *((name, card.attributes.get(name, ())) for name in c.attributes),
         ("brands", (card.brand,) if card.brand else ()),
     ]
     for name, have in checks:
-        wanted = {v.lower() for v in getattr(c, name)}
-        if name in SOFT_WHEN_UNSTATED and not have:
+        wanted = {v.lower() for v in c.values(name)}
+        if (name in SOFT_WHEN_UNSTATED or name in c.attributes) and not have:
             continue  # the catalog states no such facet for this product: ranked, not filtered
         if wanted and not wanted & {h.lower() for h in have}:
             problems.append(f"{name} {sorted(wanted)} not in {list(have)}")

@@ -23,7 +23,7 @@ from dialogue._config import (
     StorePolicy,
     Templates,
 )
-from dialogue._entities import Extraction
+from dialogue._entities import FEATURE, Extraction, is_attribute
 from dialogue._llm import Complete, GroundingCheck, Rewriter, langchain_completion
 from dialogue._nlu import NluModel, Parse, TrainingReport
 from dialogue._policy import Policy
@@ -42,7 +42,8 @@ NOT_ANSWERS = {
     "view_cart", "checkout", "remove_from_cart", "store_policy", "order_status", "human_handoff",
     "goodbye", "deny", "compare_products", "product_reviews", "complete_the_look",
 }  # fmt: skip
-GUARDED_FACETS = ("title", "color", "material", "style", "brand")
+# Vocabulary facets whose words an LLM rewrite must not invent (with every filter attribute).
+GUARDED_FACETS = ("title", "color", "style", "brand")
 REFINING = {"refine_search", "sort_results", "show_more", "remove_filter"}
 ITEM_QUESTIONS = {"check_availability", "product_details", "product_reviews"}
 CONTINUABLE = {"add_to_cart", "remove_from_cart", "product_details", "product_reviews"}
@@ -106,8 +107,9 @@ LIST_QUESTION = re.compile(
 THE_LIST = re.compile(r"\b(?:of\s+)?(?:these|those|them)\b", re.IGNORECASE)
 # "are they polarized?": a pronoun for the item on screen.
 PRONOUN = re.compile(r"\b(?:it|they|this|that|these|those|them|its|their)\b", re.IGNORECASE)
-LIST_FILTER_TYPES = ("color", "size", "material", "brand", "gender", "feature")
-GROUNDING_TYPES = ("title", "category", "color", "material", "brand", "gender", "feature")
+# Entity types that filter a shown list or ground a search, with every filter attribute.
+LIST_FILTER_TYPES = ("color", "size", "brand", "gender", FEATURE)
+GROUNDING_TYPES = ("title", "category", "color", "brand", "gender", FEATURE)
 RATING_FILTER = re.compile(
     r"\b[1-5](?:\.\d)?\s*(?:\+|stars?\s+(?:or|and)\s+(?:more|up|above|better))", re.IGNORECASE
 )
@@ -160,11 +162,13 @@ class DialogueModel:
             force=force_train,
             kinds=catalog.kinds(),
             names=catalog.product_names(),
+            attributes=catalog.attributes(),
         )
         rewriter = None
         if settings.llm.enabled or complete is not None:
             prompts = LlmPrompts.load(prompts_dir / LLM_PROMPTS_FILE)
-            guarded = [v for facet in GUARDED_FACETS for v in vocabulary.get(facet, [])]
+            facets = (*GUARDED_FACETS, *catalog.attributes())
+            guarded = [v for facet in facets for v in vocabulary.get(facet, [])]
             rewriter = Rewriter(
                 complete or langchain_completion(settings.llm), prompts, GroundingCheck(guarded)
             )
@@ -288,7 +292,8 @@ class DialogueModel:
             and (
                 ext.price is not None
                 or any(
-                    (e.known or e.type == "feature") and e.type in LIST_FILTER_TYPES
+                    (e.known or e.type == FEATURE)
+                    and (e.type in LIST_FILTER_TYPES or is_attribute(e.type))
                     for e in ext.entities
                 )  # "which of these are reflective?": a feature word, even one we lack
             )
@@ -330,7 +335,11 @@ class DialogueModel:
             return None  # a cue word inside a catalog name ("track pants") is no cue
         if state.shown and any(r.kind != "focus" for r in ext.references):
             return None  # pointing at shown items: the item rules read it
-        named = [e for e in ext.entities if e.known and not e.negated and e.type in GROUNDING_TYPES]
+        named = [
+            e
+            for e in ext.entities
+            if e.known and not e.negated and (e.type in GROUNDING_TYPES or is_attribute(e.type))
+        ]
         if not named and ext.price is None:
             return None
         categories = {e.value for e in named if e.type == "category"}

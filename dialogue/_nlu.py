@@ -19,12 +19,13 @@ from dialogue._classifier import (
     IntentClassifier,
     IntentPrediction,
 )
-from dialogue._entities import EntityExtractor, Extraction
+from dialogue._entities import EntityExtractor, Extraction, is_attribute
 from dialogue._nlu_data import NluData, load_nlu
 from dialogue._protocol import Embedder
 
 log = logging.getLogger(__name__)
-SLOT_BEARING = ("category", "color", "size", "brand", "material", "gender")
+# Entity types whose catalog values make a message shopping talk (with every filter attribute).
+SLOT_BEARING = ("category", "color", "size", "brand", "gender")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,7 @@ class NluModel:
         force: bool = False,
         kinds: dict[str, str] | None = None,
         names: dict[str, tuple[str, ...]] | None = None,
+        attributes: tuple[str, ...] = (),
     ) -> tuple[NluModel, TrainingReport]:
         """Load the cached classifier for this file and settings, or train and cache one."""
         settings = settings or ClassifierSettings()
@@ -106,7 +108,7 @@ class NluModel:
             from_cache=from_cache,
             cache_file=cache_file,
         )
-        extractor = EntityExtractor(vocabulary, data, kinds, names)
+        extractor = EntityExtractor(vocabulary, data, kinds, names, attributes)
         return cls(data, classifier, extractor, clarify_share), report
 
     def parse(self, text: str) -> Parse:
@@ -118,7 +120,10 @@ class NluModel:
         """Turn the classifier's ranking and the slots into one intent."""
         intent, confidence = prediction.intent, prediction.confidence
         ranking = prediction.ranking
-        catalog_words = any(e.known and e.type in SLOT_BEARING for e in extraction.entities)
+        catalog_words = any(
+            e.known and (e.type in SLOT_BEARING or is_attribute(e.type))
+            for e in extraction.entities
+        )
         catalog_words |= any(r.kind != "focus" for r in extraction.references)  # "#3"
         reason = prediction.out_of_scope_reason
         if intent == OUT_OF_SCOPE and reason != "model":

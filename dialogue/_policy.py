@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from dialogue._config import PolicySettings, StorePolicy, Templates
@@ -62,7 +62,7 @@ SIMPLE = {
 COMPARING = re.compile(r"compar|\bvs\.?\b|versus|differen|better|\bor\b|which", re.IGNORECASE)
 SNIPPET_CHARS = 110
 QUOTE_CHARS = 90
-TYPE_LABELS = {"brand": "the brand {}", "category": "{}", "material": "{}", "size": "size {}"}
+TYPE_LABELS = {"brand": "the brand {}", "size": "size {}"}
 
 
 @dataclass(slots=True)
@@ -196,7 +196,7 @@ class Policy:
             draft.action = "search"
             return
         # Only what filtered is said: "bags for women" where bags have no gender would lie.
-        said = replace(state.constraints, **dict.fromkeys(outcome.unfiltered, ()))
+        said = state.constraints.cleared(*outcome.unfiltered)
         for name, facet in (("colors", "colour"), ("sizes", "size")):
             values = getattr(state.constraints, name)
             if name in outcome.unfiltered and outcome.matches and not named:
@@ -458,7 +458,13 @@ class Policy:
                 ("Price", [price_text(c) for c in cards]),
                 ("Sizes", [", ".join(c.sizes) or "one size" for c in cards]),
                 ("Colours", [", ".join(c.colors) or "-" for c in cards]),
-                ("Material", [", ".join(c.materials) or "-" for c in cards]),
+                *(
+                    (
+                        _label(name).capitalize(),
+                        [", ".join(c.attributes.get(name, ())) or "-" for c in cards],
+                    )
+                    for name in dict.fromkeys(n for c in cards for n in c.attributes)
+                ),
                 ("Rating", [_rating_text(c) for c in cards]),
                 ("Category", [c.category or "-" for c in cards]),
             ],
@@ -721,10 +727,8 @@ def describe(c: Constraints, x: Exclusions) -> tuple[str, str]:
         parts.append("in " + " or ".join(c.colors))
     if c.sizes:
         parts.append("size " + " or ".join(s.upper() for s in c.sizes))
-    if c.materials:
-        parts.append("in " + " or ".join(c.materials))
-    if c.activities:
-        parts.append("for " + " or ".join(c.activities))
+    for name, values in c.attributes.items():
+        parts.append(f"with {' or '.join(values)} {_label(name)}")
     if c.brands:
         parts.append("by " + " or ".join(b.title() for b in c.brands))
     if c.price_min is not None and c.price_max is not None:
@@ -742,9 +746,11 @@ def describe(c: Constraints, x: Exclusions) -> tuple[str, str]:
     if c.in_stock:
         parts.append("in stock")
     for values, prefix in ((x.colors, "not "), (x.categories, "no "), (x.brands, "not by "),
-                           (x.materials, "no "), (x.kinds, "no ")):  # fmt: skip
+                           (x.kinds, "no ")):  # fmt: skip
         if values:
             parts.append(prefix + " or ".join(values))
+    for name, values in x.attributes.items():
+        parts.append(f"without {' or '.join(values)} {_label(name)}")
     if x.on_sale:
         parts.append("not on sale")
     return noun, (" " + ", ".join(parts)) if parts else ""
@@ -753,7 +759,8 @@ def describe(c: Constraints, x: Exclusions) -> tuple[str, str]:
 def card_facts(card: ProductCard) -> list[str]:
     facts = [card.title, price_text(card)]
     facts += [f"sizes: {', '.join(card.sizes)}", f"colours: {', '.join(card.colors)}"]
-    facts += [f"material: {', '.join(card.materials)}", card.summary]
+    facts += [f"{_label(name)}: {', '.join(values)}" for name, values in card.attributes.items()]
+    facts.append(card.summary)
     if card.rating is not None:
         facts.append(f"rated {card.rating:.1f}/5 from {card.review_count} reviews")
     if card.brand:
@@ -769,13 +776,18 @@ def _detail_lines(card: ProductCard) -> list[str]:
         lines.append(f"Sizes: {', '.join(card.sizes)}")
     if card.colors:
         lines.append(f"Colours: {', '.join(card.colors)}")
-    if card.materials:
-        lines.append(f"Material: {', '.join(card.materials)}")
+    for name, values in card.attributes.items():
+        lines.append(f"{_label(name).capitalize()}: {', '.join(values)}")
     if card.brand:
         lines.append(f"Brand: {card.brand}")
     lines.append(f"Rating: {_rating_text(card)}")
     lines.append("In stock" if card.in_stock else "Out of stock")
     return lines
+
+
+def _label(attribute: str) -> str:
+    """How a reply names a filter attribute: "sleeve_length" is "sleeve length"."""
+    return attribute.replace("_", " ")
 
 
 def _rating_text(card: ProductCard) -> str:
@@ -830,7 +842,8 @@ def _cart_line_for(state: DialogueState, parse: Parse, track: TrackResult) -> Ca
 def _query_text(state: DialogueState, parse: Parse) -> str:
     c = state.constraints
     kind = list(state.prefer.kinds or c.categories)
-    words = [*kind, *c.activities, *state.prefer.terms, state.topic_text]
+    said = [v for values in c.attributes.values() for v in values]
+    words = [*kind, *said, *state.prefer.terms, state.topic_text]
     text = " ".join(w for w in words if w).strip()
     return text or ("" if state.image is not None or state.similar_to else parse.text)
 

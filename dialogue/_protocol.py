@@ -7,7 +7,7 @@ about a product comes from these objects.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -43,9 +43,9 @@ class ProductCard:
     colors: tuple[str, ...] = ()
     in_stock_sizes: tuple[str, ...] = ()
     in_stock_colors: tuple[str, ...] = ()
-    materials: tuple[str, ...] = ()
     genders: tuple[str, ...] = ()
-    activities: tuple[str, ...] = ()
+    # The product's values of the catalog's filter attributes ("material": ("Cotton",)).
+    attributes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     brand: str | None = None
     rating: float | None = None
     review_count: int = 0
@@ -160,8 +160,14 @@ class CatalogPort(Protocol):
     def complete_the_look(self, product_id: str, k: int) -> list[Match]: ...
 
     def vocabulary(self) -> dict[str, list[str]]:
-        """Facet -> the catalog's own values (category, color, size, gender, material,
-        activity, brand, style)."""
+        """Facet -> the catalog's own values (category, color, size, gender, brand, label,
+        style, each filter attribute)."""
+        ...
+
+    def attributes(self) -> tuple[str, ...]:
+        """The product attributes a shopper's words filter by besides category, brand, colour,
+        size and gender ("material", "pattern"): the store's facet vocabulary, so a facet
+        the store adds needs no change here. Their values are in `vocabulary`."""
         ...
 
     def kinds(self) -> dict[str, str]:

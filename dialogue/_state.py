@@ -7,13 +7,13 @@ one" means what it meant on screen.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from dialogue._protocol import ProductCard
 
-LIST_FIELDS = ("categories", "genders", "colors", "sizes", "materials", "activities", "brands")
 SORT_KEYS = ("price_asc", "price_desc", "rating")
 # Articles of one product variant in a cart, however many adds it took.
 MAX_LINE_QUANTITY = 99
@@ -27,9 +27,10 @@ class Constraints:
     genders: tuple[str, ...] = ()
     colors: tuple[str, ...] = ()
     sizes: tuple[str, ...] = ()
-    materials: tuple[str, ...] = ()
-    activities: tuple[str, ...] = ()
     brands: tuple[str, ...] = ()
+    # The catalog's other filter attributes (CatalogPort.attributes): name -> values, one of
+    # which a product carries ("material": ("cotton",), "pattern": ("striped",)).
+    attributes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     labels: tuple[str, ...] = ()  # the store's own labels, all of them ("eco collection")
     price_min: float | None = None
     price_max: float | None = None
@@ -39,6 +40,7 @@ class Constraints:
     in_stock: bool = False
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "attributes", _non_empty(self.attributes))
         # No price is negative (or NaN): such a limit, from a forged Rasa slot or a caller's
         # bug, means no limit rather than a search that can only fail.
         for name in ("price_min", "price_max"):
@@ -47,16 +49,19 @@ class Constraints:
                 object.__setattr__(self, name, None)
 
     def active(self) -> dict[str, Any]:
-        return {
-            f.name: getattr(self, f.name)
-            for f in fields(self)
-            # identity for False: a price limit of 0 is a constraint, and 0 == False
-            if (value := getattr(self, f.name)) is not None and value is not False and value != ()
-        }
+        """Every constraint set, an attribute under its own name ("pattern")."""
+        return _active(self)
 
     def cleared(self, *names: str) -> Constraints:
-        defaults = {f.name: f.default for f in fields(self) if f.name in names}
-        return replace(self, **defaults)
+        """Without these fields or attributes."""
+        return _cleared(self, names)
+
+    def values(self, name: str) -> tuple[str, ...]:
+        """The values of a list field ("colors") or of an attribute ("pattern")."""
+        return _values(self, name)
+
+    def with_values(self, name: str, values: tuple[str, ...]) -> Constraints:
+        return _with_values(self, name, values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,14 +71,24 @@ class Exclusions:
     colors: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     brands: tuple[str, ...] = ()
-    materials: tuple[str, ...] = ()
+    # Filter attributes -> unwanted values ("pattern": ("striped",)).
+    attributes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     product_ids: tuple[str, ...] = ()
     # "a bag, but not a backpack": the unwanted product's noun, inside a wanted category.
     kinds: tuple[str, ...] = ()
     on_sale: bool = False  # "not on clearance": the store's sale items left out
 
-    def active(self) -> dict[str, tuple[str, ...] | bool]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "attributes", _non_empty(self.attributes))
+
+    def active(self) -> dict[str, Any]:
+        return _active(self)
+
+    def values(self, name: str) -> tuple[str, ...]:
+        return _values(self, name)
+
+    def with_values(self, name: str, values: tuple[str, ...]) -> Exclusions:
+        return _with_values(self, name, values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +232,44 @@ class DialogueState:
             "personalise": self.personalise,
             "turns": len(self.history),
         }
+
+
+_Filtering = TypeVar("_Filtering", "Constraints", "Exclusions")
+
+
+def _non_empty(attributes: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    return {name: tuple(values) for name, values in attributes.items() if values}
+
+
+def _active(c: Constraints | Exclusions) -> dict[str, Any]:
+    active: dict[str, Any] = {}
+    for f in fields(c):
+        value = getattr(c, f.name)
+        if f.name == "attributes":
+            active.update(value)
+        # identity for False: a price limit of 0 is a constraint, and 0 == False
+        elif value is not None and value is not False and value != ():
+            active[f.name] = value
+    return active
+
+
+def _values(c: Constraints | Exclusions, name: str) -> tuple[str, ...]:
+    if any(f.name == name for f in fields(c)):
+        value = getattr(c, name)
+        return value if isinstance(value, tuple) else ()
+    return c.attributes.get(name, ())
+
+
+def _with_values(c: _Filtering, name: str, values: tuple[str, ...]) -> _Filtering:
+    if any(f.name == name for f in fields(c)):
+        return replace(c, **{name: values})
+    return replace(c, attributes={**c.attributes, name: values})
+
+
+def _cleared(c: Constraints, names: tuple[str, ...]) -> Constraints:
+    defaults = {f.name: f.default for f in fields(c) if f.name in names}
+    attributes = {k: v for k, v in c.attributes.items() if k not in names}
+    return replace(c, **defaults, attributes=attributes)
 
 
 def _plain(values: dict[str, Any]) -> dict[str, Any]:

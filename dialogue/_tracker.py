@@ -9,27 +9,33 @@ one", "that jacket", "the cheaper one") resolve against the list the shopper saw
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
-from dialogue._entities import Extraction, Reference, category_parts, title_has_name
+from dialogue._entities import (
+    Extraction,
+    Reference,
+    category_parts,
+    is_attribute,
+    title_has_name,
+)
 from dialogue._protocol import ProductCard
 from dialogue._state import Constraints, DialogueState, Exclusions, Preferences
 
-# Entity type -> Constraints field
+# Entity type -> Constraints field; a filter attribute is filed under its own name.
 FIELD_OF = {
     "category": "categories",
     "gender": "genders",
     "color": "colors",
     "size": "sizes",
-    "material": "materials",
-    "activity": "activities",
     "brand": "brands",
     "label": "labels",
 }
-EXCLUDABLE = ("colors", "categories", "brands", "materials")
+# Fields a negation excludes, with every filter attribute.
+EXCLUDABLE = ("colors", "categories", "brands")
+STATE_FIELDS = {f.name for kind in (Constraints, Exclusions) for f in fields(kind)}
 # Unknown values of these types mean the store does not carry what was asked; unknown
-# activities and features are just words to search for.
-MUST_EXIST = ("category", "color", "size", "material", "brand", "gender")
+# attribute values and features are just words to search for.
+MUST_EXIST = ("category", "color", "size", "brand", "gender")
 FRESH_SEARCH = {"search_products", "browse_category", "get_recommendation"}
 DISCOVERY = FRESH_SEARCH | {"refine_search", "find_similar", "search_by_image", "remove_filter"}
 ITEM_INTENTS = {
@@ -74,10 +80,8 @@ REMOVABLE = [
     ("colors", re.compile(r"\b(?:colou?rs?)\b", re.I)),
     ("sizes", re.compile(r"\bsizes?\b", re.I)),
     ("brands", re.compile(r"\bbrands?\b", re.I)),
-    ("materials", re.compile(r"\b(?:materials?|fabrics?)\b", re.I)),
     ("categories", re.compile(r"\b(?:categor(?:y|ies)|types?|kinds?)\b", re.I)),
     ("genders", re.compile(r"\b(?:genders?|men or women|either gender)\b", re.I)),
-    ("activities", re.compile(r"\bactivit(?:y|ies)\b", re.I)),
     ("on_sale", re.compile(r"\bsale\b", re.I)),
     ("in_stock", re.compile(r"\bstock\b", re.I)),
     ("min_rating", re.compile(r"\b(?:rating|stars?)\b", re.I)),
@@ -188,29 +192,29 @@ def _apply(
         for r in ext.references
         if r.kind in ("category", "color")
     )
-    for type_, name in FIELD_OF.items():
+    for type_, name in _fields_named(ext):
         wanted = ext.values(type_, known=True, qualifiers=not pointing)
         if wanted:
             adds = ext.additive and (name != "categories" or EITHER.search(text))
             updates[name] = (
-                tuple(dict.fromkeys([*getattr(c, name), *wanted]))
-                if adds and getattr(c, name)
+                tuple(dict.fromkeys([*c.values(name), *wanted]))
+                if adds and c.values(name)
                 else tuple(wanted)
             )
         for value in ext.values(type_, negated=True):
             if type_ == "category" and value in within:
                 continue
-            kept = tuple(v for v in updates.get(name, getattr(c, name)) if v != value)
+            kept = tuple(v for v in updates.get(name, c.values(name)) if v != value)
             updates[name] = kept
-            if name in EXCLUDABLE and value not in getattr(x, name):
-                x = replace(x, **{name: (*getattr(x, name), value)})
+            if _excludable(name) and value not in x.values(name):
+                x = x.with_values(name, (*x.values(name), value))
         if type_ in MUST_EXIST:
             result.unavailable += [(type_, v) for v in ext.values(type_, known=False)]
-    # A value asked for again is no longer excluded ("actually black is fine").
-    for name in EXCLUDABLE:
-        if name in updates:
-            x = replace(x, **{name: tuple(v for v in getattr(x, name) if v not in updates[name])})
-    c = replace(c, **updates)
+    for name, values in updates.items():
+        # A value asked for again is no longer excluded ("actually black is fine").
+        if _excludable(name):
+            x = x.with_values(name, tuple(v for v in x.values(name) if v not in values))
+        c = c.with_values(name, values)
     if ext.price is not None:
         low, high = ext.price.minimum, ext.price.maximum
         if low is None and c.price_min is not None and high is not None and c.price_min < high:
@@ -237,7 +241,9 @@ def _apply(
     rating = MIN_RATING.search(text)
     if rating:
         c = replace(c, min_rating=float(rating["n"]))
-    terms = [*ext.values("feature"), *ext.values("activity", known=False)]
+    # Feature words, and attribute values the catalog lacks ("merino"), rank as words.
+    lacking = dict.fromkeys(e.value for e in ext.unknown() if is_attribute(e.type))
+    terms = [*ext.values("feature"), *lacking]
     if ext.cheap and not ext.sort:
         p = replace(p, cheaper=True)
     if terms:
@@ -261,6 +267,19 @@ def _apply(
     if words:
         state.topic_text = " ".join(dict.fromkeys([*state.topic_text.split(), *words]))
     state.constraints, state.exclude, state.prefer = c, x, p
+
+
+def _fields_named(ext: Extraction) -> list[tuple[str, str]]:
+    """(entity type, state field) for every field the message can change: the own fields,
+    and each filter attribute it names (filed under the attribute's name)."""
+    attributes = dict.fromkeys(e.type for e in ext.entities if is_attribute(e.type))
+    return [*FIELD_OF.items(), *((a, a) for a in attributes)]
+
+
+def _excludable(name: str) -> bool:
+    """An own field that negation excludes, or an attribute (no field of the state has its
+    name)."""
+    return name in EXCLUDABLE or name not in STATE_FIELDS
 
 
 def _kinds_within(ext: Extraction, current: tuple[str, ...]) -> dict[str, str]:
@@ -300,14 +319,19 @@ def _price_anchor(state: DialogueState, ext: Extraction, text: str) -> ProductCa
 def _remove(state: DialogueState, text: str, ext: Extraction, result: TrackResult) -> None:
     c, x = state.constraints, state.exclude
     named = False
-    for type_, name in FIELD_OF.items():
+    for type_, name in _fields_named(ext):
         for value in ext.values(type_) + ext.values(type_, negated=True):
             named = True
-            c = replace(c, **{name: tuple(v for v in getattr(c, name) if v != value)})
-            if name in EXCLUDABLE:
-                x = replace(x, **{name: tuple(v for v in getattr(x, name) if v != value)})
+            c = c.with_values(name, tuple(v for v in c.values(name) if v != value))
+            if _excludable(name):
+                x = x.with_values(name, tuple(v for v in x.values(name) if v != value))
             result.cleared.append(value)
-    for name, pattern in REMOVABLE:
+    # "drop the pattern filter": an attribute set now, named by its label.
+    attributes = [
+        (name, re.compile(rf"\b{re.escape(name.replace('_', ' '))}s?\b", re.I))
+        for name in dict.fromkeys([*c.attributes, *x.attributes])
+    ]
+    for name, pattern in [*REMOVABLE, *attributes]:
         if not pattern.search(text):
             continue
         named = True
@@ -319,8 +343,8 @@ def _remove(state: DialogueState, text: str, ext: Extraction, result: TrackResul
             state.prefer = replace(state.prefer, cheaper=False)
         else:
             c = c.cleared(name)
-            if name in EXCLUDABLE:
-                x = replace(x, **{name: ()})
+            if _excludable(name):
+                x = x.with_values(name, ())
             if name == "on_sale":
                 x = replace(x, on_sale=False)
         result.cleared.append(name)

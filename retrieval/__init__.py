@@ -18,6 +18,7 @@ from retrieval._index import EmbeddingCache, HnswSettings, VectorIndex
 from retrieval._indexer import CatalogIndexer, SyncStats
 from retrieval._ingest import SourceFormat, detect_format, ingest
 from retrieval._model import (
+    FILTER_ATTRIBUTES,
     ImageRole,
     LinkKind,
     Product,
@@ -53,6 +54,7 @@ from retrieval._store import (
 )
 
 __all__ = [
+    "FILTER_ATTRIBUTES",
     "CatalogIndexer",
     "CatalogRetriever",
     "CatalogStamp",

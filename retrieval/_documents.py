@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from retrieval._index import Metadata
-from retrieval._model import Product
+from retrieval._model import FILTER_ATTRIBUTES, Product
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 DOCUMENT_ATTRIBUTES = ("gender", "color", "material", "activity", "style", "pattern", "gear_type")
@@ -96,7 +96,7 @@ def product_metadata(product: Product) -> Metadata:
         metadata["brand"] = product.brand
     for level, name in enumerate(product.category_path[:3], start=1):
         metadata[f"category_l{level}"] = name
-    for name in ("color", "size", "gender", "material", "activity"):
+    for name in ("color", "size", "gender", *FILTER_ATTRIBUTES):
         values = product.attribute_values(name)
         if values:
             metadata[name] = values

@@ -64,8 +64,10 @@ class AttributeQuery:
             categories=(self.leaf,),
             genders=(self.gender,) if self.gender else (),
             colors=(self.color,) if self.color else (),
-            materials=(self.material,) if self.material else (),
-            activities=(self.activity,) if self.activity else (),
+            attributes={
+                "material": (self.material,) if self.material else (),
+                "activity": (self.activity,) if self.activity else (),
+            },
             price_max=self.price_max,
         )
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from retrieval._model import NO_VALUES, SALE_CATEGORY, YES_VALUES, Product
+from retrieval._model import FILTER_ATTRIBUTES, NO_VALUES, SALE_CATEGORY, YES_VALUES, Product
 from retrieval._query import Exclusions, Filters
 
 # Filters field -> facet name; "unisex" products match every gender filter.
@@ -24,8 +24,6 @@ FACET_FIELDS = {
     "categories": "category",
     "genders": "gender",
     "brands": "brand",
-    "materials": "material",
-    "activities": "activity",
 }
 UNISEX = "unisex"
 LABELS = {
@@ -36,8 +34,7 @@ LABELS = {
     "categories": "category",
     "genders": "gender",
     "brands": "brand",
-    "materials": "material",
-    "activities": "activity",
+    **{name: name.replace("_", " ") for name in FILTER_ATTRIBUTES},
     "min_rating": "minimum rating",
     "on_sale": "on sale",
     "in_stock": "in stock",
@@ -46,7 +43,7 @@ LABELS = {
     "labels": "label",
 }
 # Attributes that are facets of their own, never yes/no labels.
-FACET_ATTRIBUTES = {"color", "size", "gender", "material", "activity", "brand"}
+FACET_ATTRIBUTES = {"color", "size", "gender", "brand", *FILTER_ATTRIBUTES}
 # Category names that only group other campaigns ("Collections > Eco Friendly").
 CAMPAIGN_PARENTS = {"collections", "promotions"}
 Mask = np.ndarray
@@ -59,7 +56,7 @@ MEASURE_WORDS = {"cm", "mm", "m", "in", "inch", "ft", "foot", "feet", "lb", "lbs
 # A title word that more products carry is a line or a family, not one product's name.
 NAME_PRODUCTS = 4
 # Facets whose values are no product noun: "Black Boots" is boots, in black.
-DESCRIBING_FACETS = ("color", "material", "gender", "brand", "size", "activity")
+DESCRIBING_FACETS = ("color", "gender", "brand", "size", *FILTER_ATTRIBUTES)
 
 
 class CatalogView:
@@ -75,7 +72,7 @@ class CatalogView:
         }
         postings: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         for i, product in enumerate(self.products.values()):
-            for facet in ("color", "size", "gender", "material", "activity"):
+            for facet in ("color", "size", "gender", *FILTER_ATTRIBUTES):
                 for value in product.attribute_values(facet):
                     postings[facet][value.lower()].append(i)
             for name in {n for path in product.categories or [product.category_path] for n in path}:
@@ -160,7 +157,7 @@ class CatalogView:
         Why: categories are coarse and named by the store ("Trekking" holds headlamps and
         tents), while shoppers ask by the noun on the product. A title ends in its noun, so
         its last word and last two words (measures dropped) are read as kinds; a phrase that
-        starts with a colour, material, gender, brand, size or activity is left to those facets.
+        starts with a colour, gender, brand, size or attribute value is left to those facets.
         """
         describing = {v for f in DESCRIBING_FACETS for v in self.postings.get(f, {})}
         counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -281,7 +278,7 @@ class CatalogView:
         return plain | (self.has_variants & on_variant)
 
     def _satisfying(self, name: str, filters: Filters) -> Mask:
-        value = getattr(filters, name)
+        value = filters.attributes.get(name) or getattr(filters, name)
         if name == "labels":  # every label asked for, not any
             mask = np.ones(len(self.ids), dtype=bool)
             for label in value:
@@ -289,6 +286,8 @@ class CatalogView:
             return mask
         if name in FACET_FIELDS:
             return self.facet_mask(FACET_FIELDS[name], value)
+        if name in filters.attributes:
+            return self.facet_mask(name, filters.attributes[name])
         with np.errstate(invalid="ignore"):
             if name == "catalog":
                 return self.facet_mask("catalog", [value])
@@ -324,14 +323,12 @@ class CatalogView:
 
     def _excluded(self, exclude: Exclusions) -> Mask:
         out = self.mask_of(exclude.product_ids)
-        for name, facet in (
-            ("brands", "brand"),
-            ("categories", "category"),
-            ("materials", "material"),
-        ):
+        for name, facet in (("brands", "brand"), ("categories", "category")):
             values = getattr(exclude, name)
             if values:
                 out |= self.facet_mask(facet, values)
+        for name, values in exclude.attributes.items():
+            out |= self.facet_mask(name, values)
         if exclude.kinds:
             out |= self.titles_naming(exclude.kinds)
         if exclude.on_sale:
@@ -349,7 +346,7 @@ class CatalogView:
         return out
 
     def describe(self, filters: Filters, name: str) -> str:
-        value = getattr(filters, name)
+        value = filters.attributes.get(name) or getattr(filters, name)
         label = LABELS.get(name, name)
         if isinstance(value, tuple):
             joiner = " and " if name == "labels" else " or "  # every label, any other value

@@ -15,6 +15,14 @@ from typing import Any
 YES_VALUES = frozenset({"yes", "1", "true", "y"})
 NO_VALUES = frozenset({"no", "0", "false", "n", ""})
 SALE_CATEGORY = re.compile(r"\b(?:sale|clearance|outlet)\b", re.IGNORECASE)
+# The facet vocabulary, defined here once for retrieval, dialogue and their evaluations.
+# A product's category, brand, colour, size and gender have fields and rules of their own
+# (a hierarchy, the brand field, variants, "unisex"). Every other attribute shoppers choose by
+# is named here: a value a shopper says for one is recognised from the catalog's own values,
+# filtered on where the kind of product carries the attribute, excluded when negated, shown
+# on product details and described in replies ("sleeve_length" as "sleeve length"). Adding a
+# facet that a new catalog carries is one name here.
+FILTER_ATTRIBUTES = ("material", "activity", "pattern", "sleeve_length")
 
 
 class ImageRole(StrEnum):

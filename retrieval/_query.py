@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
-from retrieval._model import Product
+from retrieval._model import FILTER_ATTRIBUTES, Product
 from retrieval._photo_kinds import PhotoReading
 
 if TYPE_CHECKING:
@@ -13,6 +14,40 @@ if TYPE_CHECKING:
 
 SORTS = (None, "price_asc", "price_desc", "rating")
 MAX_K = 100
+
+
+class AttributeValues(Mapping[str, tuple[str, ...]]):
+    """Filter attribute -> values, read-only and hashable: a query is a cache key."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, given: Mapping[str, Iterable[str]] | None = None) -> None:
+        given = given or {}
+        unknown = sorted(set(given) - set(FILTER_ATTRIBUTES))
+        if unknown:
+            # an attribute outside the facet vocabulary is an error, not a filter ignored
+            known = ", ".join(FILTER_ATTRIBUTES)
+            raise ValueError(f"unknown attribute {unknown[0]!r} (filterable: {known})")
+        values = ((name, tuple(v)) for name, v in given.items())
+        self._values = {name: v for name, v in values if v}
+
+    def __getitem__(self, name: str) -> tuple[str, ...]:
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self._values.items())))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mapping) and dict(self.items()) == dict(other.items())
+
+    def __repr__(self) -> str:
+        return repr(self._values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +61,8 @@ class Filters:
     categories: tuple[str, ...] = ()
     genders: tuple[str, ...] = ()
     brands: tuple[str, ...] = ()
-    materials: tuple[str, ...] = ()
-    activities: tuple[str, ...] = ()
+    # Attribute (one of FILTER_ATTRIBUTES) -> values; a hit carries one value of each.
+    attributes: Mapping[str, tuple[str, ...]] = field(default_factory=AttributeValues)
     # The store's own labels ("eco collection", "new"): a hit carries every one of them.
     labels: tuple[str, ...] = ()
     min_rating: float | None = None
@@ -39,6 +74,7 @@ class Filters:
     kinds: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "attributes", _attribute_values(self.attributes))
         for name in ("price_min", "price_max"):
             value = getattr(self, name)
             if value is not None and value < 0:
@@ -56,16 +92,25 @@ class Filters:
 
     def active(self) -> list[str]:
         """Names of the fields that constrain anything (a price limit of 0 does: 0 == False
-        in Python, so booleans are told apart by identity)."""
-        return [f.name for f in fields(self) if _is_set(getattr(self, f.name))]
+        in Python, so booleans are told apart by identity), each attribute by its own name,
+        so the nearest relaxation can drop one attribute and keep the others."""
+        names = [f.name for f in fields(self) if _is_set(getattr(self, f.name))]
+        at = names.index("attributes") if "attributes" in names else len(names)
+        return [*names[:at], *self.attributes, *names[at + 1 :]]
 
     def without(self, name: str) -> Filters:
+        if name in self.attributes:
+            return replace(self, attributes={k: v for k, v in self.attributes.items() if k != name})
         default = next(f.default for f in fields(self) if f.name == name)
         return replace(self, **{name: default})
 
 
 def _is_set(value: Any) -> bool:
-    return value is not None and value is not False and value != ()
+    return value is not None and value is not False and value != () and value != {}
+
+
+def _attribute_values(given: Mapping[str, Iterable[str]]) -> AttributeValues:
+    return given if isinstance(given, AttributeValues) else AttributeValues(given)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +120,15 @@ class Exclusions:
     colors: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     brands: tuple[str, ...] = ()
-    materials: tuple[str, ...] = ()
+    # Attribute (one of FILTER_ATTRIBUTES) -> values no hit may carry.
+    attributes: Mapping[str, tuple[str, ...]] = field(default_factory=AttributeValues)
     product_ids: tuple[str, ...] = ()
     # Product nouns a title must not name ("backpack" where bags are wanted).
     kinds: tuple[str, ...] = ()
     on_sale: bool = False  # leave out what the store has on sale
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "attributes", _attribute_values(self.attributes))
 
     def active(self) -> list[str]:
         return [f.name for f in fields(self) if getattr(self, f.name)]

@@ -22,7 +22,7 @@ import numpy as np
 
 from retrieval._documents import product_document, tokenize
 from retrieval._encoders import ImageEncoder, TextEncoder
-from retrieval._facets import CatalogView, Mask, noun_pattern, title_names
+from retrieval._facets import LABELS, CatalogView, Mask, noun_pattern, title_names
 from retrieval._index import VectorIndex
 from retrieval._indexer import collection_name
 from retrieval._lexical import BM25Index
@@ -1002,15 +1002,11 @@ def _constraints_met(product: Product, filters: Filters) -> list[str]:
         met.append(f"${price:.2f}, {where} your ${filters.price_max:.2f} limit")
     if price is not None and filters.price_min is not None:
         met.append(f"${price:.2f}, above your ${filters.price_min:.2f} minimum")
-    for name, facet in (
-        ("genders", "gender"),
-        ("materials", "material"),
-        ("activities", "activity"),
-    ):
-        wanted = {v.lower() for v in getattr(filters, name)}
+    for facet, values in (("gender", filters.genders), *filters.attributes.items()):
+        wanted = {v.lower() for v in values}
         have = [v for v in product.attribute_values(facet) if v.lower() in wanted | {"unisex"}]
         if wanted and have:
-            met.append(f"{facet}: {', '.join(have)}")
+            met.append(f"{LABELS.get(facet, facet)}: {', '.join(have)}")
     if filters.categories:
         met.append(" > ".join(product.category_path))
     if filters.brands and product.brand:
@@ -1039,19 +1035,18 @@ def _constraints_unmet(product: Product, filters: Filters, labels_of: set[str]) 
             unmet.append(f"over your {limit} limit" + (f" (${price:.2f})" if price else ""))
     if filters.price_min is not None and (price is None or price < filters.price_min):
         unmet.append(f"below your ${filters.price_min:.2f} minimum")
-    for name, facet in (
-        ("colors", "color"),
-        ("sizes", "size"),
-        ("materials", "material"),
-        ("activities", "activity"),
-        ("brands", "brand"),
+    for facet, values in (
+        ("color", filters.colors),
+        ("size", filters.sizes),
+        *filters.attributes.items(),
+        ("brand", filters.brands),
     ):
-        wanted = {v.lower() for v in getattr(filters, name)}
+        wanted = {v.lower() for v in values}
         have = {v.lower() for v in product.attribute_values(facet)}
         if facet == "brand" and product.brand:
             have = {product.brand.lower()}
         if wanted and not wanted & have:
-            unmet.append(f"not available in {' or '.join(getattr(filters, name))}")
+            unmet.append(f"not available in {' or '.join(values)}")
     if filters.min_rating is not None and (product.rating or 0) < filters.min_rating:
         unmet.append(f"rated below {filters.min_rating:g}")
     if filters.on_sale and not product.in_sale:

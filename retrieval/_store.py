@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from retrieval._model import LinkKind, Product, ProductLink, Review
+from retrieval._model import FILTER_ATTRIBUTES, LinkKind, Product, ProductLink, Review
 from retrieval._report import IngestReport
 
 SCHEMA_VERSION = 1
@@ -27,19 +27,8 @@ SCHEMA_VERSION = 1
 CATALOG_VERSION_KEY = "catalog_version"
 INDEX_VERSION_KEY = "index_version"
 # Facets the retriever filters on; values are stored lower-cased for exact matching.
-FACETS = (
-    "color",
-    "size",
-    "material",
-    "gender",
-    "activity",
-    "pattern",
-    "style",
-    "brand",
-    "category",
-    "tag",
-)
-COVERAGE_FIELDS = ("brand", "color", "size", "material", "gender", "activity", "pattern")
+FACETS = ("color", "size", "gender", *FILTER_ATTRIBUTES, "style", "brand", "category", "tag")
+COVERAGE_FIELDS = ("brand", "color", "size", "gender", *FILTER_ATTRIBUTES)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -71,13 +71,9 @@ class TestShopping:
         compared = assistant.respond(sid, "compare the first two")
         table = compared.dialogue.comparison
         assert table is not None and len(table.product_ids) == 2
-        assert [row[0] for row in table.rows][:5] == [
-            "Price",
-            "Sizes",
-            "Colours",
-            "Material",
-            "Rating",
-        ]
+        rows = [row[0] for row in table.rows]
+        assert rows[:4] == ["Price", "Sizes", "Colours", "Material"]
+        assert "Pattern" in rows and rows.index("Rating") > rows.index("Pattern")
         cards = [assistant.catalog.product(pid) for pid in table.product_ids]
         cheaper = min(cards, key=lambda c: c.price)
         details = assistant.respond(sid, "tell me more about the cheaper one")
@@ -186,13 +182,17 @@ class TestGroundedReading:
     def test_a_facet_the_catalog_leaves_blank_for_the_kind_ranks_instead_of_filtering(
         self, assistant: Assistant
     ):
-        running = Constraints(categories=("shorts",), activities=("running",))
+        running = Constraints(categories=("shorts",), attributes={"activity": ("running",)})
         matches = assistant.catalog.search(SearchRequest(constraints=running)).matches
         assert matches and all("shorts" in m.card.categories for m in matches)
         assert "running" in matches[0].card.title.lower()  # the wish still ranks
-        yoga = Constraints(categories=("bags",), activities=("yoga",))  # bags state activity
+        yoga = Constraints(
+            categories=("bags",), attributes={"activity": ("yoga",)}
+        )  # bags state activity
         matches = assistant.catalog.search(SearchRequest(constraints=yoga)).matches
-        assert matches and all("yoga" in [a.lower() for a in m.card.activities] for m in matches)
+        assert matches and all(
+            "yoga" in [a.lower() for a in m.card.attributes["activity"]] for m in matches
+        )
 
     def test_a_kind_inside_a_combined_category_name_is_found(self, assistant: Assistant):
         tanks = Constraints(categories=("tanks",), genders=("women",))
@@ -414,6 +414,33 @@ class TestGroundedReading:
         ):
             reply = assistant.respond(new_session(), message)
             assert reply.dialogue.action == "search" and reply.suggestions, message
+
+
+class TestFacetVocabulary:
+    """Luma's `pattern` reached the dialogue by its name in FILTER_ATTRIBUTES alone: read from
+    the catalog's values, filtered, excluded, said and shown like the older facets."""
+
+    def test_a_pattern_is_wanted_excluded_and_shown(self, assistant: Assistant, luma_store):
+        sid = new_session()
+        striped = assistant.respond(sid, "striped shorts")
+        assert striped.dialogue.state["filters"]["pattern"] == ["striped"]
+        cards = [s.card for s in striped.suggestions]
+        assert cards and all("Striped" in c.attributes["pattern"] for c in cards)
+        assert "shorts with striped pattern" in striped.text
+        other = assistant.respond(new_session(), "women's shorts but nothing striped")
+        assert other.dialogue.state["exclude"] == {"pattern": ["striped"]}
+        assert other.suggestions and not any(
+            "Striped" in s.card.attributes.get("pattern", ()) for s in other.suggestions
+        )
+        details = assistant.respond(sid, "tell me about the first one")
+        assert re.search(r"^Pattern: .*Striped", details.text, re.M)
+
+    def test_removing_an_attribute_by_its_name(self, assistant: Assistant):
+        sid = new_session()
+        assistant.respond(sid, "color-blocked hoodies")
+        reply = assistant.respond(sid, "forget the pattern")
+        assert "pattern" not in reply.dialogue.state["filters"]
+        assert reply.dialogue.state["filters"]["categories"] == ["hoodies & sweatshirts"]
 
 
 class TestBadInput:

@@ -67,9 +67,9 @@ class TestHardFilters:
         assert all(
             h.product.brand == "Daybird" for h in _search(engine, "boots", brands=("Daybird",))
         )
-        for hit in _search(engine, "top", k=20, materials=("Wool",)):
+        for hit in _search(engine, "top", k=20, attributes={"material": ("Wool",)}):
             assert "Wool" in hit.product.attributes["material"]
-        for hit in _search(engine, "bag", k=20, activities=("Travel",)):
+        for hit in _search(engine, "bag", k=20, attributes={"activity": ("Travel",)}):
             assert "Travel" in hit.product.attributes["activity"]
         rated = _search(engine, "bag", k=20, min_rating=4)
         assert rated and all(h.product.rating >= 4 for h in rated)
@@ -102,6 +102,52 @@ class TestHardFilters:
             Filters(price_min=50, price_max=10)
         with pytest.raises(ValueError, match="k must be"):
             SearchQuery(text="x", k=0)
+
+
+class TestFilterAttributes:
+    """The catalog's other facets (FILTER_ATTRIBUTES): one mechanism for all of them. Luma's
+    `pattern` filters here with no code of its own beyond its name in that list."""
+
+    def test_a_pattern_filters_excludes_and_is_met(self, engine, luma_store):
+        striped = {
+            p.id for p in luma_store.products() if "Striped" in p.attribute_values("pattern")
+        }
+        hits = _search(engine, "", k=50, attributes={"pattern": ("striped",)})
+        assert striped and {h.product.id for h in hits} == striped
+        assert all("pattern: Striped" in h.evidence.met for h in hits)
+        query = SearchQuery(
+            text="shorts",
+            filters=Filters(categories=("Shorts",)),
+            exclude=Exclusions(attributes={"pattern": ("Solid", "Striped")}),
+            k=30,
+        )
+        kept = engine.search(query).hits
+        assert kept and not any(
+            {"Solid", "Striped"} & set(h.product.attribute_values("pattern")) for h in kept
+        )
+
+    def test_the_nearest_relaxation_drops_one_attribute_and_keeps_the_others(self, engine):
+        filters = Filters(
+            categories=("Shorts",), attributes={"pattern": ("Checked",), "material": ("Cotton",)}
+        )
+        assert filters.active() == ["categories", "pattern", "material"]
+        assert filters.without("pattern").attributes == {"material": ("Cotton",)}
+        result = engine.search(SearchQuery(text="shorts", filters=filters))
+        assert result.hits == [] and "pattern Checked" in result.empty_reason
+        assert result.relaxation is not None and result.relaxation.dropped == "pattern"
+        assert all(
+            "Cotton" in h.product.attribute_values("material") for h in result.relaxation.hits
+        )
+
+    def test_filters_with_attributes_are_cache_keys_and_unknown_ones_are_refused(self):
+        one = Filters(attributes={"pattern": ["Striped"], "material": ()})
+        assert one == Filters(attributes={"pattern": ("Striped",)})
+        assert hash(one) == hash(Filters(attributes={"pattern": ("Striped",)}))
+        assert one.active() == ["pattern"] and not Filters().active()
+        with pytest.raises(ValueError, match=r"unknown attribute 'fabric'.*filterable: material"):
+            Filters(attributes={"fabric": ("Wool",)})
+        with pytest.raises(ValueError, match="unknown attribute"):
+            Exclusions(attributes={"fabric": ("Wool",)})
 
 
 class TestNegativeFilters:

@@ -23,11 +23,15 @@ VOCABULARY = {
     "brand": ["zephyr", "daybird"],
     "style": ["hooded", "windbreaker"],
 }  # fmt: skip
+# The vocabulary's filter attributes (the catalog names them: `CatalogPort.attributes`).
+ATTRIBUTES = ("material", "activity")
 
 
 @pytest.fixture(scope="module")
 def extractor() -> EntityExtractor:
-    return EntityExtractor(VOCABULARY, load_nlu(REPO / "prompts" / "nlu.yml"))
+    return EntityExtractor(
+        VOCABULARY, load_nlu(REPO / "prompts" / "nlu.yml"), attributes=ATTRIBUTES
+    )
 
 
 def slots(extractor: EntityExtractor, text: str) -> set[tuple[str, str, bool]]:
@@ -158,9 +162,11 @@ class TestNegation:
         vocabulary = {**VOCABULARY, "category": [*VOCABULARY["category"], "navigation",
                                                  "trekking"]}  # fmt: skip
         nlu = load_nlu(REPO / "prompts" / "nlu.yml")
-        guessed = EntityExtractor(vocabulary, nlu)
+        guessed = EntityExtractor(vocabulary, nlu, attributes=ATTRIBUTES)
         assert ("category", "navigation", False) in slots(guessed, "a headlamp")
-        read = EntityExtractor(vocabulary, nlu, {"headlamp": "Trekking", "chalk bag": "Gear"})
+        read = EntityExtractor(
+            vocabulary, nlu, {"headlamp": "Trekking", "chalk bag": "Gear"}, attributes=ATTRIBUTES
+        )
         assert slots(read, "two headlamps") == {("category", "trekking", False)}
         # a noun filed under a merchandising category ("Gear") is left to the table
         assert slots(read, "chalk bag") == slots(guessed, "chalk bag")
@@ -168,7 +174,9 @@ class TestNegation:
     def test_product_names_said_as_names(self):
         names = {"trailtracker": ("TrailTracker GPS Watch", "TrailTracker Hiking Shoes"),
                  "zero": ("Zero Gravity Jacket",)}  # fmt: skip
-        named = EntityExtractor(VOCABULARY, load_nlu(REPO / "prompts" / "nlu.yml"), None, names)
+        named = EntityExtractor(
+            VOCABULARY, load_nlu(REPO / "prompts" / "nlu.yml"), None, names, attributes=ATTRIBUTES
+        )
         assert ("title", "trailtracker", False) in slots(named, "trailtracker?")
         assert ("title", "trailtracker", False) in slots(named, "is the trail tracker any good")
         assert ("title", "zero", False) in slots(named, "do you have the zero gravity jackets")
@@ -177,8 +185,7 @@ class TestNegation:
         assert not any(t == "title" for t, _, _ in slots(named, "trailtrackr for my hiking trip"))
         pair = EntityExtractor(
             VOCABULARY, load_nlu(REPO / "prompts" / "nlu.yml"), None,
-            {"dual handle": ("Dual Handle Cardio Ball",)},
-        )  # fmt: skip
+            {"dual handle": ("Dual Handle Cardio Ball",)}, attributes=ATTRIBUTES)  # fmt: skip
         assert not any(t == "title" for t, _, _ in slots(pair, "a bag with dual handle straps"))
         assert ("title", "dual handle", False) in slots(pair, "the dual handle cardio ball")
 
@@ -199,7 +206,9 @@ class TestNegation:
     def test_the_stores_labels(self):
         labels = ["new luma yoga collection", "eco friendly", "new", "erin recommends"]
         read = EntityExtractor(
-            {**VOCABULARY, "label": labels}, load_nlu(REPO / "prompts" / "nlu.yml")
+            {**VOCABULARY, "label": labels},
+            load_nlu(REPO / "prompts" / "nlu.yml"),
+            attributes=ATTRIBUTES,
         )
         assert ("label", "new luma yoga collection", False) in slots(
             read, "the new yoga collection"
@@ -208,6 +217,25 @@ class TestNegation:
         assert ("label", "new", False) in slots(read, "new arrivals in tees")
         assert ("label", "erin recommends", False) in slots(read, "staff picks")
         assert not any(t == "label" for t, _, _ in slots(read, "a new jacket"))
+
+    def test_an_attribute_value_that_is_an_everyday_word_needs_its_name(self):
+        # A store whose sleeve lengths are "long", "short" and "sleeveless" (SIMMC's catalog).
+        vocabulary = {**VOCABULARY, "sleeve_length": ["long", "short", "sleeveless"],
+                      "pattern": ["plaid", "light stripes"]}  # fmt: skip
+        read = EntityExtractor(
+            vocabulary,
+            load_nlu(REPO / "prompts" / "nlu.yml"),
+            attributes=(*ATTRIBUTES, "sleeve_length", "pattern"),
+        )
+        assert ("sleeve_length", "long", False) in slots(read, "long-sleeved tees")
+        assert ("sleeve_length", "short", False) in slots(read, "any with short sleeves?")
+        assert ("sleeve_length", "sleeveless", False) in slots(read, "a sleeveless top")
+        assert not any(t == "sleeve_length" for t, _, _ in slots(read, "a long jacket"))
+        assert ("category", "pants", False) in slots(read, "short pants")
+        assert slots(read, "plaid, not light stripes") >= {
+            ("pattern", "plaid", False),
+            ("pattern", "light stripes", True),
+        }
 
     def test_in_my_bag_points_at_no_shown_bag(self, extractor):
         ext = extractor.extract("ok put the first one in my bag")
@@ -219,7 +247,9 @@ class TestNegation:
     def test_a_misspelt_two_word_name(self):
         vocabulary = {**VOCABULARY, "category": [*VOCABULARY["category"], "fitness equipment"]}
         nlu = load_nlu(REPO / "prompts" / "nlu.yml")
-        read = EntityExtractor(vocabulary, nlu, {"jump rope": "Fitness Equipment"})
+        read = EntityExtractor(
+            vocabulary, nlu, {"jump rope": "Fitness Equipment"}, attributes=ATTRIBUTES
+        )
         assert slots(read, "cheep jump rop") == {("category", "fitness equipment", False)}
         assert slots(read, "jump right in") == set()  # everyday words stay words
         assert slots(read, "jump roof") == set()  # one letter off, but a word of its own

@@ -6,12 +6,14 @@ import pytest
 
 from dialogue import DialogueState, EntityExtractor, ProductCard, load_nlu, track
 from tests.conftest import REPO
-from tests.test_slots import VOCABULARY
+from tests.test_slots import ATTRIBUTES, VOCABULARY
 
 
 @pytest.fixture(scope="module")
 def extractor() -> EntityExtractor:
-    return EntityExtractor(VOCABULARY, load_nlu(REPO / "prompts" / "nlu.yml"))
+    return EntityExtractor(
+        VOCABULARY, load_nlu(REPO / "prompts" / "nlu.yml"), attributes=ATTRIBUTES
+    )
 
 
 def card(pid: str, price: float, categories=("jackets",), colors=("Blue", "Black")) -> ProductCard:
@@ -42,7 +44,11 @@ def gear_session() -> Session:
     """A store whose titles name boots, shoes and headlamps (the nouns `kind_nouns` reads)."""
     vocabulary = {**VOCABULARY, "category": [*VOCABULARY["category"], "footwear", "trekking"]}
     kinds = {"boots": "Footwear", "shoes": "Footwear", "headlamp": "Trekking"}
-    return Session(EntityExtractor(vocabulary, load_nlu(REPO / "prompts" / "nlu.yml"), kinds))
+    return Session(
+        EntityExtractor(
+            vocabulary, load_nlu(REPO / "prompts" / "nlu.yml"), kinds, attributes=ATTRIBUTES
+        )
+    )
 
 
 class TestConstraints:
