@@ -308,14 +308,7 @@ class EntityExtractor:
                 if not self._lookup(_normalise(surface)):
                     self._add(surface, "category", canonical, known=True)
         # Training data: lookups and annotated values name types, synonyms name surfaces.
-        typed: dict[str, str] = {}
-        for name, values in nlu.lookups.items():
-            for value in values:
-                typed.setdefault(value.lower(), name)
-        for example in nlu.examples:
-            for span in example.entities:
-                typed.setdefault(span.value.lower(), span.entity)
-        for value, type_ in typed.items():
+        for value, type_ in _typed_values(nlu).items():
             if type_ in self.types and not self._resolves(value):
                 for surface in _surface_forms(value):
                     self._add(surface, type_, value, known=False)
@@ -745,16 +738,28 @@ def _singular(word: str) -> str:
     return next(iter(_singulars(word)), word)
 
 
+def _typed_values(nlu: NluData) -> dict[str, str]:
+    """Value -> entity type, as the training file's lookups and annotations name them."""
+    typed: dict[str, str] = {}
+    for name, values in nlu.lookups.items():
+        for value in values:
+            typed.setdefault(value.lower(), name)
+    for example in nlu.examples:
+        for span in example.entities:
+            typed.setdefault(span.value.lower(), span.entity)
+    return typed
+
+
 def _everyday_words(nlu: NluData) -> set[str]:
     """Words the training examples use outside their annotated values ("long", "full",
-    "text"): everyday words rather than catalog terms."""
+    "text"): everyday words rather than catalog terms, unless annotated somewhere ("gym")."""
     words = set(STOP_WORDS)
     for example in nlu.examples:
         text = example.text
         for span in sorted(example.entities, key=lambda s: -s.start):
             text = text[: span.start] + " " + text[span.end :]
         words |= {t.lower() for t in TOKEN.findall(text)}
-    return words
+    return words - _typed_values(nlu).keys()
 
 
 def _surface_forms(value: str) -> set[str]:

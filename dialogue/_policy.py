@@ -842,8 +842,7 @@ def _cart_line_for(state: DialogueState, parse: Parse, track: TrackResult) -> Ca
 def _query_text(state: DialogueState, parse: Parse) -> str:
     c = state.constraints
     kind = list(state.prefer.kinds or c.categories)
-    said = [v for values in c.attributes.values() for v in values]
-    words = [*kind, *said, *state.prefer.terms, state.topic_text]
+    words = [*kind, *state.prefer.terms, state.topic_text]
     text = " ".join(w for w in words if w).strip()
     return text or ("" if state.image is not None or state.similar_to else parse.text)
 
