@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from assistant._speech_lm import Hypothesis, PhraseModel
+from retrieval import FILTER_ATTRIBUTES
 
 log = logging.getLogger(__name__)
 
@@ -549,7 +550,7 @@ def vocabulary_prompt(vocabulary: dict[str, list[str]], max_words: int = 120) ->
     materials, styles), so rarer catalog terms are spelled the catalog's way."""
     noise = {"collections", "promotions", "gear", "erin recommends", "erin recommends new"}
     words: list[str] = []
-    for facet in ("category", "style", "color", "material", "activity"):
+    for facet in ("category", "style", "color", *FILTER_ATTRIBUTES):
         for value in vocabulary.get(facet, []):
             term = re.sub(r"[®™]", "", value).strip()
             if term and term.lower() not in noise and not term.lower().endswith(" sale"):

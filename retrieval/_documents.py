@@ -8,7 +8,13 @@ from retrieval._index import Metadata
 from retrieval._model import FILTER_ATTRIBUTES, Product
 
 _TOKEN = re.compile(r"[a-z0-9]+")
-DOCUMENT_ATTRIBUTES = ("gender", "color", "material", "activity", "style", "pattern", "gear_type")
+# Attributes whose values the text encoder reads, every filter attribute among them.
+DOCUMENT_ATTRIBUTES = tuple(
+    dict.fromkeys(
+        ("gender", "color", "material", "activity", "style", "pattern", "gear_type",
+         *FILTER_ATTRIBUTES)
+    )
+)  # fmt: skip
 _STOPWORDS = frozenset(
     [
         "a",
