@@ -23,6 +23,17 @@ class TestCli:
         assert json.loads(capsys.readouterr().out)["brand"] == "Northfold"
         assert main([*data, "catalog", "show", "generic:nope"]) == 1
 
+    def test_search_filters_by_any_filter_attribute(self, tmp_path: Path, capsys):
+        data = ["--data-dir", str(tmp_path)]
+        assert main([*data, "ingest", str(SAMPLE_GENERIC / "catalog.jsonl"), "--no-progress"]) == 0
+        capsys.readouterr()
+        assert main([*data, "search", "jacket", "--activity", "Hiking", "--json"]) == 0
+        hits = json.loads(capsys.readouterr().out)["hits"]
+        assert [h["product"]["id"] for h in hits] == ["generic:TS-100"]  # the one for hiking
+        assert main([*data, "search", "jacket", "--not-material", "Nylon", "--json"]) == 0
+        hits = json.loads(capsys.readouterr().out)["hits"]
+        assert hits and "generic:TS-100" not in [h["product"]["id"] for h in hits]
+
     def test_report_written_with_row_references(self, tmp_path: Path):
         src = tmp_path / "shop.csv"
         src.write_text("id,title,price\nA1,Mug,abc\n")

@@ -183,6 +183,17 @@ class TestSearch:
             colours |= found
         assert colours == {"red", "yellow"}
 
+    def test_each_filter_attribute_filters_under_its_own_name(self, client, assistant):
+        params = [("pattern", "Striped"), ("material", "Polyester"), ("material", "Mesh")]
+        body = client.get("/api/v1/search", params=params).json()
+        assert body["results"]
+        for hit in body["results"]:
+            attributes = hit["product"]["attributes"]
+            assert "Striped" in attributes["pattern"]
+            assert {"Polyester", "Mesh"} & set(attributes["material"])
+        crowded = [("q", "tee"), *(("pattern", f"p{n}") for n in range(21))]
+        assert_error(client.get("/api/v1/search", params=crowded), 400, "pattern")
+
     def test_nothing_matching_says_why_and_offers_the_relaxed_search(self, client):
         params = {"q": "jacket", "color": "Blue", "price_max": 1}
         body = client.get("/api/v1/search", params=params).json()
