@@ -367,6 +367,22 @@ class TestSearchActions:
         assert turn.slot("search_context")["exclude"] == {"colors": ["black"]}
         assert turn.custom["products"] and "not black" in turn.text
 
+    def test_a_filter_attribute_is_a_slot_and_its_exclusion_carries_over(
+        self, chat: Conversation, assistant: Assistant
+    ):
+        chat.say("action_search_products", "shorts", "search_products", category="shorts")
+        turn = chat.say("action_refine_search", "striped ones", "refine_search", pattern="striped")
+        assert chat.slots["pattern"] == ["striped"] and turn.custom["products"]
+        for product in turn.custom["products"]:
+            assert "Striped" in assistant.catalog.product(product["id"]).attributes["pattern"]
+        turn = chat.say("action_refine_search", "not wool", "refine_search", material="wool")
+        assert turn.slot("search_context")["exclude"] == {"material": ["wool"]}
+        again = chat.say("action_refine_search", "cheapest first", "sort_results")
+        assert again.custom["products"]
+        for product in again.custom["products"]:
+            card = assistant.catalog.product(product["id"])
+            assert "Wool" not in card.attributes.get("material", ())  # still excluded
+
     def test_new_category_starts_over_but_keeps_the_cart(self, chat: Conversation):
         search_women_jackets(chat)
         chat.say("action_refine_search", "in blue", "refine_search", color="blue")
