@@ -299,13 +299,14 @@ class EntityExtractor:
                 if not any(p.type == "category" for p in self.table.get(_normalise(surface), [])):
                     self._add(surface, "category", canonical, known=True)
         # The titles' own product nouns ("headlamp": Trekking), before the training file's
-        # synonyms: what the catalog files a product under beats a hand-written guess.
+        # synonyms: what the catalog files a product under beats a hand-written guess, and a
+        # noun that is also a style word ("capri") names the product before its style.
         for noun, category in kinds.items():
             canonical = category.lower().strip()
             if canonical in NOISE_CATEGORIES or canonical not in self.catalog["category"]:
                 continue
             for surface in _surface_forms(noun):
-                if not self._lookup(_normalise(surface)):
+                if all(p.type == FEATURE for p in self._lookup(_normalise(surface))):
                     self._add(surface, "category", canonical, known=True)
         # Training data: lookups and annotated values name types, synonyms name surfaces.
         for value, type_ in _typed_values(nlu).items():

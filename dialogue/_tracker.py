@@ -12,12 +12,14 @@ import re
 from dataclasses import dataclass, field, fields, replace
 
 from dialogue._entities import (
+    SORT_PATTERNS,
     Extraction,
     Reference,
     category_parts,
     is_attribute,
     title_has_name,
 )
+from dialogue._prices import wants_cheap
 from dialogue._protocol import ProductCard
 from dialogue._state import Constraints, DialogueState, Exclusions, Preferences
 
@@ -89,6 +91,26 @@ REMOVABLE = [
                        r"\bno filters\b|\bclear (?:the )?filters\b", re.I)),
 ]  # fmt: skip
 
+# Wishes let go of in passing, with a search ("ok forget the price limit, what have you got in
+# grey", "now messenger bags, sale or not", "Legend jackets instead - any colour, any price",
+# "are there carbon ones? don't care about price"): the words in these spans clear what they
+# name; the rest of the message refines as usual.
+_CLAUSE_END = r"(?=[,.;:!?\u2013\u2014]|\s-\s|\s+(?:and|but|then|just|instead|now|what|show)\b|$)"
+RELEASE = re.compile(
+    r"\b(?:forget(?:\s+about)?|drop|ditch|scrap|ignore|never\s*mind|lose|"
+    r"(?:do\s*n[o'\u2019]?t|dont)\s+(?:care|mind)\s+(?:about|for|what|which|if)|regardless\s+of|"
+    rf"no\s+need\s+for)\b[^,.;:!?\u2013\u2014]*?{_CLAUSE_END}"
+    r"|\bwithout\s+(?:the|that|my|any)\s+(?:[\w'-]+\s+){0,2}?"
+    r"(?:filter|limit|constraint|requirement|restriction|bit|part)s?\b"
+    r"|\b(?:in\s+)?any\s+(?:colou?rs?|sizes?|price|budget|brands?|materials?|patterns?)\b"
+    r"|\b[\w'-]+(?:\s+[\w'-]+)?\s+(?:or\s+not|(?:does|do)\s*n[o'\u2019]?t\s+matter|doesnt\s+matter|"
+    r"not\s+(?:essential|needed|necessary|important|required|a\s+must)|optional)\b",
+    re.IGNORECASE,
+)
+# A released word names a constraint value when both open with these letters ("stripes" for
+# "striped", "colour-blocked" for "color-blocked" does not need it).
+SHARED_STEM = 5
+
 
 @dataclass(slots=True)
 class TrackResult:
@@ -120,6 +142,11 @@ def track(state: DialogueState, intent: str, text: str, ext: Extraction) -> Trac
         ext.content_words = [w for w in ext.content_words if w not in said]
     if intent in ITEM_INTENTS or intent == "remove_from_cart":
         _resolve_targets(state, intent, text, ext, result)
+    released = _released(text, ext) if intent in DISCOVERY | {"sort_results"} else None
+    if released is not None:
+        text, ext = released[2], released[3]
+        if intent == "remove_filter":  # what else the message says refines, or starts anew
+            intent = "search_products" if _starts_new_topic(state, ext) else "refine_search"
     if intent in FRESH_SEARCH:
         if _starts_new_topic(state, ext):
             state.new_topic(keep_who=True)
@@ -149,6 +176,9 @@ def track(state: DialogueState, intent: str, text: str, ext: Extraction) -> Trac
         sizes, colors = ext.values("size"), ext.values("color")
         result.size = sizes[0] if sizes else None
         result.color = colors[0] if colors else None
+    if released is not None:  # after the rest: "nothing on sale? ok forget the sale part"
+        _remove(state, released[0], released[1], result)
+        _drop_words(state, released[0])
     if intent in ("product_details", "product_reviews", "check_availability", "complete_the_look",
                   "add_to_cart") and len(result.targets) == 1:  # fmt: skip
         state.focus = result.targets[0]
@@ -280,6 +310,61 @@ def _excludable(name: str) -> bool:
     """An own field that negation excludes, or an attribute (no field of the state has its
     name)."""
     return name in EXCLUDABLE or name not in STATE_FIELDS
+
+
+def _released(text: str, ext: Extraction) -> tuple[str, Extraction, str, Extraction] | None:
+    """(the released words, their extraction, the rest of the text with them blanked, its
+    extraction), or None when the message lets nothing go."""
+    spans = [m.span() for m in RELEASE.finditer(text)]
+    if not spans:
+        return None
+
+    def inside(start: int, end: int) -> bool:
+        return any(a <= start and end <= b for a, b in spans)
+
+    rest = text
+    for a, b in spans:
+        rest = rest[:a] + " " * (b - a) + rest[b:]
+    price = ext.price
+    price_inside = price is not None and inside(price.start, price.end)
+    said = " ".join(text[a:b] for a, b in spans)
+    words = {w.lower() for w in re.findall(r"[\w'-]+", said)}
+    released = replace(
+        ext,
+        entities=[e for e in ext.entities if inside(e.start, e.end)],
+        price=price if price_inside else None,
+        references=[],
+        sort=None,
+        content_words=[],
+    )
+    kept = replace(
+        ext,
+        entities=[e for e in ext.entities if not inside(e.start, e.end)],
+        price=None if price_inside else price,
+        cheap=wants_cheap(rest),
+        sort=next((key for key, pattern in SORT_PATTERNS if pattern.search(rest)), None),
+        content_words=[w for w in ext.content_words if w.lower() not in words],
+    )
+    return said, released, rest, kept
+
+
+def _drop_words(state: DialogueState, said: str) -> None:
+    """Released words that name no field: a value set now that shares their stem ("forget
+    the stripes" for pattern striped), or the shopper's own wish words ("wheels not
+    essential")."""
+    words = {w.lower() for w in re.findall(r"[\w'-]+", said) if len(w) >= SHARED_STEM}
+
+    def named(value: str) -> bool:
+        return any(w[:SHARED_STEM] == v[:SHARED_STEM] for w in words for v in value.lower().split())
+
+    c = state.constraints
+    for name, values in c.active().items():
+        if isinstance(values, tuple) and name != "categories":
+            c = c.with_values(name, tuple(v for v in values if not named(v)))
+    p = state.prefer
+    state.constraints = c
+    state.prefer = replace(p, terms=tuple(t for t in p.terms if not named(t)))
+    state.topic_text = " ".join(w for w in state.topic_text.split() if not named(w))
 
 
 def _kinds_within(ext: Extraction, current: tuple[str, ...]) -> dict[str, str]:

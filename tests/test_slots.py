@@ -171,6 +171,14 @@ class TestNegation:
         # a noun filed under a merchandising category ("Gear") is left to the table
         assert slots(read, "chalk bag") == slots(guessed, "chalk bag")
 
+    def test_a_title_noun_that_is_also_a_style_names_the_kind(self):
+        vocabulary = {**VOCABULARY, "style": [*VOCABULARY["style"], "capri"]}
+        nlu = load_nlu(REPO / "prompts" / "nlu.yml")
+        read = EntityExtractor(vocabulary, nlu, {"capri": "Pants"}, attributes=ATTRIBUTES)
+        assert slots(read, "women's capris") == {("gender", "women", False),
+                                                 ("category", "pants", False)}  # fmt: skip
+        assert ("feature", "capri", False) in slots(EntityExtractor(vocabulary, nlu), "capris")
+
     def test_product_names_said_as_names(self):
         names = {"trailtracker": ("TrailTracker GPS Watch", "TrailTracker Hiking Shoes"),
                  "zero": ("Zero Gravity Jacket",)}  # fmt: skip

@@ -104,6 +104,43 @@ class TestConstraints:
         session.say("remove_filter", "any colour is fine")
         assert "colors" not in session.filters
 
+    @pytest.mark.parametrize(
+        ("first", "intent", "then", "expected"),
+        [
+            ("women's jackets under 60", "remove_filter",
+             "ok forget the price limit, what have you got in gray",
+             {"categories": ("jackets",), "genders": ("women",), "colors": ("gray",)}),
+            ("tees on sale", "remove_filter", "forget the sale bit, just show me green tees",
+             {"categories": ("tees",), "colors": ("green",)}),
+            ("red jackets under 100", "refine_search",
+             "zephyr ones instead - any colour, any price",
+             {"categories": ("jackets",), "brands": ("zephyr",)}),
+            ("bags on sale", "remove_filter", "now tees, sale or not", {"categories": ("tees",)}),
+            ("black jackets in M", "sort_results", "size doesn't matter, cheapest first",
+             {"categories": ("jackets",), "colors": ("black",)}),
+            ("jackets on sale", "remove_filter", "nothing on sale? ok forget the sale part",
+             {"categories": ("jackets",)}),
+        ],
+    )  # fmt: skip
+    def test_a_wish_let_go_in_passing_clears_and_the_rest_refines(
+        self, session, first, intent, then, expected
+    ):
+        session.say("search_products", first)
+        result = session.say(intent, then)
+        assert session.filters == expected and result.cleared
+        if intent == "sort_results":
+            assert session.state.sort == "price_asc"
+
+    def test_released_words_drop_the_value_they_stem_from(self):
+        vocabulary = {**VOCABULARY, "pattern": ["striped"]}
+        nlu = load_nlu(REPO / "prompts" / "nlu.yml")
+        session = Session(EntityExtractor(vocabulary, nlu, attributes=(*ATTRIBUTES, "pattern")))
+        session.say("search_products", "striped tees")
+        assert session.filters["pattern"] == ("striped",)
+        session.say("sort_results", "forget the stripes, priciest first")
+        assert session.filters == {"categories": ("tees",)}
+        assert session.state.sort == "price_desc"
+
     def test_a_new_category_starts_a_new_topic_and_keeps_the_cart(self, session):
         session.say("search_products", "blue jackets under 50")
         session.state.cart.append(object())  # type: ignore[arg-type]
