@@ -120,11 +120,12 @@ SORT_PATTERNS = [
         r"(?:most|more)\s+(?:expensive|costly|pricey)\s+(?:first|on top|to|ones?\s+first)|"
         r"(?<!least )(?:expensive|pric(?:ey|ier|iest)|dearest|costliest)\s+(?:ones?\s+)?"
         r"(?:first|on top)|"
-        r"high(?:est)?(?:\s+price)?\s+(?:first|to\s+low)|most\s+to\s+least|"
+        r"high(?:est)?(?:\s+price)?\s+(?:first|to\s+low)|\bhi\s+to\s+lo\b|most\s+to\s+least|"
         r"start\w*\s+with\s+the\s+(?:most\s+expensive|priciest|dearest)|"
         r"price\W+(?:descending|high)|highest\s+price|descending", re.IGNORECASE)),
     ("price_asc", re.compile(
-        r"cheapest\s+(?:first|ones?\s+first|on top|up)|low(?:est)?\s+to\s+high|lowest\s+price|"
+        r"cheapest\s+(?:first|ones?\s+first|on top|up)|low(?:est)?\s+to\s+high|\blo\s+to\s+hi\b|"
+        r"lowest\s+price|"
         r"price\W+(?:ascending|low)|sort\w*\s+by\s+price|cheap\s+(?:ones?\s+)?first|"
         r"least\s+(?:expensive\s+)?(?:first|to\s+most)|start\w*\s+with\s+the\s+cheapest|"
         r"ascending", re.IGNORECASE)),

@@ -96,6 +96,16 @@ CHEAPER_REQUEST = re.compile(
     re.I,
 )
 # "do any of these come in green?", "which of those are under $30?": a filter on the list.
+# "which is the cheapest?", "and the priciest?": with a list on screen, that list sorted so the
+# answer comes first (the message names nothing else).
+PRICE_SUPERLATIVE = re.compile(
+    r"^\W*(?:(?:and|so|ok|okay|hmm|what about|how about)\W+)*"
+    r"(?:which(?:\s+one)?(?:\s+is|'s|\s+are)?\s+|what(?:'s|\s+is)\s+)?(?:the\s+)?"
+    r"(?:(?P<cheap>cheapest|least expensive|lowest[- ]priced|most affordable)"
+    r"|priciest|most expensive|dearest|costliest|highest[- ]priced)"
+    r"(?:\s+(?:one|ones|option|of (?:them|these|those|all)|here))?\W*$",
+    re.IGNORECASE,
+)
 LIST_QUESTION = re.compile(
     r"\b(?:do|does|are|is|have|has)\s+any\s+of\s+(?:these|those|them)\b"
     r"|\bwhich\s+(?:of\s+)?(?:these|those|them|ones)\b|\bany\s+of\s+(?:these|those)\b"
@@ -237,6 +247,11 @@ class DialogueModel:
         negates = any(e.negated for e in ext.entities) or any(r.negated for r in ext.references)
         if parse.intent == "deny" and negates and (state.shown or state.constraints.active()):
             return self._forced(parse, parse.text, "refine_search")  # "no raptor elite"
+        superlative = PRICE_SUPERLATIVE.match(parse.text)
+        if superlative and state.shown:
+            ext.sort = "price_asc" if superlative["cheap"] else "price_desc"
+            ext.references = []
+            return self._forced(parse, parse.text, "sort_results")
         pointing = [r for r in ext.references if r.kind != "focus" and not r.negated]
         if parse.intent == OUT_OF_SCOPE and pointing and state.shown:
             return self._forced(parse, parse.text, "product_details")  # "what about #9"

@@ -282,6 +282,11 @@ def _apply(
         for ref in ext.references:
             if ref.negated:
                 ids = _resolve(state, ref, text)
+                if not ids and ref.kind == "focus" and state.shown:
+                    # "nah, not that one" with nothing in focus: the top of the list, the one
+                    # looked at first (a wrong guess only hides one product; "add that one"
+                    # still asks which)
+                    ids = [state.shown[0].id]
                 x = replace(x, product_ids=tuple(dict.fromkeys([*x.product_ids, *ids])))
     if ext.sort:
         state.sort = None if ext.sort == "relevance" else ext.sort
@@ -492,7 +497,7 @@ def _resolve(state: DialogueState, ref: Reference, text: str) -> list[str]:
             ids.append(shown[index].id)
         return ids
     if ref.kind == "all":
-        return [card.id for card in shown]
+        return _matching(state)
     if ref.kind in ("cheapest", "priciest", "best_rated"):
         pool = _pool(state, ref)
         if not pool:
@@ -508,13 +513,20 @@ def _resolve(state: DialogueState, ref: Reference, text: str) -> list[str]:
         return pool[:1]
     if ref.kind == "focus":
         if ref.text.lower() in ("them", "these", "those"):
-            return list(state.compared) or [card.id for card in shown]
+            return list(state.compared) or _matching(state)
         if state.focus:
             return [state.focus]
         return [shown[0].id] if state.single_match else []
     if ref.kind in ("category", "color"):
         return _by_attribute(state, ref)
     return []
+
+
+def _matching(state: DialogueState) -> list[str]:
+    """What "them" or "all of them" points at: the results that match, not the close
+    alternatives labelled below them."""
+    matched = state.shown[: state.matches_shown] if state.matches_shown else state.shown
+    return [card.id for card in matched]
 
 
 def _pool(state: DialogueState, ref: Reference) -> list[ProductCard]:

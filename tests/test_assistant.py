@@ -416,6 +416,23 @@ class TestGroundedReading:
             assert reply.dialogue.action == "search" and reply.suggestions, message
 
 
+class TestListInContext:
+    """Questions about the list on screen, read against it (phrasings written for these tests)."""
+
+    def test_the_priciest_sorts_the_list_so_the_answer_comes_first(self, assistant: Assistant):
+        sid = new_session()
+        shown = assistant.respond(sid, "men's jackets").suggestions
+        reply = assistant.respond(sid, "and the priciest?")
+        assert reply.dialogue.intent == "sort_results"
+        assert reply.dialogue.state["sort"] == "price_desc"
+        prices = [s.card.price for s in reply.suggestions]
+        assert prices == sorted(prices, reverse=True) and prices[0] >= max(
+            s.card.price for s in shown
+        )
+        cheapest = assistant.respond(sid, "which one is the cheapest?")
+        assert cheapest.dialogue.state["sort"] == "price_asc"
+
+
 class TestFacetVocabulary:
     """Luma's `pattern` reached the dialogue by its name in FILTER_ATTRIBUTES alone: read from
     the catalog's values, filtered, excluded, said and shown like the older facets."""

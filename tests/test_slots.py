@@ -314,6 +314,8 @@ class TestReferencesQuantitySort:
             ("sort by rating", "rating"),
             # the direction wins over a bare "sort by price" (cheapest first)
             ("sort by price, high to low", "price_desc"),
+            ("sort by price hi to lo", "price_desc"),
+            ("prices lo to hi", "price_asc"),
             ("sort by price", "price_asc"),
             ("pricey ones first", "price_desc"),
             ("start with the most expensive", "price_desc"),

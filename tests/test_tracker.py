@@ -201,3 +201,14 @@ class TestReferences:
     def test_not_that_one_excludes_the_item(self, shown):
         shown.say("refine_search", "not the first one")
         assert shown.state.exclude.product_ids == ("a",)
+
+    def test_not_that_one_with_nothing_in_focus_is_the_top_of_the_list(self, shown):
+        shown.say("refine_search", "nah not that one, what else")
+        assert shown.state.exclude.product_ids == ("a",)
+        # a positive "that one" still needs saying which
+        assert shown.say("add_to_cart", "add that one").targets == []
+
+    def test_them_is_the_matches_not_the_alternatives_below(self, shown):
+        shown.state.matches_shown = 2  # "c" is a close alternative, labelled as such
+        assert shown.say("compare_products", "compare them").targets == ["a", "b"]
+        assert shown.say("compare_products", "compare all of them").targets == ["a", "b"]
