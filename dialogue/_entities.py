@@ -277,8 +277,8 @@ class EntityExtractor:
                 self.catalog[type_].add(canonical)
                 if type_ == "title":
                     continue  # below, once every title is known
-                for surface in self._value_surfaces(type_, canonical):
-                    self._add(surface, type_, canonical, known=True)
+                for surface, said_as in self._value_surfaces(type_, canonical):
+                    self._add(surface, said_as, canonical, known=True)
                 if type_ == "category":
                     parts += [(part, canonical) for part in category_parts(canonical)]
                 words = canonical.split()
@@ -327,12 +327,15 @@ class EntityExtractor:
                 else:
                     del self.table[key]
 
-    def _value_surfaces(self, type_: str, value: str) -> set[str]:
-        """How a shopper says a catalog value. An attribute value that is an everyday word
-        ("long", "full" for sleeve_length) counts only beside its attribute's name ("long
-        sleeves", "long-sleeved"): alone it says something else ("a long coat")."""
-        if type_ not in self.attributes or value not in self.everyday_words:
-            return _surface_forms(value)
+    def _value_surfaces(self, type_: str, value: str) -> set[tuple[str, str]]:
+        """(surface, entity type) pairs for how a shopper says a catalog value. An attribute
+        value said with its attribute's name ("messenger-style", "long sleeves") is that
+        value; said alone, it is too when it is no everyday word ("striped"), while an
+        everyday word ("long", "full" for sleeve_length; "a long coat") is only a soft wish."""
+        if type_ not in self.attributes:
+            return {(surface, type_) for surface in _surface_forms(value)}
+        if len(_normalise(value).split()) < len(value.split()):
+            return set()  # a word the tokens cannot see ("¼ zip" would be any "zip")
         carriers = {word for word in type_.split("_") if word not in STOP_WORDS}
         said = {
             f"{value}{joint}{form}"
@@ -340,7 +343,10 @@ class EntityExtractor:
             for form in (word, f"{word}s", f"{word}d" if word.endswith("e") else f"{word}ed")
             for joint in (" ", "-")
         }
-        return {form for phrase in said for form in _surface_forms(phrase)}
+        alone = FEATURE if value in self.everyday_words else type_
+        return {(form, type_) for phrase in said for form in _surface_forms(phrase)} | {
+            (form, alone) for form in _surface_forms(value)
+        }
 
     def _add_names(self, names: dict[str, tuple[str, ...]]) -> None:
         """Product names as titles: "trailtracker" names both products whose titles open with
@@ -498,6 +504,19 @@ class EntityExtractor:
                 or (after_catalog_word and found[-1].type != "size")
             ):
                 found.append(entity)
+            if phrase.type == FEATURE and consumed > 1:
+                # "track pants", "rain coat": a style whose last word names the kind
+                _, head_start, head_end = tokens[i + consumed - 1]
+                kind = next(
+                    (p for p in self._lookup(_normalise(text[head_start:head_end]))
+                     if p.type == "category" and p.known),
+                    None,
+                )  # fmt: skip
+                if kind is not None:
+                    found.append(
+                        Entity("category", kind.value, text[head_start:head_end], head_start,
+                               head_end, negated=negating)
+                    )  # fmt: skip
             i += consumed
         # Also punctuation-free breaks: "no hoodies show me jackets" keeps negation local.
         return found

@@ -247,6 +247,8 @@ class DialogueModel:
         negates = any(e.negated for e in ext.entities) or any(r.negated for r in ext.references)
         if parse.intent == "deny" and negates and (state.shown or state.constraints.active()):
             return self._forced(parse, parse.text, "refine_search")  # "no raptor elite"
+        if parse.intent == "show_more" and any(r.negated for r in ext.references) and state.shown:
+            return self._forced(parse, parse.text, "refine_search")  # "not that one, what else?"
         superlative = PRICE_SUPERLATIVE.match(parse.text)
         if superlative and state.shown:
             ext.sort = "price_asc" if superlative["cheap"] else "price_desc"

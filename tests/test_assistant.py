@@ -431,6 +431,10 @@ class TestListInContext:
         )
         cheapest = assistant.respond(sid, "which one is the cheapest?")
         assert cheapest.dialogue.state["sort"] == "price_asc"
+        top = cheapest.suggestions[0].card.id
+        rejected = assistant.respond(sid, "nah not that one, what else have you got?")
+        assert rejected.dialogue.state["exclude"]["product_ids"] == [top]
+        assert rejected.suggestions and top not in [s.card.id for s in rejected.suggestions]
 
 
 class TestFacetVocabulary:

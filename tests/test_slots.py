@@ -179,6 +179,16 @@ class TestNegation:
                                                  ("category", "pants", False)}  # fmt: skip
         assert ("feature", "capri", False) in slots(EntityExtractor(vocabulary, nlu), "capris")
 
+    def test_a_style_ending_in_a_kind_names_the_kind_too(self):
+        vocabulary = {**VOCABULARY, "style": [*VOCABULARY["style"], "track pants"]}
+        read = EntityExtractor(vocabulary, load_nlu(REPO / "prompts" / "nlu.yml"))
+        assert slots(read, "men's track pants") == {
+            ("gender", "men", False),
+            ("feature", "track pants", False),
+            ("category", "pants", False),
+        }
+        assert ("category", "pants", True) in slots(read, "no track pants")
+
     def test_product_names_said_as_names(self):
         names = {"trailtracker": ("TrailTracker GPS Watch", "TrailTracker Hiking Shoes"),
                  "zero": ("Zero Gravity Jacket",)}  # fmt: skip
@@ -238,7 +248,10 @@ class TestNegation:
         assert ("sleeve_length", "long", False) in slots(read, "long-sleeved tees")
         assert ("sleeve_length", "short", False) in slots(read, "any with short sleeves?")
         assert ("sleeve_length", "sleeveless", False) in slots(read, "a sleeveless top")
+        # alone, the everyday word is only a soft wish
+        assert ("feature", "long", False) in slots(read, "a long jacket")
         assert not any(t == "sleeve_length" for t, _, _ in slots(read, "a long jacket"))
+        assert ("pattern", "plaid", False) in slots(read, "plaid-pattern shirts")
         assert ("category", "pants", False) in slots(read, "short pants")
         assert slots(read, "plaid, not light stripes") >= {
             ("pattern", "plaid", False),
