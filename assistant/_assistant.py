@@ -206,6 +206,7 @@ class Assistant:
                     self.stack.text_encoder.name,
                     self.model_cache,
                     force_train=retrain,
+                    dictionary=self.stack.text_encoder.words(),
                 )
             except (PromptFileError, NluDataError, ValueError) as exc:
                 self.prompt_error = str(exc)

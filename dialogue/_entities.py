@@ -237,9 +237,13 @@ class EntityExtractor:
         kinds: dict[str, str] | None = None,
         names: dict[str, tuple[str, ...]] | None = None,
         attributes: Iterable[str] = (),
+        dictionary: frozenset[str] = frozenset(),
     ) -> None:
         """`attributes`: the catalog's filter attributes (`CatalogPort.attributes`), whose
-        values in the vocabulary become entities of that type."""
+        values in the vocabulary become entities of that type. `dictionary`: real words of
+        the language, which spelling correction turns into nothing but a product noun or
+        name ("polls" may be poles; "while" is never white, "feathers" never fathers)."""
+        self.dictionary = dictionary
         self.attributes = tuple(a for a in attributes if is_attribute(a))
         self.types = (*OWN_TYPES, *self.attributes, FEATURE)
         self.facets = {**CATALOG_FACETS, **{a: a for a in self.attributes}}
@@ -541,7 +545,8 @@ class EntityExtractor:
         word = tokens[i][0].lower()
         if len(word) >= 4 and word not in self.plain_words and not word.isdigit():
             key = self._fuzzy(word)
-            if key:
+            noun = key is not None and self.table[key][0].type in ("category", "title")
+            if key and (noun or word not in self.dictionary):
                 return self.table[key][0], 1, tokens[i][2], key
         return None
 

@@ -155,8 +155,11 @@ class DialogueModel:
         *,
         force_train: bool = False,
         complete: Complete | None = None,
+        dictionary: frozenset[str] = frozenset(),
     ) -> tuple[DialogueModel, TrainingReport]:
-        """Read every prompt file, train (or load) the NLU, wire the policy."""
+        """Read every prompt file, train (or load) the NLU, wire the policy. `dictionary`:
+        the language's real words (the text encoder's vocabulary), kept from spelling
+        correction."""
         settings = DialogueSettings.load(prompts_dir / DIALOGUE_FILE)
         templates = Templates(prompts_dir / RESPONSES_FILE)
         store_policy = StorePolicy(prompts_dir / POLICY_FILE)
@@ -173,6 +176,7 @@ class DialogueModel:
             kinds=catalog.kinds(),
             names=catalog.product_names(),
             attributes=catalog.attributes(),
+            dictionary=dictionary,
         )
         rewriter = None
         if settings.llm.enabled or complete is not None:

@@ -76,6 +76,7 @@ class NluModel:
         kinds: dict[str, str] | None = None,
         names: dict[str, tuple[str, ...]] | None = None,
         attributes: tuple[str, ...] = (),
+        dictionary: frozenset[str] = frozenset(),
     ) -> tuple[NluModel, TrainingReport]:
         """Load the cached classifier for this file and settings, or train and cache one."""
         settings = settings or ClassifierSettings()
@@ -108,7 +109,7 @@ class NluModel:
             from_cache=from_cache,
             cache_file=cache_file,
         )
-        extractor = EntityExtractor(vocabulary, data, kinds, names, attributes)
+        extractor = EntityExtractor(vocabulary, data, kinds, names, attributes, dictionary)
         return cls(data, classifier, extractor, clarify_share), report
 
     def parse(self, text: str) -> Parse:

@@ -95,10 +95,16 @@ STRICTLY_BELOW = re.compile(rf"(?:{_BELOW})", re.IGNORECASE)
 # A number read as a length, weight or age rather than money ("5'4", "6 foot", "30 years").
 MEASURE_AFTER = re.compile(
     r"\s?(?:['\u2019\u2032]\d|(?:ft|feet|foot|cm|mm|inch(?:es)?|kg|kilos?|lbs?|"
-    r"pounds?\s+(?:heavy|weight)|years?\s+old|yrs?\s+old|months?\s+old|miles?|km)\b)",
+    r"pounds?\s+(?:heavy|weight)|years?\s+old|yrs?\s+old|months?\s+old|miles?|km|"
+    r"l|lt?rs?|lit(?:re|er)s?|ml|oz|people|persons?|person|kids?|hours?|days?|nights?|"
+    r"shoulders?|times?|pairs?|pieces?|pcs|pack)\b)",
     re.IGNORECASE,
 )
 MONEY_WORD = re.compile(r"[$€£]|dollar|buck|usd|eur|quid", re.IGNORECASE)
+# A negation just before "over X" / "more than X" turns the floor into a ceiling.
+NEGATED_BOUND = re.compile(
+    r"(?:\bnot|n['\u2019]t|\bnever|\bnothing)\s+(?:\w+\s+){0,3}?$", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +184,9 @@ def find_price(text: str) -> PriceRange | None:
             below = bool(STRICTLY_BELOW.match(match.group(0)))
             return PriceRange(None, value, match.start(), match.end(), match.group(0), below)
         if kind == "min":
+            if NEGATED_BOUND.search(text, 0, match.start()):
+                # "I'd rather not go over $40", "don't want to spend more than 60": a limit
+                return PriceRange(None, value, match.start(), match.end(), match.group(0))
             return PriceRange(value, None, match.start(), match.end(), match.group(0))
         low = round(value * (1 - AROUND_SPREAD), 2)
         high = round(value * (1 + AROUND_SPREAD), 2)

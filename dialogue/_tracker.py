@@ -61,7 +61,8 @@ CHEAPER_THAN = re.compile(
 EITHER = re.compile(r"\b(?:or|either)\b", re.IGNORECASE)
 # "aren't on clearance", "not discounted", "full price": the sale is unwanted.
 NOT_ON_SALE = re.compile(
-    r"(?:\bnot|n't|\bno)\s+(?:\w+\s+){0,2}?(?:on sale|on clearance|discounted|reduced|"
+    r"(?:\bnot|n't|\bno|\bskip|\bavoid|\bexclud(?:e|ing)|\bwithout)\s+(?:\w+\s+){0,2}?"
+    r"(?:on sale|on clearance|discounted|reduced|"
     r"marked down|in the sale|sale items?|clearance)\b|\bfull[- ]price\b|\bnon[- ]sale\b",
     re.I,
 )

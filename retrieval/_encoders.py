@@ -107,6 +107,13 @@ class SentenceTextEncoder:
         self.dim = int(dim)
         self.batch_size = batch_size
 
+    def words(self) -> frozenset[str]:
+        """The whole words of the model's vocabulary (lower case, letters only, 3+ long): the
+        everyday words of the language it was trained on, so a spelling fixer can leave a real
+        word ("while", "feathers") alone. Empty when the tokenizer lists no vocabulary."""
+        vocabulary = getattr(self._model.tokenizer, "get_vocab", dict)()
+        return frozenset(w for w in vocabulary if w.isalpha() and w.islower() and len(w) >= 3)
+
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)

@@ -496,3 +496,13 @@ class TestHnswPath:
         calls.clear()
         hnsw.search(filtered)
         assert not calls  # filtered queries are scored exactly
+
+
+class TestTextEncoderWords:
+    def test_the_vocabulary_of_whole_words_the_dialogue_keeps_from_spelling_fixes(
+        self, text_encoder
+    ):
+        words = text_encoder.words()
+        assert {"while", "feathers", "jacket"} <= words
+        assert len(words) > 10_000
+        assert not any(w.startswith("#") or len(w) < 3 or not w.isalpha() for w in words)

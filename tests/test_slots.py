@@ -77,15 +77,19 @@ class TestPrices:
         assert price is not None and (price.minimum, price.maximum) == (low, high)
 
     @pytest.mark.parametrize(
-        ("text", "high"), [("sports bra sub 30", 30), ("I've got 70 to spend", 70)]
-    )
+        ("text", "high"),
+        [("sports bra sub 30", 30), ("I've got 70 to spend", 70),
+         ("I'd rather not go over $40", 40), ("don't want to spend more than 80", 80)],
+    )  # fmt: skip
     def test_everyday_limits(self, text, high):
         price = find_price(text)
         assert price is not None and (price.minimum, price.maximum) == (None, high)
 
     @pytest.mark.parametrize("text", ["size 28-30", "black yoga pants in M", "the 2nd one",
                                       "I'm about 5'4", "around 6 foot tall",
-                                      "a sub zero jacket"])  # fmt: skip
+                                      "a sub zero jacket", "a daypack, around 20 litres",
+                                      "a bag to sling over one shoulder",
+                                      "a tent for over 6 people"])  # fmt: skip
     def test_no_price_where_there_is_none(self, text):
         assert find_price(text) is None
 
@@ -170,6 +174,14 @@ class TestNegation:
         assert slots(read, "two headlamps") == {("category", "trekking", False)}
         # a noun filed under a merchandising category ("Gear") is left to the table
         assert slots(read, "chalk bag") == slots(guessed, "chalk bag")
+
+    def test_a_real_word_is_corrected_only_to_a_product_noun(self):
+        nlu = load_nlu(REPO / "prompts" / "nlu.yml")
+        words = frozenset({"while", "feathers", "fathers", "pans"})
+        read = EntityExtractor(VOCABULARY, nlu, attributes=ATTRIBUTES, dictionary=words)
+        assert not any(t == "color" for t, _, _ in slots(read, "tees to wear while I run"))
+        assert ("color", "black", False) in slots(read, "blakc hoodie")  # no word: a typo
+        assert ("category", "pants", False) in slots(read, "black pans please")
 
     def test_a_title_noun_that_is_also_a_style_names_the_kind(self):
         vocabulary = {**VOCABULARY, "style": [*VOCABULARY["style"], "capri"]}

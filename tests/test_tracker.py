@@ -131,6 +131,10 @@ class TestConstraints:
         if intent == "sort_results":
             assert session.state.sort == "price_asc"
 
+    def test_skipping_sale_items_excludes_them(self, session):
+        session.say("search_products", "ladies watch - skip anything on sale")
+        assert session.state.exclude.on_sale and "on_sale" not in session.filters
+
     def test_released_words_drop_the_value_they_stem_from(self):
         vocabulary = {**VOCABULARY, "pattern": ["striped"]}
         nlu = load_nlu(REPO / "prompts" / "nlu.yml")
