@@ -11,6 +11,7 @@ assistant can say plainly the store does not carry them.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -434,7 +435,7 @@ class EntityExtractor:
         tokens = [(m.group(0), m.start(), m.end()) for m in TOKEN.finditer(text)]
         out.entities = self._entities(text, tokens, taken)
         out.entities += _unknown_sizes(text, out.entities, taken)
-        out.entities = _features_of_the_kind(text, out.entities)
+        out.entities = _modifiers_of_the_kind(text, _features_of_the_kind(text, out.entities))
         self._category_references(text, out)
         out.additive = bool(ADDITIVE.search(text))
         entity_spans = [(e.start, e.end) for e in out.entities] + taken
@@ -649,6 +650,22 @@ def _features_of_the_kind(text: str, entities: list[Entity]) -> list[Entity]:
         else e
         for e in entities
     ]
+
+
+def _modifiers_of_the_kind(text: str, entities: list[Entity]) -> list[Entity]:
+    """ "bike shorts", "gym bag": a product noun right before another of another kind says
+    what that one is for. The last noun is the kind; the one before it, a wish."""
+    out = list(entities)
+    for i, (first, then) in enumerate(itertools.pairwise(entities)):
+        if (
+            first.type == then.type == "category"
+            and first.value != then.value
+            and first.negated == then.negated
+            and re.fullmatch(r"[\s-]*", text[first.end : then.start])
+        ):
+            out[i] = Entity(FEATURE, first.text.lower(), first.text, first.start, first.end,
+                            first.negated)  # fmt: skip
+    return out
 
 
 def _unknown_sizes(text: str, entities: list[Entity], taken: list[tuple[int, int]]) -> list[Entity]:

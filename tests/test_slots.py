@@ -191,6 +191,17 @@ class TestNegation:
                                                  ("category", "pants", False)}  # fmt: skip
         assert ("feature", "capri", False) in slots(EntityExtractor(vocabulary, nlu), "capris")
 
+    def test_a_noun_before_another_kind_says_what_it_is_for(self, extractor):
+        assert slots(extractor, "watch bags for women") == {
+            ("feature", "watch", False),
+            ("category", "bags", False),
+            ("gender", "women", False),
+        }
+        # a list of kinds stays a list
+        assert {("category", "bags", False), ("category", "watches", False)} <= slots(
+            extractor, "bags, watches"
+        )
+
     def test_a_style_ending_in_a_kind_names_the_kind_too(self):
         vocabulary = {**VOCABULARY, "style": [*VOCABULARY["style"], "track pants"]}
         read = EntityExtractor(vocabulary, load_nlu(REPO / "prompts" / "nlu.yml"))
