@@ -101,8 +101,9 @@ CHEAPER_REQUEST = re.compile(
 PRICE_SUPERLATIVE = re.compile(
     r"^\W*(?:(?:and|so|ok|okay|hmm|what about|how about)\W+)*"
     r"(?:which(?:\s+one)?(?:\s+is|'s|\s+are)?\s+|what(?:'s|\s+is)\s+)?(?:the\s+)?"
-    r"(?:(?P<cheap>cheapest|least expensive|lowest[- ]priced|most affordable)"
-    r"|priciest|most expensive|dearest|costliest|highest[- ]priced)"
+    r"(?:(?P<cheap>cheapest|least expensive|lowest[- ]priced|most affordable|cheaper|"
+    r"less expensive)|priciest|most expensive|dearest|costliest|highest[- ]priced|pricier|"
+    r"more expensive)"
     r"(?:\s+(?:one|ones|option|of (?:them|these|those|all)|here))?\W*$",
     re.IGNORECASE,
 )

@@ -49,6 +49,8 @@ ITEM_INTENTS = {
     "add_to_cart",
     "compare_products",
 }
+# Questions about one item, answered naming it.
+QUESTIONS = ("product_details", "product_reviews", "check_availability")
 RESET = re.compile(
     r"\b(?:start(?:ing)? over|new search|from scratch|reset|clear (?:all|every))", re.I
 )
@@ -463,6 +465,11 @@ def _resolve_targets(
             result.unresolved = ref.text
             continue
         targets += [i for i in ids if i not in targets]
+    pronoun_only = bool(refs) and all(r.kind == "focus" for r in refs)
+    if not targets and intent in QUESTIONS and state.shown and pronoun_only:
+        # "is that one waterproof?" with nothing in focus: the top of the list (the reply
+        # names the product it answers about; "add it" still asks which)
+        targets, result.unresolved = [state.shown[0].id], None
     if intent == "compare_products" and not refs:
         # "compare 1 and 3"
         for number in re.findall(r"\b(\d{1,2})\b", text):
@@ -546,7 +553,8 @@ def _by_attribute(state: DialogueState, ref: Reference) -> list[str]:
     value = (ref.value or "").lower()
 
     def matches(card: ProductCard) -> bool:
-        colors = {c.lower() for c in card.colors}
+        # A catalog that lists no colours names them in the title ("Wanderer Black Boots").
+        colors = {c.lower() for c in card.colors} or set(re.findall(r"[a-z]+", card.title.lower()))
         if ref.kind == "color":
             return value in colors
         in_color = ref.color is None or ref.color.lower() in colors or not colors

@@ -429,7 +429,7 @@ class TestListInContext:
         assert prices == sorted(prices, reverse=True) and prices[0] >= max(
             s.card.price for s in shown
         )
-        cheapest = assistant.respond(sid, "which one is the cheapest?")
+        cheapest = assistant.respond(sid, "which is cheaper?")
         assert cheapest.dialogue.state["sort"] == "price_asc"
         top = cheapest.suggestions[0].card.id
         rejected = assistant.respond(sid, "nah not that one, what else have you got?")

@@ -212,6 +212,17 @@ class TestReferences:
         # a positive "that one" still needs saying which
         assert shown.say("add_to_cart", "add that one").targets == []
 
+    def test_a_question_about_it_with_nothing_in_focus_is_about_the_top_result(self, shown):
+        result = shown.say("product_details", "is that one waterproof?")
+        assert result.targets == ["a"] and result.unresolved is None
+
+    def test_a_colour_said_in_the_title_points_where_the_catalog_lists_none(self, session):
+        session.state.shown = [
+            ProductCard(id="g", title="Wanderer Green Hiking Boots", price=99.0),
+            ProductCard(id="k", title="Wanderer Black Hiking Boots", price=109.0),
+        ]
+        assert session.say("product_details", "tell me about the black one").targets == ["k"]
+
     def test_them_is_the_matches_not_the_alternatives_below(self, shown):
         shown.state.matches_shown = 2  # "c" is a close alternative, labelled as such
         assert shown.say("compare_products", "compare them").targets == ["a", "b"]
