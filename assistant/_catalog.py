@@ -107,18 +107,19 @@ class RetrievalCatalog(CatalogPort):
                 price_max=c.price_max - 0.001 if c.price_below and c.price_max else c.price_max,
                 kinds=kinds,
             )
+            x = request.exclude
+            exclude = Exclusions(
+                **_same_fields(x, Exclusions, but=("product_ids",)),
+                product_ids=(*x.product_ids, *request.seen),
+            )
         except ValueError as exc:
             return SearchOutcome(matches=[], empty_reason=f"Those constraints conflict: {exc}.")
         window = request.offset + request.k
         k = min(MAX_K, window)
-        x = request.exclude
         query = SearchQuery(
             text=request.text,
             filters=filters,
-            exclude=Exclusions(
-                **_same_fields(x, Exclusions, but=("product_ids",)),
-                product_ids=(*x.product_ids, *request.seen),
-            ),
+            exclude=exclude,
             prefer=Preferences(
                 cheaper=request.prefer.cheaper,
                 brands=request.prefer.brands,

@@ -103,7 +103,8 @@ MEASURE_AFTER = re.compile(
 MONEY_WORD = re.compile(r"[$€£]|dollar|buck|usd|eur|quid", re.IGNORECASE)
 # A negation just before "over X" / "more than X" turns the floor into a ceiling.
 NEGATED_BOUND = re.compile(
-    r"(?:\bnot|n['\u2019]t|\bnever|\bnothing)\s+(?:\w+\s+){0,3}?$", re.IGNORECASE
+    r"(?:\bnot|n['\u2019]t|\bnever|\bnothing)\s+(?:(?!(?:mind|care|matter)\b)\w+\s+){0,3}?$",
+    re.IGNORECASE,
 )
 
 

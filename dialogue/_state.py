@@ -238,7 +238,12 @@ _Filtering = TypeVar("_Filtering", "Constraints", "Exclusions")
 
 
 def _non_empty(attributes: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
-    return {name: tuple(values) for name, values in attributes.items() if values}
+    """Attribute -> a tuple of values, empty ones dropped (a lone string is one value)."""
+    return {
+        name: (values,) if isinstance(values, str) else tuple(values)
+        for name, values in attributes.items()
+        if values
+    }
 
 
 def _active(c: Constraints | Exclusions) -> dict[str, Any]:

@@ -51,6 +51,9 @@ ITEM_INTENTS = {
 }
 # Questions about one item, answered naming it.
 QUESTIONS = ("product_details", "product_reviews", "check_availability")
+PRICE_FIELDS = ("price_min", "price_max", "price_below")
+# A message that removes filters in its own words ("remove the black filter").
+REMOVAL = re.compile(r"\b(?:remove|delete|clear|drop|take\s+off|no\s+more)\b", re.I)
 RESET = re.compile(
     r"\b(?:start(?:ing)? over|new search|from scratch|reset|clear (?:all|every))", re.I
 )
@@ -99,17 +102,31 @@ REMOVABLE = [
 # "are there carbon ones? don't care about price"): the words in these spans clear what they
 # name; the rest of the message refines as usual.
 _CLAUSE_END = r"(?=[,.;:!?\u2013\u2014]|\s-\s|\s+(?:and|but|then|just|instead|now|what|show)\b|$)"
+# Words that name a field rather than a value ("price", "colour", "the sale bit").
+_FIELD_WORD = (
+    r"(?:price|budget|cost|colou?rs?|sizes?|brands?|sale|discount|materials?|fabrics?|patterns?|"
+    r"styles?|genders?|ratings?|stars?)"
+)
 RELEASE = re.compile(
-    r"\b(?:forget(?:\s+about)?|drop|ditch|scrap|ignore|never\s*mind|lose|"
+    r"\b(?:forget(?:\s+about)?|ignore|never\s*mind|"
+    r"(?:drop|ditch|scrap|lose)(?=\s+(?:the|that|my|this|those|these|any)\b)|"
     r"(?:do\s*n[o'\u2019]?t|dont)\s+(?:care|mind)\s+(?:about|for|what|which|if)|regardless\s+of|"
-    rf"no\s+need\s+for)\b[^,.;:!?\u2013\u2014]*?{_CLAUSE_END}"
+    rf"no\s+need\s+for)\b[^,.;:!?\u2013\u2014]{{0,40}}?{_CLAUSE_END}"
     r"|\bwithout\s+(?:the|that|my|any)\s+(?:[\w'-]+\s+){0,2}?"
     r"(?:filter|limit|constraint|requirement|restriction|bit|part)s?\b"
-    r"|\b(?:in\s+)?any\s+(?:colou?rs?|sizes?|price|budget|brands?|materials?|patterns?)\b"
-    r"|\b[\w'-]+(?:\s+[\w'-]+)?\s+(?:or\s+not|(?:does|do)\s*n[o'\u2019]?t\s+matter|doesnt\s+matter|"
-    r"not\s+(?:essential|needed|necessary|important|required|a\s+must)|optional)\b",
+    r"|\b(?:in\s+)?any\s+[\w'-]+"
+    rf"|\b{_FIELD_WORD}\s+(?:or\s+not|(?:does|do)\s*n[o'\u2019]?t\s+matter|doesnt\s+matter)\b"
+    r"|\b[\w'-]+\s+not\s+(?:essential|needed|necessary|important|required|a\s+must)\b",
     re.IGNORECASE,
 )
+# The release's own words, never a value it lets go of ("matter" is no "matte" colour).
+RELEASE_WORDS = {
+    "forget", "about", "ignore", "never", "mind", "drop", "ditch", "scrap", "lose", "don't",
+    "dont", "care", "what", "which", "regardless", "need", "without", "filter", "filters",
+    "limit", "constraint", "requirement", "restriction", "bit", "part", "matter", "doesn't",
+    "doesnt", "essential", "needed", "necessary", "important", "required", "must", "not", "any",
+    "the", "that", "this", "those", "these", "either", "whatever",
+}  # fmt: skip
 # A released word names a constraint value when both open with these letters ("stripes" for
 # "striped", "colour-blocked" for "color-blocked" does not need it).
 SHARED_STEM = 5
@@ -145,10 +162,13 @@ def track(state: DialogueState, intent: str, text: str, ext: Extraction) -> Trac
         ext.content_words = [w for w in ext.content_words if w not in said]
     if intent in ITEM_INTENTS or intent == "remove_from_cart":
         _resolve_targets(state, intent, text, ext, result)
-    released = _released(text, ext) if intent in DISCOVERY | {"sort_results"} else None
+    released = _released(state, text, ext) if intent in DISCOVERY | {"sort_results"} else None
+    before_rest = state.constraints
     if released is not None:
         text, ext = released[2], released[3]
-        if intent == "remove_filter":  # what else the message says refines, or starts anew
+        if intent == "remove_filter" and REMOVAL.search(text):
+            _remove(state, text, ext, result)  # "remove the black filter and forget the price"
+        elif intent == "remove_filter":  # what else the message says refines, or starts anew
             intent = "search_products" if _starts_new_topic(state, ext) else "refine_search"
     if intent in FRESH_SEARCH:
         if _starts_new_topic(state, ext):
@@ -180,8 +200,11 @@ def track(state: DialogueState, intent: str, text: str, ext: Extraction) -> Trac
         result.size = sizes[0] if sizes else None
         result.color = colors[0] if colors else None
     if released is not None:  # after the rest: "nothing on sale? ok forget the sale part"
+        set_now = state.constraints
         _remove(state, released[0], released[1], result)
         _drop_words(state, released[0])
+        # but what the rest set anew stands ("forget the price limit, show me ones under 60")
+        state.constraints = _keep_new(state.constraints, before_rest, set_now)
     if intent in ("product_details", "product_reviews", "check_availability", "complete_the_look",
                   "add_to_cart") and len(result.targets) == 1:  # fmt: skip
         state.focus = result.targets[0]
@@ -285,7 +308,14 @@ def _apply(
         for ref in ext.references:
             if ref.negated:
                 ids = _resolve(state, ref, text)
-                if not ids and ref.kind == "focus" and state.shown:
+                pointer = ref.text.lower() in ("that one", "this one", "it", "that", "this")
+                if (
+                    not ids
+                    and ref.kind == "focus"
+                    and pointer
+                    and _names_no_field(text)
+                    and state.shown
+                ):
                     # "nah, not that one" with nothing in focus: the top of the list, the one
                     # looked at first (a wrong guess only hides one product; "add that one"
                     # still asks which)
@@ -320,15 +350,25 @@ def _excludable(name: str) -> bool:
     return name in EXCLUDABLE or name not in STATE_FIELDS
 
 
-def _released(text: str, ext: Extraction) -> tuple[str, Extraction, str, Extraction] | None:
+def _released(
+    state: DialogueState, text: str, ext: Extraction
+) -> tuple[str, Extraction, str, Extraction] | None:
     """(the released words, their extraction, the rest of the text with them blanked, its
-    extraction), or None when the message lets nothing go."""
-    spans = [m.span() for m in RELEASE.finditer(text)]
+    extraction), or None when the message lets nothing go. "any X" lets go only of a field or
+    of an attribute set now ("any colour", not "any jackets")."""
+    set_attributes = [*state.constraints.attributes, *state.exclude.attributes]
+    spans = [
+        m.span()
+        for m in RELEASE.finditer(text)
+        if not m.group(0).lower().lstrip().startswith(("any", "in any"))
+        or _names_a_field(m.group(0), set_attributes)
+    ]
     if not spans:
         return None
 
     def inside(start: int, end: int) -> bool:
-        return any(a <= start and end <= b for a, b in spans)
+        # an entity without a span (a Rasa entity with no offsets) is in no release
+        return end > start and any(a <= start and end <= b for a, b in spans)
 
     rest = text
     for a, b in spans:
@@ -356,11 +396,56 @@ def _released(text: str, ext: Extraction) -> tuple[str, Extraction, str, Extract
     return said, released, rest, kept
 
 
+def _names_no_field(text: str) -> bool:
+    """ "not that one, what else" points at an item; "not that expensive", "not that colour"
+    do not."""
+    return not re.search(
+        rf"\b(?:that|this)\s+(?:{_FIELD_WORD}|expensive|cheap|pricey|big|small|long|short)\b",
+        text,
+        re.I,
+    )
+
+
+def _names_a_field(said: str, attributes: list[str]) -> bool:
+    return bool(re.search(rf"\b{_FIELD_WORD}\b", said, re.I)) or any(
+        _label_pattern(name).search(said) for name in attributes
+    )
+
+
+def _label_pattern(attribute: str) -> re.Pattern[str]:
+    """An attribute's name as a shopper says it, singular or plural ("activity", "activities",
+    "sleeve length")."""
+    label = re.escape(attribute.replace("_", " "))
+    plural = rf"{label[:-1]}(?:y|ies)" if label.endswith("y") else rf"{label}s?"
+    return re.compile(rf"\b{plural}\b", re.I)
+
+
+def _keep_new(released: Constraints, before: Constraints, set_now: Constraints) -> Constraints:
+    """`released`, with every field the rest of the message set anew kept as it set it (a
+    price as a whole: limits and whether "under" leaves the limit out)."""
+    for name, value in set_now.active().items():
+        if before.active().get(name) == value:
+            continue
+        if isinstance(value, tuple):
+            released = released.with_values(name, value)
+        elif name in PRICE_FIELDS:
+            released = replace(
+                released, **{field: getattr(set_now, field) for field in PRICE_FIELDS}
+            )
+        else:
+            released = replace(released, **{name: value})
+    return released
+
+
 def _drop_words(state: DialogueState, said: str) -> None:
     """Released words that name no field: a value set now that shares their stem ("forget
     the stripes" for pattern striped), or the shopper's own wish words ("wheels not
     essential")."""
-    words = {w.lower() for w in re.findall(r"[\w'-]+", said) if len(w) >= SHARED_STEM}
+    words = {
+        w.lower()
+        for w in re.findall(r"[\w'-]+", said)
+        if len(w) >= SHARED_STEM and w.lower() not in RELEASE_WORDS
+    }
 
     def named(value: str) -> bool:
         return any(w[:SHARED_STEM] == v[:SHARED_STEM] for w in words for v in value.lower().split())
@@ -421,8 +506,7 @@ def _remove(state: DialogueState, text: str, ext: Extraction, result: TrackResul
             result.cleared.append(value)
     # "drop the pattern filter": an attribute set now, named by its label.
     attributes = [
-        (name, re.compile(rf"\b{re.escape(name.replace('_', ' '))}s?\b", re.I))
-        for name in dict.fromkeys([*c.attributes, *x.attributes])
+        (name, _label_pattern(name)) for name in dict.fromkeys([*c.attributes, *x.attributes])
     ]
     for name, pattern in [*REMOVABLE, *attributes]:
         if not pattern.search(text):

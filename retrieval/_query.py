@@ -28,7 +28,7 @@ class AttributeValues(Mapping[str, tuple[str, ...]]):
             # an attribute outside the facet vocabulary is an error, not a filter ignored
             known = ", ".join(FILTER_ATTRIBUTES)
             raise ValueError(f"unknown attribute {unknown[0]!r} (filterable: {known})")
-        values = ((name, tuple(v)) for name, v in given.items())
+        values = ((name, (v,) if isinstance(v, str) else tuple(v)) for name, v in given.items())
         self._values = {name: v for name, v in values if v}
 
     def __getitem__(self, name: str) -> tuple[str, ...]:

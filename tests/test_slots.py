@@ -93,6 +93,10 @@ class TestPrices:
     def test_no_price_where_there_is_none(self, text):
         assert find_price(text) is None
 
+    def test_not_minding_a_floor_keeps_it_a_floor(self):
+        price = find_price("I don't mind spending over $100 on a jacket")
+        assert price is not None and (price.minimum, price.maximum) == (100, None)
+
     def test_number_words(self):
         assert parse_number("a hundred and twenty") == 120
         assert parse_number("1.5k") == 1500

@@ -135,6 +135,35 @@ class TestConstraints:
         session.say("search_products", "ladies watch - skip anything on sale")
         assert session.state.exclude.on_sale and "on_sale" not in session.filters
 
+    @pytest.mark.parametrize(
+        ("first", "intent", "then", "expected"),
+        [
+            ("show me jackets", "refine_search", "black hoodies price doesn't matter",
+             {"categories": ("hoodies & sweatshirts",), "colors": ("black",)}),
+            ("jackets", "search_products", "do you have blue jackets or not",
+             {"categories": ("jackets",), "colors": ("blue",)}),
+            ("jackets", "search_products", "drop-shoulder tees in black",
+             {"categories": ("tees",), "colors": ("black",)}),
+            ("jackets under 100", "remove_filter", "forget the price limit, show me ones under $60",
+             {"categories": ("jackets",), "price_max": 60.0, "price_below": True}),
+            ("blue jackets", "refine_search", "never mind the colour, red is fine",
+             {"categories": ("jackets",), "colors": ("red",)}),
+            ("black jackets under 50", "remove_filter",
+             "remove the black filter and forget the price", {"categories": ("jackets",)}),
+            ("jackets", "refine_search", "any jackets in blue?",
+             {"categories": ("jackets",), "colors": ("blue",)}),
+        ],
+    )  # fmt: skip
+    def test_what_a_release_does_not_touch(self, session, first, intent, then, expected):
+        session.say("search_products", first)
+        session.say(intent, then)
+        assert session.filters == expected
+
+    def test_not_that_expensive_hides_nothing(self, session):
+        session.state.shown = [card("a", 60), card("b", 45)]
+        session.say("refine_search", "not that expensive please")
+        assert session.state.exclude.product_ids == ()
+
     def test_released_words_drop_the_value_they_stem_from(self):
         vocabulary = {**VOCABULARY, "pattern": ["striped"]}
         nlu = load_nlu(REPO / "prompts" / "nlu.yml")
