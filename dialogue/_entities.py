@@ -157,6 +157,16 @@ STOP_WORDS = {
 }  # fmt: skip
 
 
+def sort_asked(text: str) -> str | None:
+    """The order the text asks for ("price_desc" for "priciest first"), if any."""
+    return next((key for key, pattern in SORT_PATTERNS if pattern.search(text)), None)
+
+
+def attribute_label(attribute: str) -> str:
+    """How a shopper and a reply name a filter attribute: "sleeve_length" is "sleeve length"."""
+    return attribute.replace("_", " ")
+
+
 def is_attribute(type_: str) -> bool:
     """Whether an entity type is one of the catalog's filter attributes: the extractor makes
     no types but its own, the attributes it was built with and free feature words."""
@@ -254,7 +264,8 @@ class EntityExtractor:
         self.plain_words = {
             t.lower() for e in nlu.examples for t in TOKEN.findall(e.text)
         } | STOP_WORDS
-        self.everyday_words = _everyday_words(nlu)
+        self.typed = _typed_values(nlu)
+        self.everyday_words = _everyday_words(nlu) - self.typed.keys()
         # One-word product names ("teton") -> the words of the titles they open.
         self.name_words: dict[str, set[str]] = {}
         self._build(catalog_vocabulary, nlu, kinds or {})
@@ -315,7 +326,7 @@ class EntityExtractor:
                 if all(p.type == FEATURE for p in self._lookup(_normalise(surface))):
                     self._add(surface, "category", canonical, known=True)
         # Training data: lookups and annotated values name types, synonyms name surfaces.
-        for value, type_ in _typed_values(nlu).items():
+        for value, type_ in self.typed.items():
             if type_ in self.types and not self._resolves(value):
                 for surface in _surface_forms(value):
                     self._add(surface, type_, value, known=False)
@@ -423,7 +434,7 @@ class EntityExtractor:
         out = Extraction()
         out.price = find_price(text)
         out.cheap = wants_cheap(text)
-        out.sort = next((key for key, pattern in SORT_PATTERNS if pattern.search(text)), None)
+        out.sort = sort_asked(text)
         taken: list[tuple[int, int]] = []
         if out.price:
             taken.append((out.price.start, out.price.end))
@@ -795,14 +806,15 @@ def _typed_values(nlu: NluData) -> dict[str, str]:
 
 def _everyday_words(nlu: NluData) -> set[str]:
     """Words the training examples use outside their annotated values ("long", "full",
-    "text"): everyday words rather than catalog terms, unless annotated somewhere ("gym")."""
+    "text"): everyday words rather than catalog terms (unless annotated elsewhere, which the
+    caller takes out: "gym")."""
     words = set(STOP_WORDS)
     for example in nlu.examples:
         text = example.text
         for span in sorted(example.entities, key=lambda s: -s.start):
             text = text[: span.start] + " " + text[span.end :]
         words |= {t.lower() for t in TOKEN.findall(text)}
-    return words - _typed_values(nlu).keys()
+    return words
 
 
 def _surface_forms(value: str) -> set[str]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dialogue._config import PolicySettings, StorePolicy, Templates
-from dialogue._entities import title_has_name
+from dialogue._entities import attribute_label, title_has_name
 from dialogue._nlu import Parse
 from dialogue._protocol import (
     CatalogPort,
@@ -460,7 +460,7 @@ class Policy:
                 ("Colours", [", ".join(c.colors) or "-" for c in cards]),
                 *(
                     (
-                        _label(name).capitalize(),
+                        attribute_label(name).capitalize(),
                         [", ".join(c.attributes.get(name, ())) or "-" for c in cards],
                     )
                     for name in dict.fromkeys(n for c in cards for n in c.attributes)
@@ -728,7 +728,7 @@ def describe(c: Constraints, x: Exclusions) -> tuple[str, str]:
     if c.sizes:
         parts.append("size " + " or ".join(s.upper() for s in c.sizes))
     for name, values in c.attributes.items():
-        parts.append(f"with {' or '.join(values)} {_label(name)}")
+        parts.append(f"with {' or '.join(values)} {attribute_label(name)}")
     if c.brands:
         parts.append("by " + " or ".join(b.title() for b in c.brands))
     if c.price_min is not None and c.price_max is not None:
@@ -750,7 +750,7 @@ def describe(c: Constraints, x: Exclusions) -> tuple[str, str]:
         if values:
             parts.append(prefix + " or ".join(values))
     for name, values in x.attributes.items():
-        parts.append(f"without {' or '.join(values)} {_label(name)}")
+        parts.append(f"without {' or '.join(values)} {attribute_label(name)}")
     if x.on_sale:
         parts.append("not on sale")
     return noun, (" " + ", ".join(parts)) if parts else ""
@@ -759,7 +759,7 @@ def describe(c: Constraints, x: Exclusions) -> tuple[str, str]:
 def card_facts(card: ProductCard) -> list[str]:
     facts = [card.title, price_text(card)]
     facts += [f"sizes: {', '.join(card.sizes)}", f"colours: {', '.join(card.colors)}"]
-    facts += [f"{_label(name)}: {', '.join(values)}" for name, values in card.attributes.items()]
+    facts += [f"{attribute_label(n)}: {', '.join(v)}" for n, v in card.attributes.items()]
     facts.append(card.summary)
     if card.rating is not None:
         facts.append(f"rated {card.rating:.1f}/5 from {card.review_count} reviews")
@@ -777,17 +777,12 @@ def _detail_lines(card: ProductCard) -> list[str]:
     if card.colors:
         lines.append(f"Colours: {', '.join(card.colors)}")
     for name, values in card.attributes.items():
-        lines.append(f"{_label(name).capitalize()}: {', '.join(values)}")
+        lines.append(f"{attribute_label(name).capitalize()}: {', '.join(values)}")
     if card.brand:
         lines.append(f"Brand: {card.brand}")
     lines.append(f"Rating: {_rating_text(card)}")
     lines.append("In stock" if card.in_stock else "Out of stock")
     return lines
-
-
-def _label(attribute: str) -> str:
-    """How a reply names a filter attribute: "sleeve_length" is "sleeve length"."""
-    return attribute.replace("_", " ")
 
 
 def _rating_text(card: ProductCard) -> str:

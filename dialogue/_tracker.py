@@ -12,11 +12,12 @@ import re
 from dataclasses import dataclass, field, fields, replace
 
 from dialogue._entities import (
-    SORT_PATTERNS,
     Extraction,
     Reference,
+    attribute_label,
     category_parts,
     is_attribute,
+    sort_asked,
     title_has_name,
 )
 from dialogue._prices import wants_cheap
@@ -390,7 +391,7 @@ def _released(
         entities=[e for e in ext.entities if not inside(e.start, e.end)],
         price=None if price_inside else price,
         cheap=wants_cheap(rest),
-        sort=next((key for key, pattern in SORT_PATTERNS if pattern.search(rest)), None),
+        sort=sort_asked(rest),
         content_words=[w for w in ext.content_words if w.lower() not in words],
     )
     return said, released, rest, kept
@@ -415,7 +416,7 @@ def _names_a_field(said: str, attributes: list[str]) -> bool:
 def _label_pattern(attribute: str) -> re.Pattern[str]:
     """An attribute's name as a shopper says it, singular or plural ("activity", "activities",
     "sleeve length")."""
-    label = re.escape(attribute.replace("_", " "))
+    label = re.escape(attribute_label(attribute))
     plural = rf"{label[:-1]}(?:y|ies)" if label.endswith("y") else rf"{label}s?"
     return re.compile(rf"\b{plural}\b", re.I)
 
