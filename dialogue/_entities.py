@@ -49,6 +49,7 @@ INTERJECTION_AFTER = {
     "actually", "wait", "sorry", "thanks", "thank", "please", "he", "he's", "she", "she's",
     "they", "make", "let's", "lets", "the", "you",
 }  # fmt: skip
+WORD = re.compile(r"[\w'\u2019]+")
 # Punctuation, or a dash between words ("Not a hoodie person - a crewneck sweatshirt").
 CLAUSE_BREAK = re.compile(r"[,.;:!?]|\s[-\u2013\u2014]+\s")
 # "a laptop bag with a padded strap": a product noun after "with" describes the first one.
@@ -308,7 +309,7 @@ class EntityExtractor:
                             continue
                         if not self._lookup(" ".join(shorter)):
                             self._add(" ".join(shorter), type_, canonical, known=True)
-        for surface, title in _title_surfaces(self.catalog["title"], nlu).items():
+        for surface, title in _title_surfaces(sorted(self.catalog["title"]), nlu).items():
             self._add(surface, "title", title, known=True)
         # "tanks" is the category Tanks before it is a part of "Bras & Tanks".
         for part, canonical in parts:
@@ -343,26 +344,25 @@ class EntityExtractor:
                 else:
                     del self.table[key]
 
-    def _value_surfaces(self, type_: str, value: str) -> set[tuple[str, str]]:
+    def _value_surfaces(self, type_: str, value: str) -> list[tuple[str, str]]:
         """(surface, entity type) pairs for how a shopper says a catalog value. An attribute
         value said with its attribute's name ("messenger-style", "long sleeves") is that
         value; said alone, it is too when it is no everyday word ("striped"), while an
         everyday word ("long", "full" for sleeve_length; "a long coat") is only a soft wish."""
         if type_ not in self.attributes:
-            return {(surface, type_) for surface in _surface_forms(value)}
+            return [(surface, type_) for surface in _surface_forms(value)]
         if len(_normalise(value).split()) < len(value.split()):
-            return set()  # a word the tokens cannot see ("¼ zip" would be any "zip")
-        carriers = {word for word in type_.split("_") if word not in STOP_WORDS}
-        said = {
+            return []  # a word the tokens cannot see ("¼ zip" would be any "zip")
+        carriers = [word for word in type_.split("_") if word not in STOP_WORDS]
+        said = [
             f"{value}{joint}{form}"
             for word in carriers
             for form in (word, f"{word}s", f"{word}d" if word.endswith("e") else f"{word}ed")
             for joint in (" ", "-")
-        }
+        ]
         alone = FEATURE if value in self.everyday_words else type_
-        return {(form, type_) for phrase in said for form in _surface_forms(phrase)} | {
-            (form, alone) for form in _surface_forms(value)
-        }
+        pairs = [(form, type_) for phrase in said for form in _surface_forms(phrase)]
+        return list(dict.fromkeys([*pairs, *((form, alone) for form in _surface_forms(value))]))
 
     def _add_names(self, names: dict[str, tuple[str, ...]]) -> None:
         """Product names as titles: "trailtracker" names both products whose titles open with
@@ -629,7 +629,7 @@ class EntityExtractor:
                 continue
             if before[-1] == "my" and before[-2:-1] in (["in"], ["into"], ["to"]):
                 continue  # "put the first one in my bag": the cart, not a shown bag
-            after = lowered[entity.end :].split()
+            after = WORD.findall(lowered[entity.end :])  # "the blue one?": words, no marks
             if entity.type == "category" and entity.known:
                 said = text[start : entity.end]
                 out.references.append(
@@ -758,7 +758,7 @@ def _size_context(text: str, tokens: list[tuple[str, int, int]], i: int, consume
     )
 
 
-def _title_surfaces(titles: set[str], nlu: NluData) -> dict[str, str]:
+def _title_surfaces(titles: Iterable[str], nlu: NluData) -> dict[str, str]:
     """How shoppers name a product by its title: the whole title, and its distinctive first
     word with the product noun ("the augusta jacket" for "Augusta Pullover Jacket") when no
     other title starts with that word and it is no everyday word of the training examples.
@@ -817,14 +817,16 @@ def _everyday_words(nlu: NluData) -> set[str]:
     return words
 
 
-def _surface_forms(value: str) -> set[str]:
-    forms = {value, value.replace("®", "").replace("™", "").strip()}
+def _surface_forms(value: str) -> list[str]:
+    """How a value may be written, in a fixed order (the phrase table is built in this order,
+    so the same catalog always reads a message the same way, whatever the hash seed)."""
+    forms = dict.fromkeys([value, value.replace("®", "").replace("™", "").strip()])
     for form in list(forms):
-        forms |= _singulars(form)
-        forms.add(form.replace("-", " "))
-        forms.add(form.replace("-", ""))
-        forms.add(re.sub(r"^(\d+) (cm|mm|in|ft|foot|l|ml|oz)$", r"\1\2", form))  # "55cm"
-    return {f for f in forms if f}
+        forms.update(dict.fromkeys(_singulars(form)))
+        forms[form.replace("-", " ")] = None
+        forms[form.replace("-", "")] = None
+        forms[re.sub(r"^(\d+) (cm|mm|in|ft|foot|l|ml|oz)$", r"\1\2", form)] = None  # "55cm"
+    return [f for f in forms if f]
 
 
 def category_parts(value: str) -> list[str]:
@@ -837,17 +839,17 @@ def _normalise(text: str) -> str:
     return " ".join(TOKEN.findall(text.lower().replace("\u2019", "'")))
 
 
-def _singulars(word: str) -> set[str]:
-    """Possible singulars of the last word: 'hoodies' -> {'hoodie', 'hoody'}."""
+def _singulars(word: str) -> list[str]:
+    """Possible singulars of the last word, likeliest first: 'hoodies' -> ['hoodie', 'hoody']."""
     last = word.split(" ")[-1]
     head = word[: len(word) - len(last)]
     if len(last) <= 3 or last.endswith(("ss", "us", "is")) or not last.endswith("s"):
-        return set()
-    forms = {head + last[:-1]}
+        return []
+    forms = [head + last[:-1]]
     if last.endswith(("ches", "shes", "xes", "sses")):
-        forms.add(head + last[:-2])
+        forms.append(head + last[:-2])
     if last.endswith("ies"):
-        forms.add(head + last[:-3] + "y")
+        forms.append(head + last[:-3] + "y")
     return forms
 
 
