@@ -140,7 +140,9 @@ def _holds(facts: ProductFacts, key: str, wanted: object, shown_color: str | Non
                 for name, allowed in wanted.items()
             )
         case "brand":
-            return facts.brand == str(wanted).casefold()
+            # One brand, or a list meaning any of them ("any brand except B&R" is written as
+            # the kind's other brands): a list must not be compared as one spelling.
+            return facts.brand in (values or {str(wanted).casefold()})
         case "price_max":
             return facts.price is not None and facts.price <= float(str(wanted))
         case "price_min":

@@ -155,6 +155,9 @@ class TestPredicates:
     def test_brand_sku_and_none(self):
         boot = make("37", catalog="eshop", categories=[["Footwear"]], brand="Daybird")
         assert holds(boot, {"brand": "Daybird"}) and not holds(boot, {"brand": "Gravitator"})
+        # A list is any of its brands (how "any brand except X" is written).
+        assert holds(boot, {"brand": ["Gravitator", "daybird"]})
+        assert not holds(boot, {"brand": ["Gravitator", "B&R"]})
         assert holds(boot, {"sku_any": ["37", "38"]}) and not holds(boot, {"sku_any": ["3"]})
         assert holds(boot, {"categories_any": ["Footwear"]})
         assert not holds(boot, {"none": True})
