@@ -25,7 +25,7 @@ from dialogue._config import (
 )
 from dialogue._entities import FEATURE, Extraction, is_attribute
 from dialogue._llm import Complete, GroundingCheck, Rewriter, langchain_completion
-from dialogue._nlu import NluModel, Parse, TrainingReport
+from dialogue._nlu import NluModel, Parse, TrainingReport, browse_or_search
 from dialogue._policy import Policy
 from dialogue._prices import spoken_sizes
 from dialogue._protocol import CatalogPort, Embedder
@@ -116,6 +116,28 @@ LIST_QUESTION = re.compile(
 )
 # "which of these", "any of those", "do any of them": the list on screen, pointed at.
 THE_LIST = re.compile(r"\b(?:of\s+)?(?:these|those|them)\b", re.IGNORECASE)
+# A question for a product's own fields: "what brand is the black one?", "can I get the price and
+# sizes?", "how much for those two?", "who makes it?". With items on screen it asks about them,
+# whatever the classifier made of the rest ("can I get..." is no cart request, "price" no filter).
+_ASKED_FIELD = (
+    r"(?:prices?|costs?|brands?|makers?|ratings?|reviews?|sizes?|sizing|materials?|fabrics?)"
+)
+FIELD_QUESTION = re.compile(
+    r"\bhow\s+much\s+(?:is|are|was|were|for|does|do|would|did)\b|\bwho\s+(?:makes?|made)\b"
+    r"|\bmade\s+(?:of|from|by)\b|\bwhat\s+(?:is|are)\s+(?:it|they|this|that|these|those)\s+made\b"
+    rf"|\b(?:what|what's|whats|which)\b(?:\s+(?:is|are|was|were))?(?:\s+the)?\s+{_ASKED_FIELD}\b"
+    rf"|\b(?:tell|give|get|have|know|share|check|see)\s+(?:me\s+|us\s+)?"
+    rf"(?:the|its|their|about\s+the)\s+(?:\w+\s+){{0,2}}?{_ASKED_FIELD}\b",
+    re.IGNORECASE,
+)
+REVIEW_FIELDS = re.compile(r"\b(?:ratings?|reviews?|rated|stars?)\b", re.IGNORECASE)
+OTHER_FIELDS = re.compile(
+    r"\b(?:prices?|costs?|how\s+much|brands?|makers?|makes?|made|sizes?|sizing|materials?|"
+    r"fabrics?)\b",
+    re.IGNORECASE,
+)
+# A field question read otherwise stays what the classifier said only for these intents.
+FIELD_QUESTION_INTENTS = ITEM_QUESTIONS | {"compare_products", "sort_results"}
 # "are they polarized?": a pronoun for the item on screen.
 PRONOUN = re.compile(r"\b(?:it|they|this|that|these|those|them|its|their)\b", re.IGNORECASE)
 # Entity types that filter a shown list or ground a search, with every filter attribute.
@@ -306,6 +328,9 @@ class DialogueModel:
         cart_talk = intent in ("add_to_cart", "remove_from_cart", "view_cart", "checkout")
         if state.shown and not cart_talk and CHEAPER_REQUEST.search(parse.text):
             return "refine_search"  # below the reference price, same kind (the tracker)
+        field_question = self._field_question(state, parse)
+        if field_question:
+            return field_question
         # "in 28?" with a list on screen and no item in focus asks about the list.
         unfocused = intent in ITEM_QUESTIONS and not (state.focus or state.single_match)
         if (
@@ -343,6 +368,29 @@ class DialogueModel:
             return previous  # "and the second in L too" after adding an item
         return None
 
+    @staticmethod
+    def _field_question(state: DialogueState, parse: Parse) -> str | None:
+        """A question for shown items' own fields (price, brand, sizes, material, rating) is a
+        question about them: product_reviews when it asks only for ratings or reviews, else
+        product_details. A field given a value ("in size M", "under $40") is a constraint, and
+        a kind not on screen is a search, so neither is read here."""
+        ext, intent = parse.extraction, parse.intent
+        if not state.shown or intent in FIELD_QUESTION_INTENTS:
+            return None
+        text = parse.text
+        if not FIELD_QUESTION.search(text) or LIST_QUESTION.search(text):
+            return None  # "which of these have the best reviews?" filters the list
+        if GROUNDED_OVERRIDABLE["add_to_cart"].search(text):
+            return None
+        if ext.price is not None or ext.values("size") or ext.sort:
+            return None
+        shown_kinds = {c.lower() for card in state.shown for c in card.categories}
+        if any(c.lower() not in shown_kinds for c in ext.values("category", known=True)):
+            return None
+        if REVIEW_FIELDS.search(parse.text) and not OTHER_FIELDS.search(parse.text):
+            return "product_reviews"
+        return "product_details"
+
     def _grounded_search(self, state: DialogueState, parse: Parse) -> str | None:
         """A message that names the catalog's own things is a search (or a refinement of the
         one on screen) unless a cue word says it is what the classifier thought: the
@@ -372,6 +420,7 @@ class DialogueModel:
 
     def _forced(self, parse: Parse | None, text: str, intent: str) -> Parse:
         base = parse or self.nlu.parse(text or "find this")
+        intent = browse_or_search(intent, base.extraction)
         return Parse(text, intent, 1.0, base.prediction, base.extraction)
 
     def _notice(self, state: DialogueState, message: str, name: str) -> DialogueReply:

@@ -19,13 +19,19 @@ from dialogue._classifier import (
     IntentClassifier,
     IntentPrediction,
 )
-from dialogue._entities import EntityExtractor, Extraction, is_attribute
+from dialogue._entities import FEATURE, EntityExtractor, Extraction, is_attribute
 from dialogue._nlu_data import NluData, load_nlu
 from dialogue._protocol import Embedder
 
 log = logging.getLogger(__name__)
 # Entity types whose catalog values make a message shopping talk (with every filter attribute).
 SLOT_BEARING = ("category", "color", "size", "brand", "gender")
+# The two fresh-search intents differ only in what the message asks for: a kind alone ("show me
+# jackets", "women's hoodies", "any nice bags?") browses it, a stated constraint (colour, size,
+# brand, material, a feature, a named product, a price, an order) searches. The parse says which,
+# so the label does not hang on the classifier's reading of words it never saw.
+BROWSE, SEARCH = "browse_category", "search_products"
+CONSTRAINT_TYPES = ("color", "size", "brand", "title", "label", FEATURE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,4 +149,25 @@ class NluModel:
                 top, second = ranking[0][0], ranking[1][0]
                 if OUT_OF_SCOPE not in (top, second):
                     return Parse(text, top, confidence, prediction, extraction, (top, second))
+        intent = browse_or_search(intent, extraction)
         return Parse(text, intent, confidence, prediction, extraction)
+
+
+def browse_or_search(intent: str, extraction: Extraction) -> str:
+    """Of the two fresh-search intents, browse_category for a kind with no stated constraint and
+    search_products with one; a message naming no kind, or any other intent, stays as read."""
+    if intent not in (BROWSE, SEARCH):
+        return intent
+    constrained = (
+        extraction.price is not None
+        or extraction.sort is not None
+        or any(
+            (e.known or e.type == FEATURE) and (e.type in CONSTRAINT_TYPES or is_attribute(e.type))
+            for e in extraction.entities
+        )
+    )
+    if constrained:
+        return SEARCH
+    if extraction.values("category", known=True) or extraction.values("category", negated=True):
+        return BROWSE
+    return intent

@@ -144,6 +144,19 @@ class TestGroundedReading:
             assert reply.dialogue.intent in ("search_products", "browse_category"), message
             assert reply.suggestions and reply.dialogue.state["filters"]["categories"] == [category]
 
+    def test_a_kind_alone_browses_and_a_stated_constraint_searches(self, assistant: Assistant):
+        for message, intent in (
+            ("yo need a duffel", "browse_category"),
+            ("women's hoodies please", "browse_category"),
+            ("hiya, what hoodies have you got in grey?", "search_products"),
+            ("hoodies, cheapest first", "search_products"),
+            ("a hoodie for under 60 bucks", "search_products"),
+            ("any tees from the eco collection?", "search_products"),
+        ):
+            reply = assistant.respond(new_session(), message)
+            assert reply.dialogue.intent == intent, message
+            assert reply.suggestions, message
+
     def test_cheaper_than_an_item_is_strictly_below_its_price_and_the_same_kind(
         self, assistant: Assistant
     ):
@@ -435,6 +448,40 @@ class TestListInContext:
         rejected = assistant.respond(sid, "nah not that one, what else have you got?")
         assert rejected.dialogue.state["exclude"]["product_ids"] == [top]
         assert rejected.suggestions and top not in [s.card.id for s in rejected.suggestions]
+
+    def test_a_question_for_an_items_fields_answers_about_that_item(self, assistant: Assistant):
+        # Whatever the classifier made of these (a cart request, a filter, a capability
+        # question), asking for a shown item's own fields is a question about it.
+        sid = new_session()
+        shown = assistant.respond(sid, "women's tanks").suggestions
+        purple = next(s.card for s in shown if "Purple" in s.card.colors)
+        asked = assistant.respond(sid, "so how much for the purple one?")
+        assert asked.dialogue.intent == "product_details"
+        assert asked.dialogue.state["filters"].get("colors", []) == []  # nothing filtered
+        assert purple.title in asked.text and f"${purple.price:.2f}" in asked.text
+        for message in (
+            "could you get me the brand and price of the second one",
+            "may I have its sizes and material please?",
+            "who makes that one?",
+        ):
+            reply = assistant.respond(sid, message)
+            assert reply.dialogue.intent == "product_details", message
+            assert reply.dialogue.action == "details", message
+        ratings = assistant.respond(sid, "and can you tell me the ratings on the first one?")
+        assert ratings.dialogue.intent in ("product_reviews", "product_details")
+        assert shown[0].card.title in ratings.text
+
+    def test_a_field_with_a_value_or_another_kind_is_not_a_question_about_the_list(
+        self, assistant: Assistant
+    ):
+        sid = new_session()
+        assistant.respond(sid, "women's tanks")
+        sized = assistant.respond(sid, "which of these have the size M?")
+        assert sized.dialogue.intent == "refine_search"
+        other = assistant.respond(sid, "what's the price of your backpacks?")
+        assert other.dialogue.intent != "product_details"
+        assert other.suggestions
+        assert all("backpack" in s.card.title.lower() for s in other.suggestions)
 
 
 class TestFacetVocabulary:
