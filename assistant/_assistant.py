@@ -17,12 +17,13 @@ import threading
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from assistant._catalog import RetrievalCatalog
 from assistant._events import EventKind, EventLog
+from assistant._handoff import HandoffDesk, HandoffRecord, shared_conversation
 from assistant._limits import ClientLimiter, TokenBucket
 from assistant._live_catalog import LiveCatalog
 from assistant._retrieval import RetrievalStack, build_retrieval
@@ -104,12 +105,20 @@ class Assistant:
         transcriber: Transcriber | None = None,
         retrain: bool = False,
         events: EventLog | None = None,
+        handoffs: HandoffDesk | None = None,
     ) -> None:
         self.settings = settings
         self.stack = stack or build_retrieval(settings)
         if events is None and settings.event_log:
             events = EventLog(settings.events_db, retention_days=settings.event_retention_days)
         self.events = events
+        # Always on: it stores nothing until a shopper asks for a person.
+        self.handoffs = handoffs or HandoffDesk(
+            settings.events_db,
+            webhook_url=settings.handoff_webhook_url,
+            timeout_seconds=settings.handoff_timeout_seconds,
+            retention_days=settings.event_retention_days,
+        )
         self.catalog = RetrievalCatalog(
             self.stack.engine, co_liked=self.events.co_liked if self.events else None
         )
@@ -302,10 +311,35 @@ class Assistant:
             self._session(session_id).state.personalise = old.state.personalise
 
     def forget(self, session_id: str) -> int:
-        """Drop a session's state and delete its events; returns the events deleted."""
+        """Drop a session's state and delete its events and handoff requests; returns the
+        rows deleted."""
         with self._sessions_lock:
             self._sessions.pop(session_id, None)
-        return self.events.forget(session_id) if self.events else 0
+        events = self.events.forget(session_id) if self.events else 0
+        return events + self.handoffs.forget(session_id)
+
+    def request_handoff(
+        self, session_id: str, state: DialogueState, share: bool
+    ) -> HandoffRecord | None:
+        """Record a request for a person (with this conversation and cart only when `share`)
+        and tell the helpdesk in the background; None when it could not be recorded."""
+        shared = None
+        if share:
+            turns = [(turn.user, turn.reply) for turn in state.history]
+            shared = shared_conversation(turns, [asdict(line) for line in state.cart])
+        try:
+            return self.handoffs.request(session_id, shared)[0]
+        except Exception:  # a full disk must not turn into a promise nobody keeps
+            log.exception("handoff request not recorded (session %s)", session_id)
+            return None
+
+    def handoff_said(self, reply_text: str, record: HandoffRecord | None) -> str:
+        """The reply to a handoff: the dialogue's text and the request's reference, or only
+        that it could not be passed on."""
+        templates = self.model.templates
+        if record is None:
+            return templates.render("handoff_failed")
+        return f"{reply_text}\n{templates.render('handoff_reference', reference=record.reference)}"
 
     # Feedback and privacy -----------------------------------------------------------------------
     def feedback(self, session_id: str, product_id: str, value: int) -> None:
@@ -486,6 +520,9 @@ class Assistant:
                 cart_before = _cart_counts(session.state)
                 reply = self.model.respond(session.state, text, picture)
             self._record_turn(session, session_id, reply, cart_before)
+            if reply.handoff is not None:
+                record = self.request_handoff(session_id, session.state, reply.handoff.share)
+                reply.text = self.handoff_said(reply.text, record)
         return Reply(reply.text, reply, transcript, notices)
 
     def _transcribe(self, audio: Any) -> tuple[str | None, str | None]:

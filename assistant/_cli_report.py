@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from assistant._events import EventLog
+from assistant._handoff import HandoffDesk
 from assistant._report import (
     DAY_COLUMNS,
     INTENT_COLUMNS,
@@ -25,6 +26,7 @@ from assistant.config import Settings
 console = Console()
 errors = Console(stderr=True)
 RATE_COLUMNS = 7  # day to add-to-cart: what fits a terminal; the files have every column
+LATEST_HANDOFFS = 10
 
 
 def add_commands(commands: Any) -> None:
@@ -35,6 +37,32 @@ def add_commands(commands: Any) -> None:
     report.add_argument("--until", type=_day, help="last day, YYYY-MM-DD (UTC, inclusive)")
     report.add_argument("--out", type=Path, help="report folder (default DATA/reports)")
     report.set_defaults(handler=_report)
+
+
+def _print_handoffs(settings: Settings) -> None:
+    """Requests for a person: how many, whether the helpdesk took them, and the latest ones
+    (staff read the shared conversations through GET /api/v1/handoffs)."""
+    desk = HandoffDesk(settings.events_db, retention_days=settings.event_retention_days)
+    try:
+        counts, latest = desk.count(), desk.handoffs(limit=LATEST_HANDOFFS)
+    finally:
+        desk.close()
+    console.print(
+        f"Requests for a person: {counts['requests']} (delivered to the helpdesk "
+        f"{counts['delivered']}, failed deliveries {counts['failed']}).",
+        highlight=False,
+    )
+    if not latest:
+        return
+    table = Table(title="Latest requests for a person", title_justify="left")
+    for column in ("reference", "created (UTC)", "conversation shared", "helpdesk"):
+        table.add_column(column)
+    for record in latest:
+        row = record.to_dict()
+        helpdesk = "delivered" if record.delivered else (record.delivery_error or "not sent")
+        shared = "yes" if record.shared else "no"
+        table.add_row(record.reference, row["created"], shared, Text(helpdesk))
+    console.print(table)
 
 
 def _day(text: str) -> date:
@@ -79,6 +107,7 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
     for intent in report.intents:
         intents.add_row(*map(Text, intent_cells(intent)))  # an intent is not markup
     console.print(intents)
+    _print_handoffs(settings)
     for path in paths.values():
         console.print(f"Saved {path}", highlight=False, soft_wrap=True)
     return 0

@@ -52,6 +52,7 @@ DEFAULT_PORT = DEFAULT_SERVER_PORT  # 5055, where Rasa's endpoints.yml expects i
 
 # Action name -> the dialogue intent it runs.
 ACTION_SEARCH_PRODUCTS = "action_search_products"
+ACTION_HUMAN_HANDOFF = "action_human_handoff"
 ACTIONS: dict[str, str] = {
     ACTION_SEARCH_PRODUCTS: "search_products",
     "action_refine_search": "refine_search",
@@ -69,6 +70,7 @@ ACTIONS: dict[str, str] = {
     "action_view_cart": "view_cart",
     "action_checkout": "checkout",
     "action_store_policy": "store_policy",
+    ACTION_HUMAN_HANDOFF: "human_handoff",
 }
 # Rasa intents that start a search without being the action's own intent.
 SEARCH_ALIASES = ("browse_category", "get_recommendation")
@@ -238,11 +240,24 @@ class ShopAction(Action):
         return ActionReply("\n".join([*notes, reply.text]), _payload(reply, state), events)
 
 
+class HandoffAction(ShopAction):
+    """A request for a person, recorded like the app's (`shopassist report`, GET
+    /api/v1/handoffs, the helpdesk webhook) and answered with the store's own words and the
+    request's reference. Rasa keeps the conversation, so none of it is shared."""
+
+    def _respond(self, tracker: Tracker) -> ActionReply:
+        model = self.assistant.model
+        text = model.templates.render("handoff_unshared", when=model.policy.store_policy.handoff)
+        record = self.assistant.request_handoff(tracker.sender_id, DialogueState(), share=False)
+        return ActionReply(self.assistant.handoff_said(text, record))
+
+
 def action_executor(assistant: Assistant) -> ActionExecutor:
     """rasa-sdk's executor with one instance of each action over the shared assistant."""
     executor = ActionExecutor()
     for name, intent in ACTIONS.items():
-        executor.register_action(ShopAction(assistant, name, intent))
+        kind = HandoffAction if name == ACTION_HUMAN_HANDOFF else ShopAction
+        executor.register_action(kind(assistant, name, intent))
     return executor
 
 

@@ -84,6 +84,10 @@ class Settings:
     # How often a running server looks for a newer catalog version (ingest): it then reloads
     # without a restart and re-prices carts on their next turn. 0 = only on each turn.
     catalog_check_seconds: float = 2.0
+    # A shopper's request for a person is recorded in DATA/events.db (`shopassist report`,
+    # GET /api/v1/handoffs) and, with this URL, POSTed as JSON to the store's helpdesk.
+    handoff_webhook_url: str | None = None
+    handoff_timeout_seconds: float = 5.0
 
     @property
     def catalog_db(self) -> Path:
@@ -133,6 +137,10 @@ class Settings:
                 values[key] = float(value)
                 if values[key] < 0:
                     raise ValueError("catalog_check_seconds must be >= 0")
+            elif key == "handoff_timeout_seconds":
+                values[key] = float(value)
+                if not 0 < values[key] <= 60:
+                    raise ValueError("handoff_timeout_seconds must be in (0, 60]")
             elif key == "speech_max_seconds":
                 values[key] = float(value)
                 if not 0 < values[key] <= 600:
@@ -151,6 +159,7 @@ class Settings:
                 "clip_pretrained",
                 "chroma_url",
                 "speech_model",
+                "handoff_webhook_url",
             ):
                 values[key] = None
             else:

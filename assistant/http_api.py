@@ -70,6 +70,10 @@ NO_SESSION = f"no such session (expired or forgotten): open one with POST {PREFI
 TOO_MANY_REQUESTS = "too many requests from this client; retry after the time in Retry-After"
 INTERNAL_ERROR = "Internal server error; it has been logged."
 LOCKED = f"This server has a login: set ${API_TOKEN_ENV} to use the HTTP API."
+STAFF_ONLY = (
+    f"Handoff requests may carry shoppers' conversations: set ${API_TOKEN_ENV} to read them."
+)
+MAX_HANDOFFS = 500
 
 
 # Wire shapes ---------------------------------------------------------------------------------
@@ -272,6 +276,27 @@ class Feedback(BaseModel):
     personalise: bool
     liked: list[str]
     disliked: list[str]
+
+
+class SharedConversation(BaseModel):
+    """What the shopper agreed to share with the team."""
+
+    transcript: list[dict[str, str]]
+    cart: list[dict[str, Any]]
+
+
+class Handoff(BaseModel):
+    """A shopper's request for a person, as the store's staff see it."""
+
+    id: int
+    reference: str = Field(examples=["H-00012"])
+    created: str = Field(description="UTC, ISO 8601")
+    session: str
+    shared: SharedConversation | None = Field(
+        description="the conversation and cart, only when the shopper agreed to share them"
+    )
+    delivered: str | None = Field(description="when the helpdesk webhook accepted it (UTC)")
+    delivery_error: str | None
 
 
 class Forgotten(BaseModel):
@@ -760,6 +785,15 @@ def create_api(
     def privacy(body: PrivacyRequest, session_id: str = Depends(own_session)) -> Feedback:
         assistant.set_personalise(session_id, body.personalise)
         return feedback_of(session_id)
+
+    @router.get("/handoffs", summary="Requests for a person (staff)")
+    def handoffs(limit: int = Query(50, ge=1, le=MAX_HANDOFFS)) -> list[Handoff]:
+        """The latest requests first, each with the conversation the shopper agreed to share
+        and whether the helpdesk webhook took it. Needs the API token: without one configured,
+        this route stays closed even where the rest of the API is open."""
+        if not tokens:
+            raise HTTPException(403, STAFF_ONLY)
+        return [Handoff(**r.to_dict()) for r in assistant.handoffs.handoffs(limit)]
 
     @router.get("/openapi.json", summary="This API's OpenAPI schema", include_in_schema=False)
     def openapi() -> dict[str, Any]:

@@ -39,7 +39,7 @@ from dialogue._protocol import (
     SearchOutcome,
     SearchRequest,
 )
-from dialogue._reply import Comparison, DialogueReply, Suggestion, money
+from dialogue._reply import Comparison, DialogueReply, HandoffRequest, Suggestion, money
 from dialogue._state import (
     MAX_LINE_QUANTITY,
     CartLine,
@@ -76,6 +76,7 @@ __all__ = [
     "Extraction",
     "GroundingCheck",
     "GroundingVerdict",
+    "HandoffRequest",
     "IntentClassifier",
     "IntentPrediction",
     "LlmSettings",

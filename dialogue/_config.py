@@ -143,7 +143,8 @@ REQUIRED_RESPONSES = {
     "greet", "goodbye", "capabilities", "handoff", "out_of_scope", "clarify_intent",
     "clarify_vague", "results", "no_results", "details", "compare", "ask_size", "added",
     "cart", "cart_empty", "checkout", "error", "need_results", "which_item", "too_long",
-    "quantity_limit", "instead", "unfiltered",
+    "quantity_limit", "instead", "unfiltered", "handoff_consent", "handoff_unshared",
+    "handoff_reference", "handoff_failed",
 }  # fmt: skip
 
 
@@ -192,6 +193,15 @@ class StorePolicy:
             keywords = tuple(str(k).lower() for k in spec.get("keywords") or [name])
             self.topics.append(PolicyTopic(name, keywords, spec["answer"].strip()))
         self.fallback = str(data.get("fallback") or "")
+        handoff = data.get("handoff")
+        if not isinstance(handoff, dict) or not isinstance(handoff.get("answer"), str):
+            raise PromptFileError(
+                path, _line_of(path, "handoff") if handoff is not None else 0,
+                "needs a `handoff:` section with an `answer` (what happens after a shopper "
+                "asks for a person, and when)",
+            )  # fmt: skip
+        # Said when a shopper asks for a person: the store's own words, never a made-up promise.
+        self.handoff = handoff["answer"].strip()
 
     def answer(self, text: str) -> tuple[str | None, str]:
         lowered = f" {text.lower()} "

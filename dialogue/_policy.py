@@ -21,7 +21,14 @@ from dialogue._protocol import (
     SearchOutcome,
     SearchRequest,
 )
-from dialogue._reply import Comparison, DialogueReply, Suggestion, money, price_text
+from dialogue._reply import (
+    Comparison,
+    DialogueReply,
+    HandoffRequest,
+    Suggestion,
+    money,
+    price_text,
+)
 from dialogue._state import (
     MAX_LINE_QUANTITY,
     CartLine,
@@ -53,12 +60,14 @@ SIMPLE = {
     "greet": "greet",
     "goodbye": "goodbye",
     "ask_capabilities": "capabilities",
-    "human_handoff": "handoff",
     "out_of_scope": "out_of_scope",
     "order_status": "order_status",
     "affirm": "affirm",
     "deny": "deny",
 }
+# Answers to "may I share this conversation with our team?": yes, no, or asking again (a person,
+# without sharing).
+HANDOFF_ANSWERS = {"affirm", "deny", "human_handoff"}
 COMPARING = re.compile(r"compar|\bvs\.?\b|versus|differen|better|\bor\b|which", re.IGNORECASE)
 SNIPPET_CHARS = 110
 QUOTE_CHARS = 90
@@ -76,6 +85,7 @@ class _Draft:
     comparison: Comparison | None = None
     product: ProductCard | None = None
     facts: list[str] = field(default_factory=list)
+    handoff: HandoffRequest | None = None
 
 
 class Policy:
@@ -95,7 +105,11 @@ class Policy:
         draft = _Draft()
         intent = parse.intent
         handler: Callable[[DialogueState, Parse, TrackResult, _Draft], None]
-        if parse.ambiguous:
+        answers_handoff = state.pending_handoff and intent in HANDOFF_ANSWERS
+        state.pending_handoff = state.pending_handoff and answers_handoff  # or moved on
+        if intent == "human_handoff" or answers_handoff:
+            handler = self._handoff
+        elif parse.ambiguous:
             handler = self._clarify_intent
         elif intent in SIMPLE:
             handler = self._simple
@@ -126,12 +140,28 @@ class Policy:
             cart=list(state.cart),
             facts=draft.facts,
             state=state.to_dict(),
+            handoff=draft.handoff,
         )
 
     # Helpers --------------------------------------------------------------------------------
     def _say(self, draft: _Draft, state: DialogueState, name: str, **values: Any) -> None:
         draft.action = draft.action or name
         draft.lines.append(self.templates.render(name, len(state.history), **values))
+
+    def _handoff(
+        self, state: DialogueState, parse: Parse, track: TrackResult, draft: _Draft
+    ) -> None:
+        """Asking for a person: first whether this conversation may be shared with them, then
+        the request itself (shared only on a yes), with what will happen from the store's
+        policy. The assistant records it; the reply promises nothing the store did not write."""
+        when = self.store_policy.handoff
+        if not state.pending_handoff:
+            state.pending_handoff = True
+            self._say(draft, state, "handoff_consent", when=when)
+            return
+        state.pending_handoff = False
+        draft.handoff = HandoffRequest(share=parse.intent == "affirm")
+        self._say(draft, state, "handoff" if draft.handoff.share else "handoff_unshared", when=when)
 
     def _simple(
         self, state: DialogueState, parse: Parse, track: TrackResult, draft: _Draft

@@ -35,6 +35,14 @@ class Comparison:
         return "\n".join([header, rule, *body])
 
 
+@dataclass(frozen=True, slots=True)
+class HandoffRequest:
+    """The shopper asked for a person on the store's team. `share`: they agreed to share this
+    conversation (and cart) with them. The dialogue only decides; the assistant records it."""
+
+    share: bool
+
+
 @dataclass(slots=True)
 class DialogueReply:
     text: str
@@ -50,6 +58,7 @@ class DialogueReply:
     facts: list[str] = field(default_factory=list)
     state: dict[str, Any] = field(default_factory=dict)
     rewritten: bool = False
+    handoff: HandoffRequest | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -63,6 +72,7 @@ class DialogueReply:
             "product": asdict(self.product) if self.product else None,
             "cart": [asdict(line) for line in self.cart],
             "state": self.state,
+            "handoff": asdict(self.handoff) if self.handoff else None,
         }
 
 

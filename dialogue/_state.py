@@ -158,6 +158,8 @@ class DialogueState:
     pending_add: PendingAdd | None = None
     # The intents a clarifying question offered, so "yes" or "the first" can pick one.
     offered_intents: list[str] = field(default_factory=list)
+    # A person was asked for and the assistant asked whether it may share the conversation.
+    pending_handoff: bool = False
     history: list[Turn] = field(default_factory=list)
     # Everything shown for the current request, over all its pages: "show more" continues
     # after these even when feedback has re-ranked the list in between.
@@ -227,6 +229,7 @@ class DialogueState:
             "similar_to": self.similar_to,
             "cart": [asdict(line) for line in self.cart],
             "pending_add": asdict(self.pending_add) if self.pending_add else None,
+            "pending_handoff": self.pending_handoff,
             "liked": list(self.liked),
             "disliked": list(self.disliked),
             "personalise": self.personalise,

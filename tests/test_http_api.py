@@ -22,6 +22,7 @@ from assistant.http_api import (
     NO_SESSION_TOKEN,
     SESSION_HEADER,
     SESSION_RULE,
+    STAFF_ONLY,
     WRONG_SESSION_TOKEN,
 )
 
@@ -546,8 +547,21 @@ class TestServer:
                 assert http.get("/api/v1/search", params=search, headers=good).status_code == 200
                 assert http.get(f"/api/v1/products/{JACKET}", headers=good).status_code == 200
                 assert http.get("/").status_code == 200  # the shopper app needs no token
+                # Staff read handoff requests (with any shared conversation) with the token only.
+                assert_error(http.get("/api/v1/handoffs"), 401)
+                sid, asked = uuid.uuid4().hex, "can I talk to a person please"
+                assistant.respond(sid, asked)
+                assistant.respond(sid, "yes")
+                listed = http.get("/api/v1/handoffs", params={"limit": 500}, headers=good)
+                assert listed.status_code == 200
+                mine = [h for h in listed.json() if h["session"] == sid]
+                assert mine and mine[0]["reference"].startswith("H-")
+                assert mine[0]["shared"]["transcript"][0]["shopper"] == asked
         finally:
             app.close()
+
+    def test_handoff_requests_stay_closed_on_an_api_without_a_token(self, client):
+        assert_error(client.get("/api/v1/handoffs"), 403, STAFF_ONLY)
 
     def test_a_ui_login_without_a_token_locks_the_api(self, assistant, monkeypatch):
         monkeypatch.delenv(API_TOKEN_ENV, raising=False)

@@ -359,6 +359,15 @@ class TestSearchActions:
         assert turn.slot("price_max") == 60.0 and turn.custom["products"]
         assert all(p["price"] <= 60 for p in turn.custom["products"])
 
+    def test_a_request_for_a_person_is_recorded_with_its_reference(
+        self, chat: Conversation, assistant: Assistant
+    ):
+        turn = chat.say("action_human_handoff", "can I talk to a human", "human_handoff")
+        (record,) = assistant.handoffs.handoffs(session=chat.sender)
+        assert record.shared is None  # Rasa keeps the conversation: nothing is shared
+        assert record.reference in turn.text
+        assert assistant.model.policy.store_policy.handoff in turn.text
+
     def test_negated_entity_becomes_an_exclusion(self, chat: Conversation):
         search_women_jackets(chat)
         # Rasa tags "black" as a colour and fills the slot; the action reads the negation.
@@ -548,7 +557,7 @@ class TestExportRasa:
         for name, variants in domain["responses"].items():
             assert name.startswith("utter_") and variants
             assert all(set(v) == {"text"} and "{" not in v["text"] for v in variants)
-        assert {"utter_greet", "utter_goodbye", "utter_handoff"} <= set(domain["responses"])
+        assert {"utter_greet", "utter_goodbye"} <= set(domain["responses"])
         assert domain["session_config"]["carry_over_slots_to_new_session"] is True
 
     def test_rules_send_every_intent_to_an_action_or_response(
@@ -569,6 +578,8 @@ class TestExportRasa:
         assert routed["refine_search"] == "action_refine_search"
         assert routed["browse_category"] == "action_search_products"
         assert routed["greet"] == "utter_greet"
+        # A request for a person is recorded by an action, never a canned promise.
+        assert routed["human_handoff"] == "action_human_handoff"
         assert set(ACTIONS) <= set(routed.values())
 
     def test_nlu_is_our_file_and_endpoints_point_at_the_server(self, project: Path):

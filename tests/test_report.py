@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from assistant._events import EventKind, EventLog
+from assistant._handoff import HandoffDesk, SharedConversation
 from assistant._report import (
     DIRECT,
     DayRates,
@@ -202,6 +203,21 @@ class TestReportCli:
         assert "40.0%" in out and "50.0%" in out and DIRECT in out and "direct adds 1" in out
         data = json.loads((folder / "report.json").read_text(encoding="utf-8"))
         assert data["total"]["impressions"] == 7 and data["total"]["sessions"] == 4
+        assert "Requests for a person: 0 " in out
+
+    def test_requests_for_a_person_are_listed(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ):
+        start = datetime.fromtimestamp(time.time(), UTC).date() - timedelta(days=3)
+        write_log(tmp_path / "events.db", start).close()
+        desk = HandoffDesk(tmp_path / "events.db")
+        record, _ = desk.request("s1", SharedConversation([{"shopper": "hi", "assistant": "hi"}]))
+        desk.request("s2", None)
+        desk.close()
+        assert main(["--data-dir", str(tmp_path), "report"]) == 0
+        out = capsys.readouterr().out
+        assert "Requests for a person: 2 (delivered to the helpdesk 0, failed deliveries 0)" in out
+        assert record.reference in out and "not sent" in out
 
     def test_since_until_and_out(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
         start = datetime.fromtimestamp(time.time(), UTC).date() - timedelta(days=3)
