@@ -26,6 +26,7 @@ from assistant._events import EventKind, EventLog
 from assistant._handoff import HandoffDesk, HandoffRecord, shared_conversation
 from assistant._limits import ClientLimiter, TokenBucket
 from assistant._live_catalog import LiveCatalog
+from assistant._orders import HttpOrderLookup
 from assistant._retrieval import RetrievalStack, build_retrieval
 from assistant._speech_lm import PhraseModel, phrase_model_for
 from assistant.config import Settings
@@ -118,6 +119,11 @@ class Assistant:
             webhook_url=settings.handoff_webhook_url,
             timeout_seconds=settings.handoff_timeout_seconds,
             retention_days=settings.event_retention_days,
+        )
+        self.orders = (
+            HttpOrderLookup(settings.order_lookup_url, settings.order_lookup_timeout_seconds)
+            if settings.order_lookup_url
+            else None
         )
         self.catalog = RetrievalCatalog(
             self.stack.engine, co_liked=self.events.co_liked if self.events else None
@@ -216,6 +222,7 @@ class Assistant:
                     self.model_cache,
                     force_train=retrain,
                     dictionary=self.stack.text_encoder.words(),
+                    orders=self.orders,
                 )
             except (PromptFileError, NluDataError, ValueError) as exc:
                 self.prompt_error = str(exc)

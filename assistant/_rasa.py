@@ -70,6 +70,7 @@ ACTIONS: dict[str, str] = {
     "action_view_cart": "view_cart",
     "action_checkout": "checkout",
     "action_store_policy": "store_policy",
+    "action_order_status": "order_status",
     ACTION_HUMAN_HANDOFF: "human_handoff",
 }
 # Rasa intents that start a search without being the action's own intent.

@@ -88,6 +88,10 @@ class Settings:
     # GET /api/v1/handoffs) and, with this URL, POSTed as JSON to the store's helpdesk.
     handoff_webhook_url: str | None = None
     handoff_timeout_seconds: float = 5.0
+    # "Where is my order?": the store's order-lookup hook (POST {"order_id"} -> status JSON,
+    # `assistant/_orders.py`); unset, the reply says where to find the status.
+    order_lookup_url: str | None = None
+    order_lookup_timeout_seconds: float = 5.0
 
     @property
     def catalog_db(self) -> Path:
@@ -137,10 +141,10 @@ class Settings:
                 values[key] = float(value)
                 if values[key] < 0:
                     raise ValueError("catalog_check_seconds must be >= 0")
-            elif key == "handoff_timeout_seconds":
+            elif key in ("handoff_timeout_seconds", "order_lookup_timeout_seconds"):
                 values[key] = float(value)
                 if not 0 < values[key] <= 60:
-                    raise ValueError("handoff_timeout_seconds must be in (0, 60]")
+                    raise ValueError(f"{key} must be in (0, 60]")
             elif key == "speech_max_seconds":
                 values[key] = float(value)
                 if not 0 < values[key] <= 600:
@@ -160,6 +164,7 @@ class Settings:
                 "chroma_url",
                 "speech_model",
                 "handoff_webhook_url",
+                "order_lookup_url",
             ):
                 values[key] = None
             else:

@@ -26,9 +26,9 @@ from dialogue._config import (
 from dialogue._entities import FEATURE, Extraction, is_attribute
 from dialogue._llm import Complete, GroundingCheck, Rewriter, langchain_completion
 from dialogue._nlu import NluModel, Parse, TrainingReport, browse_or_search
-from dialogue._policy import Policy
+from dialogue._policy import Policy, order_number
 from dialogue._prices import spoken_sizes
-from dialogue._protocol import CatalogPort, Embedder
+from dialogue._protocol import CatalogPort, Embedder, OrderPort
 from dialogue._reply import DialogueReply
 from dialogue._state import DialogueState, Turn
 from dialogue._tracker import RESET, track
@@ -179,10 +179,11 @@ class DialogueModel:
         force_train: bool = False,
         complete: Complete | None = None,
         dictionary: frozenset[str] = frozenset(),
+        orders: OrderPort | None = None,
     ) -> tuple[DialogueModel, TrainingReport]:
         """Read every prompt file, train (or load) the NLU, wire the policy. `dictionary`:
         the language's real words (the text encoder's vocabulary), kept from spelling
-        correction."""
+        correction; `orders`: the store's order lookup, if it has one."""
         settings = DialogueSettings.load(prompts_dir / DIALOGUE_FILE)
         templates = Templates(prompts_dir / RESPONSES_FILE)
         store_policy = StorePolicy(prompts_dir / POLICY_FILE)
@@ -209,7 +210,7 @@ class DialogueModel:
             rewriter = Rewriter(
                 complete or langchain_completion(settings.llm), prompts, GroundingCheck(guarded)
             )
-        policy = Policy(catalog, templates, store_policy, settings.policy)
+        policy = Policy(catalog, templates, store_policy, settings.policy, orders)
         return cls(nlu, policy, templates, rewriter), report
 
     def respond(
@@ -271,6 +272,8 @@ class DialogueModel:
         """Answers to the assistant's own questions: a size for a pending add, "yes" to a
         clarifying question."""
         ext = parse.extraction
+        if state.pending_order and order_number(parse.text) is not None:
+            return self._forced(parse, parse.text, "order_status")  # "it's 104233"
         negates = any(e.negated for e in ext.entities) or any(r.negated for r in ext.references)
         if parse.intent == "deny" and negates and (state.shown or state.constraints.active()):
             return self._forced(parse, parse.text, "refine_search")  # "no raptor elite"

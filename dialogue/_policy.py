@@ -16,6 +16,8 @@ from dialogue._protocol import (
     CatalogPort,
     Match,
     MatchEvidence,
+    OrderLookupUnavailable,
+    OrderPort,
     PhotoSeen,
     ProductCard,
     SearchOutcome,
@@ -61,10 +63,12 @@ SIMPLE = {
     "goodbye": "goodbye",
     "ask_capabilities": "capabilities",
     "out_of_scope": "out_of_scope",
-    "order_status": "order_status",
     "affirm": "affirm",
     "deny": "deny",
 }
+# An order number as shoppers give it: "#104233", "order 000123", "LU-88231" (4 to 12 digits,
+# an optional short prefix; never a price or a size).
+ORDER_NUMBER = re.compile(r"(?<![\w$£€.,])#?\s?([A-Za-z]{0,4}-?\d{4,12})(?![\w.,]\d)(?!\w)")
 # Answers to "may I share this conversation with our team?": yes, no, or asking again (a person,
 # without sharing).
 HANDOFF_ANSWERS = {"affirm", "deny", "human_handoff"}
@@ -95,11 +99,13 @@ class Policy:
         templates: Templates,
         store_policy: StorePolicy,
         settings: PolicySettings | None = None,
+        orders: OrderPort | None = None,
     ) -> None:
         self.catalog = catalog
         self.templates = templates
         self.store_policy = store_policy
         self.settings = settings or PolicySettings()
+        self.orders = orders
 
     def act(self, state: DialogueState, parse: Parse, track: TrackResult) -> DialogueReply:
         draft = _Draft()
@@ -107,8 +113,11 @@ class Policy:
         handler: Callable[[DialogueState, Parse, TrackResult, _Draft], None]
         answers_handoff = state.pending_handoff and intent in HANDOFF_ANSWERS
         state.pending_handoff = state.pending_handoff and answers_handoff  # or moved on
+        state.pending_order = state.pending_order and intent == "order_status"  # or moved on
         if intent == "human_handoff" or answers_handoff:
             handler = self._handoff
+        elif intent == "order_status":
+            handler = self._order_status
         elif parse.ambiguous:
             handler = self._clarify_intent
         elif intent in SIMPLE:
@@ -162,6 +171,36 @@ class Policy:
         state.pending_handoff = False
         draft.handoff = HandoffRequest(share=parse.intent == "affirm")
         self._say(draft, state, "handoff" if draft.handoff.share else "handoff_unshared", when=when)
+
+    def _order_status(
+        self, state: DialogueState, parse: Parse, track: TrackResult, draft: _Draft
+    ) -> None:
+        """Where an order is, from the store's order system when it has a lookup hook (asking
+        for the number first); without one, where to find it. The status is quoted as the
+        store's system gives it, never guessed."""
+        if self.orders is None:
+            self._say(draft, state, "order_status")
+            return
+        number = order_number(parse.text)
+        if number is None:
+            state.pending_order = True
+            self._say(draft, state, "order_ask")
+            return
+        state.pending_order = False
+        try:
+            order = self.orders.lookup(number)
+        except OrderLookupUnavailable:
+            self._say(draft, state, "order_lookup_failed", order=number)
+            return
+        if order is None:
+            self._say(draft, state, "order_unknown", order=number)
+            return
+        self._say(draft, state, "order_found", order=order.order_id, status=order.status)
+        if order.estimated_delivery:
+            self._say(draft, state, "order_eta", date=order.estimated_delivery)
+        if order.tracking_url:
+            self._say(draft, state, "order_tracking", url=order.tracking_url)
+        draft.facts += [order.order_id, order.status, *(order.estimated_delivery or "").split()]
 
     def _simple(
         self, state: DialogueState, parse: Parse, track: TrackResult, draft: _Draft
@@ -889,3 +928,9 @@ def _shorten(text: str, limit: int) -> str:
 
 def _plural(count: int, word: str) -> str:
     return word if count == 1 else word + "s"
+
+
+def order_number(text: str) -> str | None:
+    """The order number in a message, as written (without "#")."""
+    match = ORDER_NUMBER.search(text)
+    return match.group(1) if match else None

@@ -150,6 +150,28 @@ class SearchOutcome:
     photo: PhotoSeen | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class OrderStatus:
+    """An order as the store's own order system describes it; the reply quotes it as given."""
+
+    order_id: str
+    status: str
+    estimated_delivery: str | None = None
+    tracking_url: str | None = None
+
+
+class OrderLookupUnavailable(Exception):
+    """The store's order system did not answer usefully (down, slow, or a malformed reply)."""
+
+
+class OrderPort(Protocol):
+    """What the dialogue needs to answer "where is my order?"; `assistant` wires the store's
+    order-lookup hook. `lookup` returns None for an order the store does not know and raises
+    `OrderLookupUnavailable` when it cannot tell."""
+
+    def lookup(self, order_id: str) -> OrderStatus | None: ...
+
+
 class CatalogPort(Protocol):
     """What the dialogue needs from the store; `assistant` adapts the retrieval engine."""
 

@@ -160,6 +160,8 @@ class DialogueState:
     offered_intents: list[str] = field(default_factory=list)
     # A person was asked for and the assistant asked whether it may share the conversation.
     pending_handoff: bool = False
+    # The assistant asked for an order number to look the order up.
+    pending_order: bool = False
     history: list[Turn] = field(default_factory=list)
     # Everything shown for the current request, over all its pages: "show more" continues
     # after these even when feedback has re-ranked the list in between.
