@@ -52,6 +52,17 @@ ITEM_INTENTS = {
 }
 # Questions about one item, answered naming it.
 QUESTIONS = ("product_details", "product_reviews", "check_availability")
+# "the Daybird one", "that hooded one", "the top one": a shown item named by a word it carries.
+NAMED_ONE = re.compile(
+    r"\b(?:the|that|this)\s+((?:[a-z0-9][\w&'\u2019-]*\s+){0,2}?[a-z0-9][\w&'\u2019-]*)\s+one\b",
+    re.IGNORECASE,
+)
+# Words of "the X one" that say which by position or price (other references read them).
+NOT_A_NAME = frozenset(
+    {"first", "second", "third", "fourth", "fifth", "last", "other", "same", "next", "previous",
+     "cheaper", "cheapest", "pricier", "priciest", "expensive", "more", "most", "less", "least",
+     "better", "best", "rated", "right", "left", "only", "new", "one", "a", "an", "very"}
+)  # fmt: skip
 PRICE_FIELDS = ("price_min", "price_max", "price_below")
 # A message that removes filters in its own words ("remove the black filter").
 REMOVAL = re.compile(r"\b(?:remove|delete|clear|drop|take\s+off|no\s+more)\b", re.I)
@@ -547,9 +558,14 @@ def _resolve_targets(
     for ref in refs:
         ids = _resolve(state, ref, "")
         if not ids:
-            result.unresolved = ref.text
+            if ref.kind != "focus" or not targets:
+                result.unresolved = ref.text
             continue
         targets += [i for i in ids if i not in targets]
+        if result.unresolved and all(
+            r.kind == "focus" for r in refs if r.text == result.unresolved
+        ):
+            result.unresolved = None  # "that top one": "top" says which; "that" adds nothing
     pronoun_only = bool(refs) and all(r.kind == "focus" for r in refs)
     if not targets and intent in QUESTIONS and state.shown and pronoun_only:
         # "is that one waterproof?" with nothing in focus: the top of the list (the reply
@@ -568,7 +584,11 @@ def _resolve_targets(
             for card in state.shown
             if any(title_has_name(card.title, name) for name in result.titled)
         ]
-    elif not targets and not refs:
+    if not targets and state.shown:
+        named = _named_one(state.shown, text)  # "add the daybird one"
+        if named is not None:
+            targets, result.unresolved, result.referenced = [named], None, True
+    if not targets and not refs:
         fallback = state.focus or (state.shown[0].id if state.single_match else None)
         if intent == "compare_products" and len(state.shown) >= 2:
             targets = [card.id for card in state.shown[:2]]
@@ -613,6 +633,33 @@ def _resolve(state: DialogueState, ref: Reference, text: str) -> list[str]:
     if ref.kind in ("category", "color"):
         return _by_attribute(state, ref)
     return []
+
+
+def _named_one(shown: list[ProductCard], text: str) -> str | None:
+    """The one shown item that "the X one" names by words it carries (title, brand, colours,
+    attribute values; "top" is the first): None when no item, or more than one, fits best."""
+    for match in NAMED_ONE.finditer(text):
+        words = [w for w in match.group(1).lower().split() if w not in NOT_A_NAME]
+        if words == ["top"]:
+            return shown[0].id
+        if not words:
+            continue
+        scores = []
+        for card in shown:
+            carried = " ".join(
+                [
+                    card.title,
+                    card.brand or "",
+                    *card.colors,
+                    *(v for vs in card.attributes.values() for v in vs),
+                ]
+            ).lower()
+            found = set(re.findall(r"[\w&'\u2019-]+", carried))
+            scores.append(sum(w in found for w in words))
+        best = max(scores)
+        if best and scores.count(best) == 1:
+            return shown[scores.index(best)].id
+    return None
 
 
 def _matching(state: DialogueState) -> list[str]:

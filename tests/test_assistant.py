@@ -471,6 +471,21 @@ class TestListInContext:
         assert ratings.dialogue.intent in ("product_reviews", "product_details")
         assert shown[0].card.title in ratings.text
 
+    def test_the_x_one_names_the_shown_item_that_carries_x(self, assistant: Assistant):
+        sid = new_session()
+        shown = assistant.respond(sid, "snowboards").suggestions
+        brands = [s.card.brand for s in shown]
+        brand = next(b for b in brands if b and brands.count(b) == 1)  # carried by one board
+        added = assistant.respond(sid, f"ok add the {brand.lower()} one")
+        assert added.dialogue.action == "add_to_cart", added.text
+        (line,) = added.dialogue.cart
+        assert line.product_id == next(s.card.id for s in shown if s.card.brand == brand)
+        sid = new_session()
+        tops = assistant.respond(sid, "women's hoodies").suggestions
+        first = tops[0].card
+        reply = assistant.respond(sid, f"add that top one, {first.colors[0].lower()} XS")
+        assert [(c.product_id, c.size) for c in reply.dialogue.cart] == [(first.id, "XS")]
+
     def test_a_field_with_a_value_or_another_kind_is_not_a_question_about_the_list(
         self, assistant: Assistant
     ):
