@@ -50,6 +50,8 @@ INTERJECTION_AFTER = {
     "they", "make", "let's", "lets", "the", "you",
 }  # fmt: skip
 WORD = re.compile(r"[\w'\u2019]+")
+# Words after which a real word is a verb: "I bend", "they run", "to carry".
+SUBJECTS = frozenset({"i", "you", "we", "they", "he", "she", "to", "i'll", "i'd", "i'm"})
 # Punctuation, or a dash between words ("Not a hoodie person - a crewneck sweatshirt").
 CLAUSE_BREAK = re.compile(r"[,.;:!?]|\s[-\u2013\u2014]+\s")
 # "a laptop bag with a padded strap": a product noun after "with" describes the first one.
@@ -558,7 +560,10 @@ class EntityExtractor:
         if len(word) >= 4 and word not in self.plain_words and not word.isdigit():
             key = self._fuzzy(word)
             noun = key is not None and self.table[key][0].type in ("category", "title")
-            if key and (noun or word not in self.dictionary):
+            # A real word right after a subject ("when I bend over") is a verb, not a typo
+            # of a product noun ("band").
+            verb = i > 0 and tokens[i - 1][0].lower() in SUBJECTS
+            if key and ((noun and not verb) or word not in self.dictionary):
                 return self.table[key][0], 1, tokens[i][2], key
         return None
 

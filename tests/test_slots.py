@@ -190,6 +190,11 @@ class TestNegation:
         assert not any(t == "color" for t, _, _ in slots(read, "tees to wear while I run"))
         assert ("color", "black", False) in slots(read, "blakc hoodie")  # no word: a typo
         assert ("category", "pants", False) in slots(read, "black pans please")
+        # After a subject a real word is a verb: "bend" is no typo of "band" there.
+        bands = {**VOCABULARY, "category": [*VOCABULARY["category"], "bands"]}
+        read = EntityExtractor(bands, nlu, attributes=ATTRIBUTES, dictionary=words | {"bend"})
+        assert ("category", "bands", False) not in slots(read, "a top for when I bend over")
+        assert ("category", "bands", False) in slots(read, "a resistance bend please")
 
     def test_the_same_catalog_reads_a_message_the_same_way_under_any_hash_seed(self):
         # The phrase table was built from sets, so whether "poles" (a title noun filed under
