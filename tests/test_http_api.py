@@ -509,6 +509,7 @@ class TestServer:
             ("delete", "/api/v1/sessions/{session_id}/cart/{product_id}"),
             ("post", "/api/v1/sessions/{session_id}/feedback"),
             ("put", "/api/v1/sessions/{session_id}/privacy"),
+            ("get", "/api/v1/handoffs"),
         }
         for url in ("/openapi.json", "/api/v1/openapi.json"):
             schema = client.get(url).json()
