@@ -136,6 +136,13 @@ OTHER_FIELDS = re.compile(
     r"fabrics?)\b",
     re.IGNORECASE,
 )
+# "what else do you have?", "any other suggestions?", "something else": more of the list.
+MORE_OPTIONS = re.compile(
+    r"\b(?:what|anything|something|any)\s+else\b|\bany\s*(?:thing\s+)?other\b|\bother\s+"
+    r"(?:options?|ones?|suggestions?|recommendations?|choices?|items?)\b|\bmore\s+(?:options?|"
+    r"suggestions?|recommendations?|choices?)\b",
+    re.IGNORECASE,
+)
 # A field question read otherwise stays what the classifier said only for these intents.
 FIELD_QUESTION_INTENTS = ITEM_QUESTIONS | {"compare_products", "sort_results"}
 # "are they polarized?": a pronoun for the item on screen.
@@ -334,6 +341,16 @@ class DialogueModel:
         field_question = self._field_question(state, parse)
         if field_question:
             return field_question
+        if intent == "ask_capabilities" and state.shown:
+            # With items on screen, "what else can you show me?" wants more of them and "can
+            # you tell me how they're rated?" asks about them: neither asks what I can do.
+            if PRONOUN.search(parse.text):
+                reviews_only = REVIEW_FIELDS.search(parse.text) and not OTHER_FIELDS.search(
+                    parse.text
+                )
+                return "product_reviews" if reviews_only else "product_details"
+            if MORE_OPTIONS.search(parse.text):
+                return "show_more"
         # "in 28?" with a list on screen and no item in focus asks about the list.
         unfocused = intent in ITEM_QUESTIONS and not (state.focus or state.single_match)
         if (

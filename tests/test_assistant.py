@@ -471,6 +471,14 @@ class TestListInContext:
         assert ratings.dialogue.intent in ("product_reviews", "product_details")
         assert shown[0].card.title in ratings.text
 
+    def test_with_a_list_on_screen_more_is_no_capability_question(self, assistant: Assistant):
+        sid = new_session()
+        shown = {s.card.id for s in assistant.respond(sid, "men's shorts").suggestions}
+        more = assistant.respond(sid, "hmm what else can you find me")
+        assert more.dialogue.intent == "show_more"
+        assert more.suggestions and not shown & {s.card.id for s in more.suggestions}
+        assert assistant.respond(sid, "what can you do?").dialogue.intent == "ask_capabilities"
+
     def test_the_x_one_names_the_shown_item_that_carries_x(self, assistant: Assistant):
         sid = new_session()
         shown = assistant.respond(sid, "snowboards").suggestions
