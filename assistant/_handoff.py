@@ -127,7 +127,11 @@ class HandoffDesk:
         record = HandoffRecord(int(cursor.lastrowid or 0), created, session, shared)
         if self.webhook_url is None:
             return record, None
-        return record, self._sender.submit(self._deliver, record)
+        try:
+            return record, self._sender.submit(self._deliver, record)
+        except RuntimeError:  # shutting down: the request stands, staff see it undelivered
+            log.warning("handoff %s recorded; the helpdesk was not told", record.reference)
+            return record, None
 
     def handoffs(self, limit: int = 100, session: str | None = None) -> list[HandoffRecord]:
         """The latest requests first."""

@@ -115,6 +115,13 @@ class TestHandoffDesk:
         assert desk.count() == {"requests": 2, "delivered": 0, "failed": 2}
         desk.close()
 
+    def test_a_desk_shutting_down_still_records_the_request(self, tmp_path: Path):
+        desk = HandoffDesk(tmp_path / "events.db", webhook_url="http://127.0.0.1:9/hook")
+        desk._sender.shutdown()
+        record, delivery = desk.request("s1", None)
+        assert delivery is None and desk.handoffs()[0].id == record.id
+        desk.close()
+
     def test_a_webhook_that_is_not_a_url_is_a_clear_error(self, tmp_path: Path):
         with pytest.raises(ValueError, match="http"):
             HandoffDesk(tmp_path / "events.db", webhook_url="helpdesk.example.com/hook")
