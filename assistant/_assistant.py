@@ -23,7 +23,7 @@ from typing import Any
 
 from assistant._catalog import RetrievalCatalog
 from assistant._events import EventKind, EventLog
-from assistant._handoff import HandoffDesk, HandoffRecord, shared_conversation
+from assistant._handoff import HandoffDesk, SharedConversation, shared_conversation
 from assistant._limits import ClientLimiter, TokenBucket
 from assistant._live_catalog import LiveCatalog
 from assistant._orders import HttpOrderLookup
@@ -325,28 +325,18 @@ class Assistant:
         events = self.events.forget(session_id) if self.events else 0
         return events + self.handoffs.forget(session_id)
 
-    def request_handoff(
-        self, session_id: str, state: DialogueState, share: bool
-    ) -> HandoffRecord | None:
-        """Record a request for a person (with this conversation and cart only when `share`)
-        and tell the helpdesk in the background; None when it could not be recorded."""
-        shared = None
-        if share:
-            turns = [(turn.user, turn.reply) for turn in state.history]
-            shared = shared_conversation(turns, [asdict(line) for line in state.cart])
+    def hand_off(self, session_id: str, said: str, shared: SharedConversation | None) -> str:
+        """Record a request for a person (with `shared` only when the shopper agreed) and tell
+        the helpdesk in the background; returns the reply: the dialogue's words and the
+        request's reference, or only that it could not be passed on, so the reply never
+        promises what nobody will do."""
+        templates = self.model.templates
         try:
-            return self.handoffs.request(session_id, shared)[0]
+            record, _ = self.handoffs.request(session_id, shared)
         except Exception:  # a full disk must not turn into a promise nobody keeps
             log.exception("handoff request not recorded (session %s)", session_id)
-            return None
-
-    def handoff_said(self, reply_text: str, record: HandoffRecord | None) -> str:
-        """The reply to a handoff: the dialogue's text and the request's reference, or only
-        that it could not be passed on."""
-        templates = self.model.templates
-        if record is None:
             return templates.render("handoff_failed")
-        return f"{reply_text}\n{templates.render('handoff_reference', reference=record.reference)}"
+        return f"{said}\n{templates.render('handoff_reference', reference=record.reference)}"
 
     # Feedback and privacy -----------------------------------------------------------------------
     def feedback(self, session_id: str, product_id: str, value: int) -> None:
@@ -528,8 +518,12 @@ class Assistant:
                 reply = self.model.respond(session.state, text, picture)
             self._record_turn(session, session_id, reply, cart_before)
             if reply.handoff is not None:
-                record = self.request_handoff(session_id, session.state, reply.handoff.share)
-                reply.text = self.handoff_said(reply.text, record)
+                state = session.state
+                shared = None
+                if reply.handoff.share:
+                    turns = [(turn.user, turn.reply) for turn in state.history]
+                    shared = shared_conversation(turns, [asdict(line) for line in state.cart])
+                reply.text = self.hand_off(session_id, reply.text, shared)
         return Reply(reply.text, reply, transcript, notices)
 
     def _transcribe(self, audio: Any) -> tuple[str | None, str | None]:

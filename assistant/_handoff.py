@@ -28,6 +28,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from assistant._events import SECONDS_PER_DAY
+
 log = logging.getLogger(__name__)
 
 SCHEMA = """
@@ -42,7 +44,6 @@ CREATE TABLE IF NOT EXISTS handoffs (
 CREATE INDEX IF NOT EXISTS handoffs_session ON handoffs(session);
 CREATE INDEX IF NOT EXISTS handoffs_ts ON handoffs(ts);
 """
-SECONDS_PER_DAY = 86_400.0
 # What a webhook delivery error keeps of the helpdesk's answer.
 MAX_ERROR_CHARS = 300
 

@@ -248,9 +248,8 @@ class HandoffAction(ShopAction):
 
     def _respond(self, tracker: Tracker) -> ActionReply:
         model = self.assistant.model
-        text = model.templates.render("handoff_unshared", when=model.policy.store_policy.handoff)
-        record = self.assistant.request_handoff(tracker.sender_id, DialogueState(), share=False)
-        return ActionReply(self.assistant.handoff_said(text, record))
+        said = model.templates.render("handoff_unshared", when=model.policy.store_policy.handoff)
+        return ActionReply(self.assistant.hand_off(tracker.sender_id, said, None))
 
 
 def action_executor(assistant: Assistant) -> ActionExecutor:

@@ -119,9 +119,9 @@ THE_LIST = re.compile(r"\b(?:of\s+)?(?:these|those|them)\b", re.IGNORECASE)
 # A question for a product's own fields: "what brand is the black one?", "can I get the price and
 # sizes?", "how much for those two?", "who makes it?". With items on screen it asks about them,
 # whatever the classifier made of the rest ("can I get..." is no cart request, "price" no filter).
-_ASKED_FIELD = (
-    r"(?:prices?|costs?|brands?|makers?|ratings?|reviews?|sizes?|sizing|materials?|fabrics?)"
-)
+_ITEM_FIELD = r"prices?|costs?|brands?|makers?|sizes?|sizing|materials?|fabrics?"
+_REVIEW_FIELD = r"ratings?|reviews?"
+_ASKED_FIELD = f"(?:{_ITEM_FIELD}|{_REVIEW_FIELD})"
 FIELD_QUESTION = re.compile(
     r"\bhow\s+much\s+(?:is|are|was|were|for|does|do|would|did)\b|\bwho\s+(?:makes?|made)\b"
     r"|\bmade\s+(?:of|from|by)\b|\bwhat\s+(?:is|are)\s+(?:it|they|this|that|these|those)\s+made\b"
@@ -130,12 +130,8 @@ FIELD_QUESTION = re.compile(
     rf"(?:the|its|their|about\s+the)\s+(?:\w+\s+){{0,2}}?{_ASKED_FIELD}\b",
     re.IGNORECASE,
 )
-REVIEW_FIELDS = re.compile(r"\b(?:ratings?|reviews?|rated|stars?)\b", re.IGNORECASE)
-OTHER_FIELDS = re.compile(
-    r"\b(?:prices?|costs?|how\s+much|brands?|makers?|makes?|made|sizes?|sizing|materials?|"
-    r"fabrics?)\b",
-    re.IGNORECASE,
-)
+REVIEW_FIELDS = re.compile(rf"\b(?:{_REVIEW_FIELD}|rated|stars?)\b", re.IGNORECASE)
+OTHER_FIELDS = re.compile(rf"\b(?:{_ITEM_FIELD}|how\s+much|makes?|made)\b", re.IGNORECASE)
 # "what else do you have?", "any other suggestions?", "something else": more of the list.
 MORE_OPTIONS = re.compile(
     r"\b(?:what|anything|something|any)\s+else\b|\bany\s*(?:thing\s+)?other\b|\bother\s+"
@@ -345,10 +341,7 @@ class DialogueModel:
             # With items on screen, "what else can you show me?" wants more of them and "can
             # you tell me how they're rated?" asks about them: neither asks what I can do.
             if PRONOUN.search(parse.text):
-                reviews_only = REVIEW_FIELDS.search(parse.text) and not OTHER_FIELDS.search(
-                    parse.text
-                )
-                return "product_reviews" if reviews_only else "product_details"
+                return _item_question(parse.text)
             if MORE_OPTIONS.search(parse.text):
                 return "show_more"
         # "in 28?" with a list on screen and no item in focus asks about the list.
@@ -407,9 +400,7 @@ class DialogueModel:
         shown_kinds = {c.lower() for card in state.shown for c in card.categories}
         if any(c.lower() not in shown_kinds for c in ext.values("category", known=True)):
             return None
-        if REVIEW_FIELDS.search(parse.text) and not OTHER_FIELDS.search(parse.text):
-            return "product_reviews"
-        return "product_details"
+        return _item_question(text)
 
     def _grounded_search(self, state: DialogueState, parse: Parse) -> str | None:
         """A message that names the catalog's own things is a search (or a refinement of the
@@ -453,6 +444,12 @@ class DialogueModel:
             state=state.to_dict(),
             confidence=0.0,
         )
+
+
+def _item_question(text: str) -> str:
+    """product_reviews for a question about ratings or reviews alone, else product_details."""
+    reviews_only = REVIEW_FIELDS.search(text) and not OTHER_FIELDS.search(text)
+    return "product_reviews" if reviews_only else "product_details"
 
 
 def _without_catalog_words(text: str, extraction: Extraction) -> str:

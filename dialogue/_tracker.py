@@ -52,9 +52,12 @@ ITEM_INTENTS = {
 }
 # Questions about one item, answered naming it.
 QUESTIONS = ("product_details", "product_reviews", "check_availability")
+# A word of a product's name as written: "B&R", "Omni-Snow", "Men's".
+_NAME_WORD = r"[\w&'\u2019-]"
+NAME_WORD = re.compile(f"{_NAME_WORD}+")
 # "the Daybird one", "that hooded one", "the top one": a shown item named by a word it carries.
 NAMED_ONE = re.compile(
-    r"\b(?:the|that|this)\s+((?:[a-z0-9][\w&'\u2019-]*\s+){0,2}?[a-z0-9][\w&'\u2019-]*)\s+one\b",
+    rf"\b(?:the|that|this)\s+((?:[a-z0-9]{_NAME_WORD}*\s+){{0,2}}?[a-z0-9]{_NAME_WORD}*)\s+one\b",
     re.IGNORECASE,
 )
 # Words of "the X one" that say which by position or price (other references read them).
@@ -555,17 +558,15 @@ def _resolve_targets(
         refs = [r for r in refs if r.kind != "focus"]
     result.referenced = bool(refs)
     targets: list[str] = []
+    missed: list[Reference] = []
     for ref in refs:
         ids = _resolve(state, ref, "")
         if not ids:
-            if ref.kind != "focus" or not targets:
-                result.unresolved = ref.text
-            continue
+            missed.append(ref)
         targets += [i for i in ids if i not in targets]
-        if result.unresolved and all(
-            r.kind == "focus" for r in refs if r.text == result.unresolved
-        ):
-            result.unresolved = None  # "that top one": "top" says which; "that" adds nothing
+    # A bare "that" beside a reference that resolves ("that top one") adds nothing.
+    blocking = [r for r in missed if r.kind != "focus" or not targets]
+    result.unresolved = blocking[-1].text if blocking else None
     pronoun_only = bool(refs) and all(r.kind == "focus" for r in refs)
     if not targets and intent in QUESTIONS and state.shown and pronoun_only:
         # "is that one waterproof?" with nothing in focus: the top of the list (the reply
@@ -654,7 +655,7 @@ def _named_one(shown: list[ProductCard], text: str) -> str | None:
                     *(v for vs in card.attributes.values() for v in vs),
                 ]
             ).lower()
-            found = set(re.findall(r"[\w&'\u2019-]+", carried))
+            found = set(NAME_WORD.findall(carried))
             scores.append(sum(w in found for w in words))
         best = max(scores)
         if best and scores.count(best) == 1:

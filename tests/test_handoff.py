@@ -5,11 +5,10 @@ policy file says will happen. A real local HTTP server stands in for the helpdes
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import pytest
 
 from assistant import Assistant
 from assistant._handoff import HandoffDesk, SharedConversation
-from tests.conftest import free_port
+from tests.conftest import serve_http, stop_http
 
 # How long a test waits for the background delivery before it fails (not a timing check).
 DELIVERY_WAIT_SECONDS = 20.0
@@ -41,13 +40,11 @@ class Helpdesk:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/handoff"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, base = serve_http(Handler)
+        self.url = f"{base}/hooks/handoff"
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        stop_http(self.server)
 
 
 @pytest.fixture

@@ -5,11 +5,10 @@ A real local HTTP server plays the store's order system."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -17,7 +16,7 @@ import pytest
 from assistant import Assistant
 from assistant._orders import HttpOrderLookup
 from dialogue import OrderLookupUnavailable
-from tests.conftest import free_port
+from tests.conftest import free_port, serve_http, stop_http
 
 ORDERS = {
     "104233": {
@@ -61,13 +60,11 @@ class OrderSystem:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/orders/lookup"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, base = serve_http(Handler)
+        self.url = f"{base}/orders/lookup"
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        stop_http(self.server)
 
 
 @pytest.fixture(scope="module")
