@@ -143,9 +143,9 @@ REQUIRED_RESPONSES = {
     "greet", "goodbye", "capabilities", "handoff", "out_of_scope", "clarify_intent",
     "clarify_vague", "results", "no_results", "details", "compare", "ask_size", "added",
     "cart", "cart_empty", "checkout", "error", "need_results", "which_item", "too_long",
-    "quantity_limit", "instead", "unfiltered", "handoff_consent", "handoff_unshared",
-    "handoff_reference", "handoff_failed", "order_ask", "order_found", "order_eta",
-    "order_tracking", "order_unknown", "order_lookup_failed",
+    "quantity_limit", "variant_changed", "instead", "unfiltered", "handoff_consent",
+    "handoff_unshared", "handoff_reference", "handoff_failed", "order_ask", "order_found",
+    "order_eta", "order_tracking", "order_unknown", "order_lookup_failed",
 }  # fmt: skip
 
 

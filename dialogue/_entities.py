@@ -42,6 +42,11 @@ NEGATORS = {
 }  # fmt: skip
 NEGATOR_PHRASES = ("anything but", "other than", "anything except", "rather not", "instead of")
 SCOPE_BREAKS = {"but", "instead", "rather", "just", "only", "show", "want"}
+# Words that make a negation describe the shopper's situation rather than what they do not
+# want: "I don't own a single pair of running shorts", "none of my pants fit" ask for them.
+SITUATION = {"my", "our", "his", "her", "their", "own", "owns", "fit", "fits"}
+# "any colour but red", "anything but black": the "but" starts the negation.
+ANY_BUT = re.compile(r"\bany(?:thing)?(?:\s+[\w-]+)?\s+$")
 HEDGES = {"really", "even", "actually", "do", "i", "we"}
 # Words after which "no" is an answer ("no, it's for my son"), not a determiner ("no wool").
 INTERJECTION_AFTER = {
@@ -479,13 +484,19 @@ class EntityExtractor:
             following = tokens[i + 1][0].lower() if i + 1 < len(tokens) else ""
             if low == "no" and following in INTERJECTION_AFTER:
                 pass  # "wait no it's for my son": "no" answers, it negates nothing
-            elif low in NEGATORS or any(lowered.startswith(p, start) for p in NEGATOR_PHRASES):
+            elif (
+                low in NEGATORS
+                or any(lowered.startswith(p, start) for p in NEGATOR_PHRASES)
+                or (low == "but" and ANY_BUT.search(lowered[:start]))
+            ):
                 negating, negator_at = True, i
             elif (
-                low in SCOPE_BREAKS
-                # "I don't (really) want anything cotton": the wish itself is negated
-                and not all(t.lower() in HEDGES for t, _, _ in tokens[negator_at + 1 : i])
-                and not (low == "but" and lowered[:start].endswith("anything "))
+                low in SITUATION
+                or (
+                    low in SCOPE_BREAKS
+                    # "I don't (really) want anything cotton": the wish itself is negated
+                    and not all(t.lower() in HEDGES for t, _, _ in tokens[negator_at + 1 : i])
+                )
             ):
                 negating = False
             match = self._match_at(text, tokens, i)
@@ -748,6 +759,8 @@ def _size_context(text: str, tokens: list[tuple[str, int, int]], i: int, consume
     if len(tokens) == 1:
         return True  # the whole message: an answer to "which size?"
     previous = tokens[i - 1][0].lower() if i else ""
+    if i and "," in text[tokens[i - 1][2] : tokens[i][1]]:
+        previous = ","  # "the 2nd one, L": the comma sets the size apart
     following = tokens[i + 1][0].lower() if i + 1 < len(tokens) else ""
     if previous in ("size", "sz", "sizes", "waist", "inseam") or following in ("waist", "size"):
         return True
@@ -759,7 +772,7 @@ def _size_context(text: str, tokens: list[tuple[str, int, int]], i: int, consume
     return (
         not word.isdigit()
         and word.isupper()
-        and previous in ("in", "an", "a", "the", "or", "and", ",")
+        and previous in ("in", "an", "a", "the", "or", "and", ",", "to")
     )
 
 

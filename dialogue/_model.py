@@ -26,7 +26,7 @@ from dialogue._config import (
 from dialogue._entities import FEATURE, Extraction, is_attribute
 from dialogue._llm import Complete, GroundingCheck, Rewriter, langchain_completion
 from dialogue._nlu import NluModel, Parse, TrainingReport, browse_or_search
-from dialogue._policy import Policy, order_number
+from dialogue._policy import COMPARING, Policy, changed_line, order_number
 from dialogue._prices import spoken_sizes
 from dialogue._protocol import CatalogPort, Embedder, OrderPort
 from dialogue._reply import DialogueReply
@@ -85,7 +85,13 @@ GROUNDED_OVERRIDABLE = {
     "remove_from_cart": re.compile(r"\b(?:remove|delete|take\b.*\bout|drop|cart|basket)\b", re.I),
     # With nothing on screen to add, "a bag I can carry my laptop in" names a kind to find.
     "add_to_cart": re.compile(r"\b(?:add|buy|purchase|cart|basket)\b", re.I),
+    # With nothing on screen there is nothing to compare: "trekking poles, just not the
+    # carbon ones" or "compas for orienteering" names a kind to find.
+    "compare_products": COMPARING,
 }
+# Cart and compare intents act on items on screen or in the cart; with none there, their cue
+# word ("I would like to buy a laptop bag") does not make a message naming a kind one of them.
+NEEDS_ITEMS = {"add_to_cart", "remove_from_cart", "compare_products"}
 # "anything cheaper?", "cheaper ones", "cheaper than the first": a request for a new list, not
 # a question comparing the shown items ("which one is cheaper?").
 CHEAPER_REQUEST = re.compile(
@@ -109,13 +115,15 @@ PRICE_SUPERLATIVE = re.compile(
 )
 LIST_QUESTION = re.compile(
     r"\b(?:do|does|are|is|have|has)\s+any\s+of\s+(?:these|those|them)\b"
-    r"|\bwhich\s+(?:of\s+)?(?:these|those|them|ones)\b|\bany\s+of\s+(?:these|those)\b"
+    r"|\bwhich\s+(?:of\s+)?(?:these|those|them|em|ones)\b|\bany\s+of\s+(?:these|those)\b"
+    # "which are eco?", "which have pockets?", "which ones come in blue?"
+    r"|\bwhich\s+(?:ones?\s+)?(?:are|is|have|has|got|come|do|does)\b"
     # "any in green?", "do any come in 28?", "any under 40?": "any" is the list, not an item
     r"|^\W*(?:(?:do|does|are|is|got|have)\s+)?any\b(?!\s*(?:thing|one|body)\b)",
     re.I,
 )
 # "which of these", "any of those", "do any of them": the list on screen, pointed at.
-THE_LIST = re.compile(r"\b(?:of\s+)?(?:these|those|them)\b", re.IGNORECASE)
+THE_LIST = re.compile(r"\b(?:of\s+)?(?:these|those|them|em)\b", re.IGNORECASE)
 # A question for a product's own fields: "what brand is the black one?", "can I get the price and
 # sizes?", "how much for those two?", "who makes it?". With items on screen it asks about them,
 # whatever the classifier made of the rest ("can I get..." is no cart request, "price" no filter).
@@ -144,7 +152,7 @@ FIELD_QUESTION_INTENTS = ITEM_QUESTIONS | {"compare_products", "sort_results"}
 # "are they polarized?": a pronoun for the item on screen.
 PRONOUN = re.compile(r"\b(?:it|they|this|that|these|those|them|its|their)\b", re.IGNORECASE)
 # Entity types that filter a shown list or ground a search, with every filter attribute.
-LIST_FILTER_TYPES = ("color", "size", "brand", "gender", FEATURE)
+LIST_FILTER_TYPES = ("color", "size", "brand", "gender", "label", FEATURE)
 GROUNDING_TYPES = ("title", "category", "color", "brand", "gender", FEATURE)
 RATING_FILTER = re.compile(
     r"\b[1-5](?:\.\d)?\s*(?:\+|stars?\s+(?:or|and)\s+(?:more|up|above|better))", re.IGNORECASE
@@ -328,6 +336,8 @@ class DialogueModel:
         ext, intent = parse.extraction, parse.intent
         categories = set(ext.values("category", known=True))
         nothing_yet = not state.shown and not state.constraints.active()
+        if changed_line(state, parse) is not None:
+            return "add_to_cart"  # "swap it to M": the variant just added, changed
         grounded = self._grounded_search(state, parse)
         if grounded:
             return grounded
@@ -412,7 +422,14 @@ class DialogueModel:
         if intent == "add_to_cart" and (state.shown or state.focus):
             return None  # "I'll take the blue hoodie": an item on screen
         cue = GROUNDED_OVERRIDABLE[intent]
-        if cue is not None and cue.search(_without_catalog_words(parse.text, ext)):
+        nothing_to_act_on = intent in NEEDS_ITEMS and not (
+            state.shown or state.focus or state.cart or ext.values("title")
+        )
+        if (
+            cue is not None
+            and not nothing_to_act_on
+            and cue.search(_without_catalog_words(parse.text, ext))
+        ):
             return None  # a cue word inside a catalog name ("track pants") is no cue
         if state.shown and any(r.kind != "focus" for r in ext.references):
             return None  # pointing at shown items: the item rules read it

@@ -72,6 +72,12 @@ ORDER_NUMBER = re.compile(r"(?<![\w$£€.,])#?\s?([A-Za-z]{0,4}-?\d{4,12})(?![\
 # Answers to "may I share this conversation with our team?": yes, no, or asking again (a person,
 # without sharing).
 HANDOFF_ANSWERS = {"affirm", "deny", "human_handoff"}
+# "swap it to M", "make that a large", "sorry, I meant the 34", "in blue instead": right after
+# an add, a size or colour changes the variant just added rather than adding another.
+VARIANT_CHANGE = re.compile(
+    r"\b(?:swap|switch|change|make)\b|\bi\s+meant\b|\binstead\b|\bactually\b|\brather\b",
+    re.IGNORECASE,
+)
 COMPARING = re.compile(r"compar|\bvs\.?\b|versus|differen|better|\bor\b|which", re.IGNORECASE)
 SNIPPET_CHARS = 110
 QUOTE_CHARS = 90
@@ -411,10 +417,10 @@ class Policy:
 
     # Product questions ----------------------------------------------------------------------
     def _item(self, state: DialogueState, parse: Parse, track: TrackResult, draft: _Draft) -> None:
-        cards = self._targets(state, track, draft)
+        intent = parse.intent
+        cards = self._targets(state, track, draft, several=intent == "compare_products")
         if not cards:
             return
-        intent = parse.intent
         if intent == "compare_products" and len(cards) == 1 and not COMPARING.search(parse.text):
             intent = "product_details"  # "tell me about the cheaper one"
         if intent == "compare_products":
@@ -429,8 +435,10 @@ class Policy:
             self._details(state, cards[0], draft)
 
     def _targets(
-        self, state: DialogueState, track: TrackResult, draft: _Draft
+        self, state: DialogueState, track: TrackResult, draft: _Draft, *, several: bool = False
     ) -> list[ProductCard]:
+        """The products a question or cart request is about. `several`: a comparison, for
+        which two products named by title ("compare the Juno and the Ingrid") are both meant."""
         if track.unresolved:
             if not state.shown:
                 self._say(draft, state, "need_results")
@@ -445,7 +453,7 @@ class Policy:
             return []
         if not track.targets and track.titled:
             named = self._titled(track.titled)
-            if len(named) > 1:
+            if len(named) > 1 and not (several and len(named) == len(track.titled)):
                 # "is the trailtracker any good?" names a shoe and a watch: show both, ask.
                 self._put_on_screen(state, named, draft)
                 state.focus = None
@@ -613,6 +621,10 @@ class Policy:
     def _add_to_cart(
         self, state: DialogueState, parse: Parse, track: TrackResult, draft: _Draft
     ) -> None:
+        changed = changed_line(state, parse)
+        if changed is not None:
+            self._change_variant(state, changed, track, draft)
+            return
         pending = state.pending_add
         if pending is not None and not track.referenced:
             product_id = pending.product_id
@@ -705,6 +717,58 @@ class Policy:
             quantity=quantity,
             variant=f" ({variant})" if variant else "",
             line_total=money(line.total, card.currency),
+            cart_total=money(state.cart_total(), card.currency),
+        )
+        draft.action = "add_to_cart"
+
+    def _change_variant(
+        self, state: DialogueState, line: CartLine, track: TrackResult, draft: _Draft
+    ) -> None:
+        """The line just added, in the size or colour now asked for ("swap it to M")."""
+        card = self._card(state, line.product_id)
+        if card is None:
+            if not self._say_gone(draft, state, [line.product_id]):
+                self._say(draft, state, "need_results")
+            return
+        draft.product = card
+        draft.facts += card_facts(card)
+        size = _canonical(card.sizes, track.size or line.size)
+        color = _canonical(card.colors, track.color or line.color)
+        if not card.has_variant(size, color):
+            asked = " ".join(v for v in (color, size and f"size {size}") if v)
+            self._say(
+                draft,
+                state,
+                "variant_unavailable",
+                title=card.title,
+                asked=asked,
+                options=_options(card),
+            )
+            draft.action = "ask_variant"
+            return
+        same = next(
+            (
+                other
+                for other in state.cart
+                if other is not line
+                and (other.product_id, other.size, other.color) == (line.product_id, size, color)
+            ),
+            None,
+        )
+        if same is not None:  # that variant was already in the cart: one line for it
+            same.quantity = min(MAX_LINE_QUANTITY, same.quantity + line.quantity)
+            state.cart.remove(line)
+            line = same
+        line.size, line.color = size, color
+        state.focus = card.id
+        variant = ", ".join(v for v in (color, size and f"size {size}") if v)
+        self._say(
+            draft,
+            state,
+            "variant_changed",
+            title=card.title,
+            quantity=line.quantity,
+            variant=f" ({variant})" if variant else "",
             cart_total=money(state.cart_total(), card.currency),
         )
         draft.action = "add_to_cart"
@@ -876,6 +940,22 @@ def _canonical(values: tuple[str, ...], wanted: str | None) -> str | None:
     if wanted is None:
         return None
     return next((v for v in values if v.lower() == wanted.lower()), wanted)
+
+
+def changed_line(state: DialogueState, parse: Parse) -> CartLine | None:
+    """The cart line a message changes the variant of: right after an add, a size or colour
+    with a change word ("swap it to M", "sorry, I meant a 34") and no other product named."""
+    ext = parse.extraction
+    just_added = bool(state.history) and state.history[-1].action == "add_to_cart"
+    if not (just_added and state.cart and VARIANT_CHANGE.search(parse.text)):
+        return None
+    if not (ext.values("size") or ext.values("color")) or ext.values("category", known=True):
+        return None
+    if ext.values("title") or ext.quantity is not None:
+        return None
+    if any(r.kind != "focus" for r in ext.references):
+        return None  # "the second one in M" points at another item
+    return next((line for line in reversed(state.cart) if line.product_id == state.focus), None)
 
 
 def _cart_line_for(state: DialogueState, parse: Parse, track: TrackResult) -> CartLine | None:

@@ -79,7 +79,8 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "around",
         re.compile(
-            r"\b(?:around|about|approximately|approx\.?|roughly|close\s+to|near|~)\s*"
+            # "round 400", "'round 400": the spoken "around"
+            r"(?:\b|')(?:a?round|about|approximately|approx\.?|roughly|close\s+to|near|~)\s*"
             + _NEGATIVE
             + _n("value"),
             re.IGNORECASE,

@@ -81,9 +81,9 @@ CHEAPER_THAN = re.compile(
 EITHER = re.compile(r"\b(?:or|either)\b", re.IGNORECASE)
 # "aren't on clearance", "not discounted", "full price": the sale is unwanted.
 NOT_ON_SALE = re.compile(
-    r"(?:\bnot|n't|\bno|\bskip|\bavoid|\bexclud(?:e|ing)|\bwithout)\s+(?:\w+\s+){0,2}?"
-    r"(?:on sale|on clearance|discounted|reduced|"
-    r"marked down|in the sale|sale items?|clearance)\b|\bfull[- ]price\b|\bnon[- ]sale\b",
+    r"(?:\bnot|n't|\bno|\bnothing|\bskip|\bavoid|\bexclud(?:e|ing)|\bwithout)\s+"
+    r"(?:\w+\s+){0,2}?(?:on sale|on clearance|discounted|reduced|marked down|in the sale|"
+    r"sale (?:ones|items?|stuff|section|rack)|clearance)\b|\bfull[- ]price\b|\bnon[- ]sale\b",
     re.I,
 )
 ON_SALE = re.compile(
@@ -129,7 +129,7 @@ RELEASE = re.compile(
     rf"no\s+need\s+for)\b[^,.;:!?\u2013\u2014]{{0,40}}?{_CLAUSE_END}"
     r"|\bwithout\s+(?:the|that|my|any)\s+(?:[\w'-]+\s+){0,2}?"
     r"(?:filter|limit|constraint|requirement|restriction|bit|part)s?\b"
-    r"|\b(?:in\s+)?any\s+[\w'-]+"
+    r"|\b(?:in\s+)?any\s+[\w'-]+(?!\s+(?:but|except|other\s+than)\b)"
     rf"|\b{_FIELD_WORD}\s+(?:or\s+not|(?:does|do)\s*n[o'\u2019]?t\s+matter|doesnt\s+matter)\b"
     r"|\b[\w'-]+\s+not\s+(?:essential|needed|necessary|important|required|a\s+must)\b",
     re.IGNORECASE,
@@ -303,6 +303,9 @@ def _apply(
             c = replace(c, price_min=None)
         if not c.categories and anchor.category:
             c = replace(c, categories=(anchor.category.lower(),))
+            genders = _gender_of(anchor)
+            if not c.genders and len(genders) == 1:  # a cheaper women's hoodie, not a man's
+                c = replace(c, genders=genders)
     if NOT_ON_SALE.search(text):
         c, x = replace(c, on_sale=False), replace(x, on_sale=True)
     elif ON_SALE.search(text):
@@ -473,6 +476,14 @@ def _drop_words(state: DialogueState, said: str) -> None:
     state.constraints = c
     state.prefer = replace(p, terms=tuple(t for t in p.terms if not named(t)))
     state.topic_text = " ".join(w for w in state.topic_text.split() if not named(w))
+
+
+def _gender_of(card: ProductCard) -> tuple[str, ...]:
+    """Whose a product is, as a gender constraint reads it: its department ("men", "women")
+    or its own gender attribute; unisex and ungendered products name none."""
+    departments = tuple(g for g in ("men", "women") if g in card.categories)
+    own = tuple(g.lower() for g in card.genders if g.lower() in ("men", "women"))
+    return departments or own
 
 
 def _kinds_within(ext: Extraction, current: tuple[str, ...]) -> dict[str, str]:
