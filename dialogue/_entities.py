@@ -419,6 +419,9 @@ class EntityExtractor:
         found = list(self.table.get(key, []))
         for singular in _singulars(key):
             found += [p for p in self.table.get(singular, []) if p not in found]
+        if key.endswith("'s") and not found:
+            # "my mum's birthday", "the hoodie's colour": the word itself
+            found = [p for p in self.table.get(key[:-2], []) if p.type != "title"]
         found.sort(key=lambda p: (self.types.index(p.type), not p.known))
         return found
 

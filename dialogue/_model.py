@@ -89,9 +89,10 @@ GROUNDED_OVERRIDABLE = {
     # carbon ones" or "compas for orienteering" names a kind to find.
     "compare_products": COMPARING,
 }
-# Cart and compare intents act on items on screen or in the cart; with none there, their cue
-# word ("I would like to buy a laptop bag") does not make a message naming a kind one of them.
-NEEDS_ITEMS = {"add_to_cart", "remove_from_cart", "compare_products"}
+# Intents that act on items on screen or in the cart; with none there and none pointed at, a
+# message naming catalog things is a search whatever its cue word ("I would like to buy a
+# laptop bag", "luggage that's TSA approved?").
+NEEDS_ITEMS = {"add_to_cart", "remove_from_cart", "compare_products"} | ITEM_QUESTIONS
 # "anything cheaper?", "cheaper ones", "cheaper than the first": a request for a new list, not
 # a question comparing the shown items ("which one is cheaper?").
 CHEAPER_REQUEST = re.compile(
@@ -417,14 +418,22 @@ class DialogueModel:
         one on screen) unless a cue word says it is what the classifier thought: the
         catalog's vocabulary holds up on phrasings the training examples never had."""
         ext, intent = parse.extraction, parse.intent
-        if intent not in GROUNDED_OVERRIDABLE or state.pending_add or state.offered_intents:
+        # With nothing on screen, "luggage that's TSA approved" or "is the backpack waterproof?"
+        # point at no item: the kind they name is what to find ("is it waterproof?" names none).
+        names_a_kind = bool(ext.values("category", known=True) or ext.values(FEATURE))
+        nothing_to_act_on = intent in NEEDS_ITEMS and not (
+            state.shown
+            or state.focus
+            or state.cart
+            or ext.values("title")
+            or (ext.references and not names_a_kind)
+        )
+        overridable = intent in GROUNDED_OVERRIDABLE or nothing_to_act_on
+        if not overridable or state.pending_add or state.offered_intents:
             return None
         if intent == "add_to_cart" and (state.shown or state.focus):
             return None  # "I'll take the blue hoodie": an item on screen
-        cue = GROUNDED_OVERRIDABLE[intent]
-        nothing_to_act_on = intent in NEEDS_ITEMS and not (
-            state.shown or state.focus or state.cart or ext.values("title")
-        )
+        cue = GROUNDED_OVERRIDABLE.get(intent)
         if (
             cue is not None
             and not nothing_to_act_on

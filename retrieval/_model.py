@@ -22,7 +22,7 @@ SALE_CATEGORY = re.compile(r"\b(?:sale|clearance|outlet)\b", re.IGNORECASE)
 # filtered on where the kind of product carries the attribute, excluded when negated, shown
 # on product details and described in replies ("sleeve_length" as "sleeve length"). Adding a
 # facet that a new catalog carries is one name here.
-FILTER_ATTRIBUTES = ("material", "activity", "pattern", "sleeve_length")
+FILTER_ATTRIBUTES = ("material", "activity", "pattern", "sleeve_length", "features")
 
 
 class ImageRole(StrEnum):

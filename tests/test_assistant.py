@@ -596,6 +596,18 @@ class TestRoundSeven:
             assert suggestion.card.price < reference.price
             assert "women" in suggestion.card.categories, suggestion.card.title
 
+    def test_a_bag_feature_the_catalog_lists_is_a_constraint(self, assistant: Assistant):
+        reply = assistant.respond(new_session(), "is there a backpack with a laptop sleeve?")
+        assert reply.dialogue.action == "search", reply.text
+        assert reply.dialogue.state["filters"]["features"] == ["laptop sleeve"]
+        assert reply.suggestions and all(
+            "Laptop Sleeve" in s.card.attributes.get("features", ()) for s in reply.suggestions
+        )
+
+    def test_a_possessive_names_who_it_is_for(self, assistant: Assistant):
+        state = assistant.respond(new_session(), "a watch for my dad's birthday").dialogue.state
+        assert state["filters"]["genders"] == ["men"]
+
     def test_round_a_price_is_around_it(self, assistant: Assistant):
         state = assistant.respond(new_session(), "snowboard round 300").dialogue.state
         assert state["filters"]["price_min"] == 240 and state["filters"]["price_max"] == 360
