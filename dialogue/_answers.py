@@ -11,6 +11,7 @@ decides between stated and not stated.
 from __future__ import annotations
 
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -66,12 +67,10 @@ FIT_QUESTION = re.compile(
     r"\b(?:fit|fits|fitting|sizing|size|sizes|small|large|big|tight|snug|loose|runs?)\b", re.I
 )
 # Words that ask for the card, not a fact: "tell me more", "details?", "how much is it?".
-GENERIC_WORDS = frozenset(
-    {
-        "tell", "detail", "info", "inform", "describ", "descript", "price", "cost", "much",
-        "spec", "overview", "summary", "know", "about", "more", "everyth",
-    }
-)  # fmt: skip
+GENERIC_WORDS = (
+    "tell more about details detail info information describe description price cost much "
+    "spec specs overview summary know everything"
+)
 MAX_CACHED_PRODUCTS = 2048
 
 
@@ -171,14 +170,16 @@ class ProductAnswerer:
         self._ignore = frozenset(stem(w) for w in self.settings.ignore) | {
             stem(w) for w in STOP_WORDS
         }
+        self._generic = self._terms(GENERIC_WORDS)
         self._cache: OrderedDict[str, _Indexed] = OrderedDict()
+        self._lock = threading.Lock()  # turns and a warm-up share the cache
 
     # Public ---------------------------------------------------------------------------------
     def asks_fact(self, question: str, title: str = "") -> bool:
         """Whether the question asks something specific ("does it have pockets?") rather than
         for the product in general ("tell me more", "price?"), which the details card answers."""
         terms = self._terms(question, title)
-        return bool(terms - GENERIC_WORDS) or bool(BEST_REVIEWED.search(question))
+        return bool(terms - self._generic) or bool(BEST_REVIEWED.search(question))
 
     def answer(self, question: str, text: ProductText, vector: np.ndarray | None = None) -> Answer:
         """The product's best sources for the question (at most two), fit advice from its
@@ -214,6 +215,15 @@ class ProductAnswerer:
             None,
         )
         return Answer(text.id, text.title, (first, second) if second else (first,), best)
+
+    def warm(self, texts: Sequence[ProductText]) -> int:
+        """Encode these products' sources ahead of their first question (a product's first
+        question otherwise pays ~100 ms for them); returns how many were encoded."""
+        done = 0
+        for text in texts[:MAX_CACHED_PRODUCTS]:
+            self._indexed(text)
+            done += 1
+        return done
 
     def across(self, question: str, texts: Sequence[ProductText]) -> ListAnswer:
         """The question asked of each shown product ("which of these are waterproof?"), the
@@ -254,19 +264,21 @@ class ProductAnswerer:
         return np.asarray(self.embed([text]), dtype=np.float32)[0]
 
     def _indexed(self, text: ProductText) -> _Indexed:
-        cached = self._cache.get(text.id)
-        if cached is not None and cached.text == text:
-            self._cache.move_to_end(text.id)
-            return cached
+        with self._lock:
+            cached = self._cache.get(text.id)
+            if cached is not None and cached.text == text:
+                self._cache.move_to_end(text.id)
+                return cached
         sources = product_sources(text)
         stems = [self._terms(f"{src.label} {src.text}", text.title) for src in sources]
         indexed = _Indexed(text, sources, stems)
         if sources:
             plain = [f"{src.label}: {src.text}" if src.label else src.text for src in sources]
             indexed.vectors = np.asarray(self.embed(plain), dtype=np.float32)
-        self._cache[text.id] = indexed
-        if len(self._cache) > MAX_CACHED_PRODUCTS:
-            self._cache.popitem(last=False)
+        with self._lock:
+            self._cache[text.id] = indexed
+            if len(self._cache) > MAX_CACHED_PRODUCTS:
+                self._cache.popitem(last=False)
         return indexed
 
     @staticmethod

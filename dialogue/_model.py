@@ -121,6 +121,12 @@ OTHER_PRODUCTS = re.compile(
     r"|\bdo\s+you\s+(?:have|sell|carry|stock)\b|\bshow\s+me\b|\b\w+er\s+ones?\b",
     re.IGNORECASE,
 )
+# "does it have a water bottle pocket?": asked of the item itself, so a kind it names is a part
+# of it ("water bottle"), not another product to search for.
+OF_THE_ITEM = re.compile(
+    r"\b(?:does|do|is|are|has|have|can|will|would)\s+(?:it|this|these|they|that|those)\b",
+    re.IGNORECASE,
+)
 # Intents a question about the product in focus is often mistaken for (the classifier learnt
 # searches, not product questions): read in context as a product question.
 PRODUCT_QUESTION_FROM = {
@@ -361,7 +367,7 @@ class DialogueModel:
         shown_kinds = {c.lower() for card in state.shown for c in card.categories}
         named = ext.values("title")
         kinds = {c.lower() for c in ext.values("category", known=True)}
-        return bool(named) or kinds <= shown_kinds
+        return bool(named) or kinds <= shown_kinds or OF_THE_ITEM.search(text) is not None
 
     def _contextual_intent(self, state: DialogueState, parse: Parse) -> str | None:
         """Intents that only make sense with something on screen, read in context."""

@@ -49,7 +49,9 @@ def _headline(report: dict[str, Any]) -> str:
         f"'not stated' precision {fmt(mine['not_stated_precision'])} of "
         f"{mine['not_stated_said']} (BM25 {fmt(lexical['not_stated_precision'])}); "
         f"routed to the answerer {fmt(report['routed_to_answerer'])}; "
-        f"latency p50 {fmt(latency['p50'], 1)} ms, p95 {fmt(latency['p95'], 1)} ms"
+        f"latency p50 {fmt(latency['p50'], 1)} ms, p95 {fmt(latency['p95'], 1)} ms "
+        f"(after a {report['warm_up']['seconds']} s warm-up of {report['warm_up']['products']} "
+        "products)"
     )
 
 
