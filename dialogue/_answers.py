@@ -69,7 +69,9 @@ FIT_QUESTION = re.compile(
 # Words that ask for the card, not a fact: "tell me more", "details?", "how much is it?".
 GENERIC_WORDS = (
     "tell more about details detail info information describe description price cost much "
-    "spec specs overview summary know everything"
+    "spec specs overview summary know everything brand maker rating rated stars "
+    # which item, not what about it: "tell me about the first one"
+    "first second third fourth fifth last one"
 )
 MAX_CACHED_PRODUCTS = 2048
 

@@ -118,7 +118,7 @@ QUESTION_FORM = re.compile(
 # ... but not one for other products: "do you have something warmer?", "any alternatives?".
 OTHER_PRODUCTS = re.compile(
     r"\b(?:something|anything|another|alternatives?|instead|similar|recommend|suggest)\b"
-    r"|\bdo\s+you\s+(?:have|sell|carry|stock)\b|\bshow\s+me\b|\b\w+er\s+ones?\b",
+    r"|\bdo\s+you\s+(?:have|sell|carry|stock)\b|\bshow\s+me\b|(?<!which\s)\bones\b",
     re.IGNORECASE,
 )
 # "does it have a water bottle pocket?": asked of the item itself, so a kind it names is a part
@@ -361,7 +361,7 @@ class DialogueModel:
             return False
         if MORE_OPTIONS.search(text) or CHEAPER_REQUEST.search(text) or RESET.search(text):
             return False
-        setting = ("color", "size", "gender", "brand")
+        setting = ("color", "size", "gender", "brand", "label")
         if any(e.known and e.type in setting for e in ext.entities):
             return False
         shown_kinds = {c.lower() for card in state.shown for c in card.categories}

@@ -475,7 +475,8 @@ class Policy:
         answerer = self.answerer
         if answerer is None or (track.size or track.color):
             return False
-        if not answerer.asks_fact(parse.text, card.title):
+        # The title and colours name the item ("how much for the purple one?"), they ask nothing.
+        if not answerer.asks_fact(parse.text, " ".join((card.title, *card.colors))):
             return False
         text = self.catalog.product_text(card.id)
         if text is None:
