@@ -338,6 +338,18 @@ class Assistant:
             return templates.render("handoff_failed")
         return f"{said}\n{templates.render('handoff_reference', reference=record.reference)}"
 
+    def warm_answers(self) -> int:
+        """Prepare product-question answers for every product (their sentence vectors), so no
+        shopper's first question about a product waits for them. `serve` runs it in the
+        background at start-up; returns the number of products prepared."""
+        model, catalog = self.model, self.catalog
+        answerer = model.policy.answerer
+        if answerer is None:
+            return 0
+        ids = list(self.stack.engine.view.products)
+        texts = [t for t in (catalog.product_text(pid) for pid in ids) if t is not None]
+        return answerer.warm(texts)
+
     # Feedback and privacy -----------------------------------------------------------------------
     def feedback(self, session_id: str, product_id: str, value: int) -> None:
         """Thumbs up (1), down (-1) or taken back (0) on a catalog product."""

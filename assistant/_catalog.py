@@ -13,9 +13,11 @@ from dialogue import (
     MatchEvidence,
     PhotoSeen,
     ProductCard,
+    ProductText,
     ReviewFact,
     SearchOutcome,
     SearchRequest,
+    sentences,
 )
 from retrieval import (
     FILTER_ATTRIBUTES,
@@ -55,6 +57,8 @@ class RetrievalCatalog(CatalogPort):
         # reused only for that very object, so after a catalog refresh (new objects) every
         # card is made again from the new facts, even one cached by a search in flight.
         self._cards: dict[str, tuple[Product, ProductCard]] = {}
+        # The same for product texts: answers cache their sentence vectors per text.
+        self._texts: dict[str, tuple[Product, ProductText]] = {}
         self._vocabulary: tuple[object, dict[str, list[str]]] | None = None
         self._kinds: tuple[object, dict[str, str]] | None = None
         self._names: tuple[object, dict[str, tuple[str, ...]]] | None = None
@@ -167,10 +171,40 @@ class RetrievalCatalog(CatalogPort):
     def clear_cards(self) -> None:
         """Drop the cards of a catalog no longer in use (they would keep its products alive)."""
         self._cards = {}
+        self._texts = {}
 
     def product(self, product_id: str) -> ProductCard | None:
         product = self.engine.view.products.get(product_id)
         return None if product is None else self._card(product)
+
+    def product_text(self, product_id: str) -> ProductText | None:
+        """Every attribute, the sizes and colours in stock, the description's sentences and
+        every review: what a product question may be answered from."""
+        product = self.engine.view.products.get(product_id)
+        if product is None:
+            return None
+        cached = self._texts.get(product_id)
+        if cached is not None and cached[0] is product:
+            return cached[1]
+        stocked = [v for v in product.variants if v.in_stock] or product.variants
+        text = ProductText(
+            id=product.id,
+            title=product.title,
+            attributes={
+                name: tuple(values)
+                for name, values in product.attributes.items()
+                if values and name not in ("size", "color")
+            },
+            sizes=tuple(dict.fromkeys(v.size for v in stocked if v.size)) or tuple(product.sizes),
+            colors=tuple(dict.fromkeys(v.color for v in stocked if v.color))
+            or tuple(product.colors),
+            description=sentences(product.description),
+            reviews=tuple(ReviewFact(r.rating, r.text, r.title) for r in product.reviews),
+        )
+        if len(self._texts) > 10_000:
+            self._texts.clear()
+        self._texts[product_id] = (product, text)
+        return text
 
     def complete_the_look(self, product_id: str, k: int) -> list[Match]:
         with self.engine.pinned():

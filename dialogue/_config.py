@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -85,11 +86,56 @@ class LlmSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AnswerSettings:
+    """The answerer's knobs (`dialogue.yml`, `answers:`). `threshold` was chosen on the dev
+    question set (`shopassist eval qa --split dev`), never on the held-out one."""
+
+    threshold: float = 0.6
+    lexical_weight: float = 0.8
+    # Added to a source's score by kind: attributes first, then the description, then reviews.
+    attribute_prior: float = 0.04
+    description_prior: float = 0.02
+    # Added to reviews when the shopper asks what people say.
+    reviewers_asked: float = 0.1
+    # A second quote is given when it scores within this of the first.
+    second_quote_margin: float = 0.08
+    # Groups of words that mean the same to a shopper here (waterproof ~ rain ~ water resistant).
+    synonyms: tuple[tuple[str, ...], ...] = ()
+    # Question words that carry no fact ("reckon", "cheers").
+    ignore: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not 0 < self.threshold < 2:
+            raise ValueError("answers.threshold must be between 0 and 2")
+        for name in ("lexical_weight", "attribute_prior", "description_prior", "reviewers_asked"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"answers.{name} must be between 0 and 1")
+        if not 0 <= self.second_quote_margin <= 1:
+            raise ValueError("answers.second_quote_margin must be between 0 and 1")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> AnswerSettings:
+        values = dict(data)
+        groups = values.pop("synonyms", None) or []
+        ignore = values.pop("ignore", None) or []
+        if not isinstance(groups, list) or not all(isinstance(g, list) for g in groups):
+            raise ValueError("answers.synonyms must be a list of word lists")
+        if not isinstance(ignore, list):
+            raise ValueError("answers.ignore must be a list of words")
+        return cls(
+            synonyms=tuple(tuple(str(w) for w in g) for g in groups),
+            ignore=tuple(str(w) for w in ignore),
+            **{k: float(v) for k, v in values.items()},  # type: ignore[arg-type]
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class DialogueSettings:
     classifier: ClassifierSettings = field(default_factory=ClassifierSettings)
     clarify_share: float = 0.6
     policy: PolicySettings = field(default_factory=PolicySettings)
     llm: LlmSettings = field(default_factory=LlmSettings)
+    answers: AnswerSettings = field(default_factory=AnswerSettings)
 
     @classmethod
     def load(cls, path: Path) -> DialogueSettings:
@@ -102,6 +148,7 @@ class DialogueSettings:
                 clarify_share=clarify_share,
                 policy=PolicySettings(**(data.get("policy") or {})),
                 llm=LlmSettings(**(data.get("llm") or {})),
+                answers=AnswerSettings.from_dict(data.get("answers") or {}),
             )
         except (TypeError, ValueError) as exc:
             raise PromptFileError(path, 0, f"invalid setting: {exc}") from exc

@@ -11,6 +11,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
+from dialogue._answers import ProductAnswerer
 from dialogue._classifier import OUT_OF_SCOPE
 from dialogue._config import (
     DIALOGUE_FILE,
@@ -26,7 +27,7 @@ from dialogue._config import (
 from dialogue._entities import FEATURE, Extraction, is_attribute
 from dialogue._llm import Complete, GroundingCheck, Rewriter, langchain_completion
 from dialogue._nlu import NluModel, Parse, TrainingReport, browse_or_search
-from dialogue._policy import COMPARING, Policy, changed_line, order_number
+from dialogue._policy import COMPARING, LIST_QUESTION, Policy, changed_line, order_number
 from dialogue._prices import spoken_sizes
 from dialogue._protocol import CatalogPort, Embedder, OrderPort
 from dialogue._reply import DialogueReply
@@ -114,15 +115,31 @@ PRICE_SUPERLATIVE = re.compile(
     r"(?:\s+(?:one|ones|option|of (?:them|these|those|all)|here))?\W*$",
     re.IGNORECASE,
 )
-LIST_QUESTION = re.compile(
-    r"\b(?:do|does|are|is|have|has)\s+any\s+of\s+(?:these|those|them)\b"
-    r"|\bwhich\s+(?:of\s+)?(?:these|those|them|em|ones)\b|\bany\s+of\s+(?:these|those)\b"
-    # "which are eco?", "which have pockets?", "which ones come in blue?"
-    r"|\bwhich\s+(?:ones?\s+)?(?:are|is|have|has|got|come|do|does)\b"
-    # "any in green?", "do any come in 28?", "any under 40?": "any" is the list, not an item
-    r"|^\W*(?:(?:do|does|are|is|got|have)\s+)?any\b(?!\s*(?:thing|one|body)\b)",
-    re.I,
+# A message asking about a product rather than giving an order: a question mark, or a
+# question's opening words (after a greeting).
+QUESTION_FORM = re.compile(
+    r"\?|^\W*(?:(?:hi|hello|hey|hiya|g'?day|yo)\b\W*(?:\w+\W+)?)?(?:is|are|does|do|did|can|"
+    r"could|will|would|should|has|have|how|what|what'?s|whats|any|reckon|tell)\b",
+    re.IGNORECASE,
 )
+# ... but not one for other products: "do you have something warmer?", "any alternatives?".
+OTHER_PRODUCTS = re.compile(
+    r"\b(?:something|anything|another|alternatives?|instead|similar|recommend|suggest)\b"
+    r"|\bdo\s+you\s+(?:have|sell|carry|stock)\b|\bshow\s+me\b|(?<!which\s)\bones\b",
+    re.IGNORECASE,
+)
+# "does it have a water bottle pocket?": asked of the item itself, so a kind it names is a part
+# of it ("water bottle"), not another product to search for.
+OF_THE_ITEM = re.compile(
+    r"\b(?:does|do|is|are|has|have|can|will|would)\s+(?:it|this|these|they|that|those)\b",
+    re.IGNORECASE,
+)
+# Intents a question about the product in focus is often mistaken for (the classifier learnt
+# searches, not product questions): read in context as a product question.
+PRODUCT_QUESTION_FROM = {
+    OUT_OF_SCOPE, "search_products", "refine_search", "remove_filter", "browse_category",
+    "get_recommendation", "greet", "ask_capabilities", "product_details", "product_reviews",
+}  # fmt: skip
 # "which of these", "any of those", "do any of them": the list on screen, pointed at.
 THE_LIST = re.compile(r"\b(?:of\s+)?(?:these|those|them|em)\b", re.IGNORECASE)
 # A question for a product's own fields: "what brand is the black one?", "can I get the price and
@@ -222,7 +239,8 @@ class DialogueModel:
             rewriter = Rewriter(
                 complete or langchain_completion(settings.llm), prompts, GroundingCheck(guarded)
             )
-        policy = Policy(catalog, templates, store_policy, settings.policy, orders)
+        answerer = ProductAnswerer(embedder, settings.answers)
+        policy = Policy(catalog, templates, store_policy, settings.policy, orders, answerer)
         return cls(nlu, policy, templates, rewriter), report
 
     def respond(
@@ -305,6 +323,8 @@ class DialogueModel:
             # "is it warm enough for winter?", "are they polarized?": a question about the
             # item on screen, however unlike our examples it is worded.
             return self._forced(parse, parse.text, "product_details")
+        if self._product_question(state, parse):
+            return self._forced(parse, parse.text, "product_details")  # "does it have pockets?"
         if RESET.search(parse.text) and not ext.values("category", known=True):
             return self._forced(parse, parse.text, "search_products")  # "start over": ask anew
         contextual = self._contextual_intent(state, parse)
@@ -331,6 +351,31 @@ class DialogueModel:
                 previous = self.nlu.parse(state.history[-1].user)
                 return self._forced(previous, previous.text, state.offered_intents[position - 1])
         return parse
+
+    def _product_question(self, state: DialogueState, parse: Parse) -> bool:
+        """A question about the product in focus, or across the shown list, that its text
+        may answer ("is this good for rain?", "zippers hold up?", "which of these are
+        waterproof?"), however the classifier read it. Not when it sets a price, colour, size,
+        gender or brand, names another kind, or asks for other products."""
+        ext, text = parse.extraction, parse.text
+        if self.policy.answerer is None or parse.intent not in PRODUCT_QUESTION_FROM:
+            return False
+        if state.pending_add or state.offered_intents or not QUESTION_FORM.search(text):
+            return False
+        across = len(state.shown) > 1 and LIST_QUESTION.search(text) is not None
+        if not (across or state.focus is not None or (state.shown and state.single_match)):
+            return False
+        if ext.price is not None or ext.sort or OTHER_PRODUCTS.search(text):
+            return False
+        if MORE_OPTIONS.search(text) or CHEAPER_REQUEST.search(text) or RESET.search(text):
+            return False
+        setting = ("color", "size", "gender", "brand", "label")
+        if any(e.known and e.type in setting for e in ext.entities):
+            return False
+        shown_kinds = {c.lower() for card in state.shown for c in card.categories}
+        named = ext.values("title")
+        kinds = {c.lower() for c in ext.values("category", known=True)}
+        return bool(named) or kinds <= shown_kinds or OF_THE_ITEM.search(text) is not None
 
     def _contextual_intent(self, state: DialogueState, parse: Parse) -> str | None:
         """Intents that only make sense with something on screen, read in context."""

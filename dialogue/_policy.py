@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from dialogue._answers import Answer, ProductAnswerer, Source
 from dialogue._config import PolicySettings, StorePolicy, Templates
 from dialogue._entities import attribute_label, title_has_name
 from dialogue._nlu import Parse
@@ -78,6 +79,23 @@ VARIANT_CHANGE = re.compile(
     r"\b(?:swap|switch|change|make)\b|\bi\s+meant\b|\binstead\b|\bactually\b|\brather\b",
     re.IGNORECASE,
 )
+# Questions about a product that its own text may answer ("does it have pockets?").
+QUESTION_INTENTS = {"product_details", "product_reviews", "check_availability"}
+# "which of these are waterproof?": a question across the shown list.
+LIST_QUESTION = re.compile(
+    r"\b(?:do|does|are|is|have|has)\s+any\s+of\s+(?:these|those|them)\b"
+    r"|\bwhich\s+(?:of\s+)?(?:these|those|them|em|ones)\b|\bany\s+of\s+(?:these|those)\b"
+    # "which are eco?", "which have pockets?", "which ones come in blue?"
+    r"|\bwhich\s+(?:ones?\s+)?(?:are|is|have|has|got|come|do|does)\b"
+    # "any in green?", "do any come in 28?", "any under 40?": "any" is the list, not an item
+    r"|^\W*(?:(?:do|does|are|is|got|have)\s+)?any\b(?!\s*(?:thing|one|body)\b)",
+    re.I,
+)
+FIT_TEMPLATES = {
+    "small": "answer_fit_small",
+    "large": "answer_fit_large",
+    "true": "answer_fit_true",
+}
 COMPARING = re.compile(r"compar|\bvs\.?\b|versus|differen|better|\bor\b|which", re.IGNORECASE)
 SNIPPET_CHARS = 110
 QUOTE_CHARS = 90
@@ -106,12 +124,14 @@ class Policy:
         store_policy: StorePolicy,
         settings: PolicySettings | None = None,
         orders: OrderPort | None = None,
+        answerer: ProductAnswerer | None = None,
     ) -> None:
         self.catalog = catalog
         self.templates = templates
         self.store_policy = store_policy
         self.settings = settings or PolicySettings()
         self.orders = orders
+        self.answerer = answerer
 
     def act(self, state: DialogueState, parse: Parse, track: TrackResult) -> DialogueReply:
         draft = _Draft()
@@ -417,9 +437,24 @@ class Policy:
 
     # Product questions ----------------------------------------------------------------------
     def _item(self, state: DialogueState, parse: Parse, track: TrackResult, draft: _Draft) -> None:
+        if self._answer_list(state, parse, draft):
+            return
+        focus = next((c for c in state.shown if c.id == state.focus), None) or (
+            state.shown[0] if len(state.shown) == 1 else None
+        )
+        # "are the straps comfy?": a part of the product in focus, not another product.
+        unresolved_part = track.unresolved and parse.intent in QUESTION_INTENTS
+        if (
+            unresolved_part
+            and focus is not None
+            and self._answer(state, parse, track, focus, draft)
+        ):
+            return
         intent = parse.intent
         cards = self._targets(state, track, draft, several=intent == "compare_products")
         if not cards:
+            return
+        if intent in QUESTION_INTENTS and self._answer(state, parse, track, cards[0], draft):
             return
         if intent == "compare_products" and len(cards) == 1 and not COMPARING.search(parse.text):
             intent = "product_details"  # "tell me about the cheaper one"
@@ -433,6 +468,114 @@ class Policy:
             self._complete_the_look(state, cards[0], draft)
         else:
             self._details(state, cards[0], draft)
+
+    def _answer(
+        self,
+        state: DialogueState,
+        parse: Parse,
+        track: TrackResult,
+        card: ProductCard,
+        draft: _Draft,
+    ) -> bool:
+        """A specific question about one product ("can I machine wash it?"), answered from its
+        own text and leading the reply. False (the caller shows the card) for a general
+        request ("tell me more"), a size or colour to check, or a product with no text."""
+        answerer = self.answerer
+        if answerer is None or (track.size or track.color):
+            return False
+        # The title and colours name the item ("how much for the purple one?"), they ask nothing.
+        if not answerer.asks_fact(parse.text, " ".join((card.title, *card.colors))):
+            return False
+        text = self.catalog.product_text(card.id)
+        if text is None:
+            return False
+        answer = answerer.answer(parse.text, text)
+        draft.product = card
+        draft.facts += card_facts(card)
+        self._say_answer(state, answer, draft)
+        draft.action = "answer" if answer.stated else "answer_not_stated"
+        return True
+
+    def _say_answer(self, state: DialogueState, answer: Answer, draft: _Draft) -> None:
+        fit = answer.fit
+        if fit is not None and fit.verdict is not None:
+            name = FIT_TEMPLATES[fit.verdict]
+            self._say(draft, state, name, agreeing=fit.agreeing, mentioning=fit.mentioning)
+        quotes = answer.quotes or (fit.quotes[:1] if fit and fit.verdict else ())
+        if not quotes and not (fit and fit.verdict):
+            self._say(draft, state, "answer_not_stated", title=answer.title)
+        for source in quotes:
+            draft.lines.append(self._quote(state, source))
+            draft.facts.append(source.text)
+
+    def _quote(self, state: DialogueState, source: Source) -> str:
+        """One source, verbatim, in the words of its kind's template."""
+        turn = len(state.history)
+        if source.kind == "attribute":
+            label = source.label[:1].upper() + source.label[1:]
+            return self.templates.render("answer_attribute", turn, label=label, values=source.text)
+        if source.kind == "description":
+            return self.templates.render("answer_description", turn, quote=source.text)
+        rating = f"{source.rating:g}" if source.rating is not None else "?"
+        return self.templates.render("answer_review", turn, quote=source.text, rating=rating)
+
+    def _answer_list(self, state: DialogueState, parse: Parse, draft: _Draft) -> bool:
+        """A question across the shown products ("which of these are waterproof?"): the ones
+        whose data says so, each with its quote, put on screen as the refined list; "which has
+        the best reviews?" names the best rated. False when it is not such a question."""
+        answerer = self.answerer
+        shown = state.shown
+        if answerer is None or len(shown) < 2 or not LIST_QUESTION.search(parse.text):
+            return False
+        if not answerer.asks_fact(parse.text):
+            return False
+        texts = [t for t in (self.catalog.product_text(c.id) for c in shown) if t is not None]
+        result = answerer.across(parse.text, texts)
+        draft.action = "answer_list"
+        best = result.best_reviewed
+        if best is not None:
+            ratings = [r.rating for r in best.reviews]
+            self._say(
+                draft,
+                state,
+                "answer_best_reviewed",
+                title=best.title,
+                rating=f"{sum(ratings) / len(ratings):.1f}",
+                count=len(ratings),
+                reviews=_plural(len(ratings), "review"),
+            )
+            draft.facts.append(best.title)
+            return True
+        if not result.supported:
+            self._say(draft, state, "answer_list_none", count=result.asked_count)
+            return True
+        self._say(
+            draft, state, "answer_list", supported=len(result.supported), count=result.asked_count
+        )
+        cards = {c.id: c for c in shown}
+        for answer in result.supported:
+            said = " ".join(self._quote(state, q) for q in answer.quotes[:1]) or self._fit_line(
+                state, answer
+            )
+            draft.lines.append(
+                self.templates.render(
+                    "answer_list_item", len(state.history), title=answer.title, said=said
+                )
+            )
+            draft.facts += [answer.title, *(q.text for q in answer.quotes)]
+        self._put_on_screen(state, [cards[a.product_id] for a in result.supported], draft)
+        state.focus = None
+        return True
+
+    def _fit_line(self, state: DialogueState, answer: Answer) -> str:
+        fit = answer.fit
+        assert fit is not None and fit.verdict is not None
+        return self.templates.render(
+            FIT_TEMPLATES[fit.verdict],
+            len(state.history),
+            agreeing=fit.agreeing,
+            mentioning=fit.mentioning,
+        )
 
     def _targets(
         self, state: DialogueState, track: TrackResult, draft: _Draft, *, several: bool = False

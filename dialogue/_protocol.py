@@ -86,6 +86,22 @@ class ProductCard:
 
 
 @dataclass(frozen=True, slots=True)
+class ProductText:
+    """Everything a product question may be answered from, as the catalog states it: the card
+    keeps a truncated summary and a few reviews for display; answers need the whole text, and
+    quote it verbatim, so nothing here is paraphrased."""
+
+    id: str
+    title: str
+    # Every attribute the catalog has, name -> values ("climate": ("Rainy", "Windy")).
+    attributes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    sizes: tuple[str, ...] = ()  # in stock (all of them when the catalog keeps no stock)
+    colors: tuple[str, ...] = ()
+    description: tuple[str, ...] = ()  # sentences, plain text
+    reviews: tuple[ReviewFact, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class MatchEvidence:
     """Why a product matched, as the retriever found it in the catalog."""
 
@@ -180,6 +196,10 @@ class CatalogPort(Protocol):
     def product(self, product_id: str) -> ProductCard | None: ...
 
     def complete_the_look(self, product_id: str, k: int) -> list[Match]: ...
+
+    def product_text(self, product_id: str) -> ProductText | None:
+        """The product's whole answerable text (None for an unknown product)."""
+        ...
 
     def vocabulary(self) -> dict[str, list[str]]:
         """Facet -> the catalog's own values (category, color, size, gender, brand, label,

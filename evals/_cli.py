@@ -15,6 +15,9 @@ from typing import Any
 from rich.console import Console
 
 from assistant import Assistant, Settings, open_store
+from evals._qa import QA_SPLITS, QaEvaluation
+from evals._qa import Options as QaOptions
+from evals._qa_report import print_qa, save_qa
 from evals._report import print_report, save
 from evals._testsets import SPLITS
 from evals._understanding import (
@@ -56,6 +59,35 @@ def add_commands(commands: Any) -> None:
     understanding.add_argument("--out", type=Path, help="report folder (default DATA/eval)")
     understanding.add_argument("--no-progress", action="store_true", help="hide progress bars")
     understanding.set_defaults(handler=_eval_understanding)
+    qa = _eval_group(commands).add_parser(
+        "qa", help="product questions (fit, care, material, ...) answered from the product's text"
+    )
+    qa.add_argument(
+        "--split",
+        choices=sorted(QA_SPLITS),
+        default="dev",
+        help="dev: sample_data/dev/qa, for tuning; test: sample_data/heldout/qa, never tuned on "
+        "(default dev)",
+    )
+    qa.add_argument("--questions", type=Path, help="override the split's questions file")
+    qa.add_argument("--limit", type=int, help="at most N questions")
+    qa.add_argument("--out", type=Path, help="report folder (default DATA/eval)")
+    qa.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    qa.set_defaults(handler=_eval_qa)
+
+
+def _eval_qa(args: argparse.Namespace, settings: Settings) -> int:
+    if args.limit is not None and args.limit < 1:
+        raise ValueError("--limit must be >= 1")
+    settings = evaluation_settings(settings)
+    options = QaOptions(
+        split=args.split, questions=args.questions, limit=args.limit, progress=not args.no_progress
+    )
+    report = QaEvaluation(build_assistant(settings), options).run()
+    print_qa(report, console)
+    paths = save_qa(report, args.out or settings.data_dir / "eval")
+    console.print(f"Saved {', '.join(str(p) for p in paths)}", highlight=False)
+    return 0
 
 
 def _eval_group(commands: Any) -> Any:

@@ -367,7 +367,8 @@ class TestGroundedReading:
         sid = new_session()
         assistant.respond(sid, "do you have the teton pullover?")
         reply = assistant.respond(sid, "is it warm enough for winter do you think?")
-        assert reply.dialogue.action == "details"
+        # A specific question: answered from the product's text (tests/test_answers.py).
+        assert reply.dialogue.action in ("answer", "answer_not_stated")
         assert reply.dialogue.product is not None
         assert reply.dialogue.product.title == "Teton Pullover Hoodie"
 
@@ -377,7 +378,7 @@ class TestGroundedReading:
         reply = assistant.respond(sid, "tell me more about the helena hooded fleece")
         assert [s.card.title for s in reply.suggestions] == ["Helena Hooded Fleece"]
         pronoun = assistant.respond(sid, "are they machine washable?")
-        assert pronoun.dialogue.action == "details"
+        assert pronoun.dialogue.action in ("answer", "answer_not_stated")
 
     def test_which_of_these_keeps_the_kind_of_the_list(self, assistant: Assistant):
         sid = new_session()
@@ -466,7 +467,10 @@ class TestListInContext:
         ):
             reply = assistant.respond(sid, message)
             assert reply.dialogue.intent == "product_details", message
-            assert reply.dialogue.action == "details", message
+            # The card's fields get the card; a material asked for is answered from the
+            # product's text, leading with its attribute (tests/test_answers.py).
+            expected = "answer" if "material" in message else "details"
+            assert reply.dialogue.action == expected, message
         ratings = assistant.respond(sid, "and can you tell me the ratings on the first one?")
         assert ratings.dialogue.intent in ("product_reviews", "product_details")
         assert shown[0].card.title in ratings.text

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -65,6 +66,8 @@ def _serve(
     if not open_store(settings).count():  # before loading any model
         raise ValueError("The catalog store is empty: run `shopassist ingest SOURCE` first.")
     assistant = Assistant(settings, transcriber=transcriber(settings) if transcriber else None)
+    # Product questions' sentence vectors, prepared while the first shoppers browse.
+    threading.Thread(target=assistant.warm_answers, name="warm-answers", daemon=True).start()
     host = args.host or settings.host
     port = args.port or settings.port
     share = args.share or settings.share

@@ -1,0 +1,210 @@
+"""Product questions (issue 15): the extractive answerer on hand-made product texts, the
+policy through the real assistant, the check that every answer sentence quotes its source,
+and `shopassist eval qa` on a small question file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dialogue import (
+    AnswerSettings,
+    DialogueSettings,
+    ProductAnswerer,
+    ProductText,
+    ReviewFact,
+    sentences,
+)
+from dialogue._config import Templates
+
+REPO = Path(__file__).resolve().parent.parent
+SETTINGS = DialogueSettings.load(REPO / "prompts" / "dialogue.yml").answers
+
+JACKET = ProductText(
+    id="t:J1",
+    title="Storm Runner Jacket",
+    attributes={"material": ("Nylon", "Polyester"), "climate": ("Rainy", "Windy")},
+    sizes=("S", "M", "L"),
+    colors=("Blue",),
+    description=sentences(
+        "<p>A light shell for wet runs.</p><ul><li>Zippered hand pockets.</li>"
+        "<li>Machine wash cold, line dry.</li></ul>"
+    ),
+    reviews=(
+        ReviewFact(4, "Great jacket. The zipper jammed after a month though.", "Zipper"),
+        ReviewFact(3, "It runs small, I had to exchange it.", "Small"),
+        ReviewFact(5, "Lovely colour and it runs a little small so size up.", "Colour"),
+        ReviewFact(5, "Kept me dry on a long run.", "Dry"),
+    ),
+)
+
+
+@pytest.fixture(scope="module")
+def answerer(text_encoder) -> ProductAnswerer:
+    return ProductAnswerer(text_encoder.encode_texts, SETTINGS)
+
+
+def quoted_text(text: ProductText) -> str:
+    parts = [*text.description, *(r.text for r in text.reviews), *text.sizes, *text.colors]
+    parts += [v for values in text.attributes.values() for v in values]
+    return "\n".join(parts)
+
+
+class TestProductAnswerer:
+    def test_an_attribute_answers_what_it_is_made_of(self, answerer):
+        answer = answerer.answer("what's it made of?", JACKET)
+        assert answer.stated
+        assert answer.quotes[0].kind == "attribute"
+        assert answer.quotes[0].text == "Nylon, Polyester"
+
+    def test_a_description_sentence_answers_care(self, answerer):
+        answer = answerer.answer("can I machine wash it?", JACKET)
+        assert "Machine wash cold, line dry." in [q.text for q in answer.quotes]
+
+    def test_a_review_sentence_answers_what_people_say_about_the_zipper(self, answerer):
+        answer = answerer.answer("what do people say about the zipper?", JACKET)
+        texts = [q.text for q in answer.quotes]
+        assert "The zipper jammed after a month though." in texts
+
+    def test_fit_advice_needs_two_agreeing_reviews(self, answerer):
+        advice = answerer.answer("is it true to size?", JACKET).fit
+        assert advice is not None and advice.verdict == "small"
+        assert advice.agreeing == 2 and advice.mentioning == 2
+        one = ProductText(id="t:J2", title="Solo", reviews=JACKET.reviews[1:2])
+        single = answerer.answer("does it run small?", one)
+        assert single.fit is not None and single.fit.verdict is None
+        assert [q.text for q in single.quotes] == ["It runs small, I had to exchange it."]
+
+    def test_what_the_text_does_not_say_is_not_stated(self, answerer):
+        answer = answerer.answer("does it have a heart rate monitor?", JACKET)
+        assert not answer.stated and answer.quotes == ()
+
+    def test_a_general_request_is_not_a_fact_question(self, answerer):
+        assert not answerer.asks_fact("tell me more about it", JACKET.title)
+        assert not answerer.asks_fact("price?", JACKET.title)
+        assert answerer.asks_fact("does it have pockets?", JACKET.title)
+
+    def test_across_the_list_names_only_the_products_that_say_so(self, answerer):
+        plain = ProductText(id="t:T1", title="Cotton Tee", description=("A soft cotton tee.",))
+        result = answerer.across("which of these are waterproof?", [JACKET, plain])
+        assert [a.product_id for a in result.supported] == ["t:J1"]
+        best = answerer.across("which has the best reviews?", [JACKET, plain])
+        assert best.best_reviewed is JACKET
+
+    def test_settings_are_validated(self):
+        with pytest.raises(ValueError):
+            AnswerSettings(threshold=0)
+        with pytest.raises(TypeError):
+            ProductAnswerer("not an embedder")  # type: ignore[arg-type]
+
+
+class TestSourceSpans:
+    """Every answer sentence is a template around text found verbatim in the product's data."""
+
+    QUESTIONS = (
+        ("luma:WJ07", "thumbholes?"),
+        ("luma:24-WB05", "does it have a pocket for a water bottle?"),
+        ("luma:WS07", "is it soft against the skin?"),
+        ("luma:MSH08", "how do I wash these?"),
+        ("luma:WJ07", "what is it made of?"),
+    )
+
+    @pytest.mark.parametrize(("pid", "question"), QUESTIONS)
+    def test_every_quote_is_in_the_products_text(self, assistant, pid, question):
+        session = f"span-{self.QUESTIONS.index((pid, question))}"
+        card = assistant.catalog.product(pid)
+        text = assistant.catalog.product_text(pid)
+        assistant.open_session(session)
+        state = assistant.state(session)
+        state.shown, state.focus, state.matches_shown = [card], pid, 1
+        reply = assistant.respond(session, question)
+        assert reply.dialogue.action == "answer", reply.text
+        source = quoted_text(text)
+        templates = Templates(REPO / "prompts" / "responses.yml")
+        prefixes = [
+            v.split("{")[0]
+            for name, variants in templates.responses.items()
+            if name.startswith("answer_")
+            for v in variants
+        ]
+        for line in reply.text.splitlines():
+            assert any(line.startswith(p) for p in prefixes if p), line
+            if '"' in line:
+                quote = line.split('"', 1)[1].rsplit('"', 1)[0]
+                assert quote in source, quote
+            else:  # an attribute: "The product details list Material: Nylon, Polyester."
+                values = line.split(": ", 1)[1].rstrip(".").split(", ")
+                assert all(v in source for v in values), line
+
+
+class TestPolicy:
+    def _focus(self, assistant, session: str, pid: str) -> None:
+        assistant.open_session(session)
+        state = assistant.state(session)
+        state.shown, state.focus, state.matches_shown = [assistant.catalog.product(pid)], pid, 1
+
+    def test_a_specific_question_leads_with_the_quoted_answer(self, assistant):
+        self._focus(assistant, "qa-policy-1", "luma:WJ07")
+        reply = assistant.respond("qa-policy-1", "does it have thumbholes?")
+        assert reply.text.splitlines()[0] == (
+            'The description says: "Thumbholes for comfortable fit."'
+        )
+        assert reply.dialogue.product is not None and reply.dialogue.product.id == "luma:WJ07"
+
+    def test_tell_me_more_keeps_the_details_card(self, assistant):
+        self._focus(assistant, "qa-policy-2", "luma:WJ07")
+        reply = assistant.respond("qa-policy-2", "tell me more about it")
+        assert reply.dialogue.action == "details"
+
+    def test_what_the_data_does_not_say_is_said_plainly(self, assistant):
+        self._focus(assistant, "qa-policy-3", "luma:24-WB05")
+        reply = assistant.respond("qa-policy-3", "does it have a heart rate monitor?")
+        assert reply.dialogue.action == "answer_not_stated"
+        assert "doesn't say" in reply.text
+
+    def test_no_product_text_falls_back_to_the_details_card(self, assistant, monkeypatch):
+        self._focus(assistant, "qa-policy-4", "luma:WJ07")
+        monkeypatch.setattr(assistant.catalog, "product_text", lambda pid: None)
+        reply = assistant.respond("qa-policy-4", "does it have thumbholes?")
+        assert reply.dialogue.action == "details"
+
+
+class TestQaCommand:
+    def test_eval_qa_on_a_small_question_file(self, assistant, tmp_path: Path, monkeypatch):
+        import evals._cli
+        from assistant.cli import main
+
+        monkeypatch.setattr(evals._cli, "build_assistant", lambda settings: assistant)
+        monkeypatch.setattr(assistant, "warm_answers", lambda: 0)
+        questions = tmp_path / "questions.yml"
+        entries = [
+            {"id": "q1", "sku": "WJ07", "question": "thumbholes?", "topic": "features",
+             "style": "terse", "answer": "stated", "source": "description",
+             "evidence": "Thumbholes for comfortable fit."},
+            {"id": "q2", "sku": "24-WB05", "question": "does it have a heart rate monitor?",
+             "topic": "features", "style": "terse", "answer": "not_stated"},
+        ]  # fmt: skip
+        questions.write_text(yaml.safe_dump({"version": 1, "questions": entries}))
+        out = tmp_path / "reports"
+        args = ["--data-dir", str(tmp_path), "eval", "qa", "--questions", str(questions),
+                "--out", str(out), "--no-progress"]  # fmt: skip
+        assert main(args) == 0
+        report = json.loads((out / "qa-dev.json").read_text())
+        assert report["n"] == 2
+        assert report["systems"]["assistant"]["accuracy"] == 1.0
+        assert report["systems"]["assistant"]["not_stated_precision"] == 1.0
+        assert set(report["systems"]) == {"assistant", "bm25"}
+        assert report["latency_ms"]["p95"] is not None
+        assert "| answer accuracy | 2 |" in (out / "qa-dev.md").read_text()
+
+    def test_a_stated_entry_without_evidence_stops_the_run(self, tmp_path: Path):
+        from evals._qa import load_questions
+
+        bad = tmp_path / "q.yml"
+        entry = {"id": "q1", "sku": "X", "question": "?", "topic": "fit", "answer": "stated"}
+        bad.write_text(yaml.safe_dump({"questions": [entry]}))
+        with pytest.raises(ValueError, match="q1"):
+            load_questions(bad)
