@@ -61,6 +61,8 @@ class RetrievalCatalog(CatalogPort):
         self._texts: dict[str, tuple[Product, ProductText]] = {}
         self._vocabulary: tuple[object, dict[str, list[str]]] | None = None
         self._kinds: tuple[object, dict[str, str]] | None = None
+        # Per catalog view: lower-cased title -> the ids sold under it (`namesakes`).
+        self._titles: tuple[object, dict[str, list[str]]] | None = None
         self._names: tuple[object, dict[str, tuple[str, ...]]] | None = None
 
     def search(self, request: SearchRequest) -> SearchOutcome:
@@ -247,6 +249,19 @@ class RetrievalCatalog(CatalogPort):
             names = view.product_names() if len(view) <= TITLE_VOCABULARY_LIMIT else {}
             self._names = (view, names)
         return self._names[1]
+
+    def namesakes(self, product_id: str) -> list[ProductCard]:
+        view = self.engine.view
+        if self._titles is None or self._titles[0] is not view:
+            titles: dict[str, list[str]] = {}
+            for pid, product in view.products.items():
+                titles.setdefault(product.title.strip().lower(), []).append(pid)
+            self._titles = (view, titles)
+        product = view.products.get(product_id)
+        if product is None:
+            return []
+        same = self._titles[1].get(product.title.strip().lower(), [])
+        return [self._card(view.products[pid]) for pid in same if pid != product_id]
 
     def _match(
         self, hit: Hit, colors: Sequence[str] = (), photographed: str | None = None

@@ -46,6 +46,10 @@ NOT_ANSWERS = {
 # Vocabulary facets whose words an LLM rewrite must not invent (with every filter attribute).
 GUARDED_FACETS = ("title", "color", "style", "brand")
 REFINING = {"refine_search", "sort_results", "show_more", "remove_filter"}
+CART_INTENTS = {"add_to_cart", "remove_from_cart", "view_cart", "checkout"}
+# Readings a statement of something unwanted ("ideally not wool, it makes me itch") is often
+# given because of its pronoun: with a list on screen, it narrows the list.
+NOT_A_WISH = {OUT_OF_SCOPE, "product_details", "product_reviews", "check_availability"}
 ITEM_QUESTIONS = {"check_availability", "product_details", "product_reviews"}
 CONTINUABLE = {"add_to_cart", "remove_from_cart", "product_details", "product_reviews"}
 # "no, it's a hoodie" right after a photo search says what the photo shows: same photo, that kind
@@ -307,8 +311,18 @@ class DialogueModel:
         negates = any(e.negated for e in ext.entities) or any(r.negated for r in ext.references)
         if parse.intent == "deny" and negates and (state.shown or state.constraints.active()):
             return self._forced(parse, parse.text, "refine_search")  # "no raptor elite"
-        if parse.intent == "show_more" and any(r.negated for r in ext.references) and state.shown:
-            return self._forced(parse, parse.text, "refine_search")  # "not that one, what else?"
+        rejected = any(r.negated for r in ext.references)
+        pointing_at = any(r.kind != "focus" and not r.negated for r in ext.references)
+        if rejected and state.shown and not pointing_at and parse.intent not in CART_INTENTS:
+            # "not that one, what else?", "nah not that one, something more freestyle": the
+            # list without it, however the rest was read.
+            return self._forced(parse, parse.text, "refine_search")
+        unwanted = any(
+            e.negated and e.known and (e.type in LIST_FILTER_TYPES or is_attribute(e.type))
+            for e in ext.entities
+        )
+        if unwanted and state.shown and "?" not in parse.text and parse.intent in NOT_A_WISH:
+            return self._forced(parse, parse.text, "refine_search")  # "ideally not wool, it itches"
         superlative = PRICE_SUPERLATIVE.match(parse.text)
         if superlative and state.shown:
             ext.sort = "price_asc" if superlative["cheap"] else "price_desc"
@@ -372,6 +386,8 @@ class DialogueModel:
         setting = ("color", "size", "gender", "brand", "label")
         if any(e.known and e.type in setting for e in ext.entities):
             return False
+        if across and any(e.known and is_attribute(e.type) for e in ext.entities):
+            return False  # "any striped?", "which are cotton?": the catalog's value filters
         shown_kinds = {c.lower() for card in state.shown for c in card.categories}
         named = ext.values("title")
         kinds = {c.lower() for c in ext.values("category", known=True)}
@@ -387,7 +403,7 @@ class DialogueModel:
         grounded = self._grounded_search(state, parse)
         if grounded:
             return grounded
-        cart_talk = intent in ("add_to_cart", "remove_from_cart", "view_cart", "checkout")
+        cart_talk = intent in CART_INTENTS
         if state.shown and not cart_talk and CHEAPER_REQUEST.search(parse.text):
             return "refine_search"  # below the reference price, same kind (the tracker)
         field_question = self._field_question(state, parse)

@@ -87,6 +87,8 @@ LIST_QUESTION = re.compile(
     r"|\bwhich\s+(?:of\s+)?(?:these|those|them|em|ones)\b|\bany\s+of\s+(?:these|those)\b"
     # "which are eco?", "which have pockets?", "which ones come in blue?"
     r"|\bwhich\s+(?:ones?\s+)?(?:are|is|have|has|got|come|do|does)\b"
+    # "does either track heart rate?", "is either of them waterproof?"
+    r"|\b(?:does|do|is|are|has|have|can|will)\s+either\b|\beither\s+of\s+(?:these|those|them)\b"
     # "any in green?", "do any come in 28?", "any under 40?": "any" is the list, not an item
     r"|^\W*(?:(?:do|does|are|is|got|have)\s+)?any\b(?!\s*(?:thing|one|body)\b)",
     re.I,
@@ -275,6 +277,17 @@ class Policy:
         outcome = self.catalog.search(request)
         named = self._titled(track.titled) if track.titled and not state.page else []
         if named:
+            state.named = list(track.titled)
+        elif _sorts_the_named(state, parse):
+            # "price low to high" after "carbon fiber trekking poles": those products, sorted.
+            named = sorted(
+                self._titled(state.named),
+                key=lambda card: card.price if card.price is not None else float("inf"),
+                reverse=state.sort == "price_desc",
+            )
+        else:
+            state.named = []
+        if named:
             # "Do you have the Augusta jacket?": that product, alone, so "it" means it next.
             outcome = SearchOutcome(matches=[Match(card, MatchEvidence()) for card in named])
             # One product is "it" next; a name several carry ("trailtracker") needs saying which.
@@ -371,6 +384,7 @@ class Policy:
     def _replace_list(state: DialogueState, cards: list[ProductCard]) -> None:
         """A list of near things, none a match: on screen and referable, and "it" no longer
         the item from before it."""
+        state.named = []
         state.shown = cards
         state.matches_shown = 0
         state.seen = [card.id for card in cards]
@@ -648,11 +662,9 @@ class Policy:
         found: list[ProductCard] = []
         for title in titles:
             outcome = self.catalog.search(SearchRequest(text=title, k=10))
-            found += [
-                m.card
-                for m in outcome.matches
-                if title_has_name(m.card.title, title) and m.card not in found
-            ]
+            for card in (m.card for m in outcome.matches):
+                if title_has_name(card.title, title):
+                    found += [c for c in (card, *self.catalog.namesakes(card.id)) if c not in found]
         return found
 
     def _details(self, state: DialogueState, card: ProductCard, draft: _Draft) -> None:
@@ -799,17 +811,8 @@ class Policy:
             wanted = [c for c in state.constraints.colors if card.has_variant(size, c)]
             color = _canonical(card.colors, wanted[0]) if len(wanted) == 1 else None
         if (size or color) and not card.has_variant(size, color):
-            asked = " ".join(v for v in (color, size and f"size {size}") if v)
             state.pending_add = PendingAdd(card.id, quantity, None, None)
-            self._say(
-                draft,
-                state,
-                "variant_unavailable",
-                title=card.title,
-                asked=asked,
-                options=_options(card),
-            )
-            draft.action = "ask_variant"
+            self._say_unavailable(state, card, size, color, draft)
             return
         for missing, needed in (
             ("size", card.needs_size and size is None),
@@ -851,18 +854,37 @@ class Policy:
         else:
             line.quantity += quantity
         state.focus = card.id
-        variant = ", ".join(v for v in (color, size and f"size {size}") if v)
         self._say(
             draft,
             state,
             "added",
             title=card.title,
             quantity=quantity,
-            variant=f" ({variant})" if variant else "",
+            variant=_variant_note(color, size),
             line_total=money(line.total, card.currency),
             cart_total=money(state.cart_total(), card.currency),
         )
         draft.action = "add_to_cart"
+
+    def _say_unavailable(
+        self,
+        state: DialogueState,
+        card: ProductCard,
+        size: str | None,
+        color: str | None,
+        draft: _Draft,
+    ) -> None:
+        """The variant asked for is not sold: say so with what is, and ask again."""
+        asked = " ".join(v for v in (color, size and f"size {size}") if v)
+        self._say(
+            draft,
+            state,
+            "variant_unavailable",
+            title=card.title,
+            asked=asked,
+            options=_options(card),
+        )
+        draft.action = "ask_variant"
 
     def _change_variant(
         self, state: DialogueState, line: CartLine, track: TrackResult, draft: _Draft
@@ -878,16 +900,7 @@ class Policy:
         size = _canonical(card.sizes, track.size or line.size)
         color = _canonical(card.colors, track.color or line.color)
         if not card.has_variant(size, color):
-            asked = " ".join(v for v in (color, size and f"size {size}") if v)
-            self._say(
-                draft,
-                state,
-                "variant_unavailable",
-                title=card.title,
-                asked=asked,
-                options=_options(card),
-            )
-            draft.action = "ask_variant"
+            self._say_unavailable(state, card, size, color, draft)
             return
         same = next(
             (
@@ -904,14 +917,13 @@ class Policy:
             line = same
         line.size, line.color = size, color
         state.focus = card.id
-        variant = ", ".join(v for v in (color, size and f"size {size}") if v)
         self._say(
             draft,
             state,
             "variant_changed",
             title=card.title,
             quantity=line.quantity,
-            variant=f" ({variant})" if variant else "",
+            variant=_variant_note(color, size),
             cart_total=money(state.cart_total(), card.currency),
         )
         draft.action = "add_to_cart"
@@ -1085,6 +1097,12 @@ def _canonical(values: tuple[str, ...], wanted: str | None) -> str | None:
     return next((v for v in values if v.lower() == wanted.lower()), wanted)
 
 
+def _variant_note(color: str | None, size: str | None) -> str:
+    """ " (Blue, size M)" after a product's title in a cart reply; empty without a variant."""
+    variant = ", ".join(v for v in (color, size and f"size {size}") if v)
+    return f" ({variant})" if variant else ""
+
+
 def changed_line(state: DialogueState, parse: Parse) -> CartLine | None:
     """The cart line a message changes the variant of: right after an add, a size or colour
     with a change word ("swap it to M", "sorry, I meant a 34") and no other product named."""
@@ -1132,6 +1150,16 @@ def _query_text(state: DialogueState, parse: Parse) -> str:
     words = [*kind, *state.prefer.terms, state.topic_text]
     text = " ".join(w for w in words if w).strip()
     return text or ("" if state.image is not None or state.similar_to else parse.text)
+
+
+def _sorts_the_named(state: DialogueState, parse: Parse) -> bool:
+    """A price sort, nothing else asked, right after products looked up by title."""
+    return (
+        bool(state.named)
+        and parse.intent == "sort_results"
+        and state.sort in ("price_asc", "price_desc")
+        and not state.constraints.active()
+    )
 
 
 def _vague(state: DialogueState) -> bool:

@@ -221,3 +221,9 @@ class CatalogPort(Protocol):
         """The names that open product titles ("teton", "pulse recon", "trailtracker") -> the
         titles carrying them, so "the Teton pullover" is that product."""
         ...
+
+    def namesakes(self, product_id: str) -> list[ProductCard]:
+        """The other products sold under exactly this product's title (two "Carbon Fiber
+        Trekking Poles" at two prices): a search shows one of a family, a shopper asking for
+        the title means every one of them."""
+        ...

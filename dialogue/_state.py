@@ -151,6 +151,9 @@ class DialogueState:
     matches_shown: int = 0
     page: int = 0
     focus: str | None = None
+    # The titles the list on screen was looked up by ("do you have the Apex harness?"), so
+    # "cheapest first" next sorts those products rather than the whole store.
+    named: list[str] = field(default_factory=list)
     compared: list[str] = field(default_factory=list)
     similar_to: str | None = None
     image: Any = None
@@ -188,6 +191,7 @@ class DialogueState:
         self.matches_shown = 0
         self.page = 0
         self.focus = None
+        self.named = []
         self.compared = []
         self.similar_to = None
         self.image = None

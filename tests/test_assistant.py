@@ -612,6 +612,38 @@ class TestRoundSeven:
         state = assistant.respond(new_session(), "a watch for my dad's birthday").dialogue.state
         assert state["filters"]["genders"] == ["men"]
 
+    def test_not_that_one_drops_it_from_the_list_however_it_was_read(self, assistant: Assistant):
+        sid = new_session()
+        first = assistant.respond(sid, "women's hoodies, cheapest first").suggestions[0].card
+        reply = assistant.respond(sid, "nope not that one, the colour is awful. anything else?")
+        assert reply.dialogue.intent == "refine_search", reply.text
+        assert reply.suggestions and first.id not in [s.card.id for s in reply.suggestions]
+
+    def test_something_unwanted_said_in_passing_narrows_the_list(self, assistant: Assistant):
+        sid = new_session()
+        assistant.respond(sid, "men's pants, 32 waist")
+        reply = assistant.respond(sid, "preferably no cotton, it gets soggy")
+        assert reply.dialogue.intent == "refine_search", reply.text
+        assert reply.dialogue.state["exclude"]["material"] == ["cotton"]
+
+    def test_does_either_asks_across_the_list(self, assistant: Assistant):
+        sid = new_session()
+        assistant.respond(sid, "men's watches")
+        reply = assistant.respond(sid, "does either of them have a stopwatch?")
+        assert reply.dialogue.action == "answer_list", reply.text
+
+    def test_a_title_two_products_share_shows_both_and_a_sort_orders_them(
+        self, assistant: Assistant
+    ):
+        sid = new_session()
+        shown = assistant.respond(sid, "carbon fiber trekking poles").suggestions
+        assert [s.card.title for s in shown] == ["Carbon Fiber Trekking Poles"] * 2
+        for sort, reverse in (("most expensive first", True), ("price low to high", False)):
+            reply = assistant.respond(sid, sort)
+            assert {s.card.id for s in reply.suggestions} == {s.card.id for s in shown}, sort
+            prices = [s.card.price for s in reply.suggestions]
+            assert prices == sorted(prices, reverse=reverse) and prices[0] != prices[1], sort
+
     def test_round_a_price_is_around_it(self, assistant: Assistant):
         state = assistant.respond(new_session(), "snowboard round 300").dialogue.state
         assert state["filters"]["price_min"] == 240 and state["filters"]["price_max"] == 360
