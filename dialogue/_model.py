@@ -348,7 +348,11 @@ class DialogueModel:
             if parse.intent == "deny":
                 state.pending_add = None
             elif (
-                parse.intent not in NOT_ANSWERS
+                # "lavender" alone is the answer, whatever the classifier made of one word
+                (
+                    parse.intent not in NOT_ANSWERS
+                    or not _without_catalog_words(parse.text, ext).strip(" .!,")
+                )
                 and (ext.values("size") or ext.values("color"))
                 and not ext.values("category")
                 and ext.price is None

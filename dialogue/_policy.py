@@ -370,7 +370,7 @@ class Policy:
             self._say(draft, state, "alternatives")
             draft.alternatives = self._suggest(outcome.alternatives, state, draft, start=count + 1)
         # Numbered on screen in this order, so "#6" can name an alternative.
-        state.shown = [s.card for s in draft.suggestions + draft.alternatives]
+        state.show([s.card for s in draft.suggestions + draft.alternatives])
         state.matches_shown = len(draft.suggestions)
         shown_ids = [card.id for card in state.shown]
         state.seen = [*state.seen, *shown_ids] if state.page else shown_ids
@@ -385,7 +385,7 @@ class Policy:
         """A list of near things, none a match: on screen and referable, and "it" no longer
         the item from before it."""
         state.named = []
-        state.shown = cards
+        state.show(cards)
         state.matches_shown = 0
         state.seen = [card.id for card in cards]
         state.focus = None
@@ -639,7 +639,7 @@ class Policy:
         in the list), so the shopper sees them and "add it" or "the first one" mean them."""
         matches = [Match(card, MatchEvidence()) for card in cards]
         draft.suggestions = [Suggestion(m.card, self.reason(m, state), m.evidence) for m in matches]
-        state.shown = list(cards)
+        state.show(cards)
         state.matches_shown = len(cards)
         state.seen = [card.id for card in cards]
 
@@ -767,7 +767,7 @@ class Policy:
         self._say(draft, state, "complete_look", title=card.title)
         draft.action = "complete_look"
         draft.suggestions = self._suggest(matches, state, draft)
-        state.shown = [s.card for s in draft.suggestions]
+        state.show([s.card for s in draft.suggestions])
         # Items that go with the product, not answers to the search: the search's
         # constraints (a colour, a price limit) do not apply to them.
         state.matches_shown = 0

@@ -147,6 +147,9 @@ class DialogueState:
     topic_text: str = ""
     sort: str | None = None
     shown: list[ProductCard] = field(default_factory=list)
+    # The list on screen before this one, so "add the hoodie" still finds the hoodie after
+    # a look at jackets (a kind or colour reference no item on screen answers).
+    earlier: list[ProductCard] = field(default_factory=list)
     # How many of `shown` fully match (the rest are labelled close alternatives).
     matches_shown: int = 0
     page: int = 0
@@ -182,6 +185,7 @@ class DialogueState:
         """Forget the search (constraints, results, focus); the cart stays. `keep_who` keeps
         who the shopper is buying for: "women's jackets", then "hoodies instead" means
         women's hoodies."""
+        self.earlier = self.shown[: self.matches_shown or len(self.shown)] or self.earlier
         self.constraints = Constraints(genders=self.constraints.genders if keep_who else ())
         self.exclude = Exclusions()
         self.prefer = Preferences()
@@ -197,6 +201,12 @@ class DialogueState:
         self.image = None
         self.pending_add = None
         self.seen = []
+
+    def show(self, cards: list[ProductCard]) -> None:
+        """Put a new list on screen, remembering the one it replaces (`earlier`)."""
+        if self.shown and [c.id for c in cards] != [c.id for c in self.shown]:
+            self.earlier = self.shown[: self.matches_shown or len(self.shown)]
+        self.shown = list(cards)
 
     @property
     def single_match(self) -> bool:

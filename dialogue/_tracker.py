@@ -710,4 +710,9 @@ def _by_attribute(state: DialogueState, ref: Reference) -> list[str]:
     found = [card.id for card in state.shown if matches(card)]
     if found:
         return found[:1]
-    return [line.product_id for line in state.cart if value in line.title.lower()][:1]
+    in_cart = [line.product_id for line in state.cart if value in line.title.lower()]
+    if in_cart:
+        return in_cart[:1]
+    # "add the hoodie" after a look at jackets: the one such item of the list before, if one.
+    earlier = [card.id for card in state.earlier if matches(card)]
+    return earlier if len(earlier) == 1 else []

@@ -644,6 +644,15 @@ class TestRoundSeven:
             prices = [s.card.price for s in reply.suggestions]
             assert prices == sorted(prices, reverse=reverse) and prices[0] != prices[1], sort
 
+    def test_the_kind_named_after_another_list_is_the_one_from_before(self, assistant: Assistant):
+        sid = new_session()
+        (hoodie,) = assistant.respond(sid, "lavender hoodie for men").suggestions
+        assistant.respond(sid, "got any men's jackets in purple?")
+        reply = assistant.respond(sid, "add the hoodie in M")
+        if reply.dialogue.action == "ask_color":  # the search's colour is the jackets' now
+            reply = assistant.respond(sid, "lavender")
+        assert [(c.product_id, c.size) for c in reply.dialogue.cart] == [(hoodie.card.id, "M")]
+
     def test_round_a_price_is_around_it(self, assistant: Assistant):
         state = assistant.respond(new_session(), "snowboard round 300").dialogue.state
         assert state["filters"]["price_min"] == 240 and state["filters"]["price_max"] == 360
