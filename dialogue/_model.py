@@ -27,7 +27,7 @@ from dialogue._config import (
 from dialogue._entities import FEATURE, Extraction, is_attribute
 from dialogue._llm import Complete, GroundingCheck, Rewriter, langchain_completion
 from dialogue._nlu import NluModel, Parse, TrainingReport, browse_or_search
-from dialogue._policy import COMPARING, LIST_QUESTION, Policy, changed_line, order_number
+from dialogue._policy import LIST_QUESTION, Policy, changed_line, order_number
 from dialogue._prices import spoken_sizes
 from dialogue._protocol import CatalogPort, Embedder, OrderPort
 from dialogue._reply import DialogueReply
@@ -90,13 +90,11 @@ GROUNDED_OVERRIDABLE = {
     "remove_from_cart": re.compile(r"\b(?:remove|delete|take\b.*\bout|drop|cart|basket)\b", re.I),
     # With nothing on screen to add, "a bag I can carry my laptop in" names a kind to find.
     "add_to_cart": re.compile(r"\b(?:add|buy|purchase|cart|basket)\b", re.I),
-    # With nothing on screen there is nothing to compare: "trekking poles, just not the
-    # carbon ones" or "compas for orienteering" names a kind to find.
-    "compare_products": COMPARING,
 }
 # Intents that act on items on screen or in the cart; with none there and none pointed at, a
 # message naming catalog things is a search whatever its cue word ("I would like to buy a
-# laptop bag", "luggage that's TSA approved?").
+# laptop bag", "luggage that's TSA approved?", "trekking poles, just not the carbon ones": with
+# nothing on screen there is nothing to compare).
 NEEDS_ITEMS = {"add_to_cart", "remove_from_cart", "compare_products"} | ITEM_QUESTIONS
 # "anything cheaper?", "cheaper ones", "cheaper than the first": a request for a new list, not
 # a question comparing the shown items ("which one is cheaper?").
