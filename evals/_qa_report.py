@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from evals._report import fmt
+from evals._report import fmt, grouped_bars
 
 SYSTEMS = ("assistant", "bm25")
 
@@ -78,9 +78,29 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def save_qa(report: dict[str, Any], out_dir: Path) -> list[Path]:
+    """The JSON report, the README's markdown table and a chart of accuracy by topic and by
+    source, assistant beside the BM25 baseline."""
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"qa-{report['split']}"
     json_path, md_path = out_dir / f"{stem}.json", out_dir / f"{stem}.md"
     json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
     md_path.write_text(markdown(report), encoding="utf-8")
-    return [json_path, md_path]
+    return [json_path, md_path, _chart(report, out_dir / f"{stem}.png")]
+
+
+def _chart(report: dict[str, Any], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = (("by_topic", "Answer accuracy by topic"), ("by_source", "by expected source"))
+    figure, axes = plt.subplots(1, len(keys), figsize=(9.2, 4.2), squeeze=False)
+    for axis, (key, title) in zip(axes[0], keys, strict=True):
+        systems = {name: report["systems"][name][key] for name in SYSTEMS}
+        grouped_bars(axis, list(systems["assistant"]), systems, "accuracy")
+        axis.set_title(f"{title} ({report['split']}, n={report['n']})", fontsize=10)
+    figure.tight_layout()
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+    return path

@@ -209,11 +209,11 @@ def _chart(report: dict[str, Any], path: Path) -> Path:
             axis.set_xlim(0, 1)
         elif key == "labels":
             systems = report["labels"]["systems"]
-            _grouped(axis, ["accuracy", "macro_f1", "accuracy_also_ok"], systems)
+            grouped_bars(axis, ["accuracy", "macro_f1", "accuracy_also_ok"], systems)
         else:
             summary = report["requests"]["summary"]
             styles = [s for s, row in summary["assistant"].items() if row[key] is not None]
-            _grouped(axis, styles, summary, key)
+            grouped_bars(axis, styles, summary, key)
         axis.set_title(title, fontsize=10)
     figure.tight_layout()
     figure.savefig(path, dpi=80)
@@ -221,7 +221,9 @@ def _chart(report: dict[str, Any], path: Path) -> Path:
     return path
 
 
-def _grouped(axis: Any, rows: list[str], systems: dict[str, Any], key: str | None = None) -> None:
+def grouped_bars(
+    axis: Any, rows: list[str], systems: dict[str, Any], key: str | None = None
+) -> None:
     """Horizontal bars, one group per row, one bar per system."""
     height = 0.8 / len(systems)
     for offset, (name, values) in enumerate(systems.items()):

@@ -199,6 +199,7 @@ class TestQaCommand:
         assert set(report["systems"]) == {"assistant", "bm25"}
         assert report["latency_ms"]["p95"] is not None
         assert "| answer accuracy | 2 |" in (out / "qa-dev.md").read_text()
+        assert (out / "qa-dev.png").stat().st_size > 0
 
     def test_a_stated_entry_without_evidence_stops_the_run(self, tmp_path: Path):
         from evals._qa import load_questions
