@@ -188,7 +188,7 @@ class RetrievalCatalog(CatalogPort):
         cached = self._texts.get(product_id)
         if cached is not None and cached[0] is product:
             return cached[1]
-        stocked = [v for v in product.variants if v.in_stock] or product.variants
+        card = self._card(product)  # its in-stock sizes and colours, worked out once
         text = ProductText(
             id=product.id,
             title=product.title,
@@ -197,9 +197,8 @@ class RetrievalCatalog(CatalogPort):
                 for name, values in product.attributes.items()
                 if values and name not in ("size", "color")
             },
-            sizes=tuple(dict.fromkeys(v.size for v in stocked if v.size)) or tuple(product.sizes),
-            colors=tuple(dict.fromkeys(v.color for v in stocked if v.color))
-            or tuple(product.colors),
+            sizes=card.in_stock_sizes or card.sizes,
+            colors=card.in_stock_colors or card.colors,
             description=sentences(product.description),
             reviews=tuple(ReviewFact(r.rating, r.text, r.title) for r in product.reviews),
         )
