@@ -249,6 +249,9 @@ class RetrievalCatalog(CatalogPort):
             self._names = (view, names)
         return self._names[1]
 
+    def mentions(self, words: str) -> bool:
+        return self.engine.mentions(words)
+
     def namesakes(self, product_id: str) -> list[ProductCard]:
         view = self.engine.view
         if self._titles is None or self._titles[0] is not view:

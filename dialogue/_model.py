@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from dialogue._answers import ProductAnswerer
+from dialogue._carried import UncarriedThings
 from dialogue._classifier import OUT_OF_SCOPE
 from dialogue._config import (
     DIALOGUE_FILE,
@@ -24,7 +25,7 @@ from dialogue._config import (
     StorePolicy,
     Templates,
 )
-from dialogue._entities import FEATURE, Extraction, is_attribute
+from dialogue._entities import FEATURE, STOP_WORDS, TOKEN, Extraction, is_attribute
 from dialogue._llm import Complete, GroundingCheck, Rewriter, langchain_completion
 from dialogue._nlu import NluModel, Parse, TrainingReport, browse_or_search
 from dialogue._policy import LIST_QUESTION, Policy, changed_line, order_number
@@ -32,7 +33,7 @@ from dialogue._prices import spoken_sizes
 from dialogue._protocol import CatalogPort, Embedder, OrderPort
 from dialogue._reply import DialogueReply
 from dialogue._state import DialogueState, Turn
-from dialogue._tracker import RESET, track
+from dialogue._tracker import FRESH_SEARCH, RESET, track
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 1000
@@ -47,6 +48,10 @@ NOT_ANSWERS = {
 GUARDED_FACETS = ("title", "color", "style", "brand")
 REFINING = {"refine_search", "sort_results", "show_more", "remove_filter"}
 CART_INTENTS = {"add_to_cart", "remove_from_cart", "view_cart", "checkout"}
+# Readings of "do you sell X?" / "need an X": a search, or a question or cart wish about X.
+ASKS_FOR_A_THING = FRESH_SEARCH | {"refine_search", "add_to_cart"} | {
+    "check_availability", "product_details",
+}  # fmt: skip
 # Readings a statement of something unwanted ("ideally not wool, it makes me itch") is often
 # given because of its pronoun: with a list on screen, it narrows the list.
 NOT_A_WISH = {OUT_OF_SCOPE, "product_details", "product_reviews", "check_availability"}
@@ -192,8 +197,10 @@ class DialogueModel:
         policy: Policy,
         templates: Templates,
         rewriter: Rewriter | None = None,
+        uncarried: UncarriedThings | None = None,
     ) -> None:
         self.nlu = nlu
+        self.uncarried = uncarried
         self.policy = policy
         self.templates = templates
         self.rewriter = rewriter
@@ -243,7 +250,17 @@ class DialogueModel:
             )
         answerer = ProductAnswerer(embedder, settings.answers)
         policy = Policy(catalog, templates, store_policy, settings.policy, orders, answerer)
-        return cls(nlu, policy, templates, rewriter), report
+        terms = {w for phrase in nlu.extractor.table for w in phrase.split()}
+        # Shopping words of the examples ("gift", "something"); an off-topic example's words
+        # ("do I need an umbrella today") say nothing about what the store sells.
+        shopping = {
+            token.lower()
+            for example in nlu.data.examples
+            if example.intent != OUT_OF_SCOPE
+            for token in TOKEN.findall(example.text)
+        }
+        uncarried = UncarriedThings(catalog.mentions, terms, shopping | STOP_WORDS, dictionary)
+        return cls(nlu, policy, templates, rewriter, uncarried), report
 
     def respond(
         self, state: DialogueState, text: str | bytes | None = None, image: Any = None
@@ -272,6 +289,7 @@ class DialogueModel:
             parse = self._forced(parse, message, "search_by_image")
         assert parse is not None
         parse = self._in_context(state, parse)
+        parse = self._uncarried(state, parse)
         photo = image if image is not None else self._named_photo(state, parse)
         result = track(state, parse.intent, message, parse.extraction)
         if photo is not None:
@@ -517,6 +535,25 @@ class DialogueModel:
         if (state.shown or current) and (not categories or categories <= current):
             return "refine_search"
         return "search_products"
+
+    def _uncarried(self, state: DialogueState, parse: Parse) -> Parse:
+        """A request for something the catalog never mentions ("need a swimsuit") is a search
+        for a kind the store lacks: the policy says so and offers the nearest products as
+        alternatives, instead of showing them as swimsuits."""
+        ext = parse.extraction
+        asking = parse.intent in ASKS_FOR_A_THING or parse.ambiguous is not None
+        # "Looking for a fishing rod" read as off-topic is still a shopper asking for a thing;
+        # with products on screen, bare words ("not black tho", "under fifty") refine them.
+        framed = parse.intent == OUT_OF_SCOPE or bool(state.shown)
+        pointing = (state.shown and ext.references) or any(e.type == "title" for e in ext.entities)
+        if self.uncarried is None or not (asking or framed) or pointing:
+            return parse
+        lacking = ext.values("category", known=False)  # "socks", which the NLU knows we lack
+        if not lacking and self.uncarried.mark(parse.text, ext, framed=framed) is None:
+            return parse
+        if parse.intent in FRESH_SEARCH and parse.ambiguous is None:
+            return parse
+        return self._forced(parse, parse.text, "search_products")
 
     def _forced(self, parse: Parse | None, text: str, intent: str) -> Parse:
         base = parse or self.nlu.parse(text or "find this")

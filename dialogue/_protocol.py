@@ -222,6 +222,11 @@ class CatalogPort(Protocol):
         titles carrying them, so "the Teton pullover" is that product."""
         ...
 
+    def mentions(self, words: str) -> bool:
+        """Whether any product's own text uses these words ("swimsuit" in no title,
+        attribute or description: the store does not sell swimsuits)."""
+        ...
+
     def namesakes(self, product_id: str) -> list[ProductCard]:
         """The other products sold under exactly this product's title (two "Carbon Fiber
         Trekking Poles" at two prices): a search shows one of a family, a shopper asking for

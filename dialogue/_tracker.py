@@ -235,7 +235,9 @@ def track(state: DialogueState, intent: str, text: str, ext: Extraction) -> Trac
 def _starts_new_topic(state: DialogueState, ext: Extraction) -> bool:
     wanted = set(ext.values("category", known=True))
     if not wanted:
-        return False
+        # "also do you sell socks?" where the store has none: the tees asked for before are
+        # not what the shopper wants now.
+        return bool(ext.values("category", known=False))
     current = set(state.constraints.categories)
     return not current or not wanted & current
 

@@ -589,6 +589,13 @@ class SearchEngine:
                 scores[pid] = scores.get(pid, 0.0) + score
         return max(scores, key=lambda pid: scores[pid], default=None)
 
+    def mentions(self, words: str) -> bool:
+        """Whether some product's text (title, attributes, description) uses every one of
+        these words: a thing no product mentions is not a thing the store sells."""
+        tokens = tokenize(words)
+        vocabulary = self._bm25.vocabulary
+        return bool(tokens) and all(token in vocabulary for token in tokens)
+
     def near_duplicates(self, product_ids: Sequence[str]) -> list[str]:
         """The products themselves, their families and their close text neighbours."""
         with self.pinned():

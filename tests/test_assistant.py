@@ -658,6 +658,44 @@ class TestRoundSeven:
         assert state["filters"]["price_min"] == 240 and state["filters"]["price_max"] == 360
 
 
+class TestRoundEight:
+    """Round 8 of issue 13: a request for a thing the catalog never mentions is answered as
+    such (seen on the retired v5 set; phrasings written for these tests)."""
+
+    @pytest.mark.parametrize(
+        ("message", "thing"),
+        [
+            ("looking for a toaster for my kitchen", "toasters"),
+            ("do you stock umbrellas for golf?", "umbrellas"),
+            ("need a hammock for the garden, something sturdy", "hammocks"),
+        ],
+    )
+    def test_a_thing_no_product_mentions_is_not_shown_as_if_it_matched(
+        self, assistant: Assistant, message: str, thing: str
+    ):
+        reply = assistant.respond(new_session(), message)
+        assert not reply.suggestions, reply.text  # the nearest things are alternatives only
+        assert f"don't carry {thing}" in reply.text
+
+    def test_asking_for_a_missing_kind_mid_conversation_drops_the_old_kind(
+        self, assistant: Assistant
+    ):
+        session = new_session()
+        assert assistant.respond(session, "women's tees please").suggestions
+        reply = assistant.respond(session, "and do you sell sunglasses?")
+        assert "don't carry sunglasses" in reply.text
+        assert not reply.suggestions
+        assert not assistant.state(session).constraints.categories
+
+    @pytest.mark.parametrize("message", ["trackies for the gym, mens", "need a rucksack for uni"])
+    def test_words_the_catalog_does_not_use_but_the_assistant_reads_are_searched(
+        self, assistant: Assistant, message: str
+    ):
+        reply = assistant.respond(new_session(), message)
+        assert reply.suggestions, reply.text
+        assert "don't carry" not in reply.text
+
+
 class TestFacetVocabulary:
     """Luma's `pattern` reached the dialogue by its name in FILTER_ATTRIBUTES alone: read from
     the catalog's values, filtered, excluded, said and shown like the older facets."""
