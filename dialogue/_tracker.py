@@ -87,8 +87,8 @@ NOT_ON_SALE = re.compile(
     re.I,
 )
 ON_SALE = re.compile(
-    r"\b(?:on sale|discount(?:ed)?|deals?|reduced|clearance|marked down|"
-    r"sale (?:ones|items|stuff|section|rack))\b",
+    r"\b(?:on sale|discount(?:ed)?|deals?|reduced|clearance|marked down|on offer|"
+    r"(?:in|from) (?:the|your) sales?|sale (?:ones|items|stuff|section|rack|price))\b",
     re.I,
 )
 IN_STOCK = re.compile(r"\b(?:in stock|available (?:now|today)|ships? (?:now|today))\b", re.I)

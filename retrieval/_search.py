@@ -92,6 +92,9 @@ class RankingWeights:
     term: float = 0.1
     # A title naming the asked-for noun: the whole phrase, or half for its last word alone.
     kind: float = 0.3
+    # A store label said as a plain word ("new tank tops", "what's new in watches"): the
+    # products carrying it rank first, without hiding the rest (the word may mean fresh).
+    label: float = 0.3
     # Personalisation: a product sharing the colours, styles and price band of what the
     # shopper liked gains up to `liked`; one liked by shoppers with the same likes up to
     # `co_liked`; with a seed product, co-likes are also a ranker in the fusion.
@@ -490,6 +493,11 @@ class SearchEngine:
             query = replace(query, filters=filters.without("kinds"))
             filters = query.filters
             allowed = self.view.allowed(filters, query.exclude)
+        elif filters.kinds:
+            # "snowboards": the titles that end in the noun, when some do, not the boots
+            # whose title merely names it.
+            headed = allowed & self.view.titles_headed_by(filters.kinds)
+            allowed = headed if headed.any() else allowed
         if query.similar_to in self.view.row:
             allowed[self.view.row[query.similar_to]] = False
         photo = self._read_photo(query, allowed)
@@ -791,6 +799,8 @@ class SearchEngine:
         )
         brands = {b.lower() for b in prefer.brands}
         terms = [t.lower() for t in prefer.terms]
+        postings = self.view.postings.get("label", {})
+        labelled = [frozenset(postings[t].tolist()) for t in terms if t in postings]
         kinds = [
             (re.compile(rf"\b{noun_pattern(k)}\b", re.I), k) for k in prefer.kinds if k.strip()
         ]
@@ -807,6 +817,8 @@ class SearchEngine:
             if terms:
                 document = self._documents[pid]
                 bonus += self.weights.term * sum(1 for t in terms if t in document)
+                row = self.view.row[pid]
+                bonus += self.weights.label * sum(1 for rows in labelled if row in rows)
             if kinds:
                 bonus += self.weights.kind * max(
                     1.0 if whole.search(product.title)

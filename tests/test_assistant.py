@@ -687,6 +687,34 @@ class TestRoundEight:
         assert not reply.suggestions
         assert not assistant.state(session).constraints.categories
 
+    def test_whats_new_filters_by_the_stores_new_label(self, assistant: Assistant):
+        reply = assistant.respond(new_session(), "anything new in bags this month?")
+        view = assistant.stack.engine.view
+        assert reply.suggestions, reply.text
+        assert all("new" in view.labels_of(s.card.id) for s in reply.suggestions), reply.text
+
+    def test_a_plain_new_ranks_the_labelled_products_first_without_hiding_the_rest(
+        self, assistant: Assistant
+    ):
+        view = assistant.stack.engine.view
+        plain = assistant.respond(new_session(), "men's tanks").suggestions
+        new = assistant.respond(new_session(), "some new men's tanks").suggestions
+        labelled = [s for s in plain if "new" in view.labels_of(s.card.id)]
+        assert labelled and len(new) == len(plain)
+        assert "new" in view.labels_of(new[0].card.id)
+
+    def test_in_the_sale_is_the_sale(self, assistant: Assistant):
+        reply = assistant.respond(new_session(), "got any men's hoodies in the sale?")
+        assert reply.suggestions, reply.text
+        assert all(s.card.in_sale for s in reply.suggestions), reply.text
+
+    def test_a_kind_is_the_noun_a_title_ends_in_not_one_it_merely_names(
+        self, assistant: Assistant
+    ):
+        reply = assistant.respond(new_session(), "show me your snowboards")
+        titles = [s.card.title for s in reply.suggestions]
+        assert titles and all(t.endswith("Snowboard") for t in titles), titles
+
     @pytest.mark.parametrize("message", ["trackies for the gym, mens", "need a rucksack for uni"])
     def test_words_the_catalog_does_not_use_but_the_assistant_reads_are_searched(
         self, assistant: Assistant, message: str
