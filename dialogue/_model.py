@@ -56,6 +56,8 @@ ASKS_FOR_A_THING = FRESH_SEARCH | {"refine_search", "add_to_cart"} | {
 # given because of its pronoun: with a list on screen, it narrows the list.
 NOT_A_WISH = {OUT_OF_SCOPE, "product_details", "product_reviews", "check_availability"}
 ITEM_QUESTIONS = {"check_availability", "product_details", "product_reviews"}
+# Readings of "the 2nd one in M" that a size the item comes in turns into a choice.
+CHOOSABLE = ITEM_QUESTIONS | {"affirm", "refine_search", "find_similar"}
 CONTINUABLE = {"add_to_cart", "remove_from_cart", "product_details", "product_reviews"}
 # "no, it's a hoodie" right after a photo search says what the photo shows: same photo, that kind
 # (the kind must follow these words; "that's nice, now show me tents" is a new topic).
@@ -420,6 +422,8 @@ class DialogueModel:
         nothing_yet = not state.shown and not state.constraints.active()
         if changed_line(state, parse) is not None:
             return "add_to_cart"  # "swap it to M": the variant just added, changed
+        if _picks_a_variant(state, parse):
+            return "add_to_cart"  # "the first one in L, green pls": that item, in that variant
         grounded = self._grounded_search(state, parse)
         if grounded:
             return grounded
@@ -576,6 +580,24 @@ def _item_question(text: str) -> str:
     """product_reviews for a question about ratings or reviews alone, else product_details."""
     reviews_only = REVIEW_FIELDS.search(text) and not OTHER_FIELDS.search(text)
     return "product_reviews" if reviews_only else "product_details"
+
+
+def _picks_a_variant(state: DialogueState, parse: Parse) -> bool:
+    """One shown item by its place, in a size it comes in, said as a choice rather than asked
+    ("ok ill get the 1st in XS, purple", "2nd one in M"; not "is the 1st one in XS?"): a shop
+    assistant hears "I'll take it", whatever the classifier made of the words."""
+    ext = parse.extraction
+    if parse.intent not in CHOOSABLE or QUESTION_FORM.search(parse.text):
+        return False
+    ordinals = [r for r in ext.references if r.kind == "ordinal" and not r.negated]
+    if len(ordinals) != 1 or len(ordinals[0].positions) != 1 or ext.price or ext.sort:
+        return False
+    position = ordinals[0].positions[0]
+    index = position - 1 if position > 0 else len(state.shown) + position
+    if not 0 <= index < len(state.shown) or ext.values("category", known=True):
+        return False
+    sizes = {s.lower() for s in state.shown[index].sizes}
+    return any(size.lower() in sizes for size in ext.values("size"))
 
 
 def _without_catalog_words(text: str, extraction: Extraction) -> str:

@@ -713,6 +713,18 @@ class TestRoundEight:
         titles = [s.card.title for s in reply.suggestions]
         assert titles and all(t.endswith("Snowboard") for t in titles), titles
 
+    def test_a_shown_item_by_its_place_in_a_size_is_a_choice(self, assistant: Assistant):
+        session = new_session()
+        shown = assistant.respond(session, "men's hoodies").suggestions
+        card = shown[1].card
+        size = card.in_stock_sizes[0]
+        reply = assistant.respond(session, f"ok the 2nd one in {size} then")
+        assert reply.dialogue.intent == "add_to_cart", reply.text
+        other = new_session()
+        assistant.respond(other, "men's hoodies")
+        asked = assistant.respond(other, f"is the 2nd one in {size}?")
+        assert asked.dialogue.intent != "add_to_cart", asked.text
+
     @pytest.mark.parametrize("message", ["trackies for the gym, mens", "need a rucksack for uni"])
     def test_words_the_catalog_does_not_use_but_the_assistant_reads_are_searched(
         self, assistant: Assistant, message: str
