@@ -115,6 +115,7 @@ REFERENCE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ),
 ]
 ANAPHOR_DETERMINERS = {"that", "this", "the", "those", "these", "my"}
+NAME_JOINERS = {"or", "vs", "versus", "and", "&", "v"}
 SHADES = {"dark", "light", "pale", "bright", "deep"}
 NOT_SIZE_UNITS = {"bucks", "dollars", "dollar", "usd", "quid", "pounds", "euros", "percent",
                   "off", "pct"}  # fmt: skip
@@ -410,7 +411,15 @@ class EntityExtractor:
         exact = said == name.replace(" ", "")  # "trail tracker" is "trailtracker"
         previous = tokens[i - 1][0].lower() if i else ""
         alone = i == 0 and end == len(tokens)
-        return exact and (previous in ANAPHOR_DETERMINERS or alone)
+        return exact and (previous in ANAPHOR_DETERMINERS or alone or self._paired(tokens, i, end))
+
+    def _paired(self, tokens: list[tuple[str, int, int]], i: int, end: int) -> bool:
+        """Two names joined as a choice ("rocco or helios", "Beaumont vs Typhon"): each is a
+        product's name, as a shopper comparing them means it."""
+        words = [_normalise(t) for t, _, _ in tokens]
+        before = words[i - 2] if i >= 2 and words[i - 1] in NAME_JOINERS else None
+        after = words[end + 1] if end + 1 < len(words) and words[end] in NAME_JOINERS else None
+        return any(w in self.name_words for w in (before, after) if w)
 
     def _resolves(self, text: str) -> bool:
         return any(p.known for p in self._lookup(_normalise(text)))

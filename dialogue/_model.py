@@ -418,6 +418,8 @@ class DialogueModel:
     def _contextual_intent(self, state: DialogueState, parse: Parse) -> str | None:
         """Intents that only make sense with something on screen, read in context."""
         ext, intent = parse.extraction, parse.intent
+        if intent == "compare_products" and len(ext.values("title")) >= 2:
+            return None  # "Beaumont vs Typhon, which is warmer?": those two, compared
         categories = set(ext.values("category", known=True))
         nothing_yet = not state.shown and not state.constraints.active()
         if changed_line(state, parse) is not None:

@@ -451,7 +451,8 @@ class Policy:
 
     # Product questions ----------------------------------------------------------------------
     def _item(self, state: DialogueState, parse: Parse, track: TrackResult, draft: _Draft) -> None:
-        if self._answer_list(state, parse, draft):
+        # "rocco or helios, which is better?": two named products are compared, not the list.
+        if len(track.titled) < 2 and self._answer_list(state, parse, draft):
             return
         focus = next((c for c in state.shown if c.id == state.focus), None) or (
             state.shown[0] if len(state.shown) == 1 else None

@@ -725,6 +725,16 @@ class TestRoundEight:
         asked = assistant.respond(other, f"is the 2nd one in {size}?")
         assert asked.dialogue.intent != "add_to_cart", asked.text
 
+    def test_two_shown_products_named_by_their_names_are_compared(self, assistant: Assistant):
+        session = new_session()
+        shown = assistant.respond(session, "men's jackets").suggestions
+        first, second = (s.card.title.split()[0] for s in shown[:2])
+        reply = assistant.respond(session, f"{first.lower()} or {second}, which is warmer?")
+        assert reply.dialogue.action == "compare", reply.text
+        assert reply.dialogue.comparison is not None
+        compared = set(reply.dialogue.comparison.titles)
+        assert compared == {shown[0].card.title, shown[1].card.title}
+
     @pytest.mark.parametrize("message", ["trackies for the gym, mens", "need a rucksack for uni"])
     def test_words_the_catalog_does_not_use_but_the_assistant_reads_are_searched(
         self, assistant: Assistant, message: str
