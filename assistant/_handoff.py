@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -28,17 +26,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from assistant._database import Database
 from assistant._events import SECONDS_PER_DAY
 
 log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS handoffs (
-    id INTEGER PRIMARY KEY,
-    ts REAL NOT NULL,
+    id {id},
+    ts DOUBLE PRECISION NOT NULL,
     session TEXT NOT NULL,
     shared TEXT,
-    delivered REAL,
+    delivered DOUBLE PRECISION,
     delivery_error TEXT
 );
 CREATE INDEX IF NOT EXISTS handoffs_session ON handoffs(session);
@@ -86,7 +85,7 @@ class HandoffRecord:
 class HandoffDesk:
     def __init__(
         self,
-        path: Path,
+        target: Path | str,
         *,
         webhook_url: str | None = None,
         timeout_seconds: float = 5.0,
@@ -99,18 +98,15 @@ class HandoffDesk:
         self.webhook_url = webhook_url or None
         self.timeout_seconds = timeout_seconds
         self.retention_days = retention_days
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
-        self._lock = threading.Lock()
+        # The event log's database (a SQLite file, or PostgreSQL by URL).
+        self._db = Database(target)
+        self._db.create(SCHEMA)
         # One delivery at a time, in order; the turn that asked never waits for it.
         self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="handoff-webhook")
 
     def close(self) -> None:
         self._sender.shutdown(wait=True)
-        with self._lock:
-            self._db.close()
+        self._db.close()
 
     def request(
         self, session: str, shared: SharedConversation | None, now: float | None = None
@@ -119,13 +115,12 @@ class HandoffDesk:
         resolves to the record with its delivery outcome; None without a webhook)."""
         created = time.time() if now is None else now
         payload = json.dumps(asdict(shared)) if shared else None
-        with self._lock:
-            self._purge(created)
-            cursor = self._db.execute(
-                "INSERT INTO handoffs (ts, session, shared) VALUES (?, ?, ?)",
-                (created, session, payload),
-            )
-        record = HandoffRecord(int(cursor.lastrowid or 0), created, session, shared)
+        self._purge(created)
+        (ident,), _ = self._db.execute(
+            "INSERT INTO handoffs (ts, session, shared) VALUES (?, ?, ?) RETURNING id",
+            (created, session, payload),
+        )
+        record = HandoffRecord(int(ident[0]), created, session, shared)
         if self.webhook_url is None:
             return record, None
         try:
@@ -137,25 +132,22 @@ class HandoffDesk:
     def handoffs(self, limit: int = 100, session: str | None = None) -> list[HandoffRecord]:
         """The latest requests first."""
         where, args = ("WHERE session = ?", (session,)) if session else ("", ())
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id, ts, session, shared, delivered, delivery_error FROM handoffs "
-                f"{where} ORDER BY id DESC LIMIT ?",
-                (*args, limit),
-            ).fetchall()
+        rows, _ = self._db.execute(
+            "SELECT id, ts, session, shared, delivered, delivery_error FROM handoffs "
+            f"{where} ORDER BY id DESC LIMIT ?",
+            (*args, limit),
+        )
         return [_record(row) for row in rows]
 
     def count(self) -> dict[str, int]:
         """Requests in total, delivered to the helpdesk, and failed deliveries."""
-        with self._lock:
-            total, delivered, failed = self._db.execute(
-                "SELECT COUNT(*), COUNT(delivered), COUNT(delivery_error) FROM handoffs"
-            ).fetchone()
+        ((total, delivered, failed),), _ = self._db.execute(
+            "SELECT COUNT(*), COUNT(delivered), COUNT(delivery_error) FROM handoffs"
+        )
         return {"requests": total, "delivered": delivered, "failed": failed}
 
     def forget(self, session: str) -> int:
-        with self._lock:
-            return self._db.execute("DELETE FROM handoffs WHERE session = ?", (session,)).rowcount
+        return self._db.execute("DELETE FROM handoffs WHERE session = ?", (session,))[1]
 
     def _purge(self, now: float) -> None:
         if self.retention_days is not None:
@@ -184,11 +176,10 @@ class HandoffDesk:
         delivered = None if error else time.time()
         if error:
             log.warning("handoff %s not delivered to the helpdesk: %s", record.reference, error)
-        with self._lock:
-            self._db.execute(
-                "UPDATE handoffs SET delivered = ?, delivery_error = ? WHERE id = ?",
-                (delivered, error and error[:MAX_ERROR_CHARS], record.id),
-            )
+        self._db.execute(
+            "UPDATE handoffs SET delivered = ?, delivery_error = ? WHERE id = ?",
+            (delivered, error and error[:MAX_ERROR_CHARS], record.id),
+        )
         return HandoffRecord(
             record.id, record.created, record.session, record.shared, delivered, error
         )

@@ -26,15 +26,14 @@ from __future__ import annotations
 import base64
 import io
 import json
-import sqlite3
 from collections import Counter, defaultdict
-from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from html import escape
 from pathlib import Path
 from typing import Any
 
+from assistant._database import day_of
 from assistant._events import SECONDS_PER_DAY, EventKind, EventLog
 
 DIRECT = "(direct)"  # clicks and adds on products the session was not shown first
@@ -49,20 +48,21 @@ COUNTED = {
     EventKind.DISLIKED: "dislikes",
 }
 
+# The same statements on SQLite and PostgreSQL (`assistant/_database.py`).
 # One pass over the period's events: per UTC day, kind and intent.
-COUNTS_SQL = """
-SELECT CAST(ts / 86400 AS INTEGER), kind, intent, COUNT(*)
+COUNTS_SQL = f"""
+SELECT {day_of("ts")}, kind, intent, COUNT(*)
 FROM events WHERE ts >= ? AND ts < ? GROUP BY 1, 2, 3
 """
 # Each click or add with the id of the last `shown` of the same product to the same session
-# before it. The unary `+` keeps SQLite on the session index (a session has tens of events, a
-# popular product thousands); MATERIALIZED stops it running the subquery once per use.
-CREDIT_SQL = """
+# before it. `|| ''` keeps either engine on the session index (a session has tens of events, a
+# popular product thousands); MATERIALIZED stops the subquery running once per use.
+CREDIT_SQL = f"""
 WITH acts AS MATERIALIZED (
-    SELECT CAST(e.ts / 86400 AS INTEGER) AS day, e.kind AS kind, (
+    SELECT {day_of("e.ts")} AS day, e.kind AS kind, (
         SELECT s.id FROM events s
-        WHERE s.session = e.session AND +s.product_id = e.product_id AND +s.kind = 'shown'
-          AND s.id < e.id
+        WHERE s.session = e.session AND s.product_id || '' = e.product_id
+          AND s.kind || '' = 'shown' AND s.id < e.id
         ORDER BY s.id DESC LIMIT 1
     ) AS shown_id
     FROM events e
@@ -73,8 +73,8 @@ SELECT acts.day, acts.kind, acts.shown_id IS NULL, shown.intent, COUNT(*)
 FROM acts LEFT JOIN events shown ON shown.id = acts.shown_id
 GROUP BY 1, 2, 3, 4
 """
-SESSIONS_SQL = """
-SELECT CAST(ts / 86400 AS INTEGER), session FROM events WHERE ts >= ? AND ts < ? GROUP BY 1, 2
+SESSIONS_SQL = f"""
+SELECT {day_of("ts")}, session FROM events WHERE ts >= ? AND ts < ? GROUP BY 1, 2
 """
 
 
@@ -193,14 +193,11 @@ def _tally(log: EventLog, since: date | None, until: date | None) -> _Tallies:
         raise ValueError(f"since ({since}) is after until ({until})")
     low = _day_start(since) if since else float("-inf")
     high = _day_start(until + timedelta(days=1)) if until else float("inf")
-    # A read-only connection of its own: no writes, and the app's writer is never blocked.
-    uri = log.path.resolve().as_uri() + "?mode=ro"
-    with closing(sqlite3.connect(uri, uri=True)) as db:
-        return _Tallies(
-            db.execute(COUNTS_SQL, (low, high)).fetchall(),
-            db.execute(CREDIT_SQL, (low, high)).fetchall(),
-            db.execute(SESSIONS_SQL, (low, high)).fetchall(),
-        )
+    return _Tallies(
+        log.db.read(COUNTS_SQL, (low, high)),
+        log.db.read(CREDIT_SQL, (low, high)),
+        log.db.read(SESSIONS_SQL, (low, high)),
+    )
 
 
 def _days(tallies: _Tallies) -> list[DayRates]:

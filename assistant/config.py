@@ -7,6 +7,7 @@ file are relative to the file; defaults are relative to the working directory.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import yaml
 
 ENV_PREFIX = "SHOPASSIST_"
+_CREDENTIALS = re.compile(r"//[^/@]*@")
 _PATH_FIELDS = ("data_dir", "prompts_dir", "clip_checkpoint")
 _INT_FIELDS = ("hnsw_ef_search", "search_candidates", "port", "max_sessions")
 _NON_NEGATIVE_INT_FIELDS = (
@@ -92,6 +94,13 @@ class Settings:
     # `assistant/_orders.py`); unset, the reply says where to find the status.
     order_lookup_url: str | None = None
     order_lookup_timeout_seconds: float = 5.0
+    # Where sessions (dialogue state, cart), per-client budgets and the API token secret live:
+    # unset, in this process; `redis://host:port/db`, in Redis, shared by every worker that
+    # names the same server, and kept across restarts (`assistant/_sessions.py`).
+    session_store: str | None = None
+    # The event log and handoff requests: unset, SQLite in DATA/events.db; a
+    # `postgresql://...` URL, that PostgreSQL database, shared by every worker.
+    event_db_url: str | None = None
 
     @property
     def catalog_db(self) -> Path:
@@ -112,6 +121,11 @@ class Settings:
     @property
     def events_db(self) -> Path:
         return self.data_dir / "events.db"
+
+    @property
+    def event_store(self) -> Path | str:
+        """Where the event log and handoff requests live: the PostgreSQL URL, else the file."""
+        return self.event_db_url or self.events_db
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -157,6 +171,14 @@ class Settings:
                 values[key] = int(value)
                 if values[key] < 1:
                     raise ValueError(f"{key} must be >= 1")
+            elif value in (None, "", "none", "memory") and key == "session_store":
+                values[key] = None
+            elif key == "session_store":
+                values[key] = _url(key, value, ("redis://", "rediss://", "unix://"))
+            elif value in (None, "", "none", "sqlite") and key == "event_db_url":
+                values[key] = None
+            elif key == "event_db_url":
+                values[key] = _url(key, value, ("postgresql://", "postgres://"))
             elif value in (None, "", "none") and key in (
                 "catalog",
                 "clip_model",
@@ -204,6 +226,19 @@ def _overlay(settings: Settings, data: dict[str, Any]) -> Settings:
 def _env_path(name: str) -> Path | None:
     value = os.environ.get(ENV_PREFIX + name)
     return Path(value) if value else None
+
+
+def redacted(url: str) -> str:
+    """A server URL fit for a message or a log: no user or password."""
+    return _CREDENTIALS.sub("//***@", url)
+
+
+def _url(key: str, value: Any, schemes: tuple[str, ...]) -> str:
+    """A server URL setting, refused with its name when it is not one of `schemes`."""
+    url = str(value).strip()
+    if not url.startswith(schemes):
+        raise ValueError(f"{key} must start with {' or '.join(schemes)} (got {redacted(url)!r})")
+    return url
 
 
 def _as_bool(value: Any) -> bool:

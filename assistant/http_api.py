@@ -37,9 +37,10 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validat
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assistant._assistant import RATE_LIMITED, SESSION_ID, Assistant, SessionRefused
+from assistant._assistant import RATE_LIMITED, SESSION_ID, UNAVAILABLE, Assistant
 from assistant._credentials import SessionSigner
-from assistant._limits import ClientLimiter, retry_after
+from assistant._limits import retry_after
+from assistant._sessions import Limiter, SessionRefused, SessionStoreDown
 from dialogue import (
     MAX_LINE_QUANTITY,
     MAX_MESSAGE_CHARS,
@@ -69,6 +70,7 @@ WRONG_SESSION_TOKEN = "that session token is not valid for this session"
 NO_SESSION = f"no such session (expired or forgotten): open one with POST {PREFIX}/sessions"
 TOO_MANY_REQUESTS = "too many requests from this client; retry after the time in Retry-After"
 INTERNAL_ERROR = "Internal server error; it has been logged."
+STORE_DOWN = "The session store is not answering; try again in a few seconds."
 LOCKED = f"This server has a login: set ${API_TOKEN_ENV} to use the HTTP API."
 STAFF_ONLY = (
     f"Handoff requests may carry shoppers' conversations: set ${API_TOKEN_ENV} to read them."
@@ -341,6 +343,8 @@ class _ApiRoute(APIRoute):
                 return _error(422, _readable(exc))
             except StarletteHTTPException as exc:
                 return _error(exc.status_code, str(exc.detail), exc.headers)
+            except SessionStoreDown:  # logged by the store; nothing is wrong with the request
+                return _error(503, STORE_DOWN, {"Retry-After": "5"})
             except Exception:
                 log.exception("HTTP API failure: %s %s", request.method, request.url.path)
                 return _error(500, INTERNAL_ERROR)
@@ -484,7 +488,7 @@ class ClientRateLimit:
     itself, the web app's writes (Gradio's queue joins, uploads). Give it the API's limiter, so
     a client has one budget across the whole server. Reads of the page and its assets pass."""
 
-    def __init__(self, app: ASGIApp, limiter: ClientLimiter, tokens: Sequence[str] = ()) -> None:
+    def __init__(self, app: ASGIApp, limiter: Limiter, tokens: Sequence[str] = ()) -> None:
         self.app = app
         self.limiter = limiter
         self.tokens = tuple(tokens)
@@ -495,7 +499,11 @@ class ClientRateLimit:
             and scope["method"] not in ("GET", "HEAD", "OPTIONS")
             and not scope["path"].startswith(PREFIX)
         ):
-            wait = self.limiter.take(client_of(Request(scope), self.tokens))
+            try:
+                wait = self.limiter.take(client_of(Request(scope), self.tokens))
+            except SessionStoreDown:  # the budgets live in Redis and it is down: say so
+                await _error(503, STORE_DOWN, {"Retry-After": "5"})(scope, receive, send)
+                return
             if wait:
                 headers = {"Retry-After": retry_after(wait)}
                 await _error(429, TOO_MANY_REQUESTS, headers)(scope, receive, send)
@@ -509,7 +517,7 @@ def create_api(
     *,
     token: str | None = None,
     require_token: bool = False,
-    limiter: ClientLimiter | None = None,
+    limiter: Limiter | None = None,
     signer: SessionSigner | None = None,
 ) -> APIRouter:
     """The API over `assistant`. With `token` (one, or several comma-separated), every route
@@ -520,9 +528,13 @@ def create_api(
     (else from $SHOPASSIST_SESSION_SECRET or the data directory's secret)."""
     tokens = api_tokens(token)
     if limiter is None:
-        limiter = ClientLimiter(assistant.settings.client_requests_per_minute)
+        limiter = assistant.sessions.limiter(
+            "requests", assistant.settings.client_requests_per_minute
+        )
     if signer is None:
-        signer = SessionSigner.for_data_dir(assistant.settings.data_dir)
+        signer = SessionSigner.for_data_dir(
+            assistant.settings.data_dir, stored=assistant.sessions.secret
+        )
 
     def throttle(request: Request) -> None:
         wait = limiter.take(client_of(request, tokens))
@@ -621,6 +633,8 @@ def create_api(
         reply = assistant.respond(session_id, text=body.message)
         if reply.dialogue.action == RATE_LIMITED:
             raise HTTPException(429, reply.text, headers={"Retry-After": "5"})
+        if reply.dialogue.action == UNAVAILABLE:
+            raise HTTPException(503, reply.text, headers={"Retry-After": "5"})
         # The shopper's notices; an operator's (a broken prompt file, with its path) stay home.
         notices = [n for n in reply.notices if not n.startswith("prompt files:")]
         return _chat_reply({**reply.to_dict(), "notices": notices})

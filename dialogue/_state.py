@@ -7,6 +7,8 @@ one" means what it meant on screen.
 
 from __future__ import annotations
 
+import base64
+import io
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -252,6 +254,45 @@ class DialogueState:
             "turns": len(self.history),
         }
 
+    def to_record(self) -> dict[str, Any]:
+        """Everything in the state as JSON-ready values, for a session store shared by several
+        workers (`from_record` reads it back equal). `to_dict` is the shopper-facing view and
+        leaves out what the next turn needs (the cards on screen, the history, ...)."""
+        record = asdict(self)
+        record["image"] = _png(self.image)
+        return record
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> DialogueState:
+        """The state `to_record` wrote (after a JSON round trip: lists where tuples were)."""
+        from dialogue._protocol import ProductCard, ReviewFact
+
+        def card(data: Mapping[str, Any]) -> ProductCard:
+            reviews = tuple(ReviewFact(**r) for r in data["reviews"])
+            return ProductCard(**{**_tuples(data), "reviews": reviews})
+
+        pending = record["pending_add"]
+        return cls(
+            **{
+                **record,
+                "constraints": Constraints(**_tuples(record["constraints"])),
+                "exclude": Exclusions(**_tuples(record["exclude"])),
+                "prefer": Preferences(**_tuples(record["prefer"])),
+                "shown": [card(c) for c in record["shown"]],
+                "earlier": [card(c) for c in record["earlier"]],
+                "image": _unpng(record["image"]),
+                "cart": [CartLine(**line) for line in record["cart"]],
+                "pending_add": PendingAdd(**pending) if pending is not None else None,
+                "history": [Turn(**turn) for turn in record["history"]],
+                "named": list(record["named"]),
+                "compared": list(record["compared"]),
+                "offered_intents": list(record["offered_intents"]),
+                "seen": list(record["seen"]),
+                "liked": list(record["liked"]),
+                "disliked": list(record["disliked"]),
+            }
+        )
+
 
 _Filtering = TypeVar("_Filtering", "Constraints", "Exclusions")
 
@@ -294,6 +335,39 @@ def _cleared(c: Constraints, names: tuple[str, ...]) -> Constraints:
     defaults = {f.name: f.default for f in fields(c) if f.name in names}
     attributes = {k: v for k, v in c.attributes.items() if k not in names}
     return replace(c, **defaults, attributes=attributes)
+
+
+def _tuples(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A record's fields with JSON lists back as the tuples the frozen dataclasses hold
+    (nested too: a card's colour photos are pairs); mappings keep their keys."""
+
+    def tupled(value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return tuple(tupled(v) for v in value)
+        if isinstance(value, Mapping):
+            return {k: tupled(v) for k, v in value.items()}
+        return value
+
+    return {name: tupled(value) for name, value in data.items()}
+
+
+def _png(image: Any) -> str | None:
+    """A shopper's photo as base64 PNG: lossless, so a later turn searches the same pixels."""
+    if image is None:
+        return None
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _unpng(data: str | None) -> Any:
+    if data is None:
+        return None
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(base64.b64decode(data)))
+    image.load()
+    return image
 
 
 def _plain(values: dict[str, Any]) -> dict[str, Any]:

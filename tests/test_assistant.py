@@ -860,12 +860,12 @@ class TestSessions:
         assert assistant.state(a) == DialogueState()
 
     def test_idle_sessions_expire_and_busy_ones_stay(self, assistant: Assistant, monkeypatch):
-        import assistant._assistant as module
+        import assistant._sessions as module
 
         clock = [module.time.monotonic()]
         monkeypatch.setattr(module.time, "monotonic", lambda: clock[0])
         monkeypatch.setattr(
-            assistant, "settings", replace(assistant.settings, session_idle_minutes=30)
+            assistant.sessions, "settings", replace(assistant.settings, session_idle_minutes=30)
         )
         idle, busy = new_session(), new_session()
         for sid in (idle, busy):
@@ -878,7 +878,7 @@ class TestSessions:
         assert assistant.state(idle) == DialogueState()  # dropped, so a fresh session
 
         monkeypatch.setattr(
-            assistant, "settings", replace(assistant.settings, session_idle_minutes=0)
+            assistant.sessions, "settings", replace(assistant.settings, session_idle_minutes=0)
         )
         clock[0] += 24 * 60 * 60
         assert assistant.state(busy).cart  # 0 = no expiry

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,11 @@ def _session() -> str:
 
 
 @pytest.fixture
-def log(tmp_path: Path) -> EventLog:
-    return EventLog(tmp_path / "events.db", retention_days=30)
+def log(event_store: Path | str) -> Iterator[EventLog]:
+    """An empty log in SQLite and in PostgreSQL: co-likes and retention run on both."""
+    log = EventLog(event_store, retention_days=30)
+    yield log
+    log.close()
 
 
 class TestEventLog:
@@ -43,7 +47,15 @@ class TestEventLog:
         assert log.count() == 0
 
     def test_stores_no_message_text(self, log: EventLog):
-        columns = [row[1] for row in sqlite3.connect(log.path).execute("PRAGMA table_info(events)")]
+        if log.path is not None:
+            rows = sqlite3.connect(log.path).execute("PRAGMA table_info(events)")
+            columns = [row[1] for row in rows]
+        else:
+            rows, _ = log.db.execute(
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_name = 'events' ORDER BY ordinal_position"
+            )
+            columns = [row[0] for row in rows]
         assert columns == ["id", "ts", "session", "kind", "product_id", "intent", "position"]
 
     def test_forget_deletes_one_session_only(self, log: EventLog):

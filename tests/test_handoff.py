@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from assistant import Assistant
+from assistant._database import Database
 from assistant._handoff import HandoffDesk, SharedConversation
 from tests.conftest import serve_http, stop_http
 
@@ -124,6 +125,21 @@ class TestHandoffDesk:
             HandoffDesk(tmp_path / "events.db", webhook_url="helpdesk.example.com/hook")
 
 
+class TestHandoffStore:
+    def test_requests_are_kept_listed_and_forgotten_on_either_database(self, event_store):
+        desk = HandoffDesk(event_store)
+        shared = SharedConversation([{"shopper": "hi", "assistant": "hello"}], [{"id": "a:1"}])
+        first, _ = desk.request("s1", shared, now=1_800_000_000.0)
+        second, _ = desk.request("s2", None)
+        assert second.id > first.id and first.reference.startswith("H-")
+        assert [r.session for r in desk.handoffs()] == ["s2", "s1"]
+        (kept,) = desk.handoffs(session="s1")
+        assert kept.shared == shared and kept.created == 1_800_000_000.0
+        assert desk.count() == {"requests": 2, "delivered": 0, "failed": 0}
+        assert desk.forget("s1") == 1 and desk.count()["requests"] == 1
+        desk.close()
+
+
 class TestHandoffConversation:
     @pytest.fixture
     def desk(self, assistant: Assistant, tmp_path: Path, helpdesk: Helpdesk) -> Iterator[Any]:
@@ -188,7 +204,7 @@ class TestHandoffConversation:
         assert not desk.handoffs(session=sid)
 
     def test_a_request_that_cannot_be_recorded_promises_nothing(
-        self, assistant: Assistant, desk: HandoffDesk
+        self, assistant: Assistant, desk: HandoffDesk, tmp_path: Path
     ):
         sid = uuid.uuid4().hex
         assistant.respond(sid, "can I talk to a person")
@@ -196,4 +212,4 @@ class TestHandoffConversation:
         reply = assistant.respond(sid, "yes")
         assert reply.text == assistant.model.templates.render("handoff_failed")
         assert "H-" not in reply.text
-        desk._db = __import__("sqlite3").connect(":memory:", check_same_thread=False)
+        desk._db = Database(tmp_path / "reopened.db")

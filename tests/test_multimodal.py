@@ -267,7 +267,7 @@ class TestPhotoTurns:
             corrected = photo_assistant.respond(session, f"no, it's a {noun}")
             cards = corrected.dialogue.suggestions
             assert cards and all(other.lower() in c.card.categories for c in cards), corrected.text
-            assert photo_assistant._sessions[session].state.image is not None  # kept
+            assert photo_assistant.state(session).image is not None  # kept
             return
         pytest.fail("no photo of another product gave a kind without a lookalike")
 
@@ -275,7 +275,7 @@ class TestPhotoTurns:
         product = next(iter(photo_engine.view.products.values()))
         photo_assistant.respond("photo-then-text", "like this", image=product.images[0].path)
         photo_assistant.respond("photo-then-text", "that's nice, now show me some bags")
-        assert photo_assistant._sessions["photo-then-text"].state.image is None
+        assert photo_assistant.state("photo-then-text").image is None
 
 
 class TestPhotoBench:

@@ -7,6 +7,7 @@ import io
 import json
 import re
 import time
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -35,10 +36,10 @@ def at(day: date, hour: int, minute: int = 0) -> float:
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC).timestamp()
 
 
-def write_log(path: Path, start: date = DAY1) -> EventLog:
+def write_log(target: Path | str, start: date = DAY1) -> EventLog:
     """Three UTC days, two intents. Expected figures are worked out in the tests."""
     day1, day2, day3 = start, start + timedelta(days=1), start + timedelta(days=2)
-    log = EventLog(path, retention_days=None)
+    log = EventLog(target, retention_days=None)
 
     def record(session: str, kind: EventKind | str, pids: list[str], ts: float, **kw: object):
         log.record(session, kind, pids, ts=ts, **kw)  # type: ignore[arg-type]
@@ -67,8 +68,11 @@ def write_log(path: Path, start: date = DAY1) -> EventLog:
 
 
 @pytest.fixture
-def log(tmp_path: Path) -> EventLog:
-    return write_log(tmp_path / "events.db")
+def log(event_store: Path | str) -> Iterator[EventLog]:
+    """The hand-written log, in SQLite and in PostgreSQL: the report's SQL runs on both."""
+    log = write_log(event_store)
+    yield log
+    log.close()
 
 
 class TestDailyRates:

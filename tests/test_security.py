@@ -12,9 +12,10 @@ import pytest
 from conftest import start
 from test_http_api import assert_error, new_session
 
-import assistant._assistant as facade
+import assistant._sessions as facade
 from assistant import Assistant, Settings
-from assistant._assistant import BUSY, EVICTABLE_IDLE_S, RATE_BURST, RATE_LIMITED, SLOW_DOWN
+from assistant._assistant import RATE_LIMITED, SLOW_DOWN
+from assistant._sessions import BUSY, EVICTABLE_IDLE_S, RATE_BURST
 from assistant.http_api import API_TOKEN_ENV
 from dialogue import DialogueSettings, PromptFileError
 
@@ -26,7 +27,9 @@ def _session() -> str:
 @pytest.fixture
 def limited(assistant: Assistant, monkeypatch: pytest.MonkeyPatch) -> Assistant:
     """The session assistant with a limit of 6 turns a minute, on a clock the test moves."""
-    monkeypatch.setattr(assistant, "settings", replace(assistant.settings, turns_per_minute=6))
+    limit = replace(assistant.settings, turns_per_minute=6)
+    monkeypatch.setattr(assistant, "settings", limit)
+    monkeypatch.setattr(assistant.sessions, "settings", limit)  # the sessions' budgets
     clock = [1000.0]
     monkeypatch.setattr(facade.time, "monotonic", lambda: clock[0])
     assistant.clock = clock  # type: ignore[attr-defined]

@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.middleware import Middleware
 
-from assistant import Assistant, ClientLimiter, go_offline
+from assistant import Assistant, go_offline
 from assistant.http_api import (
     API_TOKEN_ENV,
     MAX_BODY_BYTES,
@@ -208,7 +208,7 @@ def serve(
     app = create_app(assistant)
     token = os.environ.get(API_TOKEN_ENV) or None
     # One request budget per client across the API and the web app's writes.
-    limiter = ClientLimiter(assistant.settings.client_requests_per_minute)
+    limiter = assistant.sessions.limiter("requests", assistant.settings.client_requests_per_minute)
     api = create_api(assistant, token=token, require_token=auth is not None, limiter=limiter)
     # On the whole server (UI, Gradio's routes, API), outermost first: every answer gets the
     # security headers (413 and 429 included), and an oversized body is refused unread.
