@@ -321,16 +321,6 @@ class CatalogView:
                 mask[rows] = True
         return mask
 
-    def titles_headed_by(self, nouns: Iterable[str]) -> Mask:
-        """Rows whose title ends in one of the nouns (`title_head`): "Blizzard Rider
-        Snowboard" is a snowboard, "SummitRider Snowboard Boots" names one but is boots."""
-        heads = noun_heads(nouns)
-        mask = self.titles_naming(nouns)
-        for row in np.flatnonzero(mask):
-            head = title_head(self.products[self.ids[row]].title)
-            mask[row] = any(same_noun(head, noun) for noun in heads)
-        return mask
-
     def _excluded(self, exclude: Exclusions) -> Mask:
         out = self.mask_of(exclude.product_ids)
         for name, facet in (("brands", "brand"), ("categories", "category")):
@@ -432,14 +422,6 @@ def noun_pattern(noun: str) -> str:
 def title_words(title: str) -> set[str]:
     """A title's words in the singular, as nouns are compared."""
     return {singular(w) for w in TITLE_WORD.findall(title.lower())}
-
-
-def title_head(title: str) -> str:
-    """The noun a title ends in, before any size or variant note, singular: "Sprite Stasis
-    Ball 55 cm" -> "ball", "Atomic Endurance Running Tee (V-neck)" -> "tee"."""
-    name = re.split(r"[(\d]", title, maxsplit=1)[0]
-    words = TITLE_WORD.findall(name.lower())
-    return singular(words[-1]) if words else ""
 
 
 def noun_heads(nouns: Iterable[str]) -> set[str]:

@@ -493,11 +493,6 @@ class SearchEngine:
             query = replace(query, filters=filters.without("kinds"))
             filters = query.filters
             allowed = self.view.allowed(filters, query.exclude)
-        elif filters.kinds:
-            # "snowboards": the titles that end in the noun, when some do, not the boots
-            # whose title merely names it.
-            headed = allowed & self.view.titles_headed_by(filters.kinds)
-            allowed = headed if headed.any() else allowed
         if query.similar_to in self.view.row:
             allowed[self.view.row[query.similar_to]] = False
         photo = self._read_photo(query, allowed)
