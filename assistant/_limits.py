@@ -45,9 +45,9 @@ class TokenBucket:
         return (count - self.tokens) * 60 / self.per_minute
 
 
-class ClientLimiter:
-    """A token bucket per client key; thread-safe. `take(key)` returns the seconds to wait, or
-    0.0 when the request may go on."""
+class Allowance:
+    """A rate per minute with a burst, checked once for every limiter that keeps one budget
+    per key (here in memory; `assistant._sessions.RedisLimiter` in Redis)."""
 
     def __init__(self, per_minute: float, burst: float | None = None) -> None:
         if per_minute < 0:
@@ -55,12 +55,20 @@ class ClientLimiter:
         self.per_minute = per_minute
         # A burst of a sixth of a minute's allowance (at least 5) absorbs a page of clicks.
         self.burst = burst if burst is not None else max(5.0, per_minute / 6)
-        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
-        self._lock = threading.Lock()
 
     @property
     def enabled(self) -> bool:
         return self.per_minute > 0
+
+
+class ClientLimiter(Allowance):
+    """A token bucket per client key; thread-safe. `take(key)` returns the seconds to wait, or
+    0.0 when the request may go on."""
+
+    def __init__(self, per_minute: float, burst: float | None = None) -> None:
+        super().__init__(per_minute, burst)
+        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
+        self._lock = threading.Lock()
 
     def take(self, key: str, count: float = 1.0) -> float:
         if not self.enabled:

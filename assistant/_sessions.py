@@ -32,7 +32,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from assistant._limits import ClientLimiter, TokenBucket
+from assistant._limits import Allowance, ClientLimiter, TokenBucket
 from assistant.config import Settings, redacted
 from dialogue import DialogueState
 
@@ -277,22 +277,15 @@ class RedisBucket:
         return self.limiter.take(self.key, count)
 
 
-class RedisLimiter:
+class RedisLimiter(Allowance):
     """`ClientLimiter` in Redis: one budget per key, whichever worker is asked. Keys expire
     once their bucket would be full again, so a flood of clients leaves nothing behind."""
 
     def __init__(
         self, store: RedisSessionStore, prefix: str, per_minute: float, burst: float | None
     ) -> None:
-        if per_minute < 0:
-            raise ValueError("per_minute must be >= 0")
+        super().__init__(per_minute, burst)
         self.store, self.prefix = store, prefix
-        self.per_minute = per_minute
-        self.burst = burst if burst is not None else max(5.0, per_minute / 6)
-
-    @property
-    def enabled(self) -> bool:
-        return self.per_minute > 0
 
     def take(self, key: str, count: float = 1.0) -> float:
         if not self.enabled:
