@@ -115,6 +115,8 @@ REFERENCE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ),
 ]
 ANAPHOR_DETERMINERS = {"that", "this", "the", "those", "these", "my"}
+# Shorter words are one letter off too many others ("tee", "tent") to be called typos.
+MIN_FUZZY_LETTERS = 5
 NAME_JOINERS = {"or", "vs", "versus", "and", "&", "v"}
 SHADES = {"dark", "light", "pale", "bright", "deep"}
 NOT_SIZE_UNITS = {"bucks", "dollars", "dollar", "usd", "quid", "pounds", "euros", "percent",
@@ -337,8 +339,13 @@ class EntityExtractor:
         # Training data: lookups and annotated values name types, synonyms name surfaces.
         for value, type_ in self.typed.items():
             if type_ in self.types and not self._resolves(value):
+                # "[jackts](category)" in a typo example is the jackets, not a kind we lack.
+                near = self._misspelt(type_, value)
                 for surface in _surface_forms(value):
-                    self._add(surface, type_, value, known=False)
+                    if near is not None:
+                        self._add(surface, type_, near.value, known=True)
+                    else:
+                        self._add(surface, type_, value, known=False)
         for surface, canonical in nlu.synonyms.items():
             for phrase in self._lookup(_normalise(canonical)):
                 self._add(surface, phrase.type, phrase.value, phrase.known)
@@ -351,6 +358,19 @@ class EntityExtractor:
                     self.table[key] = kept
                 else:
                     del self.table[key]
+
+    def _misspelt(self, type_: str, value: str) -> _Phrase | None:
+        """The catalog value of this type that `value` is one letter off ("jackts", "legings"),
+        for words of five letters or more; None when there is none."""
+        forms = dict.fromkeys([_normalise(value), *_singulars(_normalise(value))])
+        for said in (f for f in forms if len(f) >= MIN_FUZZY_LETTERS):
+            for key, phrases in self.table.items():
+                if abs(len(key) - len(said)) > 1 or key[:1] != said[:1]:
+                    continue
+                known = [p for p in phrases if p.known and p.type == type_]
+                if known and _edit_distance(said, key, 1) <= 1:
+                    return known[0]
+        return None
 
     def _value_surfaces(self, type_: str, value: str) -> list[tuple[str, str]]:
         """(surface, entity type) pairs for how a shopper says a catalog value. An attribute

@@ -730,6 +730,13 @@ class TestRoundEight:
         compared = set(reply.dialogue.comparison.titles)
         assert compared == {shown[0].card.title, shown[1].card.title}
 
+    @pytest.mark.parametrize("message", ["need a jackt for men", "womens legings please"])
+    def test_a_misspelt_kind_is_that_kind_not_one_the_store_lacks(
+        self, assistant: Assistant, message: str
+    ):
+        reply = assistant.respond(new_session(), message)
+        assert reply.suggestions and "don't carry" not in reply.text, reply.text
+
     @pytest.mark.parametrize("message", ["trackies for the gym, mens", "need a rucksack for uni"])
     def test_words_the_catalog_does_not_use_but_the_assistant_reads_are_searched(
         self, assistant: Assistant, message: str
