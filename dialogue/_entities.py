@@ -147,7 +147,7 @@ SORT_PATTERNS = [
     ("relevance", re.compile(r"relevan|best\s+match", re.IGNORECASE)),
 ]  # fmt: skip
 QUANTITY = re.compile(
-    rf"\b(?:(?P<n>{_NUM}|a pair|a couple|couple|pair)\s+(?:of|x|pieces?|pcs|units?|items?)\b"
+    rf"\b(?:(?P<n>{_NUM}|a pair|a couple|couple|pair)\s+(?:of|x|pieces?|pcs|units?|items?|pairs)\b"
     rf"|(?:x|qty:?|quantity:?)\s*(?P<x>\d{{1,2}})\b|(?:add|take|get|want|need|buy|order)\s+(?P<v>\d{{1,2}}|two|three|four|five)\b(?!\s*(?:dollars?|bucks|\$)))",
     re.IGNORECASE,
 )

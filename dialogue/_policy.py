@@ -75,6 +75,8 @@ ORDER_NUMBER = re.compile(r"(?<![\w$£€.,])#?\s?([A-Za-z]{0,4}-?\d{4,12})(?![\
 HANDOFF_ANSWERS = {"affirm", "deny", "human_handoff"}
 # "swap it to M", "make that a large", "sorry, I meant the 34", "in blue instead": right after
 # an add, a size or colour changes the variant just added rather than adding another.
+# "the one in my cart", "what's in the basket": a cart line, not a shown item.
+IN_THE_CART = re.compile(r"\bin\s+(?:my|the)\s+(?:cart|basket|trolley|bag)\b", re.IGNORECASE)
 VARIANT_CHANGE = re.compile(
     r"\b(?:swap|switch|change|make)\b|\bi\s+meant\b|\binstead\b|\bactually\b|\brather\b",
     re.IGNORECASE,
@@ -779,7 +781,7 @@ class Policy:
     ) -> None:
         changed = changed_line(state, parse)
         if changed is not None:
-            self._change_variant(state, changed, track, draft)
+            self._change_variant(state, changed, track, draft, parse.extraction.quantity)
             return
         pending = state.pending_add
         if pending is not None and not track.referenced:
@@ -888,9 +890,15 @@ class Policy:
         draft.action = "ask_variant"
 
     def _change_variant(
-        self, state: DialogueState, line: CartLine, track: TrackResult, draft: _Draft
+        self,
+        state: DialogueState,
+        line: CartLine,
+        track: TrackResult,
+        draft: _Draft,
+        quantity: int | None = None,
     ) -> None:
-        """The line just added, in the size or colour now asked for ("swap it to M")."""
+        """The line, in the size or colour now asked for ("swap it to M"), and as many as
+        said ("make it 2 of those": that many, not two more)."""
         card = self._card(state, line.product_id)
         if card is None:
             if not self._say_gone(draft, state, [line.product_id]):
@@ -917,6 +925,8 @@ class Policy:
             state.cart.remove(line)
             line = same
         line.size, line.color = size, color
+        if quantity is not None:
+            line.quantity = min(MAX_LINE_QUANTITY, quantity)
         state.focus = card.id
         self._say(
             draft,
@@ -1105,18 +1115,24 @@ def _variant_note(color: str | None, size: str | None) -> str:
 
 
 def changed_line(state: DialogueState, parse: Parse) -> CartLine | None:
-    """The cart line a message changes the variant of: right after an add, a size or colour
-    with a change word ("swap it to M", "sorry, I meant a 34") and no other product named."""
+    """The cart line a message changes: with a change word, a size, colour or quantity ("swap
+    it to M", "sorry, I meant a 34", "actually make it 2 of those") and no other product
+    named, for the line just added, or for the line the message places in the cart ("change
+    the one in my cart to a 33")."""
     ext = parse.extraction
+    if not (state.cart and VARIANT_CHANGE.search(parse.text)):
+        return None
     just_added = bool(state.history) and state.history[-1].action == "add_to_cart"
-    if not (just_added and state.cart and VARIANT_CHANGE.search(parse.text)):
+    in_cart = IN_THE_CART.search(parse.text) is not None
+    if not (just_added or in_cart):
         return None
-    if not (ext.values("size") or ext.values("color")) or ext.values("category", known=True):
+    changes = ext.values("size") or ext.values("color") or ext.quantity is not None
+    if not changes or ext.values("category", known=True) or ext.values("title"):
         return None
-    if ext.values("title") or ext.quantity is not None:
-        return None
-    if any(r.kind != "focus" for r in ext.references):
+    if any(r.kind != "focus" for r in ext.references) and not in_cart:
         return None  # "the second one in M" points at another item
+    if in_cart and not just_added:
+        return state.cart[-1] if len(state.cart) == 1 else None
     return next((line for line in reversed(state.cart) if line.product_id == state.focus), None)
 
 

@@ -737,6 +737,29 @@ class TestRoundEight:
         reply = assistant.respond(new_session(), message)
         assert reply.suggestions and "don't carry" not in reply.text, reply.text
 
+    def test_the_cart_line_changes_by_quantity_and_when_named_as_in_the_cart(
+        self, assistant: Assistant
+    ):
+        session = new_session()
+        first = assistant.respond(session, "men's shorts").suggestions[0].card
+        size, color = first.in_stock_sizes[0], first.in_stock_colors[0]
+        assistant.respond(session, f"add the first one in {size}, {color}")
+        assistant.respond(session, "actually make it 3 of those")
+        cart = assistant.state(session).cart
+        assert [(line.product_id, line.quantity) for line in cart] == [(first.id, 3)]
+        assistant.respond(session, "what do reviewers say about the second?")
+        other = next(s for s in first.in_stock_sizes if s != size)
+        reply = assistant.respond(session, f"ok, change the one in my cart to a {other}")
+        cart = assistant.state(session).cart
+        assert [(line.product_id, line.size) for line in cart] == [(first.id, other)], reply.text
+
+    def test_pairs_are_a_quantity(self, assistant: Assistant):
+        session = new_session()
+        first = assistant.respond(session, "men's shorts").suggestions[0].card
+        size, color = first.in_stock_sizes[0], first.in_stock_colors[0]
+        assistant.respond(session, f"first one in {size}, {color}, 2 pairs")
+        assert [line.quantity for line in assistant.state(session).cart] == [2]
+
     @pytest.mark.parametrize("message", ["trackies for the gym, mens", "need a rucksack for uni"])
     def test_words_the_catalog_does_not_use_but_the_assistant_reads_are_searched(
         self, assistant: Assistant, message: str
