@@ -48,6 +48,12 @@ NOT_ANSWERS = {
 GUARDED_FACETS = ("title", "color", "style", "brand")
 REFINING = {"refine_search", "sort_results", "show_more", "remove_filter"}
 CART_INTENTS = {"add_to_cart", "remove_from_cart", "view_cart", "checkout"}
+# Words that set one product against another ("vs", "stack up against", "compared to").
+COMPARE_CUE = re.compile(
+    r"\b(?:compar(?:e|ed|es|ing)|comparison|vs|versus|stacks?\s+up|better\s+than"
+    r"|differences?\s+between)\b",
+    re.IGNORECASE,
+)
 # Readings of "do you sell X?" / "need an X": a search, or a question or cart wish about X.
 ASKS_FOR_A_THING = FRESH_SEARCH | {"refine_search", "add_to_cart"} | {
     "check_availability", "product_details",
@@ -398,6 +404,8 @@ class DialogueModel:
             return False
         if state.pending_add or state.offered_intents or not QUESTION_FORM.search(text):
             return False
+        if COMPARE_CUE.search(text) and ext.values("title"):
+            return False  # "how does it stack up against the Strike?" compares the two
         across = len(state.shown) > 1 and LIST_QUESTION.search(text) is not None
         if not (across or state.focus is not None or (state.shown and state.single_match)):
             return False
@@ -418,8 +426,11 @@ class DialogueModel:
     def _contextual_intent(self, state: DialogueState, parse: Parse) -> str | None:
         """Intents that only make sense with something on screen, read in context."""
         ext, intent = parse.extraction, parse.intent
-        if intent == "compare_products" and len(ext.values("title")) >= 2:
+        named = ext.values("title")
+        if intent == "compare_products" and len(named) >= 2:
             return None  # "Beaumont vs Typhon, which is warmer?": those two, compared
+        if named and COMPARE_CUE.search(parse.text) and (len(named) >= 2 or state.focus):
+            return "compare_products"  # "how does it stack up against the Strike?"
         categories = set(ext.values("category", known=True))
         nothing_yet = not state.shown and not state.constraints.active()
         if changed_line(state, parse) is not None:

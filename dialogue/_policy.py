@@ -628,6 +628,9 @@ class Policy:
             self._say(draft, state, "which_item" if state.shown else "need_results")
             return []
         cards = [c for c in (self._card(state, pid) for pid in track.targets) if c is not None]
+        if several and len(cards) == 1 and track.titled:
+            # the one in focus against one named that is not on screen
+            cards += [c for c in self._titled(track.titled) if c.id != cards[0].id][:1]
         found = {c.id for c in cards}
         gone = self._say_gone(draft, state, [p for p in track.targets if p not in found])
         if not cards and not gone:

@@ -598,6 +598,9 @@ def _resolve_targets(
             for card in state.shown
             if any(title_has_name(card.title, name) for name in result.titled)
         ]
+    if intent == "compare_products" and result.titled and state.focus not in (None, *targets):
+        # "how does it stack up against the Strike?": the product in focus against that one
+        targets = [state.focus, *targets]
     if not targets and state.shown:
         named = _named_one(state.shown, text)  # "add the daybird one"
         if named is not None:

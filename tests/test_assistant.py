@@ -760,6 +760,15 @@ class TestRoundEight:
         assistant.respond(session, f"first one in {size}, {color}, 2 pairs")
         assert [line.quantity for line in assistant.state(session).cart] == [2]
 
+    def test_the_product_in_focus_is_compared_with_one_named(self, assistant: Assistant):
+        session = new_session()
+        shown = assistant.respond(session, "men's jackets").suggestions
+        assistant.respond(session, "tell me about the first one")
+        other = shown[2].card
+        reply = assistant.respond(session, f"how does it stack up against the {other.title}?")
+        assert reply.dialogue.comparison is not None, reply.text
+        assert set(reply.dialogue.comparison.titles) == {shown[0].card.title, other.title}
+
     @pytest.mark.parametrize("message", ["trackies for the gym, mens", "need a rucksack for uni"])
     def test_words_the_catalog_does_not_use_but_the_assistant_reads_are_searched(
         self, assistant: Assistant, message: str
