@@ -91,6 +91,8 @@ GENERIC_WORDS = (
     # which item, not what about it: "tell me about the first one"
     "first second third fourth fifth last one"
 )
+# "Who makes it?" asks for the brand, a field of the card ("made" alone is "made of").
+WHO_MAKES = re.compile(r"\bwho\s+(?:makes?|made|manufactures?)\b", re.I)
 MAX_CACHED_PRODUCTS = 2048
 # A review sentence of at most this many words is quoted with the rest of its review, when the
 # whole review has at most SHORT_REVIEW_WORDS.
@@ -222,7 +224,7 @@ class ProductAnswerer:
     def asks_fact(self, question: str, title: str = "") -> bool:
         """Whether the question asks something specific ("does it have pockets?") rather than
         for the product in general ("tell me more", "price?"), which the details card answers."""
-        terms = self._terms(question, title)
+        terms = self._terms(WHO_MAKES.sub(" ", question), title)
         return bool(terms - self._generic) or bool(BEST_REVIEWED.search(question))
 
     def answer(self, question: str, text: ProductText, vector: np.ndarray | None = None) -> Answer:

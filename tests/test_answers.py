@@ -87,6 +87,8 @@ class TestProductAnswerer:
         assert not answerer.asks_fact("tell me more about it", JACKET.title)
         assert not answerer.asks_fact("price?", JACKET.title)
         assert answerer.asks_fact("does it have pockets?", JACKET.title)
+        assert not answerer.asks_fact("who makes this?", JACKET.title)
+        assert answerer.asks_fact("what is this made from?", JACKET.title)
 
     def test_across_the_list_names_only_the_products_that_say_so(self, answerer):
         plain = ProductText(id="t:T1", title="Cotton Tee", description=("A soft cotton tee.",))
