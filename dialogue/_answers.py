@@ -15,9 +15,12 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
+from lemminflect import getAllLemmas
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from dialogue._config import AnswerSettings
 from dialogue._entities import STOP_WORDS, attribute_label
@@ -35,7 +38,9 @@ FLAG_YES = frozenset({"yes", "1", "true"})
 FLAG_NO = frozenset({"no", "0", "false"})
 # "What do people say about...": the shopper wants the reviews' view.
 ASKS_REVIEWERS = re.compile(
-    r"\b(?:reviews?|reviewers?|people|customers?|buyers?|owners?|anyone|folks|others)\b", re.I
+    r"\b(?:reviews?|reviewers?|people|customers?|buyers?|owners?|anyone|folks|others"
+    r"|complain\w*|complaints?)\b",
+    re.I,
 )
 # "which has the best reviews?": a ranking by rating, not a quote.
 BEST_REVIEWED = re.compile(
@@ -62,18 +67,37 @@ FIT_VERDICTS: dict[str, re.Pattern[str]] = {
         re.I,
     ),
 }
-# A question about fit, which reviewers' sizing verdicts answer.
+# A question about fit, which reviewers' sizing verdicts answer. "Runs" only with a verdict:
+# "sunny runs" and "after long runs" are about running.
 FIT_QUESTION = re.compile(
-    r"\b(?:fit|fits|fitting|sizing|size|sizes|small|large|big|tight|snug|loose|runs?)\b", re.I
+    r"\b(?:fit|fits|fitting|sizing|size|sizes|small|large|big|tight|snug|loose)\b"
+    r"|\bruns?\s+(?:\w+\s+)?(?:small|large|big|true|tight|long|short)\b",
+    re.I,
 )
+# Function words carry no fact ("after", "if", "always", "somewhere"): a standard English list,
+# less the words that name a part or a property of a product ("top handles", "side pockets",
+# "full zip", "thin", "made of", "size down").
+FUNCTION_WORDS = ENGLISH_STOP_WORDS - {
+    "back", "bottom", "front", "full", "side", "top", "thick", "thin", "fire", "empty", "made",
+    "down", "two", "three", "four", "five", "six",
+}  # fmt: skip
+# "the leather messenger", "this foam roller": the words between a determiner and the product's
+# name say which item is meant, not what is asked about it.
+DETERMINERS = frozenset({"the", "this", "that", "these", "those", "your", "ur"})
 # Words that ask for the card, not a fact: "tell me more", "details?", "how much is it?".
 GENERIC_WORDS = (
     "tell more about details detail info information describe description price cost much "
-    "spec specs overview summary know everything brand maker rating rated stars "
+    "spec specs overview summary know everything brand manufacturer rating rated stars "
     # which item, not what about it: "tell me about the first one"
     "first second third fourth fifth last one"
 )
+# "Who makes it?" asks for the brand, a field of the card ("made" alone is "made of").
+WHO_MAKES = re.compile(r"\bwho\s+(?:makes?|made|manufactures?)\b", re.I)
 MAX_CACHED_PRODUCTS = 2048
+# A review sentence of at most this many words is quoted with the rest of its review, when the
+# whole review has at most SHORT_REVIEW_WORDS.
+SHORT_QUOTE_WORDS = 4
+SHORT_REVIEW_WORDS = 30
 
 
 def sentences(text: str) -> tuple[str, ...]:
@@ -83,20 +107,38 @@ def sentences(text: str) -> tuple[str, ...]:
     return tuple(s.strip() for s in SENTENCE_BREAK.split(plain) if s.strip())
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    """A light English suffix stripper: enough that "washing", "washable" and "washed" meet,
-    and "zippers" meets "zip". Both sides of a comparison go through it, so a crude stem that
-    is the same for both is all that counts."""
+    """The word's dictionary lemma ("shrank" -> "shrink", "zippers" -> "zipper"), then one
+    derivational suffix off when what is left is itself an English word ("washable" ->
+    "wash", "zippered" / "zipper" -> "zip", "stretchy" -> "stretch"), so "carry" never meets
+    "care" nor "shoulder" "should". Both sides of a comparison go through it."""
     word = word.lower()
-    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-        word = word[:-1]
-    for suffix in ("ingly", "able", "ible", "ing", "ied", "ed", "ly", "er", "e", "y"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            word = word[: -len(suffix)]
+    lemmas = getAllLemmas(word)
+    for pos in ("VERB", "NOUN", "ADJ"):
+        if lemmas.get(pos):
+            word = lemmas[pos][0].lower()
             break
-    if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiou":
-        word = word[:-1]  # "zipp" -> "zip", "runn" -> "run"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss") and not lemmas:
+        word = word[:-1]  # a plural lemminflect does not know
+    for suffix in ("ingly", "able", "ible", "ing", "ied", "ed", "ly", "er", "y"):
+        if not word.endswith(suffix) or len(word) - len(suffix) < 3:
+            continue
+        rest = word[: -len(suffix)]
+        # "zipper" -> "zip", "running" -> "run"; never for "-y" ("carry" is not "car")
+        undoubled = rest[:-1] if rest[-1] == rest[-2] and suffix != "y" else ""
+        candidates = (rest, undoubled, rest + "e")
+        found = next((c for c in candidates if c and _is_word(c)), None)
+        if found is not None:
+            return found
+        break
     return word
+
+
+@lru_cache(maxsize=65536)
+def _is_word(word: str) -> bool:
+    """An English content word (not a function word such as "should")."""
+    return bool(getAllLemmas(word)) and word not in FUNCTION_WORDS and word not in STOP_WORDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +194,8 @@ class _Indexed:
     text: ProductText
     sources: list[Source]
     stems: list[frozenset[str]]
+    values: list[frozenset[str]]  # an attribute's values' concepts (empty for sentences)
+    reviews: list[int]  # the review a review sentence is from (-1 for other sources)
     vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
 
 
@@ -170,7 +214,7 @@ class ProductAnswerer:
             for s in stems:
                 self._concept.setdefault(s, stems[0])
         self._ignore = frozenset(stem(w) for w in self.settings.ignore) | {
-            stem(w) for w in STOP_WORDS
+            stem(w) for w in STOP_WORDS | FUNCTION_WORDS
         }
         self._generic = self._terms(GENERIC_WORDS)
         self._cache: OrderedDict[str, _Indexed] = OrderedDict()
@@ -180,7 +224,7 @@ class ProductAnswerer:
     def asks_fact(self, question: str, title: str = "") -> bool:
         """Whether the question asks something specific ("does it have pockets?") rather than
         for the product in general ("tell me more", "price?"), which the details card answers."""
-        terms = self._terms(question, title)
+        terms = self._terms(WHO_MAKES.sub(" ", question), title)
         return bool(terms - self._generic) or bool(BEST_REVIEWED.search(question))
 
     def answer(self, question: str, text: ProductText, vector: np.ndarray | None = None) -> Answer:
@@ -189,7 +233,7 @@ class ProductAnswerer:
         `vector`: the question's embedding, when the caller already has it."""
         indexed = self._indexed(text)
         terms = self._terms(question, text.title)
-        fit = self._fit(text.reviews) if FIT_QUESTION.search(question) else None
+        fit = self._fit(text.reviews) if self._asks_fit(question, text.title) else None
         if fit is not None and fit.quotes:
             # Reviewers on sizing answer a fit question: their verdict when two agree, else
             # what they said.
@@ -204,11 +248,11 @@ class ProductAnswerer:
             return Answer(text.id, text.title, score=best)
         first = indexed.sources[order[0]]
         floor = max(self.settings.threshold, best - self.settings.second_quote_margin)
-        # A second quote: the best of another kind of source (the description's percentages
-        # beside the material attribute, a reviewer beside the description), or a close one.
-        second = next(
+        # A second quote: the best of another kind of source (a reviewer beside the
+        # description), or a close one.
+        runner_up = next(
             (
-                indexed.sources[i]
+                i
                 for i in order[1:]
                 if indexed.sources[i].text != first.text
                 and scores[i] >= self.settings.threshold
@@ -216,7 +260,49 @@ class ProductAnswerer:
             ),
             None,
         )
-        return Answer(text.id, text.title, (first, second) if second else (first,), best)
+        # The list to elaborate: the first quote, or the runner-up when the first is a bare
+        # flag ("Performance fabric: Yes" before "Material: ...").
+        leads = (order[0], runner_up) if first.text == "Yes" else (order[0],)
+        for lead in leads:
+            elaboration = None if lead is None else self._elaboration(lead, indexed, scores)
+            if lead is not None and elaboration is not None:
+                # "Material: Cotton, Polyester" and the description's "80% cotton/20%
+                # polyester fleece": the list, then the sentence saying more of its values.
+                return Answer(text.id, text.title, (indexed.sources[lead], elaboration), best)
+        if first.kind == "review":
+            # Another reviewer on the same point is a second voice, however it scores
+            # against the first: "I'd like more resistance" beside "I wish it had more".
+            runner_up = next(
+                (
+                    i
+                    for i in order[1:]
+                    if indexed.sources[i].kind == "review"
+                    and indexed.reviews[i] != indexed.reviews[order[0]]
+                    and scores[i] >= self.settings.threshold
+                ),
+                runner_up,
+            )
+        quotes = (first,) if runner_up is None else (first, indexed.sources[runner_up])
+        return Answer(text.id, text.title, tuple(_in_context(q, text) for q in quotes), best)
+
+    @staticmethod
+    def _elaboration(first: int, indexed: _Indexed, scores: np.ndarray) -> Source | None:
+        """For an attribute answer, the description sentence that names the most of its
+        values (the best scoring of those), which says more about them than the list does."""
+        source = indexed.sources[first]
+        if source.kind != "attribute" or source.text == "Yes":
+            return None
+        values = indexed.values[first]
+        if not values:
+            return None
+        best: tuple[int, float, int] | None = None
+        for i, src in enumerate(indexed.sources):
+            if src.kind != "description":
+                continue
+            named = len(values & indexed.stems[i])
+            if named and (best is None or (named, scores[i]) > (best[0], best[1])):
+                best = (named, float(scores[i]), i)
+        return indexed.sources[best[2]] if best is not None else None
 
     def warm(self, texts: Sequence[ProductText]) -> int:
         """Encode these products' sources ahead of their first question (a product's first
@@ -239,12 +325,36 @@ class ProductAnswerer:
         return ListAnswer(tuple(a for a in answers if a.stated), asked_count=len(texts))
 
     # Ranking --------------------------------------------------------------------------------
+    @staticmethod
+    def _asks_fit(question: str, title: str) -> bool:
+        """A sizing question, its words other than the product's name ("is the Livingston
+        Tight stretchy?" asks no fit)."""
+        named = {w.lower() for w in WORD.findall(title)}
+        rest = " ".join(w for w in WORD.findall(question.lower()) if w not in named)
+        return FIT_QUESTION.search(rest) is not None
+
     def _terms(self, text: str, title: str = "") -> frozenset[str]:
         """The question's content concepts; the product's own title words are dropped (the
-        shopper naming it says nothing about what they ask)."""
+        shopper naming it says nothing about what they ask), and so are the words that name it
+        with them ("the leather messenger", "are the foam grips...")."""
         named = {stem(w) for w in WORD.findall(title.lower())}
-        stems = {stem(w) for w in WORD.findall(text.lower())} - self._ignore - named
-        return frozenset(self._concept.get(s, s) for s in stems if len(s) > 1)
+        words = WORD.findall(text.lower())
+        stems = [stem(w) for w in words]
+        naming: set[int] = set()
+        for i, s in enumerate(stems):
+            if s not in named or not named:
+                continue
+            j = i - 1
+            while j >= 0 and stems[j] in named:
+                j -= 1
+            start = j
+            while start >= 0 and i - start <= 3 and words[start] not in DETERMINERS:
+                start -= 1
+            if start >= 0 and words[start] in DETERMINERS:
+                naming.update(range(start + 1, i))
+        kept = {s for i, s in enumerate(stems) if i not in naming}
+        kept = kept - self._ignore - named
+        return frozenset(self._concept.get(s, s) for s in kept if len(s) > 1)
 
     def _scores(
         self, question: str, terms: frozenset[str], q: np.ndarray, indexed: _Indexed
@@ -260,7 +370,12 @@ class ProductAnswerer:
         dense = indexed.vectors @ q
         # Cosine alone finds sentences on the topic; words shared with the question say it
         # answers this question. A source sharing no word must be very close in meaning.
-        return dense + s.lexical_weight * lexical + priors
+        scores = dense + s.lexical_weight * lexical + priors
+        if ASKS_REVIEWERS.search(question):
+            # "has anyone complained about the zipper?" asks for experience: only a reviewer
+            # answers it, never the store's own description of the zipper.
+            scores[np.array([src.kind != "review" for src in indexed.sources])] = -1.0
+        return scores
 
     def _vector(self, text: str) -> np.ndarray:
         return np.asarray(self.embed([text]), dtype=np.float32)[0]
@@ -273,7 +388,13 @@ class ProductAnswerer:
                 return cached
         sources = product_sources(text)
         stems = [self._terms(f"{src.label} {src.text}", text.title) for src in sources]
-        indexed = _Indexed(text, sources, stems)
+        values = [
+            self._terms(src.text, text.title) if src.kind == "attribute" else frozenset()
+            for src in sources
+        ]
+        reviews = [-1] * (len(sources) - sum(len(sentences(r.text)) for r in text.reviews))
+        reviews += [n for n, r in enumerate(text.reviews) for _ in sentences(r.text)]
+        indexed = _Indexed(text, sources, stems, values, reviews)
         if sources:
             plain = [f"{src.label}: {src.text}" if src.label else src.text for src in sources]
             indexed.vectors = np.asarray(self.embed(plain), dtype=np.float32)
@@ -321,6 +442,18 @@ def product_sources(text: ProductText) -> list[Source]:
         Source("review", s, rating=r.rating) for r in text.reviews for s in sentences(r.text)
     ]
     return sources
+
+
+def _in_context(source: Source, text: ProductText) -> Source:
+    """A review sentence too short to stand alone ("Great support!", "WAY too long!") quoted
+    with the rest of its review, when that review is short itself."""
+    if source.kind != "review" or len(WORD.findall(source.text)) > SHORT_QUOTE_WORDS:
+        return source
+    for review in text.reviews:
+        parts = sentences(review.text)
+        if source.text in parts and len(WORD.findall(review.text)) <= SHORT_REVIEW_WORDS:
+            return Source("review", " ".join(parts), rating=review.rating)
+    return source
 
 
 def _rating(reviews: Sequence[ReviewFact]) -> float:

@@ -18,6 +18,7 @@ from dialogue import (
     ReviewFact,
     sentences,
 )
+from dialogue._answers import stem
 from dialogue._config import Templates
 
 REPO = Path(__file__).resolve().parent.parent
@@ -86,6 +87,8 @@ class TestProductAnswerer:
         assert not answerer.asks_fact("tell me more about it", JACKET.title)
         assert not answerer.asks_fact("price?", JACKET.title)
         assert answerer.asks_fact("does it have pockets?", JACKET.title)
+        assert not answerer.asks_fact("who makes this?", JACKET.title)
+        assert answerer.asks_fact("what is this made from?", JACKET.title)
 
     def test_across_the_list_names_only_the_products_that_say_so(self, answerer):
         plain = ProductText(id="t:T1", title="Cotton Tee", description=("A soft cotton tee.",))
@@ -93,6 +96,89 @@ class TestProductAnswerer:
         assert [a.product_id for a in result.supported] == ["t:J1"]
         best = answerer.across("which has the best reviews?", [JACKET, plain])
         assert best.best_reviewed is JACKET
+
+    def test_stems_meet_through_lemmas_and_only_real_words(self):
+        assert stem("shrank") == stem("shrink") == stem("shrunk")
+        assert stem("zippered") == stem("zipper") == stem("zip")
+        assert stem("washable") == stem("washing") == stem("wash")
+        assert stem("carry") != stem("care")
+        assert stem("shoulder") != stem("should")
+
+    def test_running_words_do_not_make_a_fit_question(self, answerer):
+        # JACKET's reviewers say it runs small; a question about running is not about sizing.
+        answer = answerer.answer("any good on my sunny morning runs?", JACKET)
+        assert answer.fit is None
+        assert answerer.answer("does this one run big?", JACKET).fit is not None
+
+    def test_the_words_naming_the_product_are_not_what_is_asked(self, answerer):
+        bag = ProductText(
+            id="t:B1",
+            title="Harbour Courier Satchel",
+            attributes={"material": ("Leather", "Canvas")},
+            description=("A roomy satchel in supple leather.", "Leather trim."),
+        )
+        answer = answerer.answer("would the leather satchel survive a downpour?", bag)
+        assert not answer.stated, answer.quotes
+
+    def test_a_question_for_buyers_is_answered_by_reviews_only(self, answerer):
+        coat = ProductText(
+            id="t:C1",
+            title="Fjord Parka",
+            description=("Two-way zipper front.", "Insulated hood."),
+            reviews=(ReviewFact(4, "Very warm on the coldest mornings.", "Warm"),),
+        )
+        assert not answerer.answer("have buyers had trouble with the zipper?", coat).stated
+        moaned = ProductText(
+            id="t:C2",
+            title=coat.title,
+            description=coat.description,
+            reviews=(*coat.reviews, ReviewFact(2, "The zipper split open in week two.", "Zip")),
+        )
+        answer = answerer.answer("have buyers had trouble with the zipper?", moaned)
+        assert [q.kind for q in answer.quotes] == ["review"]
+        assert answer.quotes[0].text == "The zipper split open in week two."
+
+    def test_washing_is_not_drying(self, answerer):
+        towel = ProductText(
+            id="t:W1", title="Camp Towel", description=("Washable.", "Packs small.")
+        )
+        assert not answerer.answer("can it go in the tumble dryer?", towel).stated
+
+    def test_an_attribute_comes_with_the_sentence_saying_more_of_its_values(self, answerer):
+        hoodie = ProductText(
+            id="t:H1",
+            title="Ridge Pullover",
+            attributes={"material": ("Cotton", "Polyester")},
+            description=("Kangaroo pocket.", "Brushed 70% cotton / 30% polyester fleece."),
+        )
+        answer = answerer.answer("what fabric is this?", hoodie)
+        assert [q.text for q in answer.quotes] == [
+            "Cotton, Polyester",
+            "Brushed 70% cotton / 30% polyester fleece.",
+        ]
+
+    def test_a_second_reviewer_on_the_same_point_is_quoted(self, answerer):
+        band = ProductText(
+            id="t:R1",
+            title="Loop Band",
+            description=("A loop band for home workouts.",),
+            reviews=(
+                ReviewFact(3, "Handy, but I wanted a heavier resistance level.", "Light"),
+                ReviewFact(4, "Nice colours. Resistance is too light for squats.", "Ok"),
+            ),
+        )
+        answer = answerer.answer("is the resistance strong enough for a lifter?", band)
+        assert [q.kind for q in answer.quotes] == ["review", "review"]
+
+    def test_a_very_short_review_sentence_is_quoted_with_its_review(self, answerer):
+        top = ProductText(
+            id="t:S1",
+            title="Pulse Sports Top",
+            description=("A cropped sports top.",),
+            reviews=(ReviewFact(5, "Loved it. Solid support!", "Yes"),),
+        )
+        answer = answerer.answer("what do buyers think of the support?", top)
+        assert answer.quotes[0].text == "Loved it. Solid support!"
 
     def test_settings_are_validated(self):
         with pytest.raises(ValueError):
