@@ -388,7 +388,7 @@ class TestCli:
         assert {"requests", "conversations", "simmc", "labels", "label_audit", "crashes",
                 "context"} <= set(report)  # fmt: skip
         assert report["context"]["split"] == "dev"
-        assert report["context"]["files"]["requests"].endswith("sample_data/dev/v4/requests.yml")
+        assert report["context"]["files"]["requests"] == str(SPLITS["dev"] / "requests.yml")
         assert len(report["requests"]["results"]) == 3
         assert set(report["requests"]["summary"]) == {"assistant", "bm25"}
         assert len(report["conversations"]["results"]) == 3
