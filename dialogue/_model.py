@@ -48,6 +48,17 @@ NOT_ANSWERS = {
 GUARDED_FACETS = ("title", "color", "style", "brand")
 REFINING = {"refine_search", "sort_results", "show_more", "remove_filter"}
 CART_INTENTS = {"add_to_cart", "remove_from_cart", "view_cart", "checkout"}
+# A question about how a product fits, whose size words are the shopper's own size.
+FIT_QUESTION = re.compile(
+    r"\b(?:comes?|coming|runs?|running|fits?|sized?|sizing)\s+(?:up\s+)?"
+    r"(?:big|small|large|true|tight|loose|snug|generous|narrow|wide)\b"
+    r"|\btrue\s+to\s+size\b|\bsize\s+(?:up|down)\b|\bnormally\s+(?:a|an)\b",
+    re.IGNORECASE,
+)
+# "ok for cycling?", "good for hot yoga?": what the product is for, not a kind to find.
+USE_QUESTION = re.compile(
+    r"\b(?:ok|okay|good|suitable|great|fine|decent|right|usable|any\s+use)\s+for\b", re.IGNORECASE
+)
 # Words that set one product against another ("vs", "stack up against", "compared to").
 COMPARE_CUE = re.compile(
     r"\b(?:compar(?:e|ed|es|ing)|comparison|vs|versus|stacks?\s+up|better\s+than"
@@ -400,7 +411,11 @@ class DialogueModel:
         waterproof?"), however the classifier read it. Not when it sets a price, colour, size,
         gender or brand, names another kind, or asks for other products."""
         ext, text = parse.extraction, parse.text
-        if self.policy.answerer is None or parse.intent not in PRODUCT_QUESTION_FROM:
+        fit = FIT_QUESTION.search(text) is not None  # "come up big?" is no stock question
+        readable = parse.intent in PRODUCT_QUESTION_FROM or (
+            fit and parse.intent == "check_availability"
+        )
+        if self.policy.answerer is None or not readable:
             return False
         if state.pending_add or state.offered_intents or not QUESTION_FORM.search(text):
             return False
@@ -413,7 +428,8 @@ class DialogueModel:
             return False
         if MORE_OPTIONS.search(text) or CHEAPER_REQUEST.search(text) or RESET.search(text):
             return False
-        setting = ("color", "size", "gender", "brand", "label")
+        # "does it come up big? I'm normally a medium": the size is the shopper's own.
+        setting = ("color", "gender", "brand", "label", *(() if fit else ("size",)))
         if any(e.known and e.type in setting for e in ext.entities):
             return False
         if across and any(e.known and is_attribute(e.type) for e in ext.entities):
@@ -421,7 +437,24 @@ class DialogueModel:
         shown_kinds = {c.lower() for card in state.shown for c in card.categories}
         named = ext.values("title")
         kinds = {c.lower() for c in ext.values("category", known=True)}
-        return bool(named) or kinds <= shown_kinds or OF_THE_ITEM.search(text) is not None
+        if bool(named) or kinds <= shown_kinds or OF_THE_ITEM.search(text) is not None:
+            return True
+        # "ok for cycling?" asks what the product is for; "is the shoulder strap sturdy?"
+        # names a part its own text mentions: neither asks for another kind.
+        return not across and (
+            USE_QUESTION.search(text) is not None or self._part_of_focus(state, ext)
+        )
+
+    def _part_of_focus(self, state: DialogueState, ext: Extraction) -> bool:
+        focus = state.focus or (state.shown[0].id if state.shown and state.single_match else None)
+        text = self.policy.catalog.product_text(focus) if focus else None
+        if text is None:
+            return False
+        words = " ".join(
+            [*text.description, *(v for values in text.attributes.values() for v in values)]
+        ).lower()
+        said = [e.text.lower() for e in ext.entities if e.type == "category" and e.known]
+        return bool(said) and all(re.search(rf"\b{re.escape(w)}", words) for w in said)
 
     def _contextual_intent(self, state: DialogueState, parse: Parse) -> str | None:
         """Intents that only make sense with something on screen, read in context."""

@@ -251,6 +251,23 @@ class TestPolicy:
         assert reply.dialogue.action == "answer_not_stated"
         assert "doesn't say" in reply.text
 
+    def test_a_fit_question_with_the_shoppers_own_size_is_a_product_question(self, assistant):
+        self._focus(assistant, "qa-policy-5", "luma:MJ02")
+        reply = assistant.respond("qa-policy-5", "does it come up small? I'm usually an XL")
+        assert reply.dialogue.action.startswith("answer"), reply.text
+        asked = assistant.respond("qa-policy-5", "is it available in XL?")
+        assert asked.dialogue.action == "availability", asked.text
+
+    def test_a_part_its_own_text_mentions_is_asked_about_not_searched(self, assistant):
+        self._focus(assistant, "qa-policy-6", "luma:24-WB03")
+        reply = assistant.respond("qa-policy-6", "are the straps padded?")
+        assert reply.dialogue.action.startswith("answer"), reply.text
+
+    def test_what_it_is_good_for_is_asked_about_not_searched(self, assistant):
+        self._focus(assistant, "qa-policy-7", "luma:24-WB03")
+        reply = assistant.respond("qa-policy-7", "is it ok for cycling?")
+        assert reply.dialogue.action.startswith("answer"), reply.text
+
     def test_no_product_text_falls_back_to_the_details_card(self, assistant, monkeypatch):
         self._focus(assistant, "qa-policy-4", "luma:WJ07")
         monkeypatch.setattr(assistant.catalog, "product_text", lambda pid: None)
