@@ -7,6 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA_DIR ?= data
 DATASETS ?= ../shared/datasets
+DEMO_STORE := sample_data/demo/fixtures
 STAMP := $(VENV)/.shopassist-installed
 # Debian packages the product needs: ffmpeg (audio decoding for Whisper), chromium (browser
 # tests), espeak-ng and sox (synthesised speech for the ASR evaluation), redis-server and
@@ -46,9 +47,15 @@ system-deps:
 		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
+# The full Luma and eShop sample stores when the shared datasets sit beside the clone; else the
+# 33-product Luma demo store the repository ships (sample_data/demo), so a plain clone runs too.
 sample-catalog: install
+ifneq ($(wildcard $(DATASETS)/luma/fixtures),)
 	$(BIN)/shopassist --data-dir $(DATA_DIR) ingest $(DATASETS)/luma/fixtures --catalog luma
 	$(BIN)/shopassist --data-dir $(DATA_DIR) ingest $(DATASETS)/eshop/catalog.json --catalog eshop
+else
+	$(BIN)/shopassist --data-dir $(DATA_DIR) ingest $(DEMO_STORE) --catalog luma
+endif
 
 # The shopper web app on http://127.0.0.1:7860 (the NLU trains itself from prompts/ on first use,
 # about 40 s, then loads from its cache). `shopassist chat` is the same assistant in a terminal.
