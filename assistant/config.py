@@ -146,29 +146,29 @@ class Settings:
                 path = Path(str(value)).expanduser()
                 values[key] = path if path.is_absolute() or base is None else base / path
             elif key in ("offline", "share", "event_log", "personalise", "speech_phrase_model"):
-                values[key] = _as_bool(value)
+                values[key] = _as_bool(key, value)
             elif key == "event_retention_days":
-                values[key] = float(value)
+                values[key] = _number(key, value, float)
                 if values[key] <= 0:
                     raise ValueError("event_retention_days must be positive")
             elif key == "catalog_check_seconds":
-                values[key] = float(value)
+                values[key] = _number(key, value, float)
                 if values[key] < 0:
                     raise ValueError("catalog_check_seconds must be >= 0")
             elif key in ("handoff_timeout_seconds", "order_lookup_timeout_seconds"):
-                values[key] = float(value)
+                values[key] = _number(key, value, float)
                 if not 0 < values[key] <= 60:
                     raise ValueError(f"{key} must be in (0, 60]")
             elif key == "speech_max_seconds":
-                values[key] = float(value)
+                values[key] = _number(key, value, float)
                 if not 0 < values[key] <= 600:
                     raise ValueError("speech_max_seconds must be in (0, 600]")
             elif key in _NON_NEGATIVE_INT_FIELDS:
-                values[key] = int(value)
+                values[key] = _number(key, value, int)
                 if values[key] < 0:
                     raise ValueError(f"{key} must be >= 0")
             elif key in _INT_FIELDS:
-                values[key] = int(value)
+                values[key] = _number(key, value, int)
                 if values[key] < 1:
                     raise ValueError(f"{key} must be >= 1")
             elif value in (None, "", "none", "memory") and key == "session_store":
@@ -241,7 +241,26 @@ def _url(key: str, value: Any, schemes: tuple[str, ...]) -> str:
     return url
 
 
-def _as_bool(value: Any) -> bool:
+def _number(key: str, value: Any, kind: type[int] | type[float]) -> int | float:
+    """`value` as a number, or a message naming the setting: a bare `int("abc")` error does not
+    say which of thirty settings, from which of three sources, was wrong."""
+    try:
+        if isinstance(value, bool) or (kind is int and isinstance(value, float)):
+            raise TypeError
+        return kind(value)
+    except (TypeError, ValueError):
+        expected = "a whole number" if kind is int else "a number"
+        raise ValueError(f"setting {key}: expected {expected}, got {value!r}") from None
+
+
+def _as_bool(key: str, value: Any) -> bool:
+    """A switch; anything but a recognised word is refused, so `offline: flase` cannot quietly
+    turn the network on. An empty value (an empty variable) is false."""
     if isinstance(value, bool):
         return value
-    return str(value).strip().lower() in ("1", "true", "yes", "on")
+    word = str(value).strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("", "0", "false", "no", "off"):
+        return False
+    raise ValueError(f"setting {key}: expected true or false, got {value!r}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from html.parser import HTMLParser
 from pathlib import Path
 from statistics import quantiles
@@ -148,24 +148,78 @@ class CleaningConfig:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:
             raise ValueError(f"{path}: invalid YAML: {exc}") from exc
-        return cls.from_dict(data)
+        try:
+            return cls.from_dict(data)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from exc
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CleaningConfig:
-        reviews = data.get("reviews", {})
-        tags = data.get("tags", {})
-        bands = tags.get("price_quantiles", {})
-        return cls(
-            list_items_as_sentences=data.get("text", {}).get("list_items_as_sentences", True),
-            abbreviations={str(k): str(v) for k, v in data.get("abbreviations", {}).items()},
-            synonyms={str(k).lower(): str(v) for k, v in data.get("synonyms", {}).items()},
-            review_min_chars=int(reviews.get("min_chars", 10)),
-            review_spam_patterns=tuple(reviews.get("spam_patterns", ())),
-            budget_quantile=float(bands.get("budget", 0.25)),
-            premium_quantile=float(bands.get("premium", 0.75)),
-            min_category_size=int(tags.get("min_category_size", 4)),
-            tag_rules={name: TagRule(**rule) for name, rule in tags.get("rules", {}).items()},
+        """The rules from the file's mapping. A key the file may not have (`synonym:` for
+        `synonyms:`) is refused by name: ignored, it would silently drop a rule."""
+        sections = _mapping("", data, _SECTIONS)
+        text = _mapping("text", sections.get("text"), ("list_items_as_sentences",))
+        reviews = _mapping("reviews", sections.get("reviews"), ("min_chars", "spam_patterns"))
+        tags = _mapping(
+            "tags", sections.get("tags"), ("price_quantiles", "min_category_size", "rules")
         )
+        bands = _mapping("tags.price_quantiles", tags.get("price_quantiles"), ("budget", "premium"))
+        rules = _mapping("tags.rules", tags.get("rules"), None)
+        rule_keys = tuple(f.name for f in fields(TagRule))
+        return cls(
+            list_items_as_sentences=_switch(
+                "text.list_items_as_sentences", text.get("list_items_as_sentences", True)
+            ),
+            abbreviations={
+                str(k): str(v)
+                for k, v in _mapping("abbreviations", data.get("abbreviations"), None).items()
+            },
+            synonyms={
+                str(k).lower(): str(v)
+                for k, v in _mapping("synonyms", data.get("synonyms"), None).items()
+            },
+            review_min_chars=int(_number("reviews.min_chars", reviews.get("min_chars", 10))),
+            review_spam_patterns=tuple(reviews.get("spam_patterns", ())),
+            budget_quantile=_number("tags.price_quantiles.budget", bands.get("budget", 0.25)),
+            premium_quantile=_number("tags.price_quantiles.premium", bands.get("premium", 0.75)),
+            min_category_size=int(
+                _number("tags.min_category_size", tags.get("min_category_size", 4))
+            ),
+            tag_rules={
+                name: TagRule(**_mapping(f"tags.rules.{name}", rule, rule_keys))
+                for name, rule in rules.items()
+            },
+        )
+
+
+_SECTIONS = ("text", "abbreviations", "synonyms", "reviews", "tags")
+
+
+def _mapping(where: str, value: Any, allowed: tuple[str, ...] | None) -> dict[str, Any]:
+    """`value` as a mapping (absent: empty) whose keys are all `allowed` (None: any key)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{where or 'the file'}: expected a mapping, got {value!r}")
+    unknown = sorted(str(k) for k in value if allowed is not None and k not in allowed)
+    if unknown:
+        place = f" in {where}" if where else ""
+        raise ValueError(
+            f"unknown key(s){place}: {', '.join(unknown)} (expected {', '.join(allowed or ())})"
+        )
+    return value
+
+
+def _switch(where: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{where}: expected true or false, got {value!r}")
+    return value
+
+
+def _number(where: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{where}: expected a number, got {value!r}")
+    return float(value)
 
 
 class Cleaner:

@@ -145,6 +145,31 @@ class TestCleaningConfig:
         with pytest.raises(ValueError, match=r"cleaning.yml"):
             CleaningConfig.from_yaml(path)
 
+    @pytest.mark.parametrize(
+        ("text", "message"),
+        [
+            # A misspelt section, ignored, would silently drop every synonym.
+            ("synonym:\n  tee: t-shirt\n", r"unknown key\(s\): synonym \(expected text, "),
+            ("reviews:\n  min_char: 5\n", r"unknown key\(s\) in reviews: min_char"),
+            (
+                "tags:\n  rules:\n    new:\n      categorie: [New]\n",
+                r"in tags.rules.new: categorie",
+            ),
+            ("reviews:\n  min_chars: ten\n", r"reviews.min_chars: expected a number, got 'ten'"),
+            ("text:\n  list_items_as_sentences: nope\n", r"text.list_items_as_sentences: "),
+            ("tags: [budget]\n", r"tags: expected a mapping"),
+        ],
+    )
+    def test_a_typo_names_the_file_and_the_key(self, tmp_path: Path, text: str, message: str):
+        path = tmp_path / "cleaning.yml"
+        path.write_text(text)
+        with pytest.raises(ValueError, match=rf"cleaning.yml: .*{message}"):
+            CleaningConfig.from_yaml(path)
+
+    def test_the_shipped_rules_load(self):
+        config = CleaningConfig.from_yaml(Path(__file__).parents[1] / "prompts" / "cleaning.yml")
+        assert config.synonyms["tee"] == "t-shirt" and "eco-friendly" in config.tag_rules
+
     def test_from_dict(self):
         config = CleaningConfig.from_dict(
             {

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 
 from assistant import go_offline, load_settings
 from assistant.config import Settings
@@ -24,6 +27,53 @@ class TestSettings:
         config.write_text("data_dri: x\n")
         with pytest.raises(ValueError, match=r"unknown setting.*data_dri"):
             load_settings(config)
+
+    @pytest.mark.parametrize(
+        ("variable", "value", "message"),
+        [
+            ("SHOPASSIST_PORT", "abc", "setting port: expected a whole number, got 'abc'"),
+            ("SHOPASSIST_MAX_SESSIONS", "1e4", "setting max_sessions: expected a whole number"),
+            ("SHOPASSIST_SPEECH_MAX_SECONDS", "30s", "setting speech_max_seconds: expected a n"),
+            ("SHOPASSIST_PERSONALISE", "nope", "setting personalise: expected true or false"),
+        ],
+    )
+    def test_a_bad_value_names_the_setting(self, monkeypatch, variable, value, message):
+        monkeypatch.setenv(variable, value)
+        with pytest.raises(ValueError, match=message):
+            load_settings()
+
+    def test_a_misspelt_switch_is_refused_not_read_as_false(self, tmp_path: Path):
+        """`offline: flase` used to turn the network on without a word."""
+        config = tmp_path / "s.yml"
+        config.write_text("offline: flase\n")
+        with pytest.raises(ValueError, match="setting offline: expected true or false, got 'f"):
+            load_settings(config)
+
+    def test_switch_words(self, monkeypatch):
+        for word, expected in (("yes", True), ("ON", True), ("0", False), ("", False)):
+            monkeypatch.setenv("SHOPASSIST_SHARE", word)
+            assert load_settings().share is expected
+
+    def test_the_cli_prints_one_line_naming_the_setting(self, tmp_path: Path):
+        env = {**os.environ, "SHOPASSIST_PORT": "abc", "PYTHONPATH": str(REPO)}
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "assistant.cli",
+                "--data-dir",
+                str(tmp_path),
+                "catalog",
+                "stats",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode != 0
+        assert "Traceback" not in result.stderr
+        assert "setting port: expected a whole number, got 'abc'" in result.stderr
 
     def test_speech_phrase_model_switch_reads_as_a_boolean(self, monkeypatch):
         assert Settings().speech_phrase_model is True
