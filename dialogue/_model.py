@@ -412,8 +412,13 @@ class DialogueModel:
         gender or brand, names another kind, or asks for other products."""
         ext, text = parse.extraction, parse.text
         fit = FIT_QUESTION.search(text) is not None  # "come up big?" is no stock question
-        readable = parse.intent in PRODUCT_QUESTION_FROM or (
-            fit and parse.intent == "check_availability"
+        readable = (
+            parse.intent in PRODUCT_QUESTION_FROM
+            or (fit and parse.intent == "check_availability")
+            # "removable pads?" with nothing in the cart removes nothing
+            or (parse.intent == "remove_from_cart" and not state.cart)
+            # "real leather or faux?" with one product on screen has nothing to compare it to
+            or (parse.intent == "compare_products" and len(state.shown) == 1)
         )
         if self.policy.answerer is None or not readable:
             return False

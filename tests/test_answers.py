@@ -268,6 +268,12 @@ class TestPolicy:
         reply = assistant.respond("qa-policy-7", "is it ok for cycling?")
         assert reply.dialogue.action.startswith("answer"), reply.text
 
+    def test_one_product_on_screen_and_an_empty_cart_leave_only_a_question(self, assistant):
+        self._focus(assistant, "qa-policy-8", "luma:24-WB03")
+        for question in ("removable straps?", "real leather or synthetic?"):
+            reply = assistant.respond("qa-policy-8", question)
+            assert reply.dialogue.action.startswith("answer"), (question, reply.text)
+
     def test_no_product_text_falls_back_to_the_details_card(self, assistant, monkeypatch):
         self._focus(assistant, "qa-policy-4", "luma:WJ07")
         monkeypatch.setattr(assistant.catalog, "product_text", lambda pid: None)
