@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from lemminflect import getAllLemmas, getInflection
 
-from dialogue._entities import Entity, Extraction
+from dialogue._entities import Entity, Extraction, _edit_distance
 
 # What a shopper says before the thing they want.
 ASKING = re.compile(
@@ -78,8 +78,8 @@ class UncarriedThings:
     """Finds the thing a request asks for when the store sells nothing of the kind.
 
     `mentions` is the catalog's word check (`CatalogPort.mentions`); `known_words` are the
-    words the assistant already reads as something (the phrase table of catalog terms and
-    synonyms, and every word of the training examples)."""
+    words the assistant already reads as something: the catalog's terms and synonyms, and the
+    shopping words of the training examples."""
 
     def __init__(
         self,
@@ -131,7 +131,7 @@ class UncarriedThings:
         for known in self.terms:
             if known.startswith(stem) or stem.startswith(known):
                 return True
-            if abs(len(known) - len(stem)) <= 1 and _one_edit_apart(known, stem):
+            if abs(len(known) - len(stem)) <= 1 and _edit_distance(known, stem, 1) <= 1:
                 return True
         return False
 
@@ -202,16 +202,3 @@ def _covers(entity: Entity, asked: AskedThing) -> bool:
 def _singular(word: str) -> str:
     lemmas = getAllLemmas(word).get("NOUN")
     return lemmas[0] if lemmas else word
-
-
-def _one_edit_apart(a: str, b: str) -> bool:
-    """One letter changed, added, dropped, or two neighbours swapped ("fibre", "fiber")."""
-    if len(a) == len(b):
-        differ = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
-        swapped = len(differ) == 2 and differ[1] == differ[0] + 1
-        if len(differ) <= 1:
-            return True
-        first, second = differ if swapped else (0, 0)
-        return swapped and a[first] == b[second] and a[second] == b[first]
-    short, long_ = sorted((a, b), key=len)
-    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))

@@ -48,8 +48,9 @@ NOT_ANSWERS = {
 GUARDED_FACETS = ("title", "color", "style", "brand")
 REFINING = {"refine_search", "sort_results", "show_more", "remove_filter"}
 CART_INTENTS = {"add_to_cart", "remove_from_cart", "view_cart", "checkout"}
-# A question about how a product fits, whose size words are the shopper's own size.
-FIT_QUESTION = re.compile(
+# A question about how a product fits, whose size words are the shopper's own size (narrower
+# than the answerer's FIT_QUESTION, which also reads "is the size chart..." as about fit).
+FIT_WITH_OWN_SIZE = re.compile(
     r"\b(?:comes?|coming|runs?|running|fits?|sized?|sizing)\s+(?:up\s+)?"
     r"(?:big|small|large|true|tight|loose|snug|generous|narrow|wide)\b"
     r"|\btrue\s+to\s+size\b|\bsize\s+(?:up|down)\b|\bnormally\s+(?:a|an)\b",
@@ -411,7 +412,7 @@ class DialogueModel:
         waterproof?"), however the classifier read it. Not when it sets a price, colour, size,
         gender or brand, names another kind, or asks for other products."""
         ext, text = parse.extraction, parse.text
-        fit = FIT_QUESTION.search(text) is not None  # "come up big?" is no stock question
+        fit = FIT_WITH_OWN_SIZE.search(text) is not None  # "come up big?" is no stock question
         readable = (
             parse.intent in PRODUCT_QUESTION_FROM
             or (fit and parse.intent == "check_availability")

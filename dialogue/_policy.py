@@ -73,10 +73,11 @@ ORDER_NUMBER = re.compile(r"(?<![\w$£€.,])#?\s?([A-Za-z]{0,4}-?\d{4,12})(?![\
 # Answers to "may I share this conversation with our team?": yes, no, or asking again (a person,
 # without sharing).
 HANDOFF_ANSWERS = {"affirm", "deny", "human_handoff"}
-# "swap it to M", "make that a large", "sorry, I meant the 34", "in blue instead": right after
-# an add, a size or colour changes the variant just added rather than adding another.
 # "the one in my cart", "what's in the basket": a cart line, not a shown item.
 IN_THE_CART = re.compile(r"\bin\s+(?:my|the)\s+(?:cart|basket|trolley|bag)\b", re.IGNORECASE)
+# "swap it to M", "make that a large", "sorry, I meant the 34", "make it 2": right after an add
+# (or of the line said to be in the cart), a size, colour or quantity changes that line rather
+# than adding another.
 VARIANT_CHANGE = re.compile(
     r"\b(?:swap|switch|change|make)\b|\bi\s+meant\b|\binstead\b|\bactually\b|\brather\b",
     re.IGNORECASE,
