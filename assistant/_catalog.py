@@ -252,6 +252,9 @@ class RetrievalCatalog(CatalogPort):
     def mentions(self, words: str) -> bool:
         return self.engine.mentions(words)
 
+    def closeness(self, text: str) -> float:
+        return self.engine.closeness(text)
+
     def namesakes(self, product_id: str) -> list[ProductCard]:
         view = self.engine.view
         if self._titles is None or self._titles[0] is not view:

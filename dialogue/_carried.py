@@ -24,12 +24,16 @@ from lemminflect import getAllLemmas, getInflection
 
 from dialogue._entities import Entity, Extraction, _edit_distance
 
-# What a shopper says before the thing they want.
+# What a shopper says before the thing they want. "like", "after" and "got" ask only in their
+# asking forms ("I'd like a", "I'm after a", "got any", "you got"): a tent that "leaks like a
+# sieve", "after spin class" and "I've got a wedding" ask for no sieve, class or wedding.
 ASKING = re.compile(
     r"\b(?:(?:do|does|d'?ya|d'?you)\s+(?:you|u|ya|y'?all)?\s*(?:guys\s+)?"
     r"(?:sell|stock|have|carry|do|got|make)"
-    r"|have\s+you\s+got|got|any|need|needs|want|wants|looking\s+for|look\s+for"
-    r"|searching\s+for|shopping\s+for|after|like|get\s+me|show\s+me|find\s+me|buy)\b",
+    r"|have\s+you\s+got|(?:you|u|ya)\s+got|any|need|needs|want|wants|looking\s+for|look\s+for"
+    r"|searching\s+for|shopping\s+for|(?:i'?m|am|we'?re|are)\s+(?:\w+\s+)?after"
+    r"|(?:i'?d|we'?d|would|wd)\s+(?:\w+\s+)?like|get\s+me|show\s+me|find\s+me|buy)\b"
+    r"|^\s*got\b",
     re.IGNORECASE,
 )
 # Words that end the noun phrase: prepositions, conjunctions, pronouns, verbs of a new clause.

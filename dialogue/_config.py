@@ -133,19 +133,27 @@ class AnswerSettings:
 class DialogueSettings:
     classifier: ClassifierSettings = field(default_factory=ClassifierSettings)
     clarify_share: float = 0.6
+    # An off-topic reading stands only for words further than this from every product's text.
+    need_closeness: float = 0.32
     policy: PolicySettings = field(default_factory=PolicySettings)
     llm: LlmSettings = field(default_factory=LlmSettings)
     answers: AnswerSettings = field(default_factory=AnswerSettings)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.need_closeness <= 1:
+            raise ValueError("nlu.need_closeness must be above 0 and at most 1")
 
     @classmethod
     def load(cls, path: Path) -> DialogueSettings:
         data = read_yaml(path)
         nlu = dict(data.get("nlu") or {})
         clarify_share = float(nlu.pop("clarify_share", 0.6))
+        need_closeness = float(nlu.pop("need_closeness", 0.32))
         try:
             return cls(
                 classifier=ClassifierSettings(**nlu),
                 clarify_share=clarify_share,
+                need_closeness=need_closeness,
                 policy=PolicySettings(**(data.get("policy") or {})),
                 llm=LlmSettings(**(data.get("llm") or {})),
                 answers=AnswerSettings.from_dict(data.get("answers") or {}),

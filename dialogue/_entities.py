@@ -43,8 +43,12 @@ NEGATORS = {
 NEGATOR_PHRASES = ("anything but", "other than", "anything except", "rather not", "instead of")
 SCOPE_BREAKS = {"but", "instead", "rather", "just", "only", "show", "want"}
 # Words that make a negation describe the shopper's situation rather than what they do not
-# want: "I don't own a single pair of running shorts", "none of my pants fit" ask for them.
-SITUATION = {"my", "our", "his", "her", "their", "own", "owns", "fit", "fits"}
+# want: "I don't own a single pair of running shorts", "none of my pants fit", "he has never
+# owned a proper winter coat" ask for them.
+SITUATION = {
+    "my", "our", "his", "her", "their", "own", "owns", "owned", "had", "fit", "fits", "worn",
+    "tried", "bought", "used",
+}  # fmt: skip
 # "any colour but red", "anything but black": the "but" starts the negation.
 ANY_BUT = re.compile(r"\bany(?:thing)?(?:\s+[\w-]+)?\s+$")
 HEDGES = {"really", "even", "actually", "do", "i", "we"}
@@ -55,14 +59,13 @@ INTERJECTION_AFTER = {
     "they", "make", "let's", "lets", "the", "you",
 }  # fmt: skip
 WORD = re.compile(r"[\w'\u2019]+")
-# Words after which a real word is a verb: "I bend", "they run", "to carry".
-SUBJECTS = frozenset({"i", "you", "we", "they", "he", "she", "to", "i'll", "i'd", "i'm"})
 # Punctuation, or a dash between words ("Not a hoodie person - a crewneck sweatshirt").
 CLAUSE_BREAK = re.compile(r"[,.;:!?]|\s[-\u2013\u2014]+\s")
 # "a laptop bag with a padded strap": a product noun after "with" describes the first one.
 FEATURE_CUE = re.compile(
     r"\b(?:with|has|have|having)\s+(?:an?\s+|the\s+|some\s+)?(?:[\w-]+\s+){0,2}$", re.I
 )
+AT_THE_TOP = re.compile(r"\b(?:at|on|to|from|near)\s+(?:the\s+)?(?:very\s+)?$", re.IGNORECASE)
 ADDITIVE = re.compile(r"\b(?:or|also|too|as well|either|and)\b", re.IGNORECASE)
 ORDINALS = {
     "first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4,
@@ -168,9 +171,34 @@ STOP_WORDS = {
 }  # fmt: skip
 
 
+# Anywhere in a message, a price direction and a word for the order: "put the dearest ones at
+# the top", "could you list them with the cheapest leading".
+ORDER_CUE = re.compile(
+    r"\b(?:first(?!\s+(?:one|ones|item|pair|of)\b)|on\s+top|at\s+the\s+top|up\s+top|"
+    r"to\s+the\s+top|top\s+of|lead\w*|begin\w*|start\w*|sort\w*|order\w*|arrang\w*|rank\w*|"
+    r"list)\b",
+    re.IGNORECASE,
+)
+DEAR_FIRST = re.compile(
+    r"\b(?:most\s+(?:expensive|costly|pricey)|pric(?:ier|iest)|dear(?:er|est)|costliest|"
+    r"highest[\s-]priced|expensive\s+ones?)\b",
+    re.IGNORECASE,
+)
+CHEAP_FIRST = re.compile(
+    r"\b(?:cheapest|cheaper\s+ones?|least\s+expensive|lowest[\s-]priced|most\s+affordable)\b",
+    re.IGNORECASE,
+)
+
+
 def sort_asked(text: str) -> str | None:
     """The order the text asks for ("price_desc" for "priciest first"), if any."""
-    return next((key for key, pattern in SORT_PATTERNS if pattern.search(text)), None)
+    named = next((key for key, pattern in SORT_PATTERNS if pattern.search(text)), None)
+    if named is not None or not ORDER_CUE.search(text):
+        return named
+    dear, cheap = DEAR_FIRST.search(text), CHEAP_FIRST.search(text)
+    if dear and not cheap:
+        return "price_desc"
+    return "price_asc" if cheap and not dear else None
 
 
 def attribute_label(attribute: str) -> str:
@@ -541,6 +569,9 @@ class EntityExtractor:
             ):
                 i += 1
                 continue
+            if spelt == "top" and AT_THE_TOP.search(text, 0, start):
+                i += 1  # "put the cheapest at the top": a place in the list, not a kind
+                continue
             entity = Entity(
                 phrase.type,
                 phrase.value,
@@ -590,7 +621,9 @@ class EntityExtractor:
         for n in range(min(self.max_words, len(tokens) - i), 0, -1):
             key = _normalise(" ".join(t for t, _, _ in tokens[i : i + n]))
             phrases = self._lookup(key)
-            if not phrases and n == 2 and key.replace(" ", "").isalpha() and len(key) >= 8:
+            two_words = n == 2 and key.replace(" ", "").isalpha() and len(key) >= 8
+            if not phrases and two_words and not set(key.split()) & STOP_WORDS:
+                # not across a function word: a calf that cramps "cramp on" is no crampon
                 joined = key.replace(" ", "")
                 phrases = self._lookup(joined)  # "sweat shirt", "back pack"
                 key = joined if phrases else key
@@ -602,11 +635,9 @@ class EntityExtractor:
         word = tokens[i][0].lower()
         if len(word) >= 4 and word not in self.plain_words and not word.isdigit():
             key = self._fuzzy(word)
-            noun = key is not None and self.table[key][0].type in ("category", "title")
-            # A real word right after a subject ("when I bend over") is a verb, not a typo
-            # of a product noun ("band").
-            verb = i > 0 and tokens[i - 1][0].lower() in SUBJECTS
-            if key and ((noun and not verb) or word not in self.dictionary):
+            # A real word is meant as said, even one letter off a product noun: "toes" are no
+            # tees, "Bali" no ball, "when I bend over" no band.
+            if key and word not in self.dictionary:
                 return self.table[key][0], 1, tokens[i][2], key
         return None
 
@@ -804,7 +835,8 @@ def _size_context(text: str, tokens: list[tuple[str, int, int]], i: int, consume
     return (
         not word.isdigit()
         and word.isupper()
-        and previous in ("in", "an", "a", "the", "or", "and", ",", "to")
+        # "add it S", "get them M": a capital letter right after the item is its size
+        and previous in ("in", "an", "a", "the", "or", "and", ",", "to", "it", "them", "one")
     )
 
 

@@ -8,6 +8,7 @@ import copy
 import logging
 import re
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from dialogue._config import (
 from dialogue._entities import FEATURE, STOP_WORDS, TOKEN, Extraction, is_attribute
 from dialogue._llm import Complete, GroundingCheck, Rewriter, langchain_completion
 from dialogue._nlu import NluModel, Parse, TrainingReport, browse_or_search
-from dialogue._policy import LIST_QUESTION, Policy, changed_line, order_number
+from dialogue._policy import LIST_QUESTION, Policy, changed_line, order_number, weighs_a_quality
 from dialogue._prices import spoken_sizes
 from dialogue._protocol import CatalogPort, Embedder, OrderPort
 from dialogue._reply import DialogueReply
@@ -218,9 +219,15 @@ class DialogueModel:
         templates: Templates,
         rewriter: Rewriter | None = None,
         uncarried: UncarriedThings | None = None,
+        closeness: Callable[[str], float] | None = None,
+        need_closeness: float = 1.0,
     ) -> None:
+        """`closeness` is the catalog's `CatalogPort.closeness`: an off-topic reading of words
+        that come at least `need_closeness` close to a product's text is searched instead."""
         self.nlu = nlu
         self.uncarried = uncarried
+        self.closeness = closeness
+        self.need_closeness = need_closeness
         self.policy = policy
         self.templates = templates
         self.rewriter = rewriter
@@ -280,7 +287,10 @@ class DialogueModel:
             for token in TOKEN.findall(example.text)
         }
         uncarried = UncarriedThings(catalog.mentions, terms, shopping | STOP_WORDS, dictionary)
-        return cls(nlu, policy, templates, rewriter, uncarried), report
+        model = cls(
+            nlu, policy, templates, rewriter, uncarried, catalog.closeness, settings.need_closeness
+        )
+        return model, report
 
     def respond(
         self, state: DialogueState, text: str | bytes | None = None, image: Any = None
@@ -307,8 +317,12 @@ class DialogueModel:
         if image is not None:
             state.image = image
             parse = self._forced(parse, message, "search_by_image")
+        elif parse is not None and parse.intent == "search_by_image" and state.image is None:
+            # "could I see your ice axes?" with no photo sent, now or before: words to search
+            parse = self._forced(parse, message, "search_products")
         assert parse is not None
         parse = self._in_context(state, parse)
+        parse = self._shopping_need(parse)  # before: a need read as a request may lack a kind
         parse = self._uncarried(state, parse)
         photo = image if image is not None else self._named_photo(state, parse)
         result = track(state, parse.intent, message, parse.extraction)
@@ -471,6 +485,8 @@ class DialogueModel:
         if named and COMPARE_CUE.search(parse.text) and (len(named) >= 2 or state.focus):
             return "compare_products"  # "how does it stack up against the Strike?"
         categories = set(ext.values("category", known=True))
+        if len(state.shown) >= 2 and not categories and weighs_a_quality(parse.text):
+            return "compare_products"  # "which is warmer out of those two?"
         nothing_yet = not state.shown and not state.constraints.active()
         if changed_line(state, parse) is not None:
             return "add_to_cart"  # "swap it to M": the variant just added, changed
@@ -608,6 +624,17 @@ class DialogueModel:
         if not lacking and self.uncarried.mark(parse.text, ext, framed=framed) is None:
             return parse
         if parse.intent in FRESH_SEARCH and parse.ambiguous is None:
+            return parse
+        return self._forced(parse, parse.text, "search_products")
+
+    def _shopping_need(self, parse: Parse) -> Parse:
+        """A need told in the shopper's own words ("my wrists ache when I do press-ups", "I
+        keep getting lost once my phone loses signal") reads as off-topic to a classifier that
+        learnt requests. The catalog knows better: words that come as close to some product's
+        text as shoppers' needs do are a search for what meets them."""
+        if parse.intent != OUT_OF_SCOPE or self.closeness is None:
+            return parse
+        if self.closeness(parse.text) < self.need_closeness:
             return parse
         return self._forced(parse, parse.text, "search_products")
 

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from lemminflect import getAllLemmas
+
 from dialogue._answers import Answer, ProductAnswerer, Source
 from dialogue._config import PolicySettings, StorePolicy, Templates
 from dialogue._entities import attribute_label, title_has_name
@@ -96,6 +98,29 @@ LIST_QUESTION = re.compile(
     r"|^\W*(?:(?:do|does|are|is|got|have)\s+)?any\b(?!\s*(?:thing|one|body)\b)",
     re.I,
 )
+# "which is warmer?", "which one's more comfortable?", "which of them is lighter?": one quality
+# weighed across the items, which a side-by-side comparison answers.
+WHICH_IS = re.compile(
+    r"\bwhich(?:\s+(?:one|ones|of\s+(?:them|these|those|the\s+(?:two|three))))?"
+    r"(?:'s|\u2019s|\s+(?:is|are|was|would\s+be|will\s+be|feels?|looks?|seems?|runs?|fits?))"
+    r"\s+(?:the\s+)?(?:(?P<degree>more|less)\s+)?(?P<word>[a-z]+)\b",
+    re.IGNORECASE,
+)
+
+
+def weighs_a_quality(text: str) -> bool:
+    """A "which is <comparative>?" question: the items weighed against each other on a
+    quality, not a fact looked up in each ("which of these are waterproof?")."""
+    for match in WHICH_IS.finditer(text):
+        word = match["word"].lower()
+        if match["degree"] or word in ("better", "worse"):
+            return True
+        lemma = next(iter(getAllLemmas(word).get("ADJ", ())), word)
+        if word.endswith("er") and lemma != word:
+            return True  # "warmer", "lighter", "cheaper"
+    return False
+
+
 FIT_TEMPLATES = {
     "small": "answer_fit_small",
     "large": "answer_fit_large",
@@ -455,7 +480,8 @@ class Policy:
     # Product questions ----------------------------------------------------------------------
     def _item(self, state: DialogueState, parse: Parse, track: TrackResult, draft: _Draft) -> None:
         # "rocco or helios, which is better?": two named products are compared, not the list.
-        if len(track.titled) < 2 and self._answer_list(state, parse, draft):
+        weighing = parse.intent == "compare_products" and weighs_a_quality(parse.text)
+        if len(track.titled) < 2 and not weighing and self._answer_list(state, parse, draft):
             return
         focus = next((c for c in state.shown if c.id == state.focus), None) or (
             state.shown[0] if len(state.shown) == 1 else None

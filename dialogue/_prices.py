@@ -23,7 +23,10 @@ _WORD_NUMBER = (
     rf"(?:(?:{_NUMBER_WORDS})\b(?:[\s-]+(?:{_WORD})\b)*|a\s+hundred(?:[\s-]+(?:{_WORD})\b)*)"
 )
 # Never part of a longer number: "$99999999999999999999" is not read as $9,999,999.
-_DIGITS = r"(?<![\d.,])(?:\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d{1,7}(?:[.,]\d{1,2})?)(?!\d)k?"
+# "1.5k" is 1500, but the k of "800km" starts a unit.
+_DIGITS = (
+    r"(?<![\d.,])(?:\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d{1,7}(?:[.,]\d{1,2})?)(?!\d)(?:k(?![a-z]))?"
+)
 _UNIT = r"(?:\s?(?:dollars?|bucks?|usd|eur|euros?|quid|pounds?|\$))?"
 NUMBER = rf"(?:[$€£]\s?)?(?:{_DIGITS}|{_WORD_NUMBER}){_UNIT}"
 
@@ -93,12 +96,14 @@ CHEAP_WORDS = re.compile(
 )
 AROUND_SPREAD = 0.2
 STRICTLY_BELOW = re.compile(rf"(?:{_BELOW})", re.IGNORECASE)
-# A number read as a length, weight or age rather than money ("5'4", "6 foot", "30 years").
+# A number read as a length, weight, time, age or count rather than money ("5'4", "6 foot",
+# "30 years", "for about six months", "within ten minutes", "800km").
 MEASURE_AFTER = re.compile(
     r"\s?(?:['\u2019\u2032]\d|(?:ft|feet|foot|cm|mm|inch(?:es)?|kg|kilos?|lbs?|"
-    r"pounds?\s+(?:heavy|weight)|years?\s+old|yrs?\s+old|months?\s+old|miles?|km|"
-    r"l|lt?rs?|lit(?:re|er)s?|ml|oz|people|persons?|person|kids?|hours?|days?|nights?|"
-    r"shoulders?|times?|pairs?|pieces?|pcs|pack)\b)",
+    r"pounds?\s+(?:heavy|weight)|miles?|kms?|kilomet(?:re|er)s?|met(?:re|er)s?|"
+    r"l|lt?rs?|lit(?:re|er)s?|ml|oz|people|persons?|person|kids?|"
+    r"seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|nights?|weeks?|months?|years?|yrs?|"
+    r"degrees?|percent|reps?|laps?|shoulders?|times?|pairs?|pieces?|pcs|pack)\b|%|\u00b0)",
     re.IGNORECASE,
 )
 MONEY_WORD = re.compile(r"[$€£]|dollar|buck|usd|eur|quid", re.IGNORECASE)

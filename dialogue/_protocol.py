@@ -227,6 +227,11 @@ class CatalogPort(Protocol):
         attribute or description: the store does not sell swimsuits)."""
         ...
 
+    def closeness(self, text: str) -> float:
+        """How close a message comes to the nearest product's own text (cosine, about 0-1):
+        the store's own reading of whether words are about anything it sells."""
+        ...
+
     def namesakes(self, product_id: str) -> list[ProductCard]:
         """The other products sold under exactly this product's title (two "Carbon Fiber
         Trekking Poles" at two prices): a search shows one of a family, a shopper asking for

@@ -599,6 +599,16 @@ class SearchEngine:
         vocabulary = self._bm25.vocabulary
         return bool(tokens) and all(token in vocabulary for token in tokens)
 
+    def closeness(self, text: str) -> float:
+        """How close these words come to the nearest product's own text (cosine of the text
+        vectors): a shopper's need ("my wrists ache doing press-ups") lands near the products
+        that meet it, an off-topic question ("what's the mortgage rate?") near none."""
+        if not text.strip():
+            return 0.0
+        with self.pinned():
+            best = self.text_space.rank(self._text_vector(text), None, 1, self.exact_limit)
+        return float(best[0][1]) if best else 0.0
+
     def near_duplicates(self, product_ids: Sequence[str]) -> list[str]:
         """The products themselves, their families and their close text neighbours."""
         with self.pinned():

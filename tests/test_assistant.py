@@ -778,6 +778,86 @@ class TestRoundEight:
         assert "don't carry" not in reply.text
 
 
+class TestRoundNine:
+    """Round 9 of issue 13 (read on the retired v6 set; phrasings written for these tests):
+    needs told in the shopper's words, narrative words that are no constraints, and a quality
+    weighed across the shown items."""
+
+    @pytest.mark.parametrize(
+        "message",
+        ["My calves cramp on long runs.", "The rain gets through my coat every morning."],
+    )
+    def test_a_need_the_classifier_calls_off_topic_is_searched(
+        self, assistant: Assistant, message: str
+    ):
+        assert assistant.model.nlu.parse(message).intent == "out_of_scope"
+        reply = assistant.respond(new_session(), message)
+        assert reply.dialogue.intent in ("search_products", "browse_category"), reply.text
+        assert reply.suggestions, reply.text
+
+    def test_an_off_topic_question_is_still_refused(self, assistant: Assistant):
+        reply = assistant.respond(new_session(), "what's the mortgage rate today?")
+        assert reply.dialogue.intent == "out_of_scope" and not reply.suggestions
+
+    def test_a_duration_sets_no_price(self, assistant: Assistant):
+        message = "been running for about six months, after some women's shorts in M"
+        state = assistant.respond(new_session(), message).dialogue.state
+        assert state["filters"].get("price_min") is None
+        assert state["filters"].get("price_max") is None
+
+    def test_a_kind_the_shopper_never_owned_is_wanted(self, assistant: Assistant):
+        reply = assistant.respond(
+            new_session(), "my son has never owned a rain jacket, he needs one for school"
+        )
+        assert reply.suggestions, reply.text
+        assert all("jackets" in s.card.categories for s in reply.suggestions), reply.text
+
+    def test_a_simile_is_no_thing_asked_for(self, assistant: Assistant):
+        reply = assistant.respond(
+            new_session(), "my old backpack leaks like a sieve, need a waterproof one"
+        )
+        assert "don't carry" not in reply.text and reply.suggestions, reply.text
+
+    def test_which_is_warmer_compares_the_shown_items(self, assistant: Assistant):
+        session = new_session()
+        shown = assistant.respond(session, "women's jackets").suggestions
+        reply = assistant.respond(session, "which one is warmer?")
+        assert reply.dialogue.comparison is not None, reply.text
+        assert set(reply.dialogue.comparison.titles) == {s.card.title for s in shown[:2]}
+
+    def test_at_the_top_is_a_place_in_the_list(self, assistant: Assistant):
+        session = new_session()
+        assistant.respond(session, "men's jackets")
+        reply = assistant.respond(session, "put the dearest ones at the top")
+        cards = [s.card for s in reply.suggestions]
+        assert cards and all("jackets" in c.categories for c in cards), reply.text
+        assert [c.price for c in cards] == sorted((c.price for c in cards), reverse=True)
+
+    def test_a_capital_letter_after_it_is_the_size(self, assistant: Assistant):
+        session = new_session()
+        card = assistant.respond(session, "women's hoodies").suggestions[0].card
+        assistant.respond(session, "tell me about the first one")
+        size = next(s for s in card.in_stock_sizes if len(s) == 1)  # "S", "M", "L"
+        color = card.in_stock_colors[0]
+        assistant.respond(session, f"add it {size}, {color}")
+        assert [(line.size, line.color) for line in assistant.state(session).cart] == [
+            (size, color)
+        ]
+
+    def test_asking_to_see_a_kind_without_a_photo_searches_it(self, assistant: Assistant):
+        message = "any photos of the duffel bags?"
+        assert assistant.model.nlu.parse(message).intent == "search_by_image"
+        reply = assistant.respond(new_session(), message)
+        assert reply.dialogue.intent != "search_by_image", reply.text
+        assert reply.suggestions and "duffel" in reply.suggestions[0].card.title.lower().replace(
+            "duffle", "duffel"
+        ), reply.text
+
+    def test_plain_is_a_solid_pattern(self, assistant: Assistant):
+        state = assistant.respond(new_session(), "plain men's tees").dialogue.state
+        assert state["filters"]["pattern"] == ["solid"]
+
+
 class TestFacetVocabulary:
     """Luma's `pattern` reached the dialogue by its name in FILTER_ATTRIBUTES alone: read from
     the catalog's values, filtered, excluded, said and shown like the older facets."""

@@ -53,6 +53,31 @@ class TestAskedThing:
         assert asked_thing("tell me a joke", Extraction(), framed=True) is None
         assert asked_thing("looking for a kayak", Extraction(), framed=True) is not None
 
+    @pytest.mark.parametrize(
+        ("text", "phrase"),
+        [
+            ("I'd like a hammock", "hammock"),
+            ("we'd really like a canoe", "canoe"),
+            ("I'm after a wetsuit", "wetsuit"),
+            ("got any kites?", "kites"),
+            ("you got a snorkel?", "snorkel"),
+        ],
+    )
+    def test_like_after_and_got_ask_in_their_asking_forms(self, text: str, phrase: str):
+        asked = asked_thing(text, Extraction(), framed=True)
+        assert asked is not None and asked.phrase == phrase
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "my old bucket leaks like a sieve",
+            "sore legs after spin class",
+            "I've got a wedding in May",
+        ],
+    )
+    def test_a_simile_a_time_and_a_possession_ask_for_nothing(self, text: str):
+        assert asked_thing(text, Extraction(), framed=True) is None
+
     def test_plural_as_a_shop_says_it(self):
         assert AskedThing("fishing rod", "rod", 0, 11).plural() == "fishing rods"
         assert AskedThing("running socks", "socks", 0, 13).plural() == "running socks"

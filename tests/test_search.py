@@ -325,6 +325,12 @@ class TestRankingAndFusion:
         mean = lambda hits: sum(h.product.effective_price for h in hits) / len(hits)  # noqa: E731
         assert mean(cheaper) < mean(plain)
 
+    def test_closeness_tells_a_need_from_an_off_topic_question(self, engine):
+        need = engine.closeness("my feet get soaked on muddy trails")
+        off_topic = engine.closeness("what's the mortgage rate today?")
+        assert 0 < off_topic < need <= 1
+        assert engine.closeness("  ") == 0.0
+
     def test_no_text_browses_the_filtered_set(self, engine):
         hits = _search(engine, "", k=5, categories=("Watches",))
         assert len(hits) == 5 and all("Watches" in h.product.category_path for h in hits)

@@ -97,6 +97,18 @@ class TestPrices:
     def test_no_price_where_there_is_none(self, text):
         assert find_price(text) is None
 
+    @pytest.mark.parametrize(
+        "text",
+        ["I've been climbing for about six months", "it's soaked within ten minutes",
+         "a ride of around 40km", "about 20% off would be nice", "at least 3 weeks away"],
+    )  # fmt: skip
+    def test_a_time_a_distance_or_a_share_is_no_price(self, text):
+        assert find_price(text) is None
+
+    def test_a_distance_before_the_budget_leaves_the_budget(self):
+        price = find_price("a trek of about 300km, spend around a hundred dollars")
+        assert price is not None and (price.minimum, price.maximum) == (80, 120)
+
     def test_not_minding_a_floor_keeps_it_a_floor(self):
         price = find_price("I don't mind spending over $100 on a jacket")
         assert price is not None and (price.minimum, price.maximum) == (100, None)
@@ -183,18 +195,17 @@ class TestNegation:
         # a noun filed under a merchandising category ("Gear") is left to the table
         assert slots(read, "chalk bag") == slots(guessed, "chalk bag")
 
-    def test_a_real_word_is_corrected_only_to_a_product_noun(self):
+    def test_a_real_word_is_never_corrected(self):
+        """Real words one letter off a product noun ("toes", "pans", "hates", "Bali") are meant
+        as said far more often than they are typos (round 9 of issue 13, dev sets)."""
         nlu = load_nlu(REPO / "prompts" / "nlu.yml")
-        words = frozenset({"while", "feathers", "fathers", "pans"})
+        words = frozenset({"while", "feathers", "fathers", "pans", "toes"})
         read = EntityExtractor(VOCABULARY, nlu, attributes=ATTRIBUTES, dictionary=words)
         assert not any(t == "color" for t, _, _ in slots(read, "tees to wear while I run"))
         assert ("color", "black", False) in slots(read, "blakc hoodie")  # no word: a typo
-        assert ("category", "pants", False) in slots(read, "black pans please")
-        # After a subject a real word is a verb: "bend" is no typo of "band" there.
-        bands = {**VOCABULARY, "category": [*VOCABULARY["category"], "bands"]}
-        read = EntityExtractor(bands, nlu, attributes=ATTRIBUTES, dictionary=words | {"bend"})
-        assert ("category", "bands", False) not in slots(read, "a top for when I bend over")
-        assert ("category", "bands", False) in slots(read, "a resistance bend please")
+        assert ("category", "pants", False) not in slots(read, "black pans please")
+        assert ("category", "tees", False) not in slots(read, "I can't touch my toes")
+        assert ("category", "pants", False) in slots(read, "black pamts please")
 
     def test_the_same_catalog_reads_a_message_the_same_way_under_any_hash_seed(self):
         # The phrase table was built from sets, so whether "poles" (a title noun filed under
