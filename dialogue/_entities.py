@@ -192,13 +192,25 @@ CHEAP_FIRST = re.compile(
 
 def sort_asked(text: str) -> str | None:
     """The order the text asks for ("price_desc" for "priciest first"), if any."""
-    named = next((key for key, pattern in SORT_PATTERNS if pattern.search(text)), None)
-    if named is not None or not ORDER_CUE.search(text):
-        return named
+    found = sort_said(text)
+    return found[0] if found else None
+
+
+def sort_said(text: str) -> tuple[str, list[tuple[int, int]]] | None:
+    """The order asked for and the spans that say it, so "priciest first" is no "first"
+    item (the words between a price word and an order word are left to be read)."""
+    for key, pattern in SORT_PATTERNS:
+        match = pattern.search(text)
+        if match:
+            return key, [match.span()]
+    cue = ORDER_CUE.search(text)
+    if cue is None:
+        return None
     dear, cheap = DEAR_FIRST.search(text), CHEAP_FIRST.search(text)
-    if dear and not cheap:
-        return "price_desc"
-    return "price_asc" if cheap and not dear else None
+    said = dear if dear and not cheap else cheap if cheap and not dear else None
+    if said is None:
+        return None
+    return ("price_desc" if said is dear else "price_asc"), [said.span(), cue.span()]
 
 
 def attribute_label(attribute: str) -> str:
@@ -501,8 +513,9 @@ class EntityExtractor:
         out = Extraction()
         out.price = find_price(text)
         out.cheap = wants_cheap(text)
-        out.sort = sort_asked(text)
-        taken: list[tuple[int, int]] = []
+        sort = sort_said(text)
+        out.sort = sort[0] if sort else None
+        taken: list[tuple[int, int]] = list(sort[1]) if sort else []
         if out.price:
             taken.append((out.price.start, out.price.end))
         out.references = self._references(text, taken)

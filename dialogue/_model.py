@@ -162,6 +162,11 @@ OF_THE_ITEM = re.compile(
     r"\b(?:does|do|is|are|has|have|can|will|would)\s+(?:it|this|these|they|that|those)\b",
     re.IGNORECASE,
 )
+# "add to bag", "put it in my basket": the shopper's cart, by any of its names.
+THE_CART = re.compile(
+    r"\b(?:to|into|in|from)\s+(?:my\s+|the\s+|your\s+|ur\s+)?(?:bag|basket|cart|trolley)\b",
+    re.IGNORECASE,
+)
 # Intents a question about the product in focus is often mistaken for (the classifier learnt
 # searches, not product questions): read in context as a product question.
 PRODUCT_QUESTION_FROM = {
@@ -418,6 +423,13 @@ class DialogueModel:
             if 1 <= position <= len(state.offered_intents) and state.history:
                 previous = self.nlu.parse(state.history[-1].user)
                 return self._forced(previous, previous.text, state.offered_intents[position - 1])
+        wished = any(
+            not e.negated and e.known and (e.type in LIST_FILTER_TYPES or is_attribute(e.type))
+            for e in ext.entities
+        )
+        bare_wish = wished and "?" not in parse.text and not state.pending_add
+        if bare_wish and state.shown and parse.intent == OUT_OF_SCOPE:
+            return self._forced(parse, parse.text, "refine_search")  # "also in L"
         return parse
 
     def _product_question(self, state: DialogueState, parse: Parse) -> bool:
@@ -455,6 +467,8 @@ class DialogueModel:
         if across and any(e.known and is_attribute(e.type) for e in ext.entities):
             return False  # "any striped?", "which are cotton?": the catalog's value filters
         shown_kinds = {c.lower() for card in state.shown for c in card.categories}
+        if OF_THE_ITEM.search(text) is None and self._another_kind(state, ext):
+            return False  # "any snowboard boots?" with goggles on screen asks for boots
         named = ext.values("title")
         kinds = {c.lower() for c in ext.values("category", known=True)}
         if bool(named) or kinds <= shown_kinds or OF_THE_ITEM.search(text) is not None:
@@ -464,6 +478,20 @@ class DialogueModel:
         return not across and (
             USE_QUESTION.search(text) is not None or self._part_of_focus(state, ext)
         )
+
+    def _another_kind(self, state: DialogueState, ext: Extraction) -> bool:
+        """The message names a kind of product by a noun no shown title carries and that is
+        no part of the product in focus: a coarse category shared with the screen ("Ski/
+        boarding" for goggles and boots) does not make it a question about them."""
+        said = [
+            (e.spelt or e.text).lower()
+            for e in ext.entities
+            if e.type == "category" and e.known and not e.negated
+        ]
+        if not said or self._part_of_focus(state, ext):
+            return False
+        titles = [card.title.lower() for card in state.shown]
+        return not any(_noun_stem(kind) in title for kind in said for title in titles)
 
     def _part_of_focus(self, state: DialogueState, ext: Extraction) -> bool:
         focus = state.focus or (state.shown[0].id if state.shown and state.single_match else None)
@@ -485,6 +513,14 @@ class DialogueModel:
         if named and COMPARE_CUE.search(parse.text) and (len(named) >= 2 or state.focus):
             return "compare_products"  # "how does it stack up against the Strike?"
         categories = set(ext.values("category", known=True))
+        if (
+            intent == "add_to_cart"
+            and not ext.references
+            and not THE_CART.search(parse.text)
+            and self._another_kind(state, ext)
+        ):
+            state.pending_add = None
+            return "search_products"  # "also a duffel for weekends away": another thing to find
         if len(state.shown) >= 2 and not categories and weighs_a_quality(parse.text):
             return "compare_products"  # "which is warmer out of those two?"
         nothing_yet = not state.shown and not state.constraints.active()
@@ -653,6 +689,12 @@ class DialogueModel:
             state=state.to_dict(),
             confidence=0.0,
         )
+
+
+def _noun_stem(kind: str) -> str:
+    """The last word of a kind without its plural ending: "snowboard boots" -> "boot"."""
+    head = kind.split()[-1] if kind.split() else kind
+    return head[:-2] if head.endswith("es") and len(head) > 4 else head.rstrip("s") or head
 
 
 def _item_question(text: str) -> str:

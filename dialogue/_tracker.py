@@ -265,10 +265,18 @@ def _apply(
         for r in ext.references
         if r.kind in ("category", "color")
     )
+    alternative = EITHER.search(text) is not None
+    wearers = set(ext.values("gender", known=True))
+    # "and one for me, men's, L" after a women's search: another person, whose size and
+    # colours replace the first one's rather than join them.
+    new_wearer = bool(wearers and c.genders) and wearers != set(c.genders) and not alternative
     for type_, name in _fields_named(ext):
         wanted = ext.values(type_, known=True, qualifiers=not pointing)
         if wanted:
-            adds = ext.additive and (name != "categories" or EITHER.search(text))
+            # A kind or a wearer joins the earlier one only when said as an alternative ("or
+            # men's").
+            adds = ext.additive and (name not in ("categories", "genders") or alternative)
+            adds = adds and not (new_wearer and name in ("sizes", "colors"))
             updates[name] = (
                 tuple(dict.fromkeys([*c.values(name), *wanted]))
                 if adds and c.values(name)

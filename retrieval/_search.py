@@ -1078,7 +1078,8 @@ def _constraints_unmet(product: Product, filters: Filters, labels_of: set[str]) 
     if filters.in_stock and not product.in_stock:
         unmet.append("out of stock")
     if filters.kinds and not title_names(product.title, filters.kinds):
-        unmet.append(f"not a {' or '.join(filters.kinds)}")
+        plural = all(kind.endswith("s") for kind in filters.kinds)  # "not snowboard boots"
+        unmet.append(f"not {'' if plural else 'a '}{' or '.join(filters.kinds)}")
     missing = [label for label in filters.labels if label not in labels_of]
     if missing:
         unmet.append(f"not {' or '.join(missing)}")

@@ -853,6 +853,49 @@ class TestRoundNine:
             "duffle", "duffel"
         ), reply.text
 
+    def test_one_for_another_person_replaces_the_wearer_size_and_colour(self, assistant: Assistant):
+        session = new_session()
+        assistant.respond(session, "women's hoodies in blue, size M")
+        state = assistant.respond(session, "and one for my dad, men's, XL, gray").dialogue.state
+        filters = state["filters"]
+        assert (filters["genders"], filters["sizes"], filters["colors"]) == (
+            ["men"],
+            ["xl"],
+            ["gray"],
+        )
+        both = new_session()
+        assistant.respond(both, "women's tees")
+        assert set(assistant.respond(both, "or men's").dialogue.state["filters"]["genders"]) == {
+            "men",
+            "women",
+        }
+
+    def test_a_bare_wish_for_the_shown_list_refines_it(self, assistant: Assistant):
+        session = new_session()
+        assistant.respond(session, "men's tees in M")
+        reply = assistant.respond(session, "also in L")
+        assert reply.dialogue.intent == "refine_search", reply.text
+        assert reply.dialogue.state["filters"]["sizes"] == ["m", "l"]
+
+    def test_another_kind_while_adding_is_a_new_search_sorted_as_asked(self, assistant: Assistant):
+        session = new_session()
+        assistant.respond(session, "women's shorts in 28")
+        assistant.respond(session, "add the first one")  # asks for a colour
+        reply = assistant.respond(session, "also a duffle for the weekend, priciest first")
+        assert not assistant.state(session).cart, reply.text
+        prices = [s.card.price for s in reply.suggestions]
+        assert len(prices) >= 2 and prices == sorted(prices, reverse=True), reply.text
+        assert all("bags" in s.card.categories for s in reply.suggestions), reply.text
+
+    def test_any_other_kind_with_its_coarse_category_on_screen_is_searched(
+        self, assistant: Assistant
+    ):
+        session = new_session()
+        assistant.respond(session, "ski goggles")
+        reply = assistant.respond(session, "any snowboard boots?")
+        assert reply.suggestions, reply.text
+        assert "boots" in reply.suggestions[0].card.title.lower(), reply.text
+
     def test_plain_is_a_solid_pattern(self, assistant: Assistant):
         state = assistant.respond(new_session(), "plain men's tees").dialogue.state
         assert state["filters"]["pattern"] == ["solid"]
