@@ -23,7 +23,8 @@ DEV = REPO / "sample_data" / "dev"
 # changes, kept as regression checks.
 SPLITS = {
     "test": HELDOUT,
-    "dev": DEV / "v5",
+    "dev": DEV / "v6",
+    "dev-v5": DEV / "v5",
     "dev-v4": DEV / "v4",
     "dev-v3": DEV / "v3",
     "dev-v2": DEV / "v2",
