@@ -99,3 +99,16 @@ class TestSettings:
         assert os.environ["HF_HUB_OFFLINE"] == "0"
         assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False"
         assert os.environ["ANONYMIZED_TELEMETRY"] == "False"
+
+
+class TestDialogueSettings:
+    """prompts/dialogue.yml, as a product team edits it."""
+
+    def test_the_need_closeness_is_read_and_checked(self, tmp_path: Path):
+        from dialogue import DialogueSettings, PromptFileError
+
+        assert DialogueSettings.load(REPO / "prompts" / "dialogue.yml").need_closeness == 0.32
+        path = tmp_path / "dialogue.yml"
+        path.write_text("nlu:\n  need_closeness: 2\n", encoding="utf-8")
+        with pytest.raises(PromptFileError, match="need_closeness"):
+            DialogueSettings.load(path)
