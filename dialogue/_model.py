@@ -466,18 +466,19 @@ class DialogueModel:
             return False
         if across and any(e.known and is_attribute(e.type) for e in ext.entities):
             return False  # "any striped?", "which are cotton?": the catalog's value filters
-        shown_kinds = {c.lower() for card in state.shown for c in card.categories}
-        if OF_THE_ITEM.search(text) is None and self._another_kind(state, ext):
-            return False  # "any snowboard boots?" with goggles on screen asks for boots
-        named = ext.values("title")
-        kinds = {c.lower() for c in ext.values("category", known=True)}
-        if bool(named) or kinds <= shown_kinds or OF_THE_ITEM.search(text) is not None:
-            return True
+        if ext.values("title") or OF_THE_ITEM.search(text) is not None:
+            return True  # "can I iron the Typhon if it gets creased in my bag?"
         # "ok for cycling?" asks what the product is for; "is the shoulder strap sturdy?"
         # names a part its own text mentions: neither asks for another kind.
-        return not across and (
+        used_or_part = not across and (
             USE_QUESTION.search(text) is not None or self._part_of_focus(state, ext)
         )
+        if used_or_part:
+            return True
+        if self._another_kind(state, ext):
+            return False  # "any snowboard boots?" with goggles on screen asks for boots
+        shown_kinds = {c.lower() for card in state.shown for c in card.categories}
+        return {c.lower() for c in ext.values("category", known=True)} <= shown_kinds
 
     def _another_kind(self, state: DialogueState, ext: Extraction) -> bool:
         """The message names a kind of product by a noun no shown title carries and that is
@@ -488,7 +489,7 @@ class DialogueModel:
             for e in ext.entities
             if e.type == "category" and e.known and not e.negated
         ]
-        if not said or self._part_of_focus(state, ext):
+        if not said:
             return False
         titles = [card.title.lower() for card in state.shown]
         return not any(_noun_stem(kind) in title for kind in said for title in titles)
