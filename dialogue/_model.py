@@ -29,7 +29,14 @@ from dialogue._config import (
 from dialogue._entities import FEATURE, STOP_WORDS, TOKEN, Extraction, is_attribute
 from dialogue._llm import Complete, GroundingCheck, Rewriter, langchain_completion
 from dialogue._nlu import NluModel, Parse, TrainingReport, browse_or_search
-from dialogue._policy import LIST_QUESTION, Policy, changed_line, order_number, weighs_a_quality
+from dialogue._policy import (
+    LIST_QUESTION,
+    OPINION,
+    Policy,
+    changed_line,
+    order_number,
+    weighs_a_quality,
+)
 from dialogue._prices import spoken_sizes
 from dialogue._protocol import CatalogPort, Embedder, OrderPort
 from dialogue._reply import DialogueReply
@@ -52,7 +59,7 @@ CART_INTENTS = {"add_to_cart", "remove_from_cart", "view_cart", "checkout"}
 # A question about how a product fits, whose size words are the shopper's own size (narrower
 # than the answerer's FIT_QUESTION, which also reads "is the size chart..." as about fit).
 FIT_WITH_OWN_SIZE = re.compile(
-    r"\b(?:comes?|coming|runs?|running|fits?|sized?|sizing)\s+(?:up\s+)?"
+    r"\b(?:comes?|coming|runs?|running|fits?|sized?|sizing|go|goes|going)\s+(?:up\s+)?"
     r"(?:big|small|large|true|tight|loose|snug|generous|narrow|wide)\b"
     r"|\btrue\s+to\s+size\b|\bsize\s+(?:up|down)\b|\bnormally\s+(?:a|an)\b",
     re.IGNORECASE,
@@ -147,7 +154,9 @@ PRICE_SUPERLATIVE = re.compile(
 # question's opening words (after a greeting).
 QUESTION_FORM = re.compile(
     r"\?|^\W*(?:(?:hi|hello|hey|hiya|g'?day|yo)\b\W*(?:\w+\W+)?)?(?:is|are|does|do|did|can|"
-    r"could|will|would|should|has|have|how|what|what'?s|whats|any|reckon|tell)\b",
+    r"could|will|would|should|has|have|how|what|what'?s|whats|any|reckon|tell)\b"
+    # "kratos pants - do they run large": the question after the thing it is about
+    r"|\s[-\u2013\u2014:]\s*(?:is|are|does|do|did|can|will|would|has|have|how|what)\b",
     re.IGNORECASE,
 )
 # ... but not one for other products: "do you have something warmer?", "any alternatives?".
@@ -165,6 +174,12 @@ OF_THE_ITEM = re.compile(
 # "add to bag", "put it in my basket": the shopper's cart, by any of its names.
 THE_CART = re.compile(
     r"\b(?:to|into|in|from)\s+(?:my\s+|the\s+|your\s+|ur\s+)?(?:bag|basket|cart|trolley)\b",
+    re.IGNORECASE,
+)
+# What a complete-the-look request says: "what goes with it?", "does it match", "an outfit".
+GOES_WITH = re.compile(
+    r"\bgo(?:es)?\s+with\b|\bmatch\w*|\bpair\w*\s+with\b|\bwear\s+(?:it\s+|them\s+)?with\b"
+    r"|\boutfit\b|\blook\b|\bstyle\s+it\b",
     re.IGNORECASE,
 )
 # Intents a question about the product in focus is often mistaken for (the classifier learnt
@@ -393,7 +408,8 @@ class DialogueModel:
             # item on screen, however unlike our examples it is worded.
             return self._forced(parse, parse.text, "product_details")
         if self._product_question(state, parse):
-            return self._forced(parse, parse.text, "product_details")  # "does it have pockets?"
+            # "does it have pockets?", "what do people think of it?"
+            return self._forced(parse, parse.text, _item_question(parse.text))
         if RESET.search(parse.text) and not ext.values("category", known=True):
             return self._forced(parse, parse.text, "search_products")  # "start over": ask anew
         contextual = self._contextual_intent(state, parse)
@@ -446,6 +462,12 @@ class DialogueModel:
             or (parse.intent == "remove_from_cart" and not state.cart)
             # "real leather or faux?" with one product on screen has nothing to compare it to
             or (parse.intent == "compare_products" and len(state.shown) == 1)
+            # "is this one long enough?" asks about it, not what goes with it
+            or (
+                parse.intent == "complete_the_look"
+                and OF_THE_ITEM.search(text) is not None
+                and not GOES_WITH.search(text)
+            )
         )
         if self.policy.answerer is None or not readable:
             return False
@@ -700,7 +722,9 @@ def _noun_stem(kind: str) -> str:
 
 def _item_question(text: str) -> str:
     """product_reviews for a question about ratings or reviews alone, else product_details."""
-    reviews_only = REVIEW_FIELDS.search(text) and not OTHER_FIELDS.search(text)
+    reviews_only = (REVIEW_FIELDS.search(text) or OPINION.search(text)) and not OTHER_FIELDS.search(
+        text
+    )
     return "product_reviews" if reviews_only else "product_details"
 
 

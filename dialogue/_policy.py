@@ -121,6 +121,24 @@ def weighs_a_quality(text: str) -> bool:
     return False
 
 
+# "what do people think of it?", "any complaints?", "is it worth it?": the reviews as a whole,
+# not one fact looked up in them.
+OPINION = re.compile(
+    r"\bwhat\s+(?:do|did|does)\s+(?:people|customers|reviewers|folks|buyers|others|users)\s+"
+    r"(?:think|say|reckon|make)\b|\bcomplain\w*|\bcomplaints?\b|\bverdict\b|\bopinions?\b"
+    r"|\bfeedback\b|\bworth\s+(?:it|the\s+money|buying)\b|\bhow\s+(?:is|are)\s+(?:it|they)\s+rated\b"
+    r"|\bwhat\s+are\s+(?:the\s+)?reviews\s+like\b",
+    re.IGNORECASE,
+)
+COMPLAINT = re.compile(r"\bcomplain\w*|\bcomplaints?\b|\bproblems?\b|\bissues?\b", re.IGNORECASE)
+# "what sizes does it come in?", "which colours?": the product's own options, listed.
+WHICH_OPTIONS = re.compile(
+    r"\b(?:what|which)\s+(?:other\s+)?(?:sizes?|colou?rs?)\b"
+    r"|\b(?:sizes?|colou?rs?)\s+(?:does|do|is|are)\s+(?:it|they|this|these|that|those|the\s+\w+)"
+    r"(?:\s+\w+)?\s+come\s+in\b|\bcomes?\s+in\s+what\b",
+    re.IGNORECASE,
+)
+
 FIT_TEMPLATES = {
     "small": "answer_fit_small",
     "large": "answer_fit_large",
@@ -498,6 +516,14 @@ class Policy:
         cards = self._targets(state, track, draft, several=intent == "compare_products")
         if not cards:
             return
+        if intent in ("product_reviews", "product_details") and self._opinion(parse, cards[0]):
+            # "what do people think of it?", "any complaints?": the reviews as a whole
+            self._reviews(state, cards[0], draft, worst_first=bool(COMPLAINT.search(parse.text)))
+            return
+        asks_options = not (track.size or track.color) and WHICH_OPTIONS.search(parse.text)
+        if intent in QUESTION_INTENTS and asks_options:
+            self._availability(state, cards[0], track, draft)  # "what sizes does it come in?"
+            return
         if intent in QUESTION_INTENTS and self._answer(state, parse, track, cards[0], draft):
             return
         if intent == "compare_products" and len(cards) == 1 and not COMPARING.search(parse.text):
@@ -512,6 +538,14 @@ class Policy:
             self._complete_the_look(state, cards[0], draft)
         else:
             self._details(state, cards[0], draft)
+
+    def _opinion(self, parse: Parse, card: ProductCard) -> bool:
+        """An opinion asked of the product as a whole ("any complaints?"), not of one of its
+        parts ("any complaints about the zip?", which the answerer finds in the reviews)."""
+        if not OPINION.search(parse.text):
+            return False
+        rest = OPINION.sub(" ", parse.text)
+        return self.answerer is None or not self.answerer.asks_fact(rest, card.title)
 
     def _answer(
         self,
@@ -762,7 +796,11 @@ class Policy:
             self._say(draft, state, "availability", title=card.title, stock=stock, options=options)
         draft.action = "availability"
 
-    def _reviews(self, state: DialogueState, card: ProductCard, draft: _Draft) -> None:
+    def _reviews(
+        self, state: DialogueState, card: ProductCard, draft: _Draft, *, worst_first: bool = False
+    ) -> None:
+        """The rating and quotes: the best reviews and the worst one, or for a shopper asking
+        for complaints the worst first."""
         draft.product = card
         draft.action = "reviews"
         draft.facts += card_facts(card)
@@ -778,10 +816,15 @@ class Policy:
             count=card.review_count,
             reviews=_plural(card.review_count, "review"),
         )
-        ordered = sorted(card.reviews, key=lambda r: -r.rating)
-        picks = (
-            ordered[: self.settings.max_reviews - 1] + ordered[-1:] if len(ordered) > 2 else ordered
-        )
+        ordered = sorted(card.reviews, key=lambda r: r.rating if worst_first else -r.rating)
+        if worst_first:
+            picks = ordered[: self.settings.max_reviews]
+        else:
+            picks = (
+                ordered[: self.settings.max_reviews - 1] + ordered[-1:]
+                if len(ordered) > 2
+                else ordered
+            )
         for review in dict.fromkeys(picks):
             quote = _shorten(review.text, 160)
             line = (

@@ -274,6 +274,34 @@ class TestPolicy:
             reply = assistant.respond("qa-policy-8", question)
             assert reply.dialogue.action.startswith("answer"), (question, reply.text)
 
+    def test_an_opinion_of_the_whole_product_gets_its_reviews(self, assistant):
+        self._focus(assistant, "qa-policy-9", "luma:MJ02")
+        card = assistant.catalog.product("luma:MJ02")
+        assert card is not None and card.reviews
+        reply = assistant.respond("qa-policy-9", "what do folks make of it overall?")
+        assert reply.dialogue.action == "reviews", reply.text
+        worst = min(r.rating for r in card.reviews)
+        complaints = assistant.respond("qa-policy-9", "any complaints?")
+        assert complaints.dialogue.action == "reviews", complaints.text
+        assert complaints.text.splitlines()[1].startswith(f"- {worst:g}/5"), complaints.text
+
+    def test_a_complaint_about_a_part_is_looked_up_in_the_reviews(self, assistant):
+        self._focus(assistant, "qa-policy-10", "luma:MJ02")
+        reply = assistant.respond("qa-policy-10", "any complaints about the zipper?")
+        assert reply.dialogue.action.startswith("answer"), reply.text
+
+    def test_which_sizes_it_comes_in_lists_its_options(self, assistant):
+        self._focus(assistant, "qa-policy-11", "luma:MJ02")
+        reply = assistant.respond("qa-policy-11", "which colours does it come in?")
+        assert reply.dialogue.action == "availability", reply.text
+        card = assistant.catalog.product("luma:MJ02")
+        assert card is not None and all(c in reply.text for c in card.colors)
+
+    def test_a_question_after_its_topic_and_a_dash_is_a_question(self, assistant):
+        self._focus(assistant, "qa-policy-12", "luma:MJ02")
+        reply = assistant.respond("qa-policy-12", "this jacket - does it have pockets")
+        assert reply.dialogue.action.startswith("answer"), reply.text
+
     def test_no_product_text_falls_back_to_the_details_card(self, assistant, monkeypatch):
         self._focus(assistant, "qa-policy-4", "luma:WJ07")
         monkeypatch.setattr(assistant.catalog, "product_text", lambda pid: None)
