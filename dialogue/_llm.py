@@ -77,7 +77,13 @@ Complete = Callable[[str, str], str]
 def langchain_completion(settings: LlmSettings) -> Complete:
     """Build a LangChain ChatOpenAI call; the API key comes from the environment only."""
     from langchain_core.messages import HumanMessage, SystemMessage
-    from langchain_openai import ChatOpenAI
+
+    try:
+        from langchain_openai import ChatOpenAI
+    except ImportError as exc:  # an optional group; a ValueError keeps the last good prompts
+        raise ValueError(
+            "llm.enabled in dialogue.yml needs langchain-openai (pip install 'shopassist[llm]')"
+        ) from exc
 
     api_key = os.environ.get(settings.api_key_env) or "not-needed"
     chat = ChatOpenAI(

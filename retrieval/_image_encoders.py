@@ -409,7 +409,12 @@ class ClipEncoder:
         import torchvision_cpu_fix
 
         torchvision_cpu_fix.install()
-        import open_clip
+        try:
+            import open_clip
+        except ImportError as exc:  # an optional group: without it, search goes on unCLIPped
+            raise EncoderUnavailable(
+                "open_clip is not installed (pip install 'shopassist[clip]')"
+            ) from exc
 
         if model_name not in open_clip.list_models():
             raise EncoderUnavailable(

@@ -54,8 +54,23 @@ class TestSettings:
             monkeypatch.setenv("SHOPASSIST_SHARE", word)
             assert load_settings().share is expected
 
-    def test_the_cli_prints_one_line_naming_the_setting(self, tmp_path: Path):
-        env = {**os.environ, "SHOPASSIST_PORT": "abc", "PYTHONPATH": str(REPO)}
+    @pytest.mark.parametrize(
+        ("variable", "settings_file", "message"),
+        [
+            ("SHOPASSIST_PORT", "", "setting port: expected a whole number, got 'abc'"),
+            ("", "offline: flase\n", "setting offline: expected true or false, got 'flase'"),
+        ],
+    )
+    def test_the_cli_prints_one_line_naming_the_setting(
+        self, tmp_path: Path, variable, settings_file, message
+    ):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPASSIST_")}
+        env["PYTHONPATH"] = str(REPO)
+        if variable:
+            env[variable] = "abc"
+        if settings_file:
+            (tmp_path / "shop.yml").write_text(settings_file, encoding="utf-8")
+            env["SHOPASSIST_CONFIG"] = str(tmp_path / "shop.yml")
         result = subprocess.run(
             [
                 sys.executable,
@@ -73,7 +88,7 @@ class TestSettings:
         )
         assert result.returncode != 0
         assert "Traceback" not in result.stderr
-        assert "setting port: expected a whole number, got 'abc'" in result.stderr
+        assert message in result.stderr
 
     def test_speech_phrase_model_switch_reads_as_a_boolean(self, monkeypatch):
         assert Settings().speech_phrase_model is True

