@@ -41,7 +41,12 @@ NEGATORS = {
     "doesn't", "doesnt", "wasn't", "won't", "nor",
 }  # fmt: skip
 NEGATOR_PHRASES = ("anything but", "other than", "anything except", "rather not", "instead of")
-SCOPE_BREAKS = {"but", "instead", "rather", "just", "only", "show", "want"}
+# Words that end a negation's reach: a wish after a refusal ("no hoodies, just show jackets") or
+# a new clause ("I never know how long I've been running": no running is refused).
+SCOPE_BREAKS = {
+    "but", "instead", "rather", "just", "only", "show", "want", "how", "when", "where", "why",
+    "because", "since", "been",
+}  # fmt: skip
 # Words that make a negation describe the shopper's situation rather than what they do not
 # want: "I don't own a single pair of running shorts", "none of my pants fit", "he has never
 # owned a proper winter coat" ask for them.
@@ -65,6 +70,7 @@ CLAUSE_BREAK = re.compile(r"[,.;:!?]|\s[-\u2013\u2014]+\s")
 FEATURE_CUE = re.compile(
     r"\b(?:with|has|have|having)\s+(?:an?\s+|the\s+|some\s+)?(?:[\w-]+\s+){0,2}$", re.I
 )
+PITCH = re.compile(r"\bpitch[\s-]+$", re.IGNORECASE)
 AT_THE_TOP = re.compile(r"\b(?:at|on|to|from|near)\s+(?:the\s+)?(?:very\s+)?$", re.IGNORECASE)
 ADDITIVE = re.compile(r"\b(?:or|also|too|as well|either|and)\b", re.IGNORECASE)
 ORDINALS = {
@@ -584,6 +590,9 @@ class EntityExtractor:
                 continue
             if spelt == "top" and AT_THE_TOP.search(text, 0, start):
                 i += 1  # "put the cheapest at the top": a place in the list, not a kind
+                continue
+            if phrase.type == "color" and PITCH.search(text, 0, start):
+                i += 1  # "the campsite is pitch black": darkness, not a colour
                 continue
             entity = Entity(
                 phrase.type,

@@ -195,6 +195,15 @@ class TestNegation:
         # a noun filed under a merchandising category ("Gear") is left to the table
         assert slots(read, "chalk bag") == slots(guessed, "chalk bag")
 
+    def test_a_new_clause_ends_a_negation_and_pitch_black_is_no_colour(self):
+        nlu = load_nlu(REPO / "prompts" / "nlu.yml")
+        read = EntityExtractor(VOCABULARY, nlu, attributes=ATTRIBUTES)
+        assert ("activity", "hiking", False) in slots(
+            read, "I never know how far I've been hiking, need a watch"
+        )
+        assert ("color", "black", True) in slots(read, "not black, it shows dirt")
+        assert not any(t == "color" for t, _, _ in slots(read, "it's pitch black at the camp"))
+
     def test_a_real_word_is_never_corrected(self):
         """Real words one letter off a product noun ("toes", "pans", "hates", "Bali") are meant
         as said far more often than they are typos (round 9 of issue 13, dev sets)."""
