@@ -30,6 +30,7 @@ from dialogue._entities import FEATURE, STOP_WORDS, TOKEN, Extraction, is_attrib
 from dialogue._llm import Complete, GroundingCheck, Rewriter, langchain_completion
 from dialogue._nlu import NluModel, Parse, TrainingReport, browse_or_search
 from dialogue._policy import (
+    CART_WORDS,
     LIST_QUESTION,
     OPINION,
     Policy,
@@ -173,8 +174,7 @@ OF_THE_ITEM = re.compile(
 )
 # "add to bag", "put it in my basket": the shopper's cart, by any of its names.
 THE_CART = re.compile(
-    r"\b(?:to|into|in|from)\s+(?:my\s+|the\s+|your\s+|ur\s+)?(?:bag|basket|cart|trolley)\b",
-    re.IGNORECASE,
+    rf"\b(?:to|into|in|from)\s+(?:my\s+|the\s+|your\s+|ur\s+)?{CART_WORDS}\b", re.IGNORECASE
 )
 # What a complete-the-look request says: "what goes with it?", "does it match", "an outfit".
 GOES_WITH = re.compile(

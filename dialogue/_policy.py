@@ -75,8 +75,10 @@ ORDER_NUMBER = re.compile(r"(?<![\w$£€.,])#?\s?([A-Za-z]{0,4}-?\d{4,12})(?![\
 # Answers to "may I share this conversation with our team?": yes, no, or asking again (a person,
 # without sharing).
 HANDOFF_ANSWERS = {"affirm", "deny", "human_handoff"}
+# The shopper's cart by any of its names.
+CART_WORDS = r"(?:cart|basket|trolley|bag)"
 # "the one in my cart", "what's in the basket": a cart line, not a shown item.
-IN_THE_CART = re.compile(r"\bin\s+(?:my|the)\s+(?:cart|basket|trolley|bag)\b", re.IGNORECASE)
+IN_THE_CART = re.compile(rf"\bin\s+(?:my|the)\s+{CART_WORDS}\b", re.IGNORECASE)
 # "swap it to M", "make that a large", "sorry, I meant the 34", "make it 2": right after an add
 # (or of the line said to be in the cart), a size, colour or quantity changes that line rather
 # than adding another.
