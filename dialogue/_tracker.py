@@ -131,7 +131,11 @@ RELEASE = re.compile(
     r"(?:filter|limit|constraint|requirement|restriction|bit|part)s?\b"
     r"|\b(?:in\s+)?any\s+[\w'-]+(?!\s+(?:but|except|other\s+than)\b)"
     rf"|\b{_FIELD_WORD}\s+(?:or\s+not|(?:does|do)\s*n[o'\u2019]?t\s+matter|doesnt\s+matter)\b"
-    r"|\b[\w'-]+\s+not\s+(?:essential|needed|necessary|important|required|a\s+must)\b",
+    r"|\b[\w'-]+\s+not\s+(?:essential|needed|necessary|important|required|a\s+must)\b"
+    # "doesn't need to be on sale", "needn't be black"
+    r"|\b(?:(?:does|do)\s*n[o'\u2019]?t|doesnt|dont)\s+(?:need|have)\s+to\s+be\b"
+    rf"[^,.;:!?\u2013\u2014]{{0,40}}?{_CLAUSE_END}"
+    rf"|\bneed\s*n[o'\u2019]?t\s+be\b[^,.;:!?\u2013\u2014]{{0,40}}?{_CLAUSE_END}",
     re.IGNORECASE,
 )
 # The release's own words, never a value it lets go of ("matter" is no "matte" colour).
@@ -140,7 +144,8 @@ RELEASE_WORDS = {
     "dont", "care", "what", "which", "regardless", "need", "without", "filter", "filters",
     "limit", "constraint", "requirement", "restriction", "bit", "part", "matter", "doesn't",
     "doesnt", "essential", "needed", "necessary", "important", "required", "must", "not", "any",
-    "the", "that", "this", "those", "these", "either", "whatever",
+    "the", "that", "this", "those", "these", "either", "whatever", "does", "do", "have", "to",
+    "be", "needn't", "neednt",
 }  # fmt: skip
 # A released word names a constraint value when both open with these letters ("stripes" for
 # "striped", "colour-blocked" for "color-blocked" does not need it).

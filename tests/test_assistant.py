@@ -896,6 +896,14 @@ class TestRoundNine:
         assert reply.suggestions, reply.text
         assert "boots" in reply.suggestions[0].card.title.lower(), reply.text
 
+    def test_doesnt_need_to_be_lets_a_constraint_go(self, assistant: Assistant):
+        session = new_session()
+        assistant.respond(session, "women's jackets in black")
+        reply = assistant.respond(session, "doesn't have to be black, under 60 is fine")
+        filters = reply.dialogue.state["filters"]
+        assert not filters.get("colors") and filters["price_max"] == 60, reply.text
+        assert "jackets" in filters["categories"]
+
     def test_plain_is_a_solid_pattern(self, assistant: Assistant):
         state = assistant.respond(new_session(), "plain men's tees").dialogue.state
         assert state["filters"]["pattern"] == ["solid"]
