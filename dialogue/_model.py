@@ -42,7 +42,7 @@ from dialogue._prices import spoken_sizes
 from dialogue._protocol import CatalogPort, Embedder, OrderPort
 from dialogue._reply import DialogueReply
 from dialogue._state import DialogueState, Turn
-from dialogue._tracker import FRESH_SEARCH, RESET, track
+from dialogue._tracker import FRESH_SEARCH, RELEASE, REMOVAL, RESET, track
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 1000
@@ -393,6 +393,15 @@ class DialogueModel:
         )
         if unwanted and state.shown and "?" not in parse.text and parse.intent in NOT_A_WISH:
             return self._forced(parse, parse.text, "refine_search")  # "ideally not wool, it itches"
+        lets_go = REMOVAL.search(parse.text) or RELEASE.search(parse.text)
+        refused = any(e.negated and e.known for e in ext.entities)
+        removing = parse.intent == "remove_filter" or (
+            parse.intent == "remove_from_cart" and not state.cart
+        )
+        if refused and state.shown and removing and not lets_go:
+            # "no capris please, I want full length", "not a backpack, they hurt my shoulders":
+            # a refusal narrows the list; it removes no filter and nothing from an empty cart
+            return self._forced(parse, parse.text, "refine_search")
         superlative = PRICE_SUPERLATIVE.match(parse.text)
         if superlative and state.shown:
             ext.sort = "price_asc" if superlative["cheap"] else "price_desc"

@@ -904,6 +904,19 @@ class TestRoundNine:
         assert not filters.get("colors") and filters["price_max"] == 60, reply.text
         assert "jackets" in filters["categories"]
 
+    def test_a_refusal_read_as_a_removal_narrows_the_list(self, assistant: Assistant):
+        session = new_session()
+        assistant.respond(session, "women's pants size 28")
+        reply = assistant.respond(session, "no capris please, full length only")
+        cards = [s.card for s in reply.suggestions]
+        assert cards and all("Capri" not in c.attributes.get("style", ()) for c in cards)
+        assert reply.dialogue.state["filters"]["categories"] == ["pants"], reply.text
+        bags = new_session()
+        assistant.respond(bags, "bags")
+        reply = assistant.respond(bags, "not a backpack, my shoulders can't take it")
+        assert reply.suggestions, reply.text
+        assert all("backpack" not in s.card.title.lower() for s in reply.suggestions), reply.text
+
     def test_plain_is_a_solid_pattern(self, assistant: Assistant):
         state = assistant.respond(new_session(), "plain men's tees").dialogue.state
         assert state["filters"]["pattern"] == ["solid"]
