@@ -19,7 +19,6 @@ from assistant._cli_dialogue import add_commands as add_dialogue_commands
 from assistant._cli_doctor import add_commands as add_doctor_commands
 from assistant._cli_feedback import add_commands as add_feedback_commands
 from assistant._cli_init import add_commands as add_init_commands
-from assistant._cli_load import add_commands as add_load_commands
 from assistant._cli_rasa import add_commands as add_rasa_commands
 from assistant._cli_report import add_commands as add_report_commands
 from assistant._cli_speech import add_commands as add_speech_commands
@@ -137,7 +136,6 @@ def _parser() -> argparse.ArgumentParser:
     bench_retrieval.add_argument("--no-progress", action="store_true", help="hide progress bars")
     bench_retrieval.set_defaults(handler=_bench_retrieval)
     add_dialogue_commands(commands, eval_commands, bench_commands)
-    add_load_commands(bench_commands)
 
     add_speech_commands(commands, eval_commands)
     add_rasa_commands(commands)

@@ -15,6 +15,7 @@ from typing import Any
 from rich.console import Console
 
 from assistant import Assistant, Settings, open_store
+from evals._cli_load import add_commands as add_load_commands
 from evals._qa import QA_SPLITS, QaEvaluation
 from evals._qa import Options as QaOptions
 from evals._qa_report import print_qa, save_qa
@@ -33,8 +34,10 @@ console = Console(width=max(Console().width, 120))
 
 
 def add_commands(commands: Any) -> None:
-    """Entry point of `shopassist.commands`: `eval understanding` beside `eval nlu`."""
-    understanding = _eval_group(commands).add_parser(
+    """Entry point of `shopassist.commands`: `eval understanding` and `eval qa` beside `eval
+    nlu`, `bench load` beside `bench retrieval`."""
+    add_load_commands(_group(commands, "bench", "benchmarks (figures, never pass/fail)"))
+    understanding = _group(commands, "eval", "evaluations").add_parser(
         "understanding",
         help="the whole assistant on held-out requests, conversations and SIMMC shopper turns",
     )
@@ -60,7 +63,7 @@ def add_commands(commands: Any) -> None:
     understanding.add_argument("--out", type=Path, help="report folder (default DATA/eval)")
     understanding.add_argument("--no-progress", action="store_true", help="hide progress bars")
     understanding.set_defaults(handler=_eval_understanding)
-    qa = _eval_group(commands).add_parser(
+    qa = _group(commands, "eval", "evaluations").add_parser(
         "qa", help="product questions (fit, care, material, ...) answered from the product's text"
     )
     qa.add_argument(
@@ -91,9 +94,9 @@ def _eval_qa(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _eval_group(commands: Any) -> Any:
-    """The subcommand table of the existing `eval` command (created when missing)."""
-    parser = commands.choices.get("eval") or commands.add_parser("eval", help="evaluations")
+def _group(commands: Any, name: str, summary: str) -> Any:
+    """The subcommand table of the existing `eval` or `bench` command (created when missing)."""
+    parser = commands.choices.get(name) or commands.add_parser(name, help=summary)
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             return action

@@ -18,7 +18,8 @@ import pytest
 from test_http_api import new_session, start
 
 from assistant import Assistant, Settings
-from assistant._bench_load import (
+from assistant.http_api import API_TOKEN_ENV, INTERNAL_ERROR, SESSION_HEADER
+from evals._bench_load import (
     FAILED_TURN,
     Line,
     Screen,
@@ -34,8 +35,7 @@ from assistant._bench_load import (
     run,
     session,
 )
-from assistant._cli_load import add_commands
-from assistant.http_api import API_TOKEN_ENV, INTERNAL_ERROR, SESSION_HEADER
+from evals._cli_load import add_commands
 
 BAG = "luma:24-MB01"  # Joust Duffle Bag: no size, no colour, so the API adds it as is
 

@@ -65,7 +65,7 @@ def _counts(text: str) -> list[int]:
 
 
 def _bench_load(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant._bench_load import check_target, listening_process, run
+    from evals._bench_load import check_target, listening_process, run
 
     if args.gradio_sessions < 0:
         raise ValueError("--gradio-sessions must be >= 0")
@@ -95,10 +95,9 @@ def _in_process(
 ) -> dict[str, Any]:
     """The real app and API served from this process (so its RSS and CPU are the server's),
     recording events to a throwaway log: bench shoppers must not shape real co-liked data."""
-    from assistant._assistant import Assistant
-    from assistant._bench_load import ServerProcess, local_server, run
+    from assistant import Assistant, open_store
     from assistant._events import EventLog
-    from assistant._retrieval import open_store
+    from evals._bench_load import ServerProcess, local_server, run
 
     if not open_store(settings).count():  # before loading any model
         raise ValueError("The catalog store is empty: run `shopassist ingest SOURCE` first.")

@@ -46,11 +46,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from assistant._offline import go_offline
+from assistant import go_offline
 from assistant.http_api import API_TOKEN_ENV, PREFIX, SESSION_HEADER
 
 if TYPE_CHECKING:
-    from assistant._assistant import Assistant
+    from assistant import Assistant
 
 # Bounds: a mistyped flag must not turn into an attack on the box (or on a store).
 MAX_SHOPPERS = 500
