@@ -81,6 +81,19 @@ class Reply:
 
 
 class Assistant:
+    """The shopping assistant as the web app, the HTTP API, the Rasa actions and the CLI use it:
+    one object per process that owns the catalog, the dialogue model and the sessions.
+
+    A turn (`respond(session_id, text=..., image=..., audio=...)`): reload the prompt files if
+    they changed and the catalog if a new version was ingested (carts are re-priced); hold the
+    session (its `DialogueState` and cart, in
+    memory or in Redis) under the session and client budgets; transcribe a recording; decode a
+    photo; hand the text and photo to `DialogueModel.respond`, which understands the message,
+    updates the state and asks the catalog (through `RetrievalCatalog`); record the turn in the
+    event log; and return a `Reply` with the text, product cards, comparison and cart. Nothing
+    a shopper sends crashes a turn: bad input, a busy store or a failing model each get a
+    reply of their own and the session is kept."""
+
     def __init__(
         self,
         settings: Settings,

@@ -44,6 +44,14 @@ CoLiked = Callable[[Sequence[str]], list[tuple[str, float]]]
 
 
 class RetrievalCatalog(CatalogPort):
+    """The store as the dialogue sees it: `CatalogPort` implemented over the `SearchEngine`.
+
+    It turns a dialogue `SearchRequest` into the engine's `SearchQuery` (category families, a
+    wish on a facet the catalog does not state for that kind turned into words, the store's
+    sort over the whole result set) and the engine's hits into `ProductCard`s with their
+    reasons; it also serves product text for answers, the catalog vocabulary, kind nouns and
+    product names that build the NLU's phrase table, and the word and closeness checks."""
+
     def __init__(
         self,
         engine: SearchEngine,

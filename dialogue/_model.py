@@ -232,6 +232,18 @@ FIRST_PICTOGRAPH = 0x2190
 
 
 class DialogueModel:
+    """Understands a shopper's message in the context of the conversation and answers it.
+
+    `respond(state, text, image)`: the NLU (`NluModel`: a calibrated intent classifier and the
+    catalog's phrase table for slots) reads the message alone; `_in_context` rereads it against
+    the state (an answer to the assistant's own question, a question about the product on
+    screen, a refinement of the shown list); the catalog gets a say where the classifier has
+    none (`_shopping_need`: a need in the shopper's words is a search; `_uncarried`: a thing no
+    product mentions is not carried); `track` updates the `DialogueState` (constraints, shown
+    list, focus, cart); `Policy.act` decides and does the reply (search, answer from the
+    product's text, compare, cart), talking to the store only through `CatalogPort`; an optional
+    LLM rewrites the wording, checked against the facts. A failing turn restores the state."""
+
     def __init__(
         self,
         nlu: NluModel,

@@ -251,7 +251,16 @@ class _Snapshot:
 
 
 class SearchEngine:
-    """Hybrid, filtered, explainable product search over one catalog store."""
+    """Hybrid, filtered, explainable product search over one catalog store.
+
+    A query (`search(SearchQuery)`): exact facet filters become a mask over the catalog view
+    (category, gender, colour, size, price, labels, each filter attribute, exclusions); each
+    ranker scores the allowed products (MiniLM text vectors, BM25, photo features, photo
+    colours, optional CLIP, product links); reciprocal-rank fusion merges them; soft
+    preferences re-rank (cheaper, brands, the shopper's kind noun, store labels, personal
+    likes); MMR keeps the page varied; each hit carries its evidence (constraints met, the
+    sentence and review that matched). With nothing left, the nearest relaxation is searched
+    and reported. Reads pin one snapshot of the catalog, so a re-ingest swaps in atomically."""
 
     def __init__(
         self,
