@@ -54,16 +54,9 @@ from dialogue._protocol import (
     SearchRequest,
 )
 from dialogue._reply import Comparison, DialogueReply, HandoffRequest, Suggestion, money
-from dialogue._state import (
-    MAX_LINE_QUANTITY,
-    CartLine,
-    Constraints,
-    DialogueState,
-    Exclusions,
-    PendingAdd,
-    Preferences,
-)
+from dialogue._state import MAX_LINE_QUANTITY, CartLine, DialogueState, PendingAdd
 from dialogue._tracker import TrackResult, track
+from dialogue._wishes import Constraints, Exclusions, Preferences
 
 __all__ = [
     "MAX_LINE_QUANTITY",

@@ -32,7 +32,8 @@ from dialogue._entities import category_parts
 from dialogue._model import DialogueModel
 from dialogue._nlu import NluModel
 from dialogue._protocol import ProductCard
-from dialogue._state import Constraints, DialogueState, Exclusions
+from dialogue._state import DialogueState
+from dialogue._wishes import Constraints, Exclusions
 
 Progress = Callable[[Iterable[Any], str, int], Iterable[Any]]
 

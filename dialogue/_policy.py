@@ -34,15 +34,9 @@ from dialogue._reply import (
     money,
     price_text,
 )
-from dialogue._state import (
-    MAX_LINE_QUANTITY,
-    CartLine,
-    Constraints,
-    DialogueState,
-    Exclusions,
-    PendingAdd,
-)
+from dialogue._state import MAX_LINE_QUANTITY, CartLine, DialogueState, PendingAdd
 from dialogue._tracker import FRESH_SEARCH, TrackResult
+from dialogue._wishes import Constraints, Exclusions
 
 SEARCH_INTENTS = FRESH_SEARCH | {
     "refine_search",

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from dialogue._state import Constraints, Exclusions, Preferences
+from dialogue._wishes import Constraints, Exclusions, Preferences
 
 # Turns texts into L2-normalised sentence vectors (one row per text).
 Embedder = Callable[[Sequence[str]], np.ndarray]

@@ -22,7 +22,8 @@ from dialogue._entities import (
 )
 from dialogue._prices import wants_cheap
 from dialogue._protocol import ProductCard
-from dialogue._state import Constraints, DialogueState, Exclusions, Preferences
+from dialogue._state import DialogueState
+from dialogue._wishes import Constraints, Exclusions, Preferences
 
 # Entity type -> Constraints field; a filter attribute is filed under its own name.
 FIELD_OF = {
