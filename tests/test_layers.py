@@ -1,4 +1,5 @@
-"""The package layering, enforced: `ui`, `evals` -> `assistant` -> `dialogue`, `retrieval`.
+"""The package layering, enforced: `ui`, `evals` -> `assistant` -> `dialogue`, `retrieval`, with
+no import cycle between modules.
 
 `dialogue` talks to the catalog through a protocol that `assistant` wires up, so it never
 imports `retrieval`; nothing below imports what sits above it. Imports inside functions count
@@ -48,7 +49,62 @@ def ours(module: str) -> str | None:
     return top if top in PACKAGES else None
 
 
+def module_graph() -> dict[str, set[str]]:
+    """Our module -> our modules it imports at its top level (`if TYPE_CHECKING:` included:
+    a type-only cycle is still two modules that cannot be read apart)."""
+    files = {}
+    for package in PACKAGES:
+        for path in (REPO / package).rglob("*.py"):
+            name = ".".join(path.relative_to(REPO).with_suffix("").parts)
+            files[name.removesuffix(".__init__")] = path
+
+    def top_level(nodes: list[ast.stmt]) -> Iterator[ast.Import | ast.ImportFrom]:
+        for node in nodes:
+            if isinstance(node, ast.If):
+                yield from top_level(node.body)
+            elif isinstance(node, ast.Import | ast.ImportFrom):
+                yield node
+
+    graph: dict[str, set[str]] = {}
+    for name, path in files.items():
+        targets: set[str] = set()
+        for node in top_level(ast.parse(path.read_text(encoding="utf-8")).body):
+            if isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names)
+            elif node.module and node.level == 0:
+                targets.add(node.module)
+                targets.update(f"{node.module}.{alias.name}" for alias in node.names)
+        # a package's __init__ re-exporting its own modules is no cycle
+        graph[name] = {
+            t for t in targets & files.keys() if t != name and not t.startswith(name + ".")
+        }
+    return graph
+
+
+def cycle_in(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle, as the modules around it, or None."""
+    done: set[str] = set()
+
+    def visit(module: str, path: list[str]) -> list[str] | None:
+        if module in path:
+            return [*path[path.index(module) :], module]
+        if module in done:
+            return None
+        for target in sorted(graph[module]):
+            found = visit(target, [*path, module])
+            if found:
+                return found
+        done.add(module)
+        return None
+
+    return next((c for m in sorted(graph) if (c := visit(m, []))), None)
+
+
 class TestLayers:
+    def test_no_module_imports_itself_round_a_cycle(self):
+        assert cycle_in(module_graph()) is None
+        assert cycle_in({"a": {"b"}, "b": {"a"}}) == ["a", "b", "a"]
+
     @pytest.mark.parametrize("package", PACKAGES)
     def test_a_package_imports_only_the_packages_below_it(self, package: str):
         wrong = sorted(
