@@ -47,7 +47,9 @@ from dialogue import (
     ProductCard,
     PromptFileError,
     TrainingReport,
+    only_choices,
     prompts_hash,
+    put_in_cart,
 )
 from retrieval import ImageRejected, load_image
 
@@ -339,28 +341,16 @@ class Assistant:
             raise KeyError(self.live_catalog.unknown_product(product_id))
         if not 1 <= quantity <= MAX_LINE_QUANTITY:
             raise ValueError(f"quantity must be between 1 and {MAX_LINE_QUANTITY}")
+        size, color = only_choices(card, size, color)
         sizes, colors = card.in_stock_sizes or card.sizes, card.in_stock_colors or card.colors
-        size = size or (sizes[0] if len(sizes) == 1 else None)
-        color = color or (colors[0] if len(colors) == 1 else None)
         _check_choice(card, "size", size, sizes, card.needs_size)
         _check_choice(card, "colour", color, colors, card.needs_color)
-        size, color = _canonical(card.sizes, size), _canonical(card.colors, color)
         with self._hold(session_id) as session:
             state = session.state
             self.live_catalog.follow(session_id, state, deliver=False)  # re-price the others
-            key = (card.id, size, color)
-            line = next((c for c in state.cart if (c.product_id, c.size, c.color) == key), None)
-            held = line.quantity if line is not None else 0
-            if held + quantity > MAX_LINE_QUANTITY:
-                raise ValueError(
-                    f"at most {MAX_LINE_QUANTITY} of one item per order; "
-                    f"the cart already has {held} of {card.title}"
-                )
-            if line is None:
-                line = CartLine(card.id, card.title, card.price, quantity, size, color)
-                state.cart.append(line)
-            else:
-                line.quantity += quantity
+            line = put_in_cart(
+                state.cart, card, quantity, size, color
+            )  # QuantityLimit: a ValueError
             self._record(session, session_id, EventKind.ADDED, [card.id])
             return line
 
@@ -529,13 +519,6 @@ def _check_choice(
     if not available:
         options = f"choose one of: {choices}" if offered else f"it has no {label} options"
         raise ValueError(f"{card.title} has no {label} {value!r}; {options}")
-
-
-def _canonical(values: tuple[str, ...], wanted: str | None) -> str | None:
-    """The catalog's spelling of a size or colour (the check above is case-insensitive)."""
-    if wanted is None:
-        return None
-    return next((v for v in values if v.lower() == wanted.lower()), wanted)
 
 
 def _cart_counts(state: DialogueState) -> Counter[str]:

@@ -14,6 +14,7 @@ from dialogue._answers import (
     product_sources,
     sentences,
 )
+from dialogue._cart import QuantityLimit, only_choices, put_in_cart
 from dialogue._classifier import (
     OUT_OF_SCOPE,
     ClassifierSettings,
@@ -109,6 +110,7 @@ __all__ = [
     "ProductCard",
     "ProductText",
     "PromptFileError",
+    "QuantityLimit",
     "Reference",
     "ReviewFact",
     "Rewriter",
@@ -123,9 +125,11 @@ __all__ = [
     "find_price",
     "load_nlu",
     "money",
+    "only_choices",
     "parse_number",
     "product_sources",
     "prompts_hash",
+    "put_in_cart",
     "read_message",
     "sentences",
     "track",

@@ -12,6 +12,7 @@ from typing import Any
 from lemminflect import getAllLemmas
 
 from dialogue._answers import Answer, ProductAnswerer, Source
+from dialogue._cart import QuantityLimit, catalog_spelling, only_choices, put_in_cart
 from dialogue._config import PolicySettings, StorePolicy, Templates
 from dialogue._entities import attribute_label, title_has_name
 from dialogue._nlu import Parse
@@ -870,18 +871,15 @@ class Policy:
             return
         draft.product = card
         draft.facts += card_facts(card)
-        if size is None and len(card.in_stock_sizes or card.sizes) == 1:
-            size = (card.in_stock_sizes or card.sizes)[0]
-        if color is None and len(card.in_stock_colors or card.colors) == 1:
-            color = (card.in_stock_colors or card.colors)[0]
+        size, color = only_choices(card, size, color)
         # The search's own size and colour ("men's tees in L, blue") are the variant wanted
         # when the product offers exactly one of them: asking again would be asking twice.
         if size is None and card.needs_size:
             wanted = [s for s in state.constraints.sizes if card.has_variant(s, color)]
-            size = _canonical(card.sizes, wanted[0]) if len(wanted) == 1 else None
+            size = catalog_spelling(card.sizes, wanted[0]) if len(wanted) == 1 else None
         if color is None and card.needs_color:
             wanted = [c for c in state.constraints.colors if card.has_variant(size, c)]
-            color = _canonical(card.colors, wanted[0]) if len(wanted) == 1 else None
+            color = catalog_spelling(card.colors, wanted[0]) if len(wanted) == 1 else None
         if (size or color) and not card.has_variant(size, color):
             state.pending_add = PendingAdd(card.id, quantity, None, None)
             self._say_unavailable(state, card, size, color, draft)
@@ -902,29 +900,20 @@ class Policy:
                 draft.action = f"ask_{missing}"
                 return
         state.pending_add = None
-        size = _canonical(card.sizes, size)
-        color = _canonical(card.colors, color)
-        line = next(
-            (c for c in state.cart if (c.product_id, c.size, c.color) == (card.id, size, color)),
-            None,
-        )
-        held = line.quantity if line is not None else 0
-        if held + quantity > MAX_LINE_QUANTITY:
+        try:
+            line = put_in_cart(state.cart, card, quantity, size, color)
+        except QuantityLimit as full:
             self._say(
                 draft,
                 state,
                 "quantity_limit",
                 title=card.title,
                 limit=MAX_LINE_QUANTITY,
-                held=held,
+                held=full.held,
             )
             draft.action = "quantity_limit"
             return
-        if line is None:
-            line = CartLine(card.id, card.title, card.price, quantity, size, color)
-            state.cart.append(line)
-        else:
-            line.quantity += quantity
+        size, color = line.size, line.color
         state.focus = card.id
         self._say(
             draft,
@@ -975,8 +964,8 @@ class Policy:
             return
         draft.product = card
         draft.facts += card_facts(card)
-        size = _canonical(card.sizes, track.size or line.size)
-        color = _canonical(card.colors, track.color or line.color)
+        size = catalog_spelling(card.sizes, track.size or line.size)
+        color = catalog_spelling(card.colors, track.color or line.color)
         if not card.has_variant(size, color):
             self._say_unavailable(state, card, size, color, draft)
             return
@@ -1168,13 +1157,6 @@ def _options(card: ProductCard, only: str | None = None) -> str:
     if colors and only in (None, "color"):
         parts.append(f"colours {colors}")
     return "; ".join(parts) or "one size"
-
-
-def _canonical(values: tuple[str, ...], wanted: str | None) -> str | None:
-    """The catalog's spelling of a size or colour the shopper typed."""
-    if wanted is None:
-        return None
-    return next((v for v in values if v.lower() == wanted.lower()), wanted)
 
 
 def _variant_note(color: str | None, size: str | None) -> str:
