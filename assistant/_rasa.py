@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, TypedDict
 
@@ -33,15 +34,11 @@ from dialogue import (
     DialogueReply,
     DialogueState,
     Entity,
-    EntityExtractor,
     Exclusions,
     Extraction,
-    IntentPrediction,
-    Parse,
     Preferences,
     ProductCard,
     Suggestion,
-    track,
 )
 from retrieval import FILTER_ATTRIBUTES
 
@@ -214,25 +211,23 @@ class ShopAction(Action):
         catalog = self.assistant.catalog
         message = tracker.latest_message or {}
         text = str(message.get("text") or "").strip()[:MAX_MESSAGE_CHARS]
-        canonical = _Canonical(model.nlu.extractor, catalog.vocabulary())
-        extraction = model.nlu.extractor.extract(text)
+        canonical = _Canonical(model.read_entities, catalog.vocabulary())
+        extraction = model.read_entities(text)
         _merge_entities(extraction, message.get("entities"), canonical)
         slots = tracker.slots or {}
         # A search naming a category starts over, as in the app ("now men's hoodies"). Rasa has
         # already written this message's entities into the slots, so this is decided here.
         fresh = self.intent == "search_products" and bool(extraction.values("category", known=True))
         state, notes, unknown = _state_from_slots(slots, canonical, catalog, fresh=fresh)
-        result = track(state, self.intent, text, extraction)
-        missing = [pid for pid in result.targets if pid in unknown]
+        turn = model.track_decided(state, text, self.intent, extraction)
+        missing = [pid for pid in turn.result.targets if pid in unknown]
         if missing:
             notes.append(f"Product {missing[0]} is not in the catalog (any more).")
             text = " ".join(notes)
             events = [SlotSet(SLOT_FOCUS, None)] if slots.get(SLOT_FOCUS) in unknown else []
             payload = _payload(DialogueReply(text, self.intent, "unknown_product"), state)
             return ActionReply(text, payload, events)
-        prediction = IntentPrediction(self.intent, 1.0, ((self.intent, 1.0),), 1.0)
-        parse = Parse(text, self.intent, 1.0, prediction, extraction)
-        reply = model.policy.act(state, parse, result)
+        reply = model.act(state, turn)
         events = [
             SlotSet(name, value)
             for name, value in _slots_from_state(state).items()
@@ -283,15 +278,15 @@ class _Canonical:
     """The catalog's value for a slot or entity value ("jacket" -> "jackets", "M" -> "m") and
     whether the store carries it; None when the value means nothing of that type."""
 
-    def __init__(self, extractor: EntityExtractor, vocabulary: dict[str, list[str]]) -> None:
-        self.extractor = extractor
+    def __init__(self, read: Callable[[str], Extraction], vocabulary: dict[str, list[str]]) -> None:
+        self.read = read
         self.known = {slot: {v.lower() for v in vocabulary.get(slot, [])} for slot in ENTITY_SLOTS}
 
     def __call__(self, type_: str, value: str) -> tuple[str, bool] | None:
         lowered = value.strip().lower()
         if lowered in self.known[type_]:
             return lowered, True
-        found = [e for e in self.extractor.extract(value).entities if e.type == type_]
+        found = [e for e in self.read(value).entities if e.type == type_]
         return (found[0].value, found[0].known) if found else None
 
 

@@ -33,7 +33,7 @@ from dialogue._config import (
 )
 from dialogue._entities import Entity, EntityExtractor, Extraction, Reference
 from dialogue._llm import GroundingCheck, GroundingVerdict, Rewriter
-from dialogue._model import MAX_MESSAGE_CHARS, DialogueModel, read_message
+from dialogue._model import MAX_MESSAGE_CHARS, DecidedTurn, DialogueModel, read_message
 from dialogue._nlu import NluModel, Parse, TrainingReport
 from dialogue._nlu_data import EntitySpan, Example, NluData, NluDataError, load_nlu
 from dialogue._prices import TENS as NUMBER_TENS
@@ -73,6 +73,7 @@ __all__ = [
     "ClassifierSettings",
     "Comparison",
     "Constraints",
+    "DecidedTurn",
     "DialogueModel",
     "DialogueReply",
     "DialogueSettings",

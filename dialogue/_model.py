@@ -9,12 +9,13 @@ import logging
 import re
 import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dialogue._answers import ProductAnswerer
 from dialogue._carried import UncarriedThings
-from dialogue._classifier import OUT_OF_SCOPE
+from dialogue._classifier import OUT_OF_SCOPE, IntentPrediction
 from dialogue._config import (
     DIALOGUE_FILE,
     LLM_PROMPTS_FILE,
@@ -42,7 +43,7 @@ from dialogue._prices import spoken_sizes
 from dialogue._protocol import CatalogPort, Embedder, OrderPort
 from dialogue._reply import DialogueReply
 from dialogue._state import DialogueState, Turn
-from dialogue._tracker import FRESH_SEARCH, RELEASE, REMOVAL, RESET, track
+from dialogue._tracker import FRESH_SEARCH, RELEASE, REMOVAL, RESET, TrackResult, track
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 1000
@@ -231,6 +232,14 @@ WORDLESS_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Me"})
 FIRST_PICTOGRAPH = 0x2190
 
 
+@dataclass(frozen=True, slots=True)
+class DecidedTurn:
+    """A turn read by another NLU (its intent and entities) and tracked, ready for `act`."""
+
+    parse: Parse
+    result: TrackResult
+
+
 class DialogueModel:
     """Understands a shopper's message in the context of the conversation and answers it.
 
@@ -323,6 +332,24 @@ class DialogueModel:
             nlu, policy, templates, rewriter, uncarried, catalog.closeness, settings.need_closeness
         )
         return model, report
+
+    def read_entities(self, text: str) -> Extraction:
+        """The catalog's slots in a text as the NLU reads them, without an intent."""
+        return self.nlu.extractor.extract(text)
+
+    def track_decided(
+        self, state: DialogueState, text: str, intent: str, extraction: Extraction
+    ) -> DecidedTurn:
+        """Another NLU's reading of a turn (the Rasa server's intent and entities) applied to
+        the state as our own reading would be; `act` then answers it. In between, a caller
+        may refuse the turn (a product it points at has left the catalog)."""
+        prediction = IntentPrediction(intent, 1.0, ((intent, 1.0),), 1.0)
+        parse = Parse(text, intent, 1.0, prediction, extraction)
+        return DecidedTurn(parse, track(state, intent, text, extraction))
+
+    def act(self, state: DialogueState, turn: DecidedTurn) -> DialogueReply:
+        """The reply to a tracked turn: search, answer, compare or change the cart."""
+        return self.policy.act(state, turn.parse, turn.result)
 
     def respond(
         self, state: DialogueState, text: str | bytes | None = None, image: Any = None
