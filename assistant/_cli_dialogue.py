@@ -23,7 +23,7 @@ DEFAULT_DIALOGUES = Path(__file__).resolve().parent.parent / "tests" / "dialogue
 LATENCY_SAMPLE = 300
 
 
-def add_commands(commands: Any, eval_commands: Any, bench_commands: Any) -> None:
+def add_commands(commands: Any, eval_commands: Any) -> None:
     train = commands.add_parser("train", help="train the NLU from prompts/ (cached by content)")
     train.add_argument("--force", action="store_true", help="retrain even if the cache is fresh")
     train.set_defaults(handler=_train)
@@ -49,12 +49,6 @@ def add_commands(commands: Any, eval_commands: Any, bench_commands: Any) -> None
     dialogue.add_argument("--show-failures", type=int, default=20, help="print this many")
     dialogue.add_argument("--no-progress", action="store_true", help="hide progress bars")
     dialogue.set_defaults(handler=_eval_dialogue)
-
-    e2e = bench_commands.add_parser("e2e", help="whole text and voice turns: latency, memory")
-    e2e.add_argument("--rounds", type=int, default=5, help="passes over the scripted chats")
-    e2e.add_argument("--voice-repeat", type=int, default=10, help="5-second voice turns, 0 = off")
-    e2e.add_argument("--out", type=Path, help="report folder (default DATA/bench)")
-    e2e.set_defaults(handler=_bench_e2e)
 
 
 def _assistant(settings: Settings, *, retrain: bool = False) -> Assistant:
@@ -176,17 +170,6 @@ def _eval_nlu(args: argparse.Namespace, settings: Settings) -> int:
 
 def _fields(settings: Any) -> dict[str, Any]:
     return {name: getattr(settings, name) for name in settings.__slots__}
-
-
-def _bench_e2e(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant._bench_e2e import run
-
-    if args.rounds < 1 or args.voice_repeat < 0:
-        raise ValueError("--rounds must be >= 1 and --voice-repeat >= 0")
-    report = run(_assistant(settings), args.rounds, args.voice_repeat,
-                 args.out or settings.data_dir / "bench")  # fmt: skip
-    console.print_json(json.dumps(report))
-    return 0
 
 
 def _eval_dialogue(args: argparse.Namespace, settings: Settings) -> int:

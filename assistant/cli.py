@@ -135,7 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     bench_retrieval.add_argument("--out", type=Path, help="report folder (default DATA/bench)")
     bench_retrieval.add_argument("--no-progress", action="store_true", help="hide progress bars")
     bench_retrieval.set_defaults(handler=_bench_retrieval)
-    add_dialogue_commands(commands, eval_commands, bench_commands)
+    add_dialogue_commands(commands, eval_commands)
 
     add_speech_commands(commands, eval_commands)
     add_rasa_commands(commands)

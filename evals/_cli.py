@@ -9,6 +9,7 @@ subcommand table extended (argparse offers no public accessor for a parser's sub
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,13 @@ console = Console(width=max(Console().width, 120))
 def add_commands(commands: Any) -> None:
     """Entry point of `shopassist.commands`: `eval understanding` and `eval qa` beside `eval
     nlu`, `bench load` beside `bench retrieval`."""
-    add_load_commands(_group(commands, "bench", "benchmarks (figures, never pass/fail)"))
+    bench = _group(commands, "bench", "benchmarks (figures, never pass/fail)")
+    e2e = bench.add_parser("e2e", help="whole text and voice turns: latency, memory")
+    e2e.add_argument("--rounds", type=int, default=5, help="passes over the scripted chats")
+    e2e.add_argument("--voice-repeat", type=int, default=10, help="5-second voice turns, 0 = off")
+    e2e.add_argument("--out", type=Path, help="report folder (default DATA/bench)")
+    e2e.set_defaults(handler=_bench_e2e)
+    add_load_commands(bench)
     understanding = _group(commands, "eval", "evaluations").add_parser(
         "understanding",
         help="the whole assistant on held-out requests, conversations and SIMMC shopper turns",
@@ -91,6 +98,17 @@ def _eval_qa(args: argparse.Namespace, settings: Settings) -> int:
     print_qa(report, console)
     paths = save_qa(report, args.out or settings.data_dir / "eval")
     console.print(f"Saved {', '.join(str(p) for p in paths)}", highlight=False)
+    return 0
+
+
+def _bench_e2e(args: argparse.Namespace, settings: Settings) -> int:
+    from evals._bench_e2e import run
+
+    if args.rounds < 1 or args.voice_repeat < 0:
+        raise ValueError("--rounds must be >= 1 and --voice-repeat >= 0")
+    report = run(build_assistant(settings), args.rounds, args.voice_repeat,
+                 args.out or settings.data_dir / "bench")  # fmt: skip
+    console.print_json(json.dumps(report))
     return 0
 
 

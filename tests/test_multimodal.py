@@ -280,7 +280,7 @@ class TestPhotoTurns:
 
 class TestPhotoBench:
     def test_bench_e2e_times_photo_turns(self, photo_assistant, tmp_path):
-        from assistant._bench_e2e import run
+        from evals._bench_e2e import run
 
         report = run(photo_assistant, rounds=1, voice_repeat=0, out_dir=tmp_path, photo_repeat=3)
         photo = report["photo_turn_ms"]

@@ -358,7 +358,7 @@ def test_eval_asr_command(tmp_path: Path, capsys):
 class TestBenchEndToEnd:
     @pytest.mark.slow
     def test_reports_text_and_voice_turns_and_memory(self, assistant, tmp_path):
-        from assistant._bench_e2e import CONVERSATIONS, run
+        from evals._bench_e2e import CONVERSATIONS, run
 
         report = run(assistant, rounds=1, voice_repeat=1, out_dir=tmp_path)
         assert report["text_turn_ms"]["n"] == sum(len(c) for c in CONVERSATIONS)

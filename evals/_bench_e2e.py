@@ -19,7 +19,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from assistant._assistant import Assistant
+from assistant import Assistant
 from retrieval._bench import percentiles, rss_mb
 
 # Short scripted conversations: each turn builds on the previous ones, as in a real session.
