@@ -21,7 +21,6 @@ from assistant._cli_feedback import add_commands as add_feedback_commands
 from assistant._cli_init import add_commands as add_init_commands
 from assistant._cli_rasa import add_commands as add_rasa_commands
 from assistant._cli_report import add_commands as add_report_commands
-from assistant._cli_speech import add_commands as add_speech_commands
 from assistant._offline import go_offline
 from assistant._retrieval import build_retrieval
 from assistant.config import Settings, load_settings
@@ -137,7 +136,6 @@ def _parser() -> argparse.ArgumentParser:
     bench_retrieval.set_defaults(handler=_bench_retrieval)
     add_dialogue_commands(commands, eval_commands)
 
-    add_speech_commands(commands, eval_commands)
     add_rasa_commands(commands)
     add_feedback_commands(commands, eval_commands)
     add_doctor_commands(commands)

@@ -16,6 +16,7 @@ from typing import Any
 from rich.console import Console
 
 from assistant import Assistant, Settings, open_store
+from evals._cli_asr import add_commands as add_asr_commands
 from evals._cli_load import add_commands as add_load_commands
 from evals._qa import QA_SPLITS, QaEvaluation
 from evals._qa import Options as QaOptions
@@ -44,6 +45,7 @@ def add_commands(commands: Any) -> None:
     e2e.add_argument("--out", type=Path, help="report folder (default DATA/bench)")
     e2e.set_defaults(handler=_bench_e2e)
     add_load_commands(bench)
+    add_asr_commands(_group(commands, "eval", "evaluations"))
     understanding = _group(commands, "eval", "evaluations").add_parser(
         "understanding",
         help="the whole assistant on held-out requests, conversations and SIMMC shopper turns",

@@ -11,17 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant._asr_eval import (
-    QUERIES,
-    AsrReport,
-    corpus_wer,
-    evaluate_asr,
-    normalise_words,
-    synthesise,
-    word_errors,
-    write_asr_report,
-)
-from assistant._cli_speech import add_commands, slot_constraints
 from assistant._speech import (
     FasterWhisperTranscriber,
     OpenAIWhisperTranscriber,
@@ -32,6 +21,17 @@ from assistant._speech import (
     decode_audio,
 )
 from assistant.config import Settings
+from evals._asr_eval import (
+    QUERIES,
+    AsrReport,
+    corpus_wer,
+    evaluate_asr,
+    normalise_words,
+    synthesise,
+    word_errors,
+    write_asr_report,
+)
+from evals._cli_asr import add_commands, slot_constraints
 
 REPO = Path(__file__).resolve().parent.parent
 SENTENCE = "show me blue jackets under fifty dollars"
@@ -330,7 +330,7 @@ def test_slot_constraints_compare_what_the_dialogue_would_search_for():
 def test_eval_asr_command(tmp_path: Path, capsys):
     parser = argparse.ArgumentParser()
     commands = parser.add_subparsers()
-    add_commands(commands, commands.add_parser("eval").add_subparsers())
+    add_commands(commands.add_parser("eval").add_subparsers())
     argv = ["eval", "asr", "--limit", "1", "--voices", "en-us", "--speeds", "170"]
     args = parser.parse_args([*argv, "--no-progress", "--out", str(tmp_path / "eval")])
     assert args.handler(args, Settings(data_dir=tmp_path)) == 0

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from assistant._asr_eval import synthesise
 from assistant._speech import (
     FasterWhisperTranscriber,
     SpeechError,
@@ -27,6 +26,7 @@ from assistant._speech_lm import (
     shopper_phrases,
 )
 from dialogue import EntitySpan, Example
+from evals._asr_eval import synthesise
 
 REPO = Path(__file__).resolve().parent.parent
 NLU = REPO / "prompts" / "nlu.yml"

@@ -1,4 +1,4 @@
-"""The speech commands of the `shopassist` CLI: eval asr."""
+"""`shopassist eval asr`: speech-to-text on synthesised shopper requests."""
 
 from __future__ import annotations
 
@@ -9,13 +9,6 @@ from typing import Any
 
 from rich.console import Console
 
-from assistant._asr_eval import (
-    DEFAULT_SPEEDS,
-    DEFAULT_VOICES,
-    QUERIES,
-    evaluate_asr,
-    write_asr_report,
-)
 from assistant._speech import (
     BACKENDS,
     DEFAULT_MAX_SECONDS,
@@ -27,6 +20,13 @@ from assistant._speech import (
 )
 from assistant._speech_lm import DEFAULT_WEIGHT, DEFAULT_WORD_BONUS, phrase_model_for
 from assistant.config import Settings
+from evals._asr_eval import (
+    DEFAULT_SPEEDS,
+    DEFAULT_VOICES,
+    QUERIES,
+    evaluate_asr,
+    write_asr_report,
+)
 
 console = Console()
 errors = Console(stderr=True)
@@ -34,7 +34,7 @@ PROMPTS = ("none", "catalog", "store")
 PHRASE_MODELS = ("none", "store")
 
 
-def add_commands(commands: Any, eval_commands: Any) -> None:
+def add_commands(eval_commands: Any) -> None:
     asr = eval_commands.add_parser(
         "asr", help="speech-to-text WER, real-time factor and slot agreement (espeak-ng)"
     )
