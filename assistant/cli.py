@@ -137,7 +137,7 @@ def _parser() -> argparse.ArgumentParser:
     add_dialogue_commands(commands, eval_commands)
 
     add_rasa_commands(commands)
-    add_feedback_commands(commands, eval_commands)
+    add_feedback_commands(commands)
     add_doctor_commands(commands)
     add_report_commands(commands)
     add_init_commands(commands)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from tqdm import tqdm
 
 from assistant import Assistant, Settings, open_store
 from evals._cli_asr import add_commands as add_asr_commands
@@ -45,7 +47,16 @@ def add_commands(commands: Any) -> None:
     e2e.add_argument("--out", type=Path, help="report folder (default DATA/bench)")
     e2e.set_defaults(handler=_bench_e2e)
     add_load_commands(bench)
-    add_asr_commands(_group(commands, "eval", "evaluations"))
+    evaluations = _group(commands, "eval", "evaluations")
+    add_asr_commands(evaluations)
+    feedback = evaluations.add_parser(
+        "feedback", help="simulated shoppers: turns to their target with and without feedback"
+    )
+    feedback.add_argument("--shoppers", type=int, default=60, help="simulated shoppers per run")
+    feedback.add_argument("--seed", type=int, default=7)
+    feedback.add_argument("--out", type=Path, help="report folder (default DATA/eval)")
+    feedback.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    feedback.set_defaults(handler=_eval_feedback)
     understanding = _group(commands, "eval", "evaluations").add_parser(
         "understanding",
         help="the whole assistant on held-out requests, conversations and SIMMC shopper turns",
@@ -100,6 +111,27 @@ def _eval_qa(args: argparse.Namespace, settings: Settings) -> int:
     print_qa(report, console)
     paths = save_qa(report, args.out or settings.data_dir / "eval")
     console.print(f"Saved {', '.join(str(p) for p in paths)}", highlight=False)
+    return 0
+
+
+def _progress(args: argparse.Namespace) -> Callable[[Iterable[Any], str, int], Iterable[Any]]:
+    """A tqdm bar per stage of a long evaluation, unless --no-progress."""
+
+    def wrap(items: Iterable[Any], description: str, total: int) -> Iterable[Any]:
+        return tqdm(items, desc=description, total=total, disable=args.no_progress)
+
+    return wrap
+
+
+def _eval_feedback(args: argparse.Namespace, settings: Settings) -> int:
+    from evals._feedback_eval import markdown, run
+
+    if args.shoppers < 1:
+        raise ValueError("--shoppers must be >= 1")
+    out = args.out or settings.data_dir / "eval"
+    report = run(build_assistant(settings), args.shoppers, args.seed, _progress(args), out)
+    console.print(markdown(report), highlight=False, markup=False)
+    console.print(f"Saved {out / 'feedback.json'}", highlight=False)
     return 0
 
 

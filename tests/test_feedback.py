@@ -199,8 +199,8 @@ class TestAssistantFeedback:
 
 class TestFeedbackEvaluation:
     def test_the_shopper_judges_cards_against_the_hidden_target(self):
-        from assistant._feedback_eval import Shopper, Target, price_bands
         from dialogue import ProductCard
+        from evals._feedback_eval import Shopper, Target, price_bands
 
         band_of = price_bands([10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0])
         styles = {"a": ["Hooded"], "b": ["Hooded"], "c": ["Crew"], "d": ["Hooded"]}
@@ -222,7 +222,7 @@ class TestFeedbackEvaluation:
     def test_three_conditions_on_the_real_assistant(self, assistant: Assistant, tmp_path: Path):
         import json
 
-        from assistant._feedback_eval import run
+        from evals._feedback_eval import run
 
         before = assistant.events
         report = run(assistant, 5, 3, lambda items, *_: items, tmp_path)

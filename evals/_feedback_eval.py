@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant._assistant import Assistant
+from assistant import Assistant
 from assistant._events import EventLog
 from dialogue import ProductCard
 
