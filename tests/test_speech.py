@@ -364,5 +364,7 @@ class TestBenchEndToEnd:
         assert report["text_turn_ms"]["n"] == sum(len(c) for c in CONVERSATIONS)
         assert 0 < report["text_turn_ms"]["p50"] <= report["text_turn_ms"]["p95"]
         assert report["voice_turn_ms"]["n"] == 1 and report["voice_turn_ms"]["audio_seconds"] == 5
-        assert report["rss_mb_end"] >= report["rss_mb_models_loaded"] > 100
+        # memory is reported with the models in it; it need not only grow (a collection may
+        # hand pages back between the two readings)
+        assert report["rss_mb_models_loaded"] > 100 and report["rss_mb_end"] > 100
         assert (tmp_path / "e2e.json").exists()
