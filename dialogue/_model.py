@@ -27,7 +27,15 @@ from dialogue._config import (
     StorePolicy,
     Templates,
 )
-from dialogue._entities import FEATURE, STOP_WORDS, TOKEN, Extraction, is_attribute
+from dialogue._entities import (
+    FEATURE,
+    STOP_WORDS,
+    TOKEN,
+    Entity,
+    Extraction,
+    _singular,
+    is_attribute,
+)
 from dialogue._llm import Complete, GroundingCheck, Rewriter, langchain_completion
 from dialogue._nlu import NluModel, Parse, TrainingReport, browse_or_search
 from dialogue._policy import (
@@ -426,10 +434,7 @@ class DialogueModel:
             # "not that one, what else?", "nah not that one, something more freestyle": the
             # list without it, however the rest was read.
             return self._forced(parse, parse.text, "refine_search")
-        unwanted = any(
-            e.negated and e.known and (e.type in LIST_FILTER_TYPES or is_attribute(e.type))
-            for e in ext.entities
-        )
+        unwanted = any(e.negated and _filters(e) for e in ext.entities)
         if unwanted and state.shown and "?" not in parse.text and parse.intent in NOT_A_WISH:
             return self._forced(parse, parse.text, "refine_search")  # "ideally not wool, it itches"
         lets_go = REMOVAL.search(parse.text) or RELEASE.search(parse.text)
@@ -487,10 +492,7 @@ class DialogueModel:
             if 1 <= position <= len(state.offered_intents) and state.history:
                 previous = self.nlu.parse(state.history[-1].user)
                 return self._forced(previous, previous.text, state.offered_intents[position - 1])
-        wished = any(
-            not e.negated and e.known and (e.type in LIST_FILTER_TYPES or is_attribute(e.type))
-            for e in ext.entities
-        )
+        wished = any(not e.negated and _filters(e) for e in ext.entities)
         bare_wish = wished and "?" not in parse.text and not state.pending_add
         if bare_wish and state.shown and parse.intent == OUT_OF_SCOPE:
             return self._forced(parse, parse.text, "refine_search")  # "also in L"
@@ -562,7 +564,7 @@ class DialogueModel:
         if not said:
             return False
         titles = [card.title.lower() for card in state.shown]
-        return not any(_noun_stem(kind) in title for kind in said for title in titles)
+        return not any(_singular(kind.split()[-1]) in title for kind in said for title in titles)
 
     def _part_of_focus(self, state: DialogueState, ext: Extraction) -> bool:
         focus = state.focus or (state.shown[0].id if state.shown and state.single_match else None)
@@ -762,17 +764,15 @@ class DialogueModel:
         )
 
 
-def _noun_stem(kind: str) -> str:
-    """The last word of a kind without its plural ending: "snowboard boots" -> "boot"."""
-    head = kind.split()[-1] if kind.split() else kind
-    return head[:-2] if head.endswith("es") and len(head) > 4 else head.rstrip("s") or head
+def _filters(entity: Entity) -> bool:
+    """A catalog value that filters a shown list ("in L", "not wool")."""
+    return entity.known and (entity.type in LIST_FILTER_TYPES or is_attribute(entity.type))
 
 
 def _item_question(text: str) -> str:
     """product_reviews for a question about ratings or reviews alone, else product_details."""
-    reviews_only = (REVIEW_FIELDS.search(text) or OPINION.search(text)) and not OTHER_FIELDS.search(
-        text
-    )
+    about_reviews = REVIEW_FIELDS.search(text) or OPINION.search(text)
+    reviews_only = about_reviews and not OTHER_FIELDS.search(text)
     return "product_reviews" if reviews_only else "product_details"
 
 
