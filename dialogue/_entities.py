@@ -32,6 +32,8 @@ CATALOG_FACETS = {
     "style": FEATURE,
     "tag": FEATURE,
 }
+# Fraction signs in catalog values, as shoppers type them.
+FRACTIONS = {"¼": ("quarter", "1/4"), "½": ("half", "1/2"), "¾": ("three quarter", "3/4")}
 # Catalog category names that are merchandising, not something a shopper asks for.
 NOISE_CATEGORIES = {"collections", "promotions", "erin recommends", "erin recommends new", "gear"}
 TOKEN = re.compile(r"#\d+|[a-z0-9]+(?:['\u2019®™\-][a-z0-9]+)*[®™]?|&", re.IGNORECASE)
@@ -337,6 +339,7 @@ class EntityExtractor:
         # A campaign the store files products under ("Eco Friendly") is read as a label, so
         # "eco friendly shorts" are shorts that carry it, never shorts or anything eco.
         labels = {v.lower().strip() for v in vocabulary.get("label", [])}
+        self.styles = {v.lower().strip() for v in vocabulary.get("style", []) if v.strip()}
         for facet, values in vocabulary.items():
             type_ = self.facets.get(facet)
             if type_ is None:
@@ -502,8 +505,10 @@ class EntityExtractor:
 
     def _add(self, surface: str, type_: str, value: str, known: bool) -> None:
         key = _normalise(surface)
-        if not key:
-            return
+        if not key or any(
+            not TOKEN.search(piece) for piece in re.split(r"[\s-]+", surface.strip())
+        ):
+            return  # a sign the tokens cannot see: "¼ zip" would be any "zip"
         phrases = self.table.setdefault(key, [])
         phrase = _Phrase(type_, value, known)
         if phrase in phrases:
@@ -618,6 +623,13 @@ class EntityExtractor:
                 or (after_catalog_word and found[-1].type != "size")
             ):
                 found.append(entity)
+            style = self._style_said(spelt, phrase.value) if phrase.type == "category" else None
+            if style is not None:
+                # "windbreaker", "duffel bag", "pullover hoodie": the kind, and its style
+                found.append(
+                    Entity(FEATURE, style, text[start:surface_end], start, surface_end,
+                           negated=negating)
+                )  # fmt: skip
             if phrase.type == FEATURE and consumed > 1:
                 # "track pants", "rain coat": a style whose last word names the kind
                 _, head_start, head_end = tokens[i + consumed - 1]
@@ -634,6 +646,28 @@ class EntityExtractor:
             i += consumed
         # Also punctuation-free breaks: "no hoodies show me jackets" keeps negation local.
         return found
+
+    def _style_said(self, spelt: str, category: str) -> str | None:
+        """The catalog style a kind's words name ("duffel" in "duffel bag", "windbreaker"),
+        the longest one; never the kind's own noun ("jacket" for Jackets, "tank" for Bras &
+        Tanks): that asks for the kind, not a style of it."""
+        words = spelt.split()
+        said = {
+            " ".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, len(words) + 1)
+        }
+        said |= {s for phrase in list(said) for s in _singulars(phrase)}
+        own = {w for part in (category, *category_parts(category)) for w in part.split()}
+        own |= {s for w in list(own) for s in _singulars(w)}
+        # one letter off a long style word ("legings", "dufel"), as the kind's own typo was
+        said |= {
+            s for s in self.styles for w in words
+            if " " not in s and len(s) >= MIN_FUZZY_LETTERS and s[0] == w[0]
+            and _edit_distance(w, s, 1) <= 1
+        }  # fmt: skip
+        styles = [
+            s for s in self.styles if s in said and not (set(s.split()) | set(_singulars(s))) & own
+        ]
+        return max(styles, key=len, default=None)
 
     def _match_at(
         self, text: str, tokens: list[tuple[str, int, int]], i: int
@@ -925,10 +959,16 @@ def _surface_forms(value: str) -> list[str]:
     """How a value may be written, in a fixed order (the phrase table is built in this order,
     so the same catalog always reads a message the same way, whatever the hash seed)."""
     forms = dict.fromkeys([value, value.replace("®", "").replace("™", "").strip()])
+    for sign, words in FRACTIONS.items():  # "¼ zip": "quarter zip", "1/4 zip"
+        for form in [f for f in forms if sign in f]:
+            forms.update(
+                dict.fromkeys(form.replace(sign, f"{w} ").replace("  ", " ") for w in words)
+            )
     for form in list(forms):
         forms.update(dict.fromkeys(_singulars(form)))
         forms[form.replace("-", " ")] = None
         forms[form.replace("-", "")] = None
+        forms[form.replace(" ", "-")] = None  # "full zip" written "full-zip"
         forms[re.sub(r"^(\d+) (cm|mm|in|ft|foot|l|ml|oz)$", r"\1\2", form)] = None  # "55cm"
     return [f for f in forms if f]
 

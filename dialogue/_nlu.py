@@ -25,7 +25,7 @@ from dialogue._protocol import Embedder
 
 log = logging.getLogger(__name__)
 # Entity types whose catalog values make a message shopping talk (with every filter attribute).
-SLOT_BEARING = ("category", "color", "size", "brand", "gender")
+SLOT_BEARING = ("category", "color", "size", "brand", "gender", "title", "label")
 # The two fresh-search intents differ only in what the message asks for: a kind alone ("show me
 # jackets", "women's hoodies", "any nice bags?") browses it, a stated constraint (colour, size,
 # brand, material, a feature, a named product, a price, an order) searches. The parse says which,

@@ -88,6 +88,8 @@ class CatalogView:
             postings["catalog"][product.catalog].append(i)
             for word in title_words(product.title):
                 postings["title_word"][word].append(i)
+            for style in product.attribute_values("style"):
+                postings["style"][style.lower()].append(i)
         for name, rows in _flag_labels(self.products.values()).items():
             postings["label"][name].extend(rows)
         for name, rows in _campaign_labels(self.products.values(), postings["label"]).items():
@@ -302,7 +304,7 @@ class CatalogView:
         if name == "in_stock":
             return self.in_stock.copy()
         if name == "kinds":
-            return self.titles_naming(value)
+            return self.named_as(value)
         raise ValueError(f"unknown filter {name!r}")
 
     def labels_of(self, product_id: str) -> set[str]:
@@ -311,15 +313,26 @@ class CatalogView:
         labels = self.postings.get("label", {}).items()
         return {name for name, rows in labels if row is not None and row in rows}
 
-    def titles_naming(self, nouns: Iterable[str]) -> Mask:
-        """Rows whose title names any of the nouns (`title_names`), read from the title-word
-        postings rather than by scanning every title on each search."""
+    def named_as(self, nouns: Iterable[str]) -> Mask:
+        """Rows that a title or a stated style names as any of the nouns: the title's words
+        (`title_names`, from the title-word postings rather than a scan of every title), or
+        the style the store files the product under ("Capri" pants titled "Sahara Leggings"
+        are capris too)."""
+        nouns = [n for n in nouns if n.strip()]
         heads = noun_heads(nouns)
+        phrases = {form for n in nouns for form in (_singular_phrase(n), n.lower())}
         mask = np.zeros(len(self.ids), dtype=bool)
         for word, rows in self.postings.get("title_word", {}).items():
             if any(same_noun(word, head) for head in heads):
                 mask[rows] = True
+        for style, rows in self.postings.get("style", {}).items():
+            if {_singular_phrase(style), f"{_singular_phrase(style)}s"} & phrases:
+                mask[rows] = True
         return mask
+
+    def styles_of(self, product_id: str) -> set[str]:
+        """The styles a product is filed under, lower-cased ("full zip", "duffel")."""
+        return {s.lower() for s in self.products[product_id].attribute_values("style")}
 
     def _excluded(self, exclude: Exclusions) -> Mask:
         out = self.mask_of(exclude.product_ids)
@@ -330,7 +343,7 @@ class CatalogView:
         for name, values in exclude.attributes.items():
             out |= self.facet_mask(name, values)
         if exclude.kinds:
-            out |= self.titles_naming(exclude.kinds)
+            out |= self.named_as(exclude.kinds)
         if exclude.on_sale:
             out |= self.on_sale
         if exclude.colors:
@@ -424,6 +437,12 @@ def title_words(title: str) -> set[str]:
     return {singular(w) for w in TITLE_WORD.findall(title.lower())}
 
 
+def _singular_phrase(phrase: str) -> str:
+    """ "Track Pants" -> "track pant", "capris" -> "capri": a phrase compared as a noun."""
+    words = phrase.lower().replace("-", " ").split()
+    return " ".join([*words[:-1], singular(words[-1])]) if words else ""
+
+
 def noun_heads(nouns: Iterable[str]) -> set[str]:
     """The last word of each noun phrase, singular: "chalk bags" is named by a "bag"."""
     return {singular(n.lower().split()[-1]) for n in nouns if n.strip()}
@@ -438,6 +457,6 @@ def title_names(title: str, nouns: Iterable[str]) -> bool:
 
 def same_noun(word: str, noun: str) -> bool:
     """Equal, or the same letters from the same start ("duffel" / "duffle", "sweatshrit")."""
-    if word == noun:
+    if word == noun or noun == f"{word}s":  # "capris" names the "Carina Basic Capri"
         return True
     return len(noun) >= 5 and word[:3] == noun[:3] and sorted(word) == sorted(noun)

@@ -90,6 +90,10 @@ class RankingWeights:
     cheaper: float = 0.3
     brand: float = 0.2
     term: float = 0.1
+    # A soft wish naming a style the product is filed under ("full zip", "duffel"): products
+    # that state it rank before those silent on it, without hiding them (a catalog may state
+    # no style at all).
+    stated: float = 0.3
     # A title naming the asked-for noun: the whole phrase, or half for its last word alone.
     kind: float = 0.3
     # A store label said as a plain word ("new tank tops", "what's new in watches"): the
@@ -494,7 +498,7 @@ class SearchEngine:
         if (
             filters.kinds
             and not (
-                self.view.allowed(kind, Exclusions()) & self.view.titles_naming(filters.kinds)
+                self.view.allowed(kind, Exclusions()) & self.view.named_as(filters.kinds)
             ).any()
         ):
             # No title of the kind names the noun ("resistance bands" where titles say
@@ -831,6 +835,7 @@ class SearchEngine:
             if terms:
                 document = self._documents[pid]
                 bonus += self.weights.term * sum(1 for t in terms if t in document)
+                bonus += self.weights.stated * sum(1 for t in terms if self._states(product, t))
                 row = self.view.row[pid]
                 bonus += self.weights.label * sum(1 for rows in labelled if row in rows)
             if kinds:
@@ -843,6 +848,17 @@ class SearchEngine:
             bonus += affinity(product)
             rescored.append((pid, score + bonus, channels))
         return sorted(rescored, key=lambda t: -t[1])
+
+    def _states(self, product: Product, term: str) -> bool:
+        """Whether the product says it is `term`: filed under that style, or named so in its
+        title ("Joust Duffle Bag" is a duffel; an eShop bag states no style, only a title)."""
+        if term not in self.view.postings.get("style", {}):
+            return False  # a word no product is filed under ranks as a plain term only
+        if term in self.view.styles_of(product.id):
+            return True
+        if " " in term:
+            return re.search(rf"\b{noun_pattern(term)}\b", product.title, re.I) is not None
+        return title_names(product.title, [term])
 
     def _affinity(self, personal: Personal) -> Callable[[Product], float]:
         """The personal bonus of a product: closeness to the colours, styles and price band

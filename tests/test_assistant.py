@@ -13,6 +13,7 @@ import pytest
 from assistant import Assistant
 from assistant._speech import FasterWhisperTranscriber
 from dialogue import MAX_MESSAGE_CHARS, Constraints, DialogueState, SearchRequest
+from retrieval._facets import title_names
 
 
 def new_session() -> str:
@@ -920,6 +921,38 @@ class TestRoundNine:
     def test_plain_is_a_solid_pattern(self, assistant: Assistant):
         state = assistant.respond(new_session(), "plain men's tees").dialogue.state
         assert state["filters"]["pattern"] == ["solid"]
+
+
+class TestRoundTen:
+    """Round 10 of issue 13 (read on the retired v7 set; phrasings written for these tests): the
+    catalog's styles in the shopper's words, and a product named by its title is no riddle."""
+
+    def test_a_style_said_with_the_kind_ranks_its_products_first(self, assistant: Assistant):
+        styles = assistant.stack.engine.view.styles_of
+        for message, style in (
+            ("a full-zip hoodie for a woman", "full zip"),
+            ("windbreaker, men's", "windbreaker"),
+            ("got any dufel bags?", "duffel"),  # eShop states no style: its titles say so
+        ):
+            reply = assistant.respond(new_session(), message)
+            top = [s.card for s in reply.suggestions][:3]
+            assert top, reply.text
+            for card in top:
+                said = style in styles(card.id) or title_names(card.title, [style])
+                assert said, (message, reply.text)
+
+    def test_a_refused_style_hides_products_filed_under_it(self, assistant: Assistant):
+        session = new_session()
+        assistant.respond(session, "leggings in a 28 please")
+        reply = assistant.respond(session, "none of the capri ones, I want them full length")
+        styles = assistant.stack.engine.view.styles_of
+        ids = [s.card.id for s in reply.suggestions]
+        assert ids and not any("capri" in styles(pid) for pid in ids), reply.text
+
+    def test_a_named_product_is_shown_not_asked_about(self, assistant: Assistant):
+        reply = assistant.respond(new_session(), "do you sell the Dash Digital Watch?")
+        assert reply.dialogue.action != "clarify_intent", reply.text
+        assert reply.suggestions and reply.suggestions[0].card.title == "Dash Digital Watch"
 
 
 class TestFacetVocabulary:

@@ -277,6 +277,41 @@ class TestKindNouns:
             if any("Eco Friendly" in path for path in p.categories)
         )))  # fmt: skip
 
+    def test_a_style_names_products_whose_titles_do_not(self, engine):
+        view = engine.view
+        capri_styled = {
+            p.id for p in view.products.values()
+            if "capri" in {s.lower() for s in p.attribute_values("style")}
+        }  # fmt: skip
+        named = set(view.ids_of(view.named_as(["capris"])))
+        untitled = {pid for pid in capri_styled if "capri" not in view.products[pid].title.lower()}
+        assert untitled and capri_styled <= named  # "Sahara Leggings" filed under Capri
+        hits = engine.search(
+            SearchQuery(
+                text="pants",
+                filters=Filters(categories=("Pants",)),
+                exclude=Exclusions(kinds=("capris",)),
+                k=30,
+            )
+        ).hits
+        assert hits and not {h.product.id for h in hits} & capri_styled
+
+    def test_a_style_wish_puts_the_products_filed_under_it_first(self, engine):
+        def page(terms: tuple[str, ...]) -> list:
+            query = SearchQuery(
+                text="jacket",
+                filters=Filters(categories=("Jackets",), genders=("Women",)),
+                prefer=Preferences(terms=terms),
+                k=5,
+            )
+            return engine.search(query).hits
+
+        full_zip = [
+            h for h in page(("full zip",)) if "full zip" in engine.view.styles_of(h.product.id)
+        ]
+        plain = [h for h in page(()) if "full zip" in engine.view.styles_of(h.product.id)]
+        assert len(full_zip) >= 4 and len(full_zip) > len(plain)
+
     def test_describing_words_and_measures_are_no_nouns(self, engine):
         kinds = engine.view.kind_nouns()
         assert not {"black", "cotton", "women", "foot", "cm", "6"} & set(kinds)

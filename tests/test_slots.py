@@ -25,7 +25,7 @@ VOCABULARY = {
     "material": ["cotton", "fleece", "polyester"],
     "activity": ["yoga", "hiking"],
     "brand": ["zephyr", "daybird"],
-    "style": ["hooded", "windbreaker"],
+    "style": ["hooded", "windbreaker", "full zip", "¼ zip", "duffel", "capri", "jacket"],
 }  # fmt: skip
 # The vocabulary's filter attributes (the catalog names them: `CatalogPort.attributes`).
 ATTRIBUTES = ("material", "activity")
@@ -152,6 +152,29 @@ class TestCatalogWords:
         assert ("size", "34", False) in slots(extractor, "shorts in 34")
 
 
+class TestStyles:
+    """The catalog's styles in the shopper's words: with the kind that carries them, hyphenated,
+    misspelt, and never the kind's own noun."""
+
+    @pytest.mark.parametrize(
+        ("text", "style"),
+        [
+            ("a windbreaker for men", "windbreaker"),  # the kind's synonym is a style
+            ("duffel bag for the gym", "duffel"),
+            ("dufel bag", "duffel"),  # one letter off, as the kind was
+            ("capri leggings", "capri"),
+            ("women's full-zip jacket", "full zip"),
+            ("a quarter zip top", "¼ zip"),
+        ],
+    )
+    def test_a_style_said_is_a_feature(self, extractor, text, style):
+        assert ("feature", style, False) in slots(extractor, text)
+
+    def test_a_kinds_own_noun_is_no_style_and_a_sign_no_word(self, extractor):
+        assert not {s for s in slots(extractor, "a jacket for my wife") if s[0] == "feature"}
+        assert not {s for s in slots(extractor, "a zip up hoodie") if s[1] == "¼ zip"}
+
+
 class TestNegation:
     @pytest.mark.parametrize(
         ("text", "expected"),
@@ -245,12 +268,13 @@ class TestNegation:
         assert len(outputs) == 1
         assert "'pole', 'poles'" in outputs.pop()  # both spellings of the noun, every time
 
-    def test_a_title_noun_that_is_also_a_style_names_the_kind(self):
+    def test_a_title_noun_that_is_also_a_style_names_the_kind_and_keeps_the_style(self):
         vocabulary = {**VOCABULARY, "style": [*VOCABULARY["style"], "capri"]}
         nlu = load_nlu(REPO / "prompts" / "nlu.yml")
         read = EntityExtractor(vocabulary, nlu, {"capri": "Pants"}, attributes=ATTRIBUTES)
         assert slots(read, "women's capris") == {("gender", "women", False),
-                                                 ("category", "pants", False)}  # fmt: skip
+                                                 ("category", "pants", False),
+                                                 ("feature", "capri", False)}  # fmt: skip
         assert ("feature", "capri", False) in slots(EntityExtractor(vocabulary, nlu), "capris")
 
     def test_a_noun_before_another_kind_says_what_it_is_for(self, extractor):
