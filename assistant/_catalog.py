@@ -263,6 +263,9 @@ class RetrievalCatalog(CatalogPort):
     def closeness(self, text: str) -> float:
         return self.engine.closeness(text)
 
+    def nearest_kinds(self, text: str, k: int) -> dict[str, int]:
+        return self.engine.nearest_categories(text, k)
+
     def namesakes(self, product_id: str) -> list[ProductCard]:
         view = self.engine.view
         if self._titles is None or self._titles[0] is not view:

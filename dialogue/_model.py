@@ -8,13 +8,14 @@ import copy
 import logging
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from dialogue._answers import ProductAnswerer
-from dialogue._carried import UncarriedThings
+from dialogue._carried import ASKING, CLAUSE_BREAK, UncarriedThings
 from dialogue._classifier import OUT_OF_SCOPE, IntentPrediction
 from dialogue._config import (
     DIALOGUE_FILE,
@@ -34,6 +35,7 @@ from dialogue._entities import (
     Entity,
     Extraction,
     _singular,
+    category_parts,
     is_attribute,
 )
 from dialogue._llm import Complete, GroundingCheck, Rewriter, langchain_completion
@@ -84,6 +86,13 @@ COMPARE_CUE = re.compile(
     r"|differences?\s+between)\b",
     re.IGNORECASE,
 )
+# A fresh request this long tells a story, where a kind may be named in passing; the products
+# nearest the whole message (this many) say which kinds it points at.
+STORY_WORDS = 15
+KIND_NEIGHBOURS = 10
+KIND_VOTES = 3
+# "need a proper waterproof rain jacket": at most this many words between the ask and the kind.
+ASKED_GAP_WORDS = 4
 # Readings of "do you sell X?" / "need an X": a search, or a question or cart wish about X.
 ASKS_FOR_A_THING = FRESH_SEARCH | {"refine_search", "add_to_cart"} | {
     "check_availability", "product_details",
@@ -270,13 +279,17 @@ class DialogueModel:
         uncarried: UncarriedThings | None = None,
         closeness: Callable[[str], float] | None = None,
         need_closeness: float = 1.0,
+        nearest_kinds: Callable[[str, int], dict[str, int]] | None = None,
     ) -> None:
         """`closeness` is the catalog's `CatalogPort.closeness`: an off-topic reading of words
-        that come at least `need_closeness` close to a product's text is searched instead."""
+        that come at least `need_closeness` close to a product's text is searched instead.
+        `nearest_kinds` is `CatalogPort.nearest_kinds`: a kind a long story names in passing
+        that the story as a whole does not point at is a wish, not a filter."""
         self.nlu = nlu
         self.uncarried = uncarried
         self.closeness = closeness
         self.need_closeness = need_closeness
+        self.nearest_kinds = nearest_kinds
         self.policy = policy
         self.templates = templates
         self.rewriter = rewriter
@@ -337,7 +350,14 @@ class DialogueModel:
         }
         uncarried = UncarriedThings(catalog.mentions, terms, shopping | STOP_WORDS, dictionary)
         model = cls(
-            nlu, policy, templates, rewriter, uncarried, catalog.closeness, settings.need_closeness
+            nlu,
+            policy,
+            templates,
+            rewriter,
+            uncarried,
+            catalog.closeness,
+            settings.need_closeness,
+            catalog.nearest_kinds,
         )
         return model, report
 
@@ -390,6 +410,7 @@ class DialogueModel:
         assert parse is not None
         parse = self._in_context(state, parse)
         parse = self._shopping_need(parse)  # before: a need read as a request may lack a kind
+        parse = self._kinds_in_passing(parse)
         parse = self._uncarried(state, parse)
         photo = image if image is not None else self._named_photo(state, parse)
         result = track(state, parse.intent, message, parse.extraction)
@@ -747,6 +768,38 @@ class DialogueModel:
             return parse
         return self._forced(parse, parse.text, "search_products")
 
+    def _kinds_in_passing(self, parse: Parse) -> Parse:
+        """A shopper telling a story names things that are not what they want: "it's so windy
+        on my bike commute I'm frozen" wants a jacket, not cycling gear; "the thing I haul my
+        gym kit around in just snapped" a bag. In a long fresh request, a kind named once, not
+        asked for in so many words, and that fewer than `KIND_VOTES` of the products nearest
+        the whole message belong to is said in passing: it ranks as a word instead of
+        filtering the page. Short requests ("bike helmet") name what they want."""
+        if self.nearest_kinds is None or parse.intent not in FRESH_SEARCH:
+            return parse
+        ext = parse.extraction
+        kinds = [e for e in ext.entities if e.type == "category" and e.known and not e.negated]
+        if not kinds or len(TOKEN.findall(parse.text)) < STORY_WORDS:
+            return parse
+        named = Counter(e.value for e in kinds)
+        # asked for in so many words, or named more than once: the story is about that kind
+        kinds = [e for e in kinds if not _asked_for(parse.text, e) and named[e.value] == 1]
+        if not kinds:
+            return parse
+        near = self.nearest_kinds(parse.text, KIND_NEIGHBOURS)
+        passing = [
+            e for e in kinds
+            if max(near.get(name, 0) for name in (e.value, *category_parts(e.value))) < KIND_VOTES
+        ]  # fmt: skip
+        if not passing:
+            return parse
+        ext.entities = [
+            replace(e, type=FEATURE, value=(e.spelt or e.text).lower()) if e in passing else e
+            for e in ext.entities
+        ]
+        return Parse(parse.text, browse_or_search(parse.intent, ext), parse.confidence,
+                     parse.prediction, ext, parse.ambiguous)  # fmt: skip
+
     def _forced(self, parse: Parse | None, text: str, intent: str) -> Parse:
         base = parse or self.nlu.parse(text or "find this")
         intent = browse_or_search(intent, base.extraction)
@@ -762,6 +815,17 @@ class DialogueModel:
             state=state.to_dict(),
             confidence=0.0,
         )
+
+
+def _asked_for(text: str, entity: Entity) -> bool:
+    """Whether the words just before a kind ask for it ("I need a water bottle", "could you
+    point me to a chalk bag"): a few words after an asking phrase, in the same clause."""
+    before = text[: entity.start]
+    asks = [m.end() for m in ASKING.finditer(before)]
+    if not asks:
+        return False
+    gap = before[asks[-1] :]
+    return not CLAUSE_BREAK.search(gap) and len(gap.split()) <= ASKED_GAP_WORDS
 
 
 def _filters(entity: Entity) -> bool:

@@ -232,6 +232,12 @@ class CatalogPort(Protocol):
         the store's own reading of whether words are about anything it sells."""
         ...
 
+    def nearest_kinds(self, text: str, k: int) -> dict[str, int]:
+        """Category name (lower-cased, every level) -> how many of the `k` products nearest a
+        message as a whole it holds: what the message points at, for telling a kind asked for
+        from one said in passing."""
+        ...
+
     def namesakes(self, product_id: str) -> list[ProductCard]:
         """The other products sold under exactly this product's title (two "Carbon Fiber
         Trekking Poles" at two prices): a search shows one of a family, a shopper asking for

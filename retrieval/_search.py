@@ -622,6 +622,24 @@ class SearchEngine:
             best = self.text_space.rank(self._text_vector(text), None, 1, self.exact_limit)
         return float(best[0][1]) if best else 0.0
 
+    def nearest_categories(self, text: str, k: int) -> dict[str, int]:
+        """Category name (every level, lower-cased) -> how many of the `k` products whose own
+        text is nearest these words it holds: the kinds a whole message points at, whatever
+        words it uses."""
+        if not text.strip():
+            return {}
+        with self.pinned():
+            nearest = self.text_space.rank(self._text_vector(text), None, k, self.exact_limit)
+            products = [self.view.products[pid] for pid, _ in nearest if pid in self.view.products]
+        counts: dict[str, int] = {}
+        for product in products:
+            names = {
+                n.lower() for path in product.categories or [product.category_path] for n in path
+            }
+            for name in names:
+                counts[name] = counts.get(name, 0) + 1
+        return counts
+
     def near_duplicates(self, product_ids: Sequence[str]) -> list[str]:
         """The products themselves, their families and their close text neighbours."""
         with self.pinned():

@@ -949,6 +949,19 @@ class TestRoundTen:
         ids = [s.card.id for s in reply.suggestions]
         assert ids and not any("capri" in styles(pid) for pid in ids), reply.text
 
+    def test_a_kind_named_in_passing_in_a_story_is_no_filter(self, assistant: Assistant):
+        story = (
+            "I ride my bike to the gym every morning and by the time I arrive my legs are "
+            "numb from the cold wind. Men's, size 32."
+        )
+        reply = assistant.respond(new_session(), story)
+        categories = reply.dialogue.state["filters"].get("categories", [])
+        assert "cycling" not in categories, reply.text  # not bike helmets: something warm
+        assert reply.suggestions, reply.text
+        asked = "Long story short, my old one finally fell apart, so I need a backpack for work"
+        categories = assistant.respond(new_session(), asked).dialogue.state["filters"]["categories"]
+        assert categories == ["bags"]  # asked for in so many words
+
     def test_a_named_product_is_shown_not_asked_about(self, assistant: Assistant):
         reply = assistant.respond(new_session(), "do you sell the Dash Digital Watch?")
         assert reply.dialogue.action != "clarify_intent", reply.text
