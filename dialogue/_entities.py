@@ -32,6 +32,8 @@ CATALOG_FACETS = {
     "style": FEATURE,
     "tag": FEATURE,
 }
+# Words that close a short answer ("S please", "M thanks").
+POLITE = frozenset({"please", "pls", "plz", "thanks", "thx", "ta", "cheers"})
 # Fraction signs in catalog values, as shoppers type them.
 FRACTIONS = {"¼": ("quarter", "1/4"), "½": ("half", "1/2"), "¾": ("three quarter", "3/4")}
 # Catalog category names that are merchandising, not something a shopper asks for.
@@ -270,6 +272,9 @@ class Extraction:
     sort: str | None = None
     additive: bool = False
     content_words: list[str] = field(default_factory=list)
+    # The catalog styles asked for ("duffel", "full zip"): a kind of the kind, which the
+    # catalog files products under or names in their titles.
+    styles: list[str] = field(default_factory=list)
 
     def values(
         self,
@@ -540,6 +545,14 @@ class EntityExtractor:
         out.entities = _modifiers_of_the_kind(text, _features_of_the_kind(text, out.entities))
         self._category_references(text, out)
         out.additive = bool(ADDITIVE.search(text))
+        out.styles = list(
+            dict.fromkeys(
+                e.value
+                for e in out.entities
+                if e.type == FEATURE and not e.negated and not e.qualifies
+                and e.value in self.styles and e.value not in self.everyday_words
+            )
+        )  # fmt: skip
         entity_spans = [(e.start, e.end) for e in out.entities] + taken
         out.content_words = [
             t.lower()
@@ -883,6 +896,8 @@ def _size_context(text: str, tokens: list[tuple[str, int, int]], i: int, consume
     following = tokens[i + 1][0].lower() if i + 1 < len(tokens) else ""
     if previous in ("size", "sz", "sizes", "waist", "inseam") or following in ("waist", "size"):
         return True
+    if i == 0 and word.isupper() and following in POLITE:
+        return True  # "S please", "L pls": the answer to "which size?"
     after_unit = tokens[i + 2][0].lower() if i + 2 < len(tokens) else ""
     if following in ("inch", "inches") and after_unit in ("waist", "inseam"):
         return True  # "pants, 32 inch waist"

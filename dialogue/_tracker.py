@@ -364,7 +364,9 @@ def _apply(
     ]
     if kinds:
         earlier = p.kinds if ext.additive and EITHER.search(text) else ()
-        p = replace(p, kinds=tuple(dict.fromkeys([*earlier, *kinds])))
+        p = replace(p, kinds=tuple(dict.fromkeys([*earlier, *kinds, *ext.styles])))
+    elif ext.styles:  # "the full-zip ones": a kind of the kind on screen
+        p = replace(p, kinds=tuple(dict.fromkeys([*p.kinds, *ext.styles])))
     words = [w for w in ext.content_words if not w.isdigit()] if topic_words else []
     if words:
         state.topic_text = " ".join(dict.fromkeys([*state.topic_text.split(), *words]))

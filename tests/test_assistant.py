@@ -941,6 +941,25 @@ class TestRoundTen:
                 said = style in styles(card.id) or title_names(card.title, [style])
                 assert said, (message, reply.text)
 
+    def test_a_style_asked_for_holds_on_the_whole_page_and_after(self, assistant: Assistant):
+        styles = assistant.stack.engine.view.styles_of
+        session = new_session()
+        for message in ("a women's full-zip jacket", "under $70, nothing red"):
+            reply = assistant.respond(session, message)
+            cards = [s.card for s in reply.suggestions]
+            assert cards, reply.text
+            assert all(
+                "full zip" in styles(c.id) or "full zip" in c.title.lower() for c in cards
+            ), reply.text
+
+    def test_a_size_answered_in_one_letter_goes_in_the_cart(self, assistant: Assistant):
+        session = new_session()
+        assistant.respond(session, "women's full-zip jackets")
+        asked = assistant.respond(session, "the Inez jacket in purple please")
+        assert asked.dialogue.action == "ask_size", asked.text
+        reply = assistant.respond(session, "S please")
+        assert reply.dialogue.cart and reply.dialogue.cart[0].size == "S", reply.text
+
     def test_a_refused_style_hides_products_filed_under_it(self, assistant: Assistant):
         session = new_session()
         assistant.respond(session, "leggings in a 28 please")

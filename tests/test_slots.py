@@ -170,6 +170,15 @@ class TestStyles:
     def test_a_style_said_is_a_feature(self, extractor, text, style):
         assert ("feature", style, False) in slots(extractor, text)
 
+    def test_the_styles_asked_for_are_listed_apart(self, extractor):
+        assert extractor.extract("a windbreaker, not a full zip").styles == ["windbreaker"]
+        assert extractor.extract("the hooded one").styles == ["hooded"]
+
+    def test_a_capital_letter_answering_which_size_is_a_size(self, extractor):
+        assert ("size", "s", False) in slots(extractor, "S please")
+        assert ("size", "l", False) in slots(extractor, "L pls")
+        assert not {s for s in slots(extractor, "I need help") if s[0] == "size"}
+
     def test_a_kinds_own_noun_is_no_style_and_a_sign_no_word(self, extractor):
         assert not {s for s in slots(extractor, "a jacket for my wife") if s[0] == "feature"}
         assert not {s for s in slots(extractor, "a zip up hoodie") if s[1] == "¼ zip"}
