@@ -103,13 +103,15 @@ REFERENCE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("all", re.compile(r"\b(?:all of them|all (?:three|four|five)|every one|all these)\b", re.I)),
     (
         "cheapest",
-        re.compile(r"\b(?:the\s+)?cheap(?:er|est)\s+(?:one|option|of)\b|\bthe cheapest\b", re.I),
+        re.compile(
+            r"\b(?:the\s+)?cheap(?:er|est)\s+(?:one|option|pair|of)\b|\bthe cheapest\b", re.I
+        ),
     ),
     (
         "priciest",
         re.compile(
             r"\b(?:the\s+)?(?:more expensive|most expensive|pricier|priciest)"
-            r"\s+(?:one|option|of)\b",
+            r"\s+(?:one|option|pair|of)\b",
             re.IGNORECASE,
         ),
     ),
@@ -121,7 +123,8 @@ REFERENCE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "focus",
         re.compile(
-            r"\b(?:this|that|the) one\b|\b(?:it|this|that|them|these|those)\b(?!\s+(?:is|are|was))"
+            r"\b(?:this|that|the) (?:one|pair)\b"
+            r"|\b(?:it|this|that|them|these|those)\b(?!\s+(?:is|are|was))"
             r"|\bit's\b",
             re.IGNORECASE,
         ),
@@ -254,7 +257,7 @@ class Reference:
     """A pointer at shown items: ordinal positions (1-based; -1 is the last), or a relation."""
 
     kind: str  # ordinal, first_n, both, all, cheapest, priciest, best_rated, other, focus,
-    # category, color
+    # category, color, brand
     positions: tuple[int, ...] = ()
     value: str | None = None
     negated: bool = False
@@ -785,9 +788,10 @@ class EntityExtractor:
                 )
                 if color is not None:
                     qualifiers.add(index - 1)
-            elif entity.type == "color" and after[:1] == ["one"]:
+            elif entity.type in ("color", "brand") and after[:1] in (["one"], ["pair"]):
+                # "the blue one", "the Quester one": the shown item in that colour, by that brand
                 out.references.append(
-                    Reference("color", (), entity.value, entity.negated, entity.text)
+                    Reference(entity.type, (), entity.value, entity.negated, entity.text)
                 )
                 qualifiers.add(index)
         out.entities = [

@@ -55,6 +55,10 @@ from dialogue._reply import DialogueReply
 from dialogue._state import DialogueState, Turn
 from dialogue._tracker import FRESH_SEARCH, RELEASE, REMOVAL, RESET, TrackResult, track
 
+# "I'll go with the TrailSeeker", "let's go with that one": a choice, not what goes with it.
+CHOOSING = re.compile(
+    r"\b(?:i'?ll|i will|i'?m going to|gonna|let'?s|we'?ll)\s+(?:just\s+)?go\s+with\b", re.I
+)
 log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 1000
 HISTORY_TURNS = 50
@@ -449,6 +453,9 @@ class DialogueModel:
         negates = any(e.negated for e in ext.entities) or any(r.negated for r in ext.references)
         if parse.intent == "deny" and negates and (state.shown or state.constraints.active()):
             return self._forced(parse, parse.text, "refine_search")  # "no raptor elite"
+        named = any(e.type == "title" and not e.negated for e in ext.entities) or ext.references
+        if named and CHOOSING.search(parse.text) and parse.intent not in CART_INTENTS:
+            return self._forced(parse, parse.text, "add_to_cart")  # "I'll go with the Strike"
         rejected = any(r.negated for r in ext.references)
         pointing_at = any(r.kind != "focus" and not r.negated for r in ext.references)
         if rejected and state.shown and not pointing_at and parse.intent not in CART_INTENTS:

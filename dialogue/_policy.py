@@ -558,8 +558,10 @@ class Policy:
         answerer = self.answerer
         if answerer is None or (track.size or track.color):
             return False
-        # The title and colours name the item ("how much for the purple one?"), they ask nothing.
-        if not answerer.asks_fact(parse.text, " ".join((card.title, *card.colors))):
+        # The title, brand and colours name the item ("how much for the purple one?", "tell me
+        # more about the Quester one"), they ask nothing.
+        naming = " ".join((card.title, card.brand or "", *card.colors))
+        if not answerer.asks_fact(parse.text, naming):
             return False
         text = self.catalog.product_text(card.id)
         if text is None:
@@ -671,6 +673,9 @@ class Policy:
             return []
         if not track.targets and track.titled:
             named = self._titled(track.titled)
+            by_brand = [c for c in named if (c.brand or "").lower() in track.brands]
+            if len(named) > 1 and len(by_brand) == 1:
+                named = by_brand  # "the Apex Climbing Harness, the Legend one"
             if len(named) > 1 and not (several and len(named) == len(track.titled)):
                 # "is the trailtracker any good?" names a shoe and a watch: show both, ask.
                 self._put_on_screen(state, named, draft)

@@ -167,13 +167,16 @@ class TrackResult:
     size: str | None = None
     color: str | None = None
     quantity: int = 1
-    # Products named by their title ("the Augusta jacket"), as the catalog writes them.
+    # Products named by their title ("the Augusta jacket"), as the catalog writes them, and
+    # the brands said with them ("the Apex harness, the Legend one": which of two namesakes).
     titled: list[str] = field(default_factory=list)
+    brands: list[str] = field(default_factory=list)
 
 
 def track(state: DialogueState, intent: str, text: str, ext: Extraction) -> TrackResult:
     result = TrackResult(quantity=ext.quantity or 1)
     result.titled = [e.value for e in ext.entities if e.type == "title" and not e.negated]
+    result.brands = ext.values("brand", known=True)
     before = (state.constraints, state.exclude, state.prefer, state.sort, state.topic_text)
     reset = RESET.search(text)
     if reset and intent not in ("remove_from_cart", "view_cart", "checkout"):
@@ -269,7 +272,7 @@ def _apply(
     pointing = any(
         set(_by_attribute(state, r)) & on_screen
         for r in ext.references
-        if r.kind in ("category", "color")
+        if r.kind in ("category", "color", "brand")
     )
     alternative = EITHER.search(text) is not None
     wearers = set(ext.values("gender", known=True))
@@ -585,6 +588,8 @@ def _resolve_targets(
     if result.titled:
         # "the Impulse Duffle, is it any good?": "it" is the product named, not a shown one.
         refs = [r for r in refs if r.kind != "focus"]
+    # "the Legend one" with nothing of that brand on screen says which product it wants
+    refs = [r for r in refs if r.kind != "brand" or _resolve(state, r, "")]
     result.referenced = bool(refs)
     targets: list[str] = []
     missed: list[Reference] = []
@@ -662,8 +667,11 @@ def _resolve(state: DialogueState, ref: Reference, text: str) -> list[str]:
             return list(state.compared) or _matching(state)
         if state.focus:
             return [state.focus]
-        return [shown[0].id] if state.single_match else []
-    if ref.kind in ("category", "color"):
+        # one match, or a list just put in the order asked for ("lowest price first?" then
+        # "add that one"): the one at the top
+        just_sorted = bool(state.history) and state.history[-1].intent == "sort_results"
+        return [shown[0].id] if state.single_match or (just_sorted and shown) else []
+    if ref.kind in ("category", "color", "brand"):
         return _by_attribute(state, ref)
     return []
 
@@ -722,6 +730,8 @@ def _by_attribute(state: DialogueState, ref: Reference) -> list[str]:
         colors = {c.lower() for c in card.colors} or set(re.findall(r"[a-z]+", card.title.lower()))
         if ref.kind == "color":
             return value in colors
+        if ref.kind == "brand":
+            return (card.brand or "").lower() == value
         in_color = ref.color is None or ref.color.lower() in colors or not colors
         return value in {c.lower() for c in card.categories} and in_color
 

@@ -960,6 +960,31 @@ class TestRoundTen:
         reply = assistant.respond(session, "S please")
         assert reply.dialogue.cart and reply.dialogue.cart[0].size == "S", reply.text
 
+    def test_the_brand_one_is_the_shown_item_by_that_brand(self, assistant: Assistant):
+        session = new_session()
+        shown = [s.card for s in assistant.respond(session, "trekking poles").suggestions]
+        brands = [c.brand for c in shown if c.brand]
+        unique = [b for b in brands if brands.count(b) == 1]
+        assert unique, shown
+        card = next(c for c in shown if c.brand == unique[-1])
+        reply = assistant.respond(session, f"tell me more about the {unique[-1]} one")
+        assert reply.dialogue.action == "details", reply.text
+        assert card.title in reply.text
+
+    def test_the_top_of_a_list_sorted_on_request_is_that_one(self, assistant: Assistant):
+        session = new_session()
+        assistant.respond(session, "trekking poles")
+        cheapest = assistant.respond(session, "lowest price first").suggestions[0].card
+        reply = assistant.respond(session, "add that pair")
+        assert [line.product_id for line in reply.dialogue.cart] == [cheapest.id], reply.text
+
+    def test_going_with_a_product_is_choosing_it(self, assistant: Assistant):
+        session = new_session()
+        assistant.respond(session, "gps watches")
+        reply = assistant.respond(session, "alright, let's go with the VenturePro")
+        assert reply.dialogue.action == "add_to_cart", reply.text
+        assert [line.title for line in reply.dialogue.cart] == ["VenturePro GPS Watch"]
+
     def test_a_refused_style_hides_products_filed_under_it(self, assistant: Assistant):
         session = new_session()
         assistant.respond(session, "leggings in a 28 please")
