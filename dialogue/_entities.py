@@ -76,6 +76,11 @@ FEATURE_CUE = re.compile(
 )
 PITCH = re.compile(r"\bpitch[\s-]+$", re.IGNORECASE)
 AT_THE_TOP = re.compile(r"\b(?:at|on|to|from|near)\s+(?:the\s+)?(?:very\s+)?$", re.IGNORECASE)
+# "my shorts ripped, need new ones": a replacement, not the store's "new" label.
+REPLACING = re.compile(
+    r"\b(?:need|needs|want|wants|get|getting|buy|buying|order)\s+(?:some\s+|a\s+couple\s+of\s+)?$",
+    re.IGNORECASE,
+)
 ADDITIVE = re.compile(r"\b(?:or|also|too|as well|either|and)\b", re.IGNORECASE)
 ORDINALS = {
     "first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4,
@@ -611,6 +616,9 @@ class EntityExtractor:
                 continue
             if spelt == "top" and AT_THE_TOP.search(text, 0, start):
                 i += 1  # "put the cheapest at the top": a place in the list, not a kind
+                continue
+            if phrase.type == "label" and spelt == "new ones" and REPLACING.search(text, 0, start):
+                i += consumed  # "need new ones": the same thing again, not new arrivals
                 continue
             if phrase.type == "color" and PITCH.search(text, 0, start):
                 i += 1  # "the campsite is pitch black": darkness, not a colour

@@ -42,8 +42,11 @@ _NEGATIVE = r"(?P<negative>-|\u2212|minus\s+|negative\s+)?"
 # Limits that leave the limit itself out: "under 60" is no $60 item ("60 max" keeps it).
 _BELOW = (
     r"under|below|beneath|less\s+th[ae]n|lower\s+than|cheaper\s+than|sub(?=\s*[$€£]?\d)|"
-    r"undr|unter|<"
+    r"undr|unter|<(?!=)"
 )
+# Signs stand apart from words, so no word boundary comes before them ("tank ≤ $20").
+_AT_MOST_SIGN = r"(?<!\w)(?:<=|=<|≤)"
+_AT_LEAST_SIGN = r"(?<!\w)(?:>=|=>|≥|>)"
 
 # Order matters: ranges before one-sided bounds.
 PATTERNS: list[tuple[str, re.Pattern[str]]] = [
@@ -57,8 +60,12 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "max",
         re.compile(
-            rf"\b(?:{_BELOW}|no\s+more\s+than|not\s+more\s+than|at\s+most|up\s+to|"
-            r"max(?:imum)?(?:\s+of)?|within|budget\s+(?:is|of))\s*" + _NEGATIVE + _n("value"),
+            rf"(?:\b(?:{_BELOW}|no\s+more\s+than|not\s+more\s+than|at\s+most|up\s+to|"
+            r"max(?:imum)?(?:\s+of)?|within|budget\s+(?:is|of))|(?<!\w)<(?!=)|"
+            + _AT_MOST_SIGN
+            + r")\s*"
+            + _NEGATIVE
+            + _n("value"),
             re.IGNORECASE,
         ),
     ),
@@ -73,8 +80,8 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "min",
         re.compile(
-            r"\b(?:over|above|more\s+than|greater\s+than|at\s+least|min(?:imum)?(?:\s+of)?|"
-            r"pricier\s+than|starting\s+at|>)\s*" + _NEGATIVE + _n("value"),
+            r"(?:\b(?:over|above|more\s+than|greater\s+than|at\s+least|min(?:imum)?(?:\s+of)?|"
+            r"pricier\s+than|starting\s+at)|" + _AT_LEAST_SIGN + r")\s*" + _NEGATIVE + _n("value"),
             re.IGNORECASE,
         ),
     ),

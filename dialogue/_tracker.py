@@ -88,7 +88,9 @@ NOT_ON_SALE = re.compile(
     re.I,
 )
 ON_SALE = re.compile(
-    r"\b(?:on sale|discount(?:ed)?|deals?|reduced|clearance|marked down|on offer|"
+    # "what's the deal with those grips?" asks about them: no sale
+    r"\b(?:on sale|discount(?:ed)?|deals?(?!\s+(?:with|w)\b)|reduced|clearance|marked down|"
+    r"on offer|"
     r"(?:in|from) (?:the|your) sales?|sale (?:ones|items|stuff|section|rack|price))\b",
     re.I,
 )

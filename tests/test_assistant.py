@@ -985,6 +985,13 @@ class TestRoundTen:
         assert reply.dialogue.action == "add_to_cart", reply.text
         assert [line.title for line in reply.dialogue.cart] == ["VenturePro GPS Watch"]
 
+    def test_the_deal_with_a_product_is_no_sale(self, assistant: Assistant):
+        reply = assistant.respond(new_session(), "so what's the deal with those pushup grips?")
+        assert not reply.dialogue.state["filters"].get("on_sale"), reply.text
+        assert reply.suggestions, reply.text
+        sale = assistant.respond(new_session(), "any deals on jackets?").dialogue.state
+        assert sale["filters"].get("on_sale")
+
     def test_a_refused_style_hides_products_filed_under_it(self, assistant: Assistant):
         session = new_session()
         assistant.respond(session, "leggings in a 28 please")

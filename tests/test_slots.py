@@ -57,6 +57,9 @@ class TestPrices:
             ("under seventy dollars", None, 70),
             ("between fifty and eighty dollars", 50, 80),
             ("seventy-five dollars max", None, 75),
+            ("men's tank ≤ $20", None, 20),  # a sign after a space: no word boundary
+            ("tank < 20", None, 20),
+            ("a watch >= 100", 100, None),
         ],
     )
     def test_expressions(self, text, low, high):
@@ -120,6 +123,12 @@ class TestPrices:
 
 
 class TestCatalogWords:
+    def test_new_ones_after_a_need_replace_what_wore_out(self, extractor):
+        vocabulary = {**VOCABULARY, "label": ["new"]}
+        read = EntityExtractor(vocabulary, load_nlu(REPO / "prompts" / "nlu.yml"))
+        assert ("label", "new", False) not in slots(read, "my shorts ripped, need new ones")
+        assert ("label", "new", False) in slots(read, "new ones only")
+
     def test_synonyms_plurals_and_gender(self, extractor):
         assert slots(extractor, "mens hoodie in grey") == {
             ("gender", "men", False),
