@@ -158,11 +158,15 @@ def browse_or_search(intent: str, extraction: Extraction) -> str:
     search_products with one; a message naming no kind, or any other intent, stays as read."""
     if intent not in (BROWSE, SEARCH):
         return intent
+    # "a duffel": the kind's own words carry its style, which asks for nothing more
+    kind_spans = {(e.start, e.end) for e in extraction.entities if e.type == "category"}
     constrained = (
         extraction.price is not None
         or extraction.sort is not None
         or any(
-            (e.known or e.type == FEATURE) and (e.type in CONSTRAINT_TYPES or is_attribute(e.type))
+            (e.known or e.type == FEATURE)
+            and (e.type in CONSTRAINT_TYPES or is_attribute(e.type))
+            and (e.start, e.end) not in kind_spans
             for e in extraction.entities
         )
     )
