@@ -115,6 +115,12 @@ def _parser() -> argparse.ArgumentParser:
     eval_retrieval.add_argument("--out", type=Path, help="report folder (default DATA/eval)")
     eval_retrieval.add_argument("--limit", type=int, help="at most this many queries per task")
     eval_retrieval.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    eval_retrieval.add_argument(
+        "--photo-halves",
+        default="all",
+        help="photo queries graded on these, comma-separated: all, dev, test (a fixed split of "
+        "the catalog's products; tune on dev, report test once)",
+    )
     eval_retrieval.set_defaults(handler=_eval_retrieval)
     add_audit_commands(eval_commands)
 
@@ -240,6 +246,7 @@ def _eval_retrieval(args: argparse.Namespace, settings: Settings) -> int:
         args.catalog,
         load_image if stack.image_encoder or stack.clip_encoder else None,
         progress=not args.no_progress,
+        photo_halves=[h.strip() for h in args.photo_halves.split(",") if h.strip()],
     )
     tasks = evaluation.run(limit=args.limit)
     context = {
@@ -249,6 +256,7 @@ def _eval_retrieval(args: argparse.Namespace, settings: Settings) -> int:
         "image_model": stack.image_encoder.name if stack.image_encoder else None,
         "clip_model": stack.clip_encoder.name if stack.clip_encoder else None,
         "k": 10,
+        "photo_halves": list(evaluation.photo_halves),
     }
     paths = save_report(tasks, args.out or settings.data_dir / "eval", context)
     console.print(markdown_table(tasks), highlight=False, markup=False)

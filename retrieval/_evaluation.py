@@ -4,7 +4,10 @@ Tasks (all systems rank the same candidates: every product of the catalog):
 1. attribute queries generated from the catalog's own labels, phrased as shoppers would,
    graded 2 (meets every constraint), 1 (right kind of product only) or 0;
 2. photo queries: a product's alternate or back photo, that photo left out of the index, the
-   product itself as the target;
+   product itself as the target; a store photo altered as a shopper's copy would be; a product
+   the store does not have. Graded on the whole catalog or on a fixed half of its products
+   (`photo_half`): changes to photo search are chosen on the dev half and the test half is
+   reported once, when they are done;
 3. item-to-item: the store's related / up-sell / cross-sell links as ground truth (the links
    ranker is switched off, so the engine cannot read the answer).
 """
@@ -16,7 +19,7 @@ import json
 import math
 import random
 import statistics
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +33,10 @@ from retrieval._query import Filters, SearchQuery
 from retrieval._search import SearchEngine
 
 K = 10
-SHOWN = 5  # the cards on a shopper's first page
+SHOWN = 5
+# The photo queries' dev / test split: products shuffled with this seed, the first half dev.
+SPLIT_SEED = 14
+PHOTO_HALVES = ("all", "dev", "test")  # the cards on a shopper's first page
 # Shopper words for the catalog's leaf categories (the label stays the ground truth).
 LEAF_NOUNS = {
     "Jackets": "jacket",
@@ -162,6 +168,15 @@ def reciprocal_rank(hits: Sequence[bool]) -> float:
     return next((1 / (i + 1) for i, hit in enumerate(hits) if hit), 0.0)
 
 
+def photo_half(product_ids: Collection[str], seed: int = SPLIT_SEED) -> dict[str, str]:
+    """Each product's half, "dev" or "test": the sorted ids shuffled with `seed`, the first
+    half (rounded down) dev. Fixed for a given catalog, so choices made on dev photos can be
+    checked once on test photos that never informed them."""
+    ids = sorted(product_ids)
+    random.Random(seed).shuffle(ids)
+    return {pid: "dev" if n < len(ids) // 2 else "test" for n, pid in enumerate(ids)}
+
+
 # -- running ----------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class System:
@@ -201,7 +216,11 @@ class RetrievalEvaluation:
         *,
         seed: int = 7,
         progress: bool = True,
+        photo_halves: Sequence[str] = ("all",),
     ) -> None:
+        unknown = set(photo_halves) - set(PHOTO_HALVES)
+        if unknown or not photo_halves:
+            raise ValueError(f"photo halves are some of {PHOTO_HALVES}, not {sorted(unknown)}")
         self.engine = engine
         self.catalog = catalog
         self.load_image = load_image
@@ -211,6 +230,8 @@ class RetrievalEvaluation:
         if not self.products:
             raise ValueError(f"catalog {catalog!r} has no products in the engine")
         self.candidates = [p.id for p in self.products]
+        self.photo_halves = tuple(dict.fromkeys(photo_halves))
+        self.half = photo_half(self.candidates)
 
     def run(self, *, limit: int | None = None) -> list[TaskResult]:
         return [self.attributes(limit), *self.photos(limit), self.item_to_item(limit)]
@@ -273,67 +294,115 @@ class RetrievalEvaluation:
         """Three sets of photo queries, graded on the page a shopper sees (SHOWN cards): a
         product's alternate or back photo held out of the index and of the kind probe; a store
         photo altered as a shopper's screenshot or snapshot of it would be; and a product the
-        store does not have (all its photos held out), where only the kind can be right."""
+        store does not have (all its photos held out), where only the kind can be right.
+
+        Each set is graded once per half in `photo_halves` ("all" the whole catalog), in that
+        order; the queries of every asked half run once and are graded per half."""
+        wanted = {"dev", "test"} if "all" in self.photo_halves else set(self.photo_halves)
+        products = [p for p in self.products if self.half[p.id] in wanted]
         views = []
-        for product in self.products:
+        for product in products:
             if len(product.images) < 2:
                 continue
             alternate = [i for i in product.images if i.role in (ImageRole.ALT, ImageRole.BACK)]
             views.append(((alternate or product.images[1:])[0].path, product.id))
         views = sorted(views)[:limit]
-        stored = sorted((p.images[0].path, p.id) for p in self.products if p.images)[:limit]
-        held_out = TaskResult("photo queries: alternate views", len(views))
-        altered = TaskResult("photo queries: altered store photos", len(stored))
-        unseen = TaskResult("photo queries: products the store does not have", len(stored))
-        tasks = [held_out, altered, unseen]
+        stored = sorted((p.images[0].path, p.id) for p in products if p.images)[:limit]
+        names = (
+            ("photo queries: alternate views", views),
+            ("photo queries: altered store photos", stored),
+            ("photo queries: products the store does not have", stored),
+        )
         if self.load_image is None:
-            for task in tasks:
+            tasks = [self._photo_tasks(name, sets, {}) for name, sets in names]
+            for task in (t for group in tasks for t in group):
                 task.notes.append("No image loader: photo queries skipped.")
-            return tasks
-        held_out.notes.append(
-            "Each product's alternate or back photo, left out of the image index and of the kind "
-            "probe's fit; the product itself is the target."
-        )
-        altered.notes.append(
-            "Each product's first photo, indexed, altered by one of: "
-            + ", ".join(ALTERATIONS)
-            + " (in turn, seeded)."
-        )
+            return [t for group in tasks for t in group]
         loaded = {path: self.load_image(Path(path)) for path, _ in views}
         queries = [(loaded[path], (path,), target) for path, target in views]
         self.engine.refit_photo_kinds([path for path, _ in views])
         try:
-            self._photo_task(held_out, queries)
+            held_out = self._photo_tasks(names[0][0], views, self._photo_rows(queries))
         finally:
             self.engine.refit_photo_kinds([])
+        for task in held_out:
+            task.notes.insert(
+                0,
+                "Each product's alternate or back photo, left out of the image index and of the "
+                "kind probe's fit; the product itself is the target.",
+            )
         rng = random.Random(self.seed)
         queries = [
             (alter(self.load_image(Path(path)), ALTERATIONS[n % len(ALTERATIONS)], rng), (), target)
             for n, (path, target) in enumerate(stored)
         ]
-        self._photo_task(altered, queries)
-        unseen.notes.append(
-            "Each product's first photo with every photo of the product left out of the index "
-            "and, one query at a time, of the kind probe: a product like the store's but not "
-            "one it sells. Only the page's kind can be right."
-        )
+        altered = self._photo_tasks(names[1][0], stored, self._photo_rows(queries))
+        for task in altered:
+            task.notes.insert(
+                0,
+                "Each product's first photo, indexed, altered by one of: "
+                + ", ".join(ALTERATIONS)
+                + " (in turn, seeded).",
+            )
         photos_of = {p.id: tuple(i.path for i in p.images) for p in self.products}
         queries = [(self.load_image(Path(path)), photos_of[t], t) for path, t in stored]
-        self._photo_task(unseen, queries, refit_each=True)
+        unseen = self._photo_tasks(names[2][0], stored, self._photo_rows(queries, refit_each=True))
+        for task in unseen:
+            task.notes.insert(
+                0,
+                "Each product's first photo with every photo of the product left out of the "
+                "index and, one query at a time, of the kind probe: a product like the store's "
+                "but not one it sells. Only the page's kind can be right.",
+            )
+        return held_out + altered + unseen
+
+    def _photo_tasks(
+        self,
+        name: str,
+        queries: Sequence[tuple[str, str]],
+        rows: Mapping[str, Sequence[tuple[str, dict[str, float]]]],
+    ) -> list[TaskResult]:
+        """One task per asked half from (target, grades) rows per system: the rows of that
+        half's targets averaged."""
+        tasks = []
+        for half in self.photo_halves:
+            task = TaskResult(
+                name if half == "all" else f"{name} ({half} half)",
+                sum(half in ("all", self.half[target]) for _, target in queries),
+            )
+            for system, graded in rows.items():
+                mine = [row for target, row in graded if half in ("all", self.half[target])]
+                if mine:
+                    task.metrics[system] = _mean(mine)
+            if not task.queries:
+                task.notes.append("No product of the catalog has such a photo.")
+            elif rows:
+                task.notes.append(
+                    f"shown@{SHOWN}: the product is on the first page ({SHOWN} cards); same "
+                    "kind: share of the other cards on that page of the target's kind (category "
+                    "and department); kind right: the engine's guess names that kind; lookalike "
+                    "said / right: share of photos the engine named a product for, and named "
+                    "the target."
+                )
+            if half != "all":
+                task.notes.append(
+                    f"The {half} half of the catalog's products (seed {SPLIT_SEED}): photo "
+                    "search is tuned on dev and checked once on test."
+                )
+            tasks.append(task)
         return tasks
 
-    def _photo_task(
+    def _photo_rows(
         self,
-        task: TaskResult,
         queries: list[tuple[Any, tuple[str, ...], str]],
         *,
         refit_each: bool = False,
-    ) -> None:
-        """Every system on (photo, photos to leave out, target product) queries; with
-        `refit_each`, the kind probe is refitted without each query's left-out photos."""
+    ) -> dict[str, list[tuple[str, dict[str, float]]]]:
+        """Every system on (photo, photos to leave out, target product) queries: each query's
+        target and grades, per system. With `refit_each`, the kind probe is refitted without
+        each query's left-out photos."""
         if not queries:
-            task.notes.append("No product of the catalog has such a photo.")
-            return
+            return {}
         systems = (
             System("colour histogram", ("colour",), read_photo=False),
             System("image", ("image", "clip_image"), read_photo=False),
@@ -343,9 +412,10 @@ class RetrievalEvaluation:
         )
         kinds = {p.id: kind_of(p) for p in self.products}
         base = Filters(catalog=self.catalog)
+        graded: dict[str, list[tuple[str, dict[str, float]]]] = {}
         try:
-            for system in tqdm(systems, desc=task.name, disable=not self.progress):
-                rows = []
+            for system in tqdm(systems, desc="photo queries", disable=not self.progress):
+                rows = graded.setdefault(system.name, [])
                 for image, ignore, target in queries:
                     said = right = 0.0
                     guessed: float | None = None
@@ -387,17 +457,11 @@ class RetrievalEvaluation:
                             "lookalike said": said,
                             "lookalike right": right,
                         }
-                    rows.append(row)
-                task.metrics[system.name] = _mean(rows)
+                    rows.append((target, row))
         finally:
             if refit_each:  # the probe learns every photo again
                 self.engine.refit_photo_kinds([])
-        task.notes.append(
-            f"shown@{SHOWN}: the product is on the first page ({SHOWN} cards); same kind: share "
-            "of the other cards on that page of the target's kind (category and department); "
-            "kind right: the engine's guess names that kind; lookalike said / right: share of "
-            "photos the engine named a product for, and named the target."
-        )
+        return graded
 
     def item_to_item(self, limit: int | None) -> TaskResult:
         truth = self._link_truth()

@@ -11,10 +11,21 @@ from retrieval._evaluation import (
     RetrievalEvaluation,
     attribute_queries,
     ndcg_at,
+    photo_half,
     reciprocal_rank,
     save_report,
 )
 from retrieval._model import Product
+
+
+class TestPhotoHalves:
+    def test_a_fixed_even_split_by_product(self):
+        ids = [f"luma:{n}" for n in range(101)]
+        halves = photo_half(ids)
+        assert set(halves) == set(ids)
+        assert sum(h == "dev" for h in halves.values()) == 50  # the odd one out is test
+        assert photo_half(reversed(ids)) == halves  # the order products come in does not matter
+        assert photo_half(ids, seed=1) != halves
 
 
 class TestMetrics:
@@ -71,6 +82,22 @@ class TestRetrievalEvaluation:
         assert saved["tasks"][0]["metrics"]["random"] == attributes.metrics["random"]
         assert "| hybrid + constraints |" in paths["markdown"].read_text()
         assert paths["chart"].read_bytes()[:4] == b"\x89PNG"
+
+    def test_photo_queries_graded_per_half(self, engine):
+        evaluation = RetrievalEvaluation(
+            engine, "luma", None, progress=False, photo_halves=("all", "dev", "test")
+        )
+        tasks = evaluation.photos(limit=None)
+        assert [t.name for t in tasks[:3]] == [
+            "photo queries: alternate views",
+            "photo queries: alternate views (dev half)",
+            "photo queries: alternate views (test half)",
+        ]
+        for whole, dev, test in zip(tasks[::3], tasks[1::3], tasks[2::3], strict=True):
+            assert dev.queries + test.queries == whole.queries > 0
+            assert dev.queries and test.queries
+        with pytest.raises(ValueError, match="photo halves"):
+            RetrievalEvaluation(engine, "luma", None, photo_halves=("train",))
 
     def test_unknown_catalog(self, engine):
         with pytest.raises(ValueError, match="no products"):
