@@ -311,13 +311,7 @@ class RetrievalCatalog(CatalogPort):
             currency=product.currency,
             price_is_from=product.price_is_from,
             category=product.category_path[-1] if product.category_path else "",
-            categories=tuple(
-                dict.fromkeys(
-                    n.lower()
-                    for path in product.categories or [product.category_path]
-                    for n in path
-                )
-            ),
+            categories=tuple(dict.fromkeys(n.lower() for n in product.category_names)),
             sizes=tuple(product.sizes),
             colors=tuple(product.colors),
             in_stock_sizes=tuple(dict.fromkeys(v.size for v in stocked if v.size)),

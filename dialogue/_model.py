@@ -804,8 +804,7 @@ class DialogueModel:
             replace(e, type=FEATURE, value=(e.spelt or e.text).lower()) if e in passing else e
             for e in ext.entities
         ]
-        return Parse(parse.text, browse_or_search(parse.intent, ext), parse.confidence,
-                     parse.prediction, ext, parse.ambiguous)  # fmt: skip
+        return replace(parse, intent=browse_or_search(parse.intent, ext))
 
     def _forced(self, parse: Parse | None, text: str, intent: str) -> Parse:
         base = parse or self.nlu.parse(text or "find this")

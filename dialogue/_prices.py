@@ -45,7 +45,7 @@ _BELOW = (
     r"undr|unter|<(?!=)"
 )
 # Signs stand apart from words, so no word boundary comes before them ("tank ≤ $20").
-_AT_MOST_SIGN = r"(?<!\w)(?:<=|=<|≤)"
+_AT_MOST_SIGN = r"(?<!\w)(?:<=|=<|≤|<)"
 _AT_LEAST_SIGN = r"(?<!\w)(?:>=|=>|≥|>)"
 
 # Order matters: ranges before one-sided bounds.
@@ -61,7 +61,7 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         "max",
         re.compile(
             rf"(?:\b(?:{_BELOW}|no\s+more\s+than|not\s+more\s+than|at\s+most|up\s+to|"
-            r"max(?:imum)?(?:\s+of)?|within|budget\s+(?:is|of))|(?<!\w)<(?!=)|"
+            r"max(?:imum)?(?:\s+of)?|within|budget\s+(?:is|of))|"
             + _AT_MOST_SIGN
             + r")\s*"
             + _NEGATIVE

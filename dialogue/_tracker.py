@@ -590,13 +590,14 @@ def _resolve_targets(
     if result.titled:
         # "the Impulse Duffle, is it any good?": "it" is the product named, not a shown one.
         refs = [r for r in refs if r.kind != "focus"]
+    resolved = [(ref, _resolve(state, ref, "")) for ref in refs]
     # "the Legend one" with nothing of that brand on screen says which product it wants
-    refs = [r for r in refs if r.kind != "brand" or _resolve(state, r, "")]
+    resolved = [(ref, ids) for ref, ids in resolved if ids or ref.kind != "brand"]
+    refs = [ref for ref, _ in resolved]
     result.referenced = bool(refs)
     targets: list[str] = []
     missed: list[Reference] = []
-    for ref in refs:
-        ids = _resolve(state, ref, "")
+    for ref, ids in resolved:
         if not ids:
             missed.append(ref)
         targets += [i for i in ids if i not in targets]

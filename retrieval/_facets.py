@@ -75,7 +75,7 @@ class CatalogView:
             for facet in ("color", "size", "gender", *FILTER_ATTRIBUTES):
                 for value in product.attribute_values(facet):
                     postings[facet][value.lower()].append(i)
-            for name in {n for path in product.categories or [product.category_path] for n in path}:
+            for name in product.category_names:
                 postings["category"][name.lower()].append(i)
             if product.brand:
                 postings["brand"][product.brand.lower()].append(i)

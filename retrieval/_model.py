@@ -114,6 +114,13 @@ class Product:
     tags: list[str] = field(default_factory=list)
 
     @property
+    def category_names(self) -> list[str]:
+        """Every category name on the product's paths (its department path when the store
+        gives no others), each once, in path order: "Men", "Tops", "Jackets", "Erin Recommends"."""
+        paths = self.categories or [self.category_path]
+        return list(dict.fromkeys(name for path in paths for name in path))
+
+    @property
     def effective_price(self) -> float | None:
         """What the shopper pays now: the sale price when it undercuts the regular price."""
         if self.sale_price is not None and (self.price is None or self.sale_price < self.price):

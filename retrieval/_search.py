@@ -12,7 +12,7 @@ import copy
 import logging
 import re
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -631,14 +631,7 @@ class SearchEngine:
         with self.pinned():
             nearest = self.text_space.rank(self._text_vector(text), None, k, self.exact_limit)
             products = [self.view.products[pid] for pid, _ in nearest if pid in self.view.products]
-        counts: dict[str, int] = {}
-        for product in products:
-            names = {
-                n.lower() for path in product.categories or [product.category_path] for n in path
-            }
-            for name in names:
-                counts[name] = counts.get(name, 0) + 1
-        return counts
+        return dict(Counter(n.lower() for p in products for n in p.category_names))
 
     def near_duplicates(self, product_ids: Sequence[str]) -> list[str]:
         """The products themselves, their families and their close text neighbours."""
