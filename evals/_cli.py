@@ -65,11 +65,8 @@ def add_commands(commands: Any) -> None:
         "--split",
         choices=sorted(SPLITS),
         default="test",
-        help="test: sample_data/heldout, never tuned on; dev, dev-v6, dev-v5, dev-v4, dev-v3, "
-        "dev-v2, dev-v1: sample_data/dev/v7, v6, v5, v4, v3, v2 and v1, earlier test sets whose "
-        "failures "
-        "guided changes "
-        "(default test)",
+        help="test: sample_data/heldout, never tuned on; dev, dev-v7 .. dev-v1: sample_data/dev/v8, "
+        "v7 .. v1, earlier test sets whose failures guided changes (default test)",
     )
     understanding.add_argument("--requests", type=Path, help="override the split's file")
     understanding.add_argument("--conversations", type=Path, help="override the split's file")
