@@ -17,6 +17,8 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
+from lemminflect import getAllLemmas
+
 from dialogue._nlu_data import NluData
 from dialogue._prices import PriceRange, find_price, parse_number, wants_cheap
 
@@ -34,6 +36,10 @@ CATALOG_FACETS = {
 }
 # Words that close a short answer ("S please", "M thanks").
 POLITE = frozenset({"please", "pls", "plz", "thanks", "thx", "ta", "cheers"})
+# Words after a size that keep it one ("a small one", "large size", "medium or large").
+SIZE_FOLLOWERS = frozenset({"one", "ones", "size", "sizes", "fit", "waist", "inseam", "length"})
+# Size codes ("xl", "xxs") are never adjectives; words ("small", "large") may be.
+SIZE_LETTERS = 3
 # Fraction signs in catalog values, as shoppers type them.
 FRACTIONS = {"¼": ("quarter", "1/4"), "½": ("half", "1/2"), "¾": ("three quarter", "3/4")}
 # Catalog category names that are merchandising, not something a shopper asks for.
@@ -53,10 +59,10 @@ SCOPE_BREAKS = {
 }  # fmt: skip
 # Words that make a negation describe the shopper's situation rather than what they do not
 # want: "I don't own a single pair of running shorts", "none of my pants fit", "he has never
-# owned a proper winter coat" ask for them.
+# owned a proper winter coat" ask for them; "I know nothing about watches" refuses none.
 SITUATION = {
     "my", "our", "his", "her", "their", "own", "owns", "owned", "had", "fit", "fits", "worn",
-    "tried", "bought", "used",
+    "tried", "bought", "used", "know", "about",
 }  # fmt: skip
 # "any colour but red", "anything but black": the "but" starts the negation.
 ANY_BUT = re.compile(r"\bany(?:thing)?(?:\s+[\w-]+)?\s+$")
@@ -169,7 +175,9 @@ SORT_PATTERNS = [
 ]  # fmt: skip
 QUANTITY = re.compile(
     rf"\b(?:(?P<n>{_NUM}|a pair|a couple|couple|pair)\s+(?:of|x|pieces?|pcs|units?|items?|pairs)\b"
-    rf"|(?:x|qty:?|quantity:?)\s*(?P<x>\d{{1,2}})\b|(?:add|take|get|want|need|buy|order)\s+(?P<v>\d{{1,2}}|two|three|four|five)\b(?!\s*(?:dollars?|bucks|\$)))",
+    rf"|(?:x|qty:?|quantity:?)\s*(?P<x>\d{{1,2}})\b|(?:add|take|get|want|need|buy|order)\s+(?P<v>\d{{1,2}}|two|three|four|five)\b(?!\s*(?:dollars?|bucks|\$))"
+    # "actually make it 2", "make that three": the line just added, in that number
+    rf"|\bmake\s+(?:it|that|them|those)\s+(?P<m>\d|two|three|four|five)\s*(?:[.!]|$))",
     re.IGNORECASE,
 )
 STOP_WORDS = {
@@ -641,7 +649,13 @@ class EntityExtractor:
                 if i
                 else False
             )
-            if (
+            describes_a_thing = (
+                phrase.type == "size"
+                and spelt.isalpha()
+                and len(spelt) > SIZE_LETTERS
+                and self._describes_a_thing(text, tokens, i + consumed)
+            )
+            if not describes_a_thing and (
                 phrase.type != "size"
                 or _size_context(text, tokens, i, consumed)
                 or (after_catalog_word and found[-1].type != "size")
@@ -692,6 +706,18 @@ class EntityExtractor:
             s for s in self.styles if s in said and not (set(s.split()) | set(_singulars(s))) & own
         ]
         return max(styles, key=len, default=None)
+
+    def _describes_a_thing(self, text: str, tokens: list[tuple[str, int, int]], i: int) -> bool:
+        """Whether token i, right after a size said as a word, is a noun the catalog does not name:
+        "small bits of kit", "a large number of" use the word as an adjective; "men's large",
+        "large please", "a small one", "large hoodie" keep it a size."""
+        if i >= len(tokens) or CLAUSE_BREAK.search(text, tokens[i - 1][2], tokens[i][1]):
+            return False
+        word = tokens[i][0].lower()
+        if word in SIZE_FOLLOWERS or word in POLITE or self._match_at(text, tokens, i):
+            return False
+        lemmas = getAllLemmas(word)
+        return "NOUN" in lemmas and "ADJ" not in lemmas and "ADV" not in lemmas
 
     def _match_at(
         self, text: str, tokens: list[tuple[str, int, int]], i: int

@@ -44,6 +44,7 @@ from dialogue._policy import (
     CART_WORDS,
     LIST_QUESTION,
     OPINION,
+    SWAP,
     Policy,
     changed_line,
     order_number,
@@ -57,7 +58,10 @@ from dialogue._tracker import FRESH_SEARCH, RELEASE, REMOVAL, RESET, TrackResult
 
 # "I'll go with the TrailSeeker", "let's go with that one": a choice, not what goes with it.
 CHOOSING = re.compile(
-    r"\b(?:i'?ll|i will|i'?m going to|gonna|let'?s|we'?ll)\s+(?:just\s+)?go\s+with\b", re.I
+    r"\b(?:i'?ll|i will|i'?m going to|gonna|let'?s|we'?ll)\s+(?:just\s+)?go\s+with\b"
+    # "go with that", "ok go with the watch": the choice said as an order
+    r"|^\W*(?:(?:ok|okay|yeah|yes|cool|great|fine|right|alright|then)\W+)*go\s+with\b",
+    re.I,
 )
 log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 1000
@@ -97,6 +101,29 @@ KIND_NEIGHBOURS = 10
 KIND_VOTES = 3
 # "need a proper waterproof rain jacket": at most this many words between the ask and the kind.
 ASKED_GAP_WORDS = 4
+# "watching my kids", "my old running shorts": the shopper's own people and things. One word may
+# stand between owner and thing, never an article ("get her a jacket" gives her one).
+OWNED = re.compile(
+    r"\b(?:my|our|his|her|their)\s+(?:(?!(?:a|an|the|some|any|new)\b)[\w'\u2019-]+\s+)?$",
+    re.IGNORECASE,
+)
+# A kind the shopper owns is context where the wanted thing goes with it: "to throw over my
+# tank", "to go with my shorts", "fits in my bag". "A lid for my bike" is for the bike (its
+# kind stays), "he keeps stealing my hoodies" wants hoodies.
+BESIDE_OWNED = re.compile(
+    r"\b(?:over|under|underneath|beneath|with|on|onto|in|into|inside|to|from|around|behind)\s+$",
+    re.IGNORECASE,
+)
+# An owned thing worn out or replaced is what the shopper wants again: "my old bottoms get
+# soaked", "my current bag is falling apart", "my pack ripped".
+WORN_OUT = re.compile(
+    r"\b(?:old|current|last|replace\w*|ripped|torn|tore|broke|broken|busted|died|dead|snapped"
+    r"|wore\s+out|worn\s+out|worn|falling\s+apart|fell\s+apart|had\s+it|gave\s+up|leaks?)\b",
+    re.IGNORECASE,
+)
+# "for my kids", "my kids need": the owner's people are who the thing is for.
+FOR_THEM = re.compile(r"\bfor\s+$", re.IGNORECASE)
+NEEDING = re.compile(r"^\s*(?:\w+\s+)?(?:need|needs|want|wants)\b", re.IGNORECASE)
 # Readings of "do you sell X?" / "need an X": a search, or a question or cart wish about X.
 ASKS_FOR_A_THING = FRESH_SEARCH | {"refine_search", "add_to_cart"} | {
     "check_availability", "product_details",
@@ -162,15 +189,18 @@ CHEAPER_REQUEST = re.compile(
     re.I,
 )
 # "do any of these come in green?", "which of those are under $30?": a filter on the list.
-# "which is the cheapest?", "and the priciest?": with a list on screen, that list sorted so the
-# answer comes first (the message names nothing else).
+# "which is the cheapest?", "and the priciest?", "which of those is the priciest": with a list on
+# screen, that list sorted so the answer comes first (the message names nothing else).
 PRICE_SUPERLATIVE = re.compile(
     r"^\W*(?:(?:and|so|ok|okay|hmm|what about|how about)\W+)*"
-    r"(?:which(?:\s+one)?(?:\s+is|'s|\s+are)?\s+|what(?:'s|\s+is)\s+)?(?:the\s+)?"
+    r"(?:which(?:\s+one|\s+of\s+(?:them|these|those))?(?:\s+is|'s|\s+are)?\s+"
+    r"|what(?:'s|\s+is)\s+)?(?:the\s+)?"
     r"(?:(?P<cheap>cheapest|least expensive|lowest[- ]priced|most affordable|cheaper|"
     r"less expensive)|priciest|most expensive|dearest|costliest|highest[- ]priced|pricier|"
     r"more expensive)"
-    r"(?:\s+(?:one|ones|option|of (?:them|these|those|all)|here))?\W*$",
+    r"(?:\s+(?:one|ones|option|of (?:them|these|those|all)|here))?\W*"
+    # "which is cheaper? show me that one first"
+    r"(?:(?:show|put|list)\s+(?:me\s+)?(?:that|it|this)(?:\s+one)?\s+first\W*)?$",
     re.IGNORECASE,
 )
 # A message asking about a product rather than giving an order: a question mark, or a
@@ -414,6 +444,7 @@ class DialogueModel:
         assert parse is not None
         parse = self._in_context(state, parse)
         parse = self._shopping_need(parse)  # before: a need read as a request may lack a kind
+        parse = self._owned_things(parse)
         parse = self._kinds_in_passing(parse)
         parse = self._uncarried(state, parse)
         photo = image if image is not None else self._named_photo(state, parse)
@@ -456,6 +487,8 @@ class DialogueModel:
         named = any(e.type == "title" and not e.negated for e in ext.entities) or ext.references
         if named and CHOOSING.search(parse.text) and parse.intent not in CART_INTENTS:
             return self._forced(parse, parse.text, "add_to_cart")  # "I'll go with the Strike"
+        if named and state.cart and SWAP.search(parse.text) and parse.intent != "add_to_cart":
+            return self._forced(parse, parse.text, "add_to_cart")  # "swap it for the other one"
         rejected = any(r.negated for r in ext.references)
         pointing_at = any(r.kind != "focus" and not r.negated for r in ext.references)
         if rejected and state.shown and not pointing_at and parse.intent not in CART_INTENTS:
@@ -775,6 +808,20 @@ class DialogueModel:
             return parse
         return self._forced(parse, parse.text, "search_products")
 
+    def _owned_things(self, parse: Parse) -> Parse:
+        """What a shopper already has is no part of the request: "something to throw over my
+        tank" wants no tank, "watching my kids play hockey" no kids' range. A kind the shopper
+        owns counts again when it is worn out ("my old bag is falling apart"); people are who
+        a thing is for when the message says so ("for my kids", "my kids need")."""
+        if parse.intent not in FRESH_SEARCH:
+            return parse
+        ext = parse.extraction
+        owned = [e for e in ext.entities if _owned(parse.text, e)]
+        if not owned:
+            return parse
+        ext.entities = [e for e in ext.entities if e not in owned]
+        return replace(parse, intent=browse_or_search(parse.intent, ext))
+
     def _kinds_in_passing(self, parse: Parse) -> Parse:
         """A shopper telling a story names things that are not what they want: "it's so windy
         on my bike commute I'm frozen" wants a jacket, not cycling gear; "the thing I haul my
@@ -821,6 +868,26 @@ class DialogueModel:
             state=state.to_dict(),
             confidence=0.0,
         )
+
+
+def _owned(text: str, entity: Entity) -> bool:
+    """A kind the wanted thing goes with ("over my tank"), not worn out; or a range the store
+    lacks ("kids") that the shopper has but is not shopping for."""
+    kind = entity.type == "category" and entity.known
+    people = entity.type == "gender" and not entity.known
+    if entity.negated or not (kind or people):
+        return False
+    before = text[: entity.start]
+    owner = OWNED.search(before)
+    if owner is None:
+        return False
+    clause = CLAUSE_BREAK.search(text, entity.end)
+    after = text[entity.end : clause.start() if clause else len(text)]
+    if kind:
+        beside = BESIDE_OWNED.search(before[: owner.start()])
+        worn_out = WORN_OUT.search(f"{before[owner.start() :]} {after}")
+        return bool(beside) and not worn_out and not entity.text.lower().endswith("ing")
+    return not (FOR_THEM.search(before[: owner.start()]) or NEEDING.search(after))
 
 
 def _asked_for(text: str, entity: Entity) -> bool:

@@ -81,6 +81,13 @@ VARIANT_CHANGE = re.compile(
     r"\b(?:swap|switch|change|make)\b|\bi\s+meant\b|\binstead\b|\bactually\b|\brather\b",
     re.IGNORECASE,
 )
+# "swap it for the first one", "switch that for the other one", "replace it with the Strike":
+# right after an add, the line just added goes and the item pointed at comes in.
+SWAP = re.compile(
+    r"\b(?:swap|switch|exchange|change|replace|trade)\s+(?:it|that|this)(?:\s+one)?\s+"
+    r"(?:for|with|to)\b",
+    re.IGNORECASE,
+)
 # Questions about a product that its own text may answer ("does it have pockets?").
 QUESTION_INTENTS = {"product_details", "product_reviews", "check_availability"}
 # "which of these are waterproof?": a question across the shown list.
@@ -867,7 +874,15 @@ class Policy:
             cards = self._targets(state, track, draft)
             if not cards:
                 return
+            if SWAP.search(parse.text):  # "swap it for the first one": "it" is what goes
+                cards = [c for c in cards if c.id != state.focus] or cards
             product_id, size, color, quantity = cards[0].id, track.size, track.color, track.quantity
+        swapped = swapped_line(state, parse, product_id)
+        if swapped is not None:
+            state.cart.remove(swapped)
+            draft.lines.append(
+                self.templates.render("swapped_out", len(state.history), title=swapped.title)
+            )
         card = self._card(state, product_id)
         if card is None:
             state.pending_add = None
@@ -1190,6 +1205,18 @@ def changed_line(state: DialogueState, parse: Parse) -> CartLine | None:
     if in_cart and not just_added:
         return state.cart[-1] if len(state.cart) == 1 else None
     return next((line for line in reversed(state.cart) if line.product_id == state.focus), None)
+
+
+def swapped_line(state: DialogueState, parse: Parse, product_id: str) -> CartLine | None:
+    """The cart line a swap takes out: "swap it for the first one" right after an add gives
+    back the line just added (or the only line) for another product."""
+    if not (state.cart and SWAP.search(parse.text)):
+        return None
+    just_added = bool(state.history) and state.history[-1].action == "add_to_cart"
+    line = next((x for x in reversed(state.cart) if x.product_id == state.focus), None)
+    if line is None or not just_added:
+        line = state.cart[-1] if len(state.cart) == 1 else None
+    return line if line is not None and line.product_id != product_id else None
 
 
 def _cart_line_for(state: DialogueState, parse: Parse, track: TrackResult) -> CartLine | None:

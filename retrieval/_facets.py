@@ -141,6 +141,17 @@ class CatalogView:
                 mask[rows] = True
         return mask
 
+    def _kinds_of(self, facet: str, values: Iterable[str]) -> set[str]:
+        """The values and the store's values that name them as a kind: "no cotton" refuses
+        "Organic Cotton" too, "not wool" "Merino Wool"."""
+        wanted = {v.lower() for v in values}
+        kinds = {
+            stored
+            for stored in self.postings.get(facet, {})
+            if any(re.search(rf"\b{re.escape(v)}\b", stored) for v in wanted)
+        }
+        return wanted | kinds
+
     def category_family(self, name: str) -> tuple[str, ...]:
         """The category and those whose combined name holds it as a part: "tanks" is also
         "Bras & Tanks" (where Luma keeps women's tanks), "hoodies" is "Hoodies & Sweatshirts"."""
@@ -341,7 +352,7 @@ class CatalogView:
             if values:
                 out |= self.facet_mask(facet, values)
         for name, values in exclude.attributes.items():
-            out |= self.facet_mask(name, values)
+            out |= self.facet_mask(name, self._kinds_of(name, values))
         if exclude.kinds:
             out |= self.named_as(exclude.kinds)
         if exclude.on_sale:

@@ -1019,6 +1019,79 @@ class TestRoundTen:
         assert reply.suggestions and reply.suggestions[0].card.title == "Dash Digital Watch"
 
 
+class TestRoundEleven:
+    """Round 11 of issue 13 (read on the retired v8 set; phrasings written for these tests):
+    what the shopper already has, words that only look like slots, and the cart after a
+    choice."""
+
+    def test_a_kind_the_wanted_thing_goes_with_is_not_searched(self, assistant: Assistant):
+        reply = assistant.respond(
+            new_session(), "need a layer to pull over my tee on cold walks to work, women's M"
+        )
+        cards = [s.card for s in reply.suggestions]
+        assert cards, reply.text
+        assert not any("tees" in c.categories for c in cards), reply.text
+
+    def test_a_worn_out_thing_of_the_shoppers_is_what_they_want(self, assistant: Assistant):
+        reply = assistant.respond(
+            new_session(), "the strap on my old duffel snapped, I need one for the gym"
+        )
+        cards = [s.card for s in reply.suggestions]
+        assert cards and all("bags" in c.categories for c in cards), reply.text
+
+    def test_the_shoppers_children_are_no_range_asked_for(self, assistant: Assistant):
+        reply = assistant.respond(
+            new_session(), "something warm for standing at my kids' football games, men's XL"
+        )
+        assert "carry" not in reply.text and reply.suggestions, reply.text
+        lacking = assistant.respond(new_session(), "rain jackets for my kids")
+        assert "don't carry kids" in lacking.text, lacking.text
+
+    def test_a_size_word_before_another_noun_filters_no_size(self, assistant: Assistant):
+        reply = assistant.respond(new_session(), "any small bits of kit for working out at home?")
+        assert not reply.dialogue.state["filters"].get("sizes"), reply.text
+        assert reply.suggestions and "size" not in reply.text.lower(), reply.text
+
+    def test_which_of_those_is_dearest_sorts_the_list(self, assistant: Assistant):
+        session = new_session()
+        assistant.respond(session, "men's hoodies")
+        reply = assistant.respond(session, "which of those is the priciest")
+        prices = [s.card.price for s in reply.suggestions]
+        assert len(prices) >= 2 and prices == sorted(prices, reverse=True), reply.text
+
+    def test_a_refused_material_refuses_the_kinds_of_it(self, assistant: Assistant):
+        reply = assistant.respond(new_session(), "women's tanks, nothing with cotton in it")
+        view = assistant.stack.engine.view
+        assert reply.suggestions, reply.text
+        for suggestion in reply.suggestions:
+            materials = view.products[suggestion.card.id].attribute_values("material")
+            assert not any("cotton" in m.lower() for m in materials), reply.text
+
+    def test_swapping_the_item_just_added_for_another(self, assistant: Assistant):
+        session = new_session()
+        shown = [s.card for s in assistant.respond(session, "duffel bags").suggestions]
+        assert len(shown) >= 2
+        assistant.respond(session, "add the second one")
+        reply = assistant.respond(session, "hmm, swap it for the first one")
+        assert [line.product_id for line in reply.dialogue.cart] == [shown[0].id], reply.text
+
+    def test_make_it_two_changes_the_line_just_added(self, assistant: Assistant):
+        session = new_session()
+        assistant.respond(session, "water bottles")
+        assistant.respond(session, "add the first one")
+        reply = assistant.respond(session, "actually make it 2")
+        assert [line.quantity for line in reply.dialogue.cart] == [2], reply.text
+
+    def test_go_with_that_after_a_question_about_it_is_a_choice(self, assistant: Assistant):
+        session = new_session()
+        assistant.respond(session, "gps watches")
+        about = assistant.respond(session, "tell me about the second one")
+        reply = assistant.respond(session, "ok go with that")
+        assert reply.dialogue.action == "add_to_cart", reply.text
+        assert about.dialogue.product is not None, about.text
+        assert [line.product_id for line in reply.dialogue.cart] == [about.dialogue.product.id]
+
+
 class TestFacetVocabulary:
     """Luma's `pattern` reached the dialogue by its name in FILTER_ATTRIBUTES alone: read from
     the catalog's values, filtered, excluded, said and shown like the older facets."""

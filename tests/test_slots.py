@@ -218,6 +218,10 @@ class TestNegation:
     def test_scope_of_a_negation(self, extractor, text, expected):
         assert expected in slots(extractor, text)
 
+    def test_knowing_nothing_about_a_kind_refuses_none(self, extractor):
+        said = slots(extractor, "I know nothing about watches, help me pick one for my dad")
+        assert ("category", "watches", False) in said
+
     @pytest.mark.parametrize("verb", ["isn't", "aren't", "doesn't"])
     def test_contracted_negation(self, extractor, verb):
         assert ("material", "cotton", True) in slots(extractor, f"a hoodie that {verb} cotton")
@@ -485,6 +489,16 @@ class TestSpokenSizes:
     )
     def test_number_words_by_size_or_waist_are_sizes(self, extractor, said, size):
         assert ("size", size, False) in slots(extractor, spoken_sizes(said))
+
+    @pytest.mark.parametrize(
+        ("text", "size"),
+        [("a few small pieces of kit", None), ("small bits and bobs for the gym", None),
+         ("men's large", "l"), ("a small one please", "s"), ("large hoodie", "l"),
+         ("medium, blue", "m")],
+    )  # fmt: skip
+    def test_a_size_word_before_another_noun_describes_it(self, extractor, text, size):
+        sizes = {value for kind, value, _ in slots(extractor, text) if kind == "size"}
+        assert sizes == ({size} if size else set())
 
     @pytest.mark.parametrize(
         "said", ["two jackets under fifty dollars", "size one hundred", "thirty four jackets"]
