@@ -38,6 +38,14 @@ CATALOG_FACETS = {
 POLITE = frozenset({"please", "pls", "plz", "thanks", "thx", "ta", "cheers"})
 # Words after a size that keep it one ("a small one", "large size", "medium or large").
 SIZE_FOLLOWERS = frozenset({"one", "ones", "size", "sizes", "fit", "waist", "inseam", "length"})
+# Words about a wish rather than a product, which a refusal may carry ("not the drawstring kind").
+WISH_WORDS = frozenset({
+    "kind", "kinds", "type", "types", "sort", "sorts", "style", "styles", "ones", "thing",
+    "things", "stuff", "please", "thanks", "want", "like", "look", "looks", "looking", "much",
+    "too", "very", "that", "this", "these", "those", "them", "anything", "something", "item",
+    "items", "product", "products", "option", "options", "again", "more", "thank",
+})  # fmt: skip
+MIN_REFUSED_LETTERS = 4
 # Size codes ("xl", "xxs") are never adjectives; words ("small", "large") may be.
 SIZE_LETTERS = 3
 # Fraction signs in catalog values, as shoppers type them.
@@ -291,6 +299,9 @@ class Extraction:
     # The catalog styles asked for ("duffel", "full zip"): a kind of the kind, which the
     # catalog files products under or names in their titles.
     styles: list[str] = field(default_factory=list)
+    # Words refused that name nothing the phrase table knows ("not the drawstring kind", "no
+    # mesh ones"): products whose titles or styles use them are left out, and they rank nothing.
+    refused: list[str] = field(default_factory=list)
 
     def values(
         self,
@@ -391,6 +402,9 @@ class EntityExtractor:
                             self._add(" ".join(shorter), type_, canonical, known=True)
         for surface, title in _title_surfaces(sorted(self.catalog["title"]), nlu).items():
             self._add(surface, "title", title, known=True)
+        # Words products are named by, which a refusal can leave out ("not the drawstring kind").
+        names = (*self.catalog["title"], *self.styles)
+        self.naming_words = {w.lower() for name in names for w in TOKEN.findall(name)}
         # "tanks" is the category Tanks before it is a part of "Bras & Tanks".
         for part, canonical in parts:
             for surface in _surface_forms(part):
@@ -556,7 +570,7 @@ class EntityExtractor:
                 taken.extend(_span_of(text, ref.text))
         out.quantity = _quantity(text)
         tokens = [(m.group(0), m.start(), m.end()) for m in TOKEN.finditer(text)]
-        out.entities = self._entities(text, tokens, taken)
+        out.entities = self._entities(text, tokens, taken, out.refused)
         out.entities += _unknown_sizes(text, out.entities, taken)
         out.entities = _modifiers_of_the_kind(text, _features_of_the_kind(text, out.entities))
         self._category_references(text, out)
@@ -574,13 +588,19 @@ class EntityExtractor:
             t.lower()
             for t, s, e in tokens
             if t.lower() not in STOP_WORDS | NEGATORS | SCOPE_BREAKS
+            and t.lower() not in out.refused
             and not _overlaps((s, e), entity_spans)
         ]
         return out
 
     def _entities(
-        self, text: str, tokens: list[tuple[str, int, int]], taken: list[tuple[int, int]]
+        self,
+        text: str,
+        tokens: list[tuple[str, int, int]],
+        taken: list[tuple[int, int]],
+        refused: list[str],
     ) -> list[Entity]:
+        """The entities in reading order; words refused that match nothing go to `refused`."""
         found: list[Entity] = []
         negating = False
         negator_at = -1
@@ -614,6 +634,8 @@ class EntityExtractor:
                 negating = False
             match = self._match_at(text, tokens, i)
             if match is None:
+                if negating and i != negator_at and self._names_products(low):
+                    refused.append(low)
                 i += 1
                 continue
             phrase, consumed, surface_end, spelt = match
@@ -706,6 +728,15 @@ class EntityExtractor:
             s for s in self.styles if s in said and not (set(s.split()) | set(_singulars(s))) & own
         ]
         return max(styles, key=len, default=None)
+
+    def _names_products(self, word: str) -> bool:
+        """A word some title or style names products by ("drawstring", "racerback"), not a
+        word about the wish itself ("kind", "ones", "really")."""
+        if len(word) < MIN_REFUSED_LETTERS or not word.isalpha():
+            return False
+        if word in STOP_WORDS | NEGATORS | SCOPE_BREAKS | SITUATION | HEDGES | WISH_WORDS:
+            return False
+        return word in self.naming_words or _singular(word) in self.naming_words
 
     def _describes_a_thing(self, text: str, tokens: list[tuple[str, int, int]], i: int) -> bool:
         """Whether token i, right after a size said as a word, is a noun the catalog does not name:

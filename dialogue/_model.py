@@ -218,6 +218,8 @@ OTHER_PRODUCTS = re.compile(
     r"|\bdo\s+you\s+(?:have|sell|carry|stock)\b|\bshow\s+me\b|(?<!which\s)\bones\b",
     re.IGNORECASE,
 )
+# "similar jackets that come in XL", "other tanks in black": products besides those on screen.
+OTHERS = re.compile(r"\b(?:similar|other|others|alternatives?)\b", re.IGNORECASE)
 # "does it have a water bottle pocket?": asked of the item itself, so a kind it names is a part
 # of it ("water bottle"), not another product to search for.
 OF_THE_ITEM = re.compile(
@@ -499,7 +501,7 @@ class DialogueModel:
         if unwanted and state.shown and "?" not in parse.text and parse.intent in NOT_A_WISH:
             return self._forced(parse, parse.text, "refine_search")  # "ideally not wool, it itches"
         lets_go = REMOVAL.search(parse.text) or RELEASE.search(parse.text)
-        refused = any(e.negated and e.known for e in ext.entities)
+        refused = any(e.negated and e.known for e in ext.entities) or bool(ext.refused)
         removing = parse.intent == "remove_filter" or (
             parse.intent == "remove_from_cart" and not state.cart
         )
@@ -521,6 +523,11 @@ class DialogueModel:
             # "is it warm enough for winter?", "are they polarized?": a question about the
             # item on screen, however unlike our examples it is worded.
             return self._forced(parse, parse.text, "product_details")
+        other_kind_items = ext.values("category", known=True) and OTHERS.search(parse.text)
+        if parse.intent in ITEM_QUESTIONS and state.shown and other_kind_items:
+            # "ugh ok, similar jackets that come in XL then": other products, not a question
+            # about the one on screen
+            return self._forced(parse, parse.text, "find_similar")
         if self._product_question(state, parse):
             # "does it have pockets?", "what do people think of it?"
             return self._forced(parse, parse.text, _item_question(parse.text))
@@ -648,8 +655,9 @@ class DialogueModel:
             return "compare_products"  # "how does it stack up against the Strike?"
         categories = set(ext.values("category", known=True))
         if (
-            intent == "add_to_cart"
-            and not ext.references
+            intent in ("add_to_cart", "complete_the_look")
+            # "and a jacket to go with it": the "it" is what the other thing goes with
+            and (not ext.references or GOES_WITH.search(parse.text))
             and not THE_CART.search(parse.text)
             and self._another_kind(state, ext)
         ):
@@ -711,7 +719,12 @@ class DialogueModel:
         if intent == "product_reviews" and not ext.references and RATING_FILTER.search(parse.text):
             return "refine_search"  # "rated 4 stars or more"
         previous = state.history[-1].intent if state.history else ""
-        if previous in CONTINUABLE and ext.references and CONTINUATION.search(parse.text):
+        if (
+            previous in CONTINUABLE
+            and ext.references
+            and CONTINUATION.search(parse.text)
+            and not self._another_kind(state, ext)  # "and a jacket to go with it"
+        ):
             return previous  # "and the second in L too" after adding an item
         return None
 

@@ -265,9 +265,11 @@ def _apply(
     c, x, p = state.constraints, state.exclude, state.prefer
     updates: dict[str, tuple[str, ...]] = {}
     within = _kinds_within(ext, c.categories)
-    if within:
-        # "a bag, but NOT a backpack": the bag is wanted, the backpack's noun is what goes.
-        x = replace(x, kinds=tuple(dict.fromkeys([*x.kinds, *within.values()])))
+    if within or ext.refused:
+        # "a bag, but NOT a backpack": the bag is wanted, the backpack's noun is what goes;
+        # "not the drawstring kind": products named so go.
+        refused = [*within.values(), *ext.refused]
+        x = replace(x, kinds=tuple(dict.fromkeys([*x.kinds, *refused])))
     # "like the purple hoodie but in blue": purple says which shown hoodie, so it is no
     # wish; with no such hoodie on screen ("show me the red jackets") the colour is one.
     on_screen = {card.id for card in state.shown}

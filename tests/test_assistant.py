@@ -1067,6 +1067,36 @@ class TestRoundEleven:
             materials = view.products[suggestion.card.id].attribute_values("material")
             assert not any("cotton" in m.lower() for m in materials), reply.text
 
+    def test_a_refused_word_hides_the_products_named_so(self, assistant: Assistant):
+        session = new_session()
+        first = assistant.respond(session, "women's shorts")
+        assert any("drawstring" in s.card.title.lower() for s in first.suggestions), first.text
+        reply = assistant.respond(session, "not the drawstring kind")
+        cards = [s.card for s in reply.suggestions]
+        assert cards and all("shorts" in c.categories for c in cards), reply.text
+        assert not any("drawstring" in c.title.lower() for c in cards), reply.text
+
+    def test_similar_kinds_in_a_size_are_other_products(self, assistant: Assistant):
+        session = new_session()
+        assistant.respond(session, "women's jackets")
+        assistant.respond(session, "does the first one come in XS?")
+        reply = assistant.respond(session, "hmm ok, other jackets that come in XS then")
+        cards = [s.card for s in reply.suggestions]
+        assert len(cards) >= 2, reply.text
+        assert all("jackets" in c.categories and "XS" in c.sizes for c in cards), reply.text
+
+    @pytest.mark.parametrize("message", ["and a jacket to go with it", "what jacket goes with it"])
+    def test_a_kind_to_go_with_the_item_added_is_searched(self, assistant: Assistant, message):
+        session = new_session()
+        assistant.respond(session, "men's tees")
+        added = assistant.respond(session, "add the first one in blue, M")
+        assert added.dialogue.action == "add_to_cart", added.text
+        reply = assistant.respond(session, message)
+        cards = [s.card for s in reply.suggestions]
+        assert cards and all("jackets" in c.categories for c in cards), reply.text
+        assert all("men" in c.categories for c in cards), reply.text
+        assert len(reply.dialogue.cart) == 1, reply.text
+
     def test_swapping_the_item_just_added_for_another(self, assistant: Assistant):
         session = new_session()
         shown = [s.card for s in assistant.respond(session, "duffel bags").suggestions]

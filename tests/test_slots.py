@@ -218,6 +218,22 @@ class TestNegation:
     def test_scope_of_a_negation(self, extractor, text, expected):
         assert expected in slots(extractor, text)
 
+    @pytest.mark.parametrize(
+        ("text", "refused"),
+        [("not the drawstring kind", ["drawstring"]), ("no racer back ones please", ["racer"]),
+         ("I don't really want anything too flashy", []), ("not black", []),
+         ("women's tees that aren't on clearance", [])],
+    )  # fmt: skip
+    def test_a_refused_word_products_are_named_by_is_kept(self, text, refused):
+        titles = ["Maxima Drawstring Short", "Antonia Racer Tank"]
+        vocabulary = {**VOCABULARY, "title": titles}
+        read = EntityExtractor(
+            vocabulary, load_nlu(REPO / "prompts" / "nlu.yml"), attributes=ATTRIBUTES
+        )
+        extraction = read.extract(text)
+        assert extraction.refused == refused
+        assert not set(refused) & set(extraction.content_words)
+
     def test_knowing_nothing_about_a_kind_refuses_none(self, extractor):
         said = slots(extractor, "I know nothing about watches, help me pick one for my dad")
         assert ("category", "watches", False) in said
