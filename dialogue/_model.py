@@ -207,7 +207,7 @@ PRICE_SUPERLATIVE = re.compile(
 # question's opening words (after a greeting).
 QUESTION_FORM = re.compile(
     r"\?|^\W*(?:(?:hi|hello|hey|hiya|g'?day|yo)\b\W*(?:\w+\W+)?)?(?:is|are|does|do|did|can|"
-    r"could|will|would|should|has|have|how|what|what'?s|whats|any|reckon|tell)\b"
+    r"could|will|would|should|has|have|how|how'?s|hows|what|what'?s|whats|any|reckon|tell)\b"
     # "kratos pants - do they run large": the question after the thing it is about
     r"|\s[-\u2013\u2014:]\s*(?:is|are|does|do|did|can|will|would|has|have|how|what)\b",
     re.IGNORECASE,
@@ -218,8 +218,9 @@ OTHER_PRODUCTS = re.compile(
     r"|\bdo\s+you\s+(?:have|sell|carry|stock)\b|\bshow\s+me\b|(?<!which\s)\bones\b",
     re.IGNORECASE,
 )
-# "similar jackets that come in XL", "other tanks in black": products besides those on screen.
-OTHERS = re.compile(r"\b(?:similar|other|others|alternatives?)\b", re.IGNORECASE)
+# "similar jackets that come in XL", "other black tanks": products besides those on screen (the
+# word right before the kind, or one word before: not "what do other people think of this tank").
+OTHERS = re.compile(r"\b(?:similar|other|alternative)\s+(?:[\w-]+\s+)?$", re.IGNORECASE)
 # "does it have a water bottle pocket?": asked of the item itself, so a kind it names is a part
 # of it ("water bottle"), not another product to search for.
 OF_THE_ITEM = re.compile(
@@ -519,11 +520,15 @@ class DialogueModel:
             return self._forced(parse, parse.text, "product_details")  # "what about #9"
         in_focus = state.focus is not None or (state.shown and state.single_match)
         about_it = bool(ext.references) or PRONOUN.search(parse.text) is not None
-        if parse.intent == OUT_OF_SCOPE and about_it and in_focus and "?" in parse.text:
+        asked = "?" in parse.text or QUESTION_FORM.search(parse.text) is not None
+        if parse.intent == OUT_OF_SCOPE and about_it and in_focus and asked:
             # "is it warm enough for winter?", "are they polarized?": a question about the
             # item on screen, however unlike our examples it is worded.
             return self._forced(parse, parse.text, "product_details")
-        other_kind_items = ext.values("category", known=True) and OTHERS.search(parse.text)
+        other_kind_items = any(
+            e.type == "category" and e.known and OTHERS.search(parse.text, 0, e.start)
+            for e in ext.entities
+        )
         if parse.intent in ITEM_QUESTIONS and state.shown and other_kind_items:
             # "ugh ok, similar jackets that come in XL then": other products, not a question
             # about the one on screen
@@ -573,8 +578,12 @@ class DialogueModel:
         gender or brand, names another kind, or asks for other products."""
         ext, text = parse.extraction, parse.text
         fit = FIT_WITH_OWN_SIZE.search(text) is not None  # "come up big?" is no stock question
+        # "will the Lando be tight round the arms?", "would the Juno do for skiing?": the
+        # product in focus asked about by its name, whatever the classifier made of it
+        by_name = _names_the_focus(state, ext)
         readable = (
-            parse.intent in PRODUCT_QUESTION_FROM
+            by_name
+            or parse.intent in PRODUCT_QUESTION_FROM
             or (fit and parse.intent == "check_availability")
             # "removable pads?" with nothing in the cart removes nothing
             or (parse.intent == "remove_from_cart" and not state.cart)
@@ -600,8 +609,10 @@ class DialogueModel:
             return False
         if MORE_OPTIONS.search(text) or CHEAPER_REQUEST.search(text) or RESET.search(text):
             return False
-        # "does it come up big? I'm normally a medium": the size is the shopper's own.
-        setting = ("color", "gender", "brand", "label", *(() if fit else ("size",)))
+        # "does it come up big? I'm normally a medium": the size is the shopper's own, and so
+        # is "I'm a big bloke" beside the product's name.
+        own_words = (*(() if fit else ("size",)), *(() if by_name else ("gender",)))
+        setting = ("color", "brand", "label", *own_words)
         if any(e.known and e.type in setting for e in ext.entities):
             return False
         if across and any(e.known and is_attribute(e.type) for e in ext.entities):
@@ -881,6 +892,18 @@ class DialogueModel:
             state=state.to_dict(),
             confidence=0.0,
         )
+
+
+def _names_the_focus(state: DialogueState, ext: Extraction) -> bool:
+    """Whether the message names the product in focus by (part of) its title."""
+    focus = next((card for card in state.shown if card.id == state.focus), None)
+    if focus is None:
+        return False
+    title = set(TOKEN.findall(focus.title.lower()))
+    return any(
+        e.type == "title" and not e.negated and set(TOKEN.findall(e.value.lower())) <= title
+        for e in ext.entities
+    )
 
 
 def _owned(text: str, entity: Entity) -> bool:

@@ -1084,6 +1084,8 @@ class TestRoundEleven:
         cards = [s.card for s in reply.suggestions]
         assert len(cards) >= 2, reply.text
         assert all("jackets" in c.categories and "XS" in c.sizes for c in cards), reply.text
+        people = assistant.respond(session, "what do other people think of the first jacket?")
+        assert people.dialogue.action != "search", people.text  # other people, not jackets
 
     @pytest.mark.parametrize("message", ["and a jacket to go with it", "what jacket goes with it"])
     def test_a_kind_to_go_with_the_item_added_is_searched(self, assistant: Assistant, message):
@@ -1096,6 +1098,16 @@ class TestRoundEleven:
         assert cards and all("jackets" in c.categories for c in cards), reply.text
         assert all("men" in c.categories for c in cards), reply.text
         assert len(reply.dialogue.cart) == 1, reply.text
+
+    def test_a_question_naming_the_product_in_focus_is_about_it(self, assistant: Assistant):
+        session = new_session()
+        shown = assistant.respond(session, "orion two-tone fitted jacket")
+        assert shown.suggestions and shown.suggestions[0].card.title.startswith("Orion"), shown.text
+        assistant.respond(session, "tell me about the first one")
+        questions = ("I'm a tall guy, would the Orion be short on me?", "hows it do in the cold")
+        for question in questions:
+            reply = assistant.respond(session, question)
+            assert reply.dialogue.action.startswith("answer"), (question, reply.text)
 
     def test_swapping_the_item_just_added_for_another(self, assistant: Assistant):
         session = new_session()
