@@ -218,6 +218,8 @@ OTHER_PRODUCTS = re.compile(
     r"|\bdo\s+you\s+(?:have|sell|carry|stock)\b|\bshow\s+me\b|(?<!which\s)\bones\b",
     re.IGNORECASE,
 )
+# "these yoga trousers", "this jacket": the product in focus by its kind (a word may stand between).
+POINTED_AT = re.compile(r"\b(?:this|these|that|those)\s+(?:[\w-]+\s+)?$", re.IGNORECASE)
 # "similar jackets that come in XL", "other black tanks": products besides those on screen (the
 # word right before the kind, or one word before: not "what do other people think of this tank").
 OTHERS = re.compile(r"\b(?:similar|other|alternative)\s+(?:[\w-]+\s+)?$", re.IGNORECASE)
@@ -580,7 +582,7 @@ class DialogueModel:
         fit = FIT_WITH_OWN_SIZE.search(text) is not None  # "come up big?" is no stock question
         # "will the Lando be tight round the arms?", "would the Juno do for skiing?": the
         # product in focus asked about by its name, whatever the classifier made of it
-        by_name = _names_the_focus(state, ext)
+        by_name = parse.intent != "check_availability" and _names_the_focus(state, parse)
         readable = (
             by_name
             or parse.intent in PRODUCT_QUESTION_FROM
@@ -617,7 +619,7 @@ class DialogueModel:
             return False
         if across and any(e.known and is_attribute(e.type) for e in ext.entities):
             return False  # "any striped?", "which are cotton?": the catalog's value filters
-        if ext.values("title") or OF_THE_ITEM.search(text) is not None:
+        if by_name or ext.values("title") or OF_THE_ITEM.search(text) is not None:
             return True  # "can I iron the Typhon if it gets creased in my bag?"
         # "ok for cycling?" asks what the product is for; "is the shoulder strap sturdy?"
         # names a part its own text mentions: neither asks for another kind.
@@ -894,16 +896,23 @@ class DialogueModel:
         )
 
 
-def _names_the_focus(state: DialogueState, ext: Extraction) -> bool:
-    """Whether the message names the product in focus by (part of) its title."""
+def _names_the_focus(state: DialogueState, parse: Parse) -> bool:
+    """Whether the message names the product in focus by (part of) its title, or points at it
+    by its kind ("these yoga trousers" with a yoga pant in focus)."""
     focus = next((card for card in state.shown if card.id == state.focus), None)
     if focus is None:
         return False
     title = set(TOKEN.findall(focus.title.lower()))
-    return any(
-        e.type == "title" and not e.negated and set(TOKEN.findall(e.value.lower())) <= title
-        for e in ext.entities
-    )
+    kinds = {c.lower() for c in focus.categories}
+    for e in parse.extraction.entities:
+        if e.negated:
+            continue
+        if e.type == "title" and set(TOKEN.findall(e.value.lower())) <= title:
+            return True
+        pointed = POINTED_AT.search(parse.text, 0, e.start) is not None
+        if e.type == "category" and e.known and pointed and e.value.lower() in kinds:
+            return True
+    return False
 
 
 def _owned(text: str, entity: Entity) -> bool:

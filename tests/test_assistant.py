@@ -1104,7 +1104,11 @@ class TestRoundEleven:
         shown = assistant.respond(session, "orion two-tone fitted jacket")
         assert shown.suggestions and shown.suggestions[0].card.title.startswith("Orion"), shown.text
         assistant.respond(session, "tell me about the first one")
-        questions = ("I'm a tall guy, would the Orion be short on me?", "hows it do in the cold")
+        questions = (
+            "I'm a tall guy, would the Orion be short on me?",
+            "hows it do in the cold",
+            "does this coat have zip pockets?",  # its kind in the shopper's word, pointed at
+        )
         for question in questions:
             reply = assistant.respond(session, question)
             assert reply.dialogue.action.startswith("answer"), (question, reply.text)
