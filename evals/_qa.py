@@ -38,6 +38,7 @@ from retrieval._lexical import BM25Index
 QA_SPLITS = {
     "dev": DEV / "qa" / "questions.yml",
     "dev2": DEV / "qa2" / "questions.yml",  # the first held-out set, read in issue 15's rounds
+    "dev3": DEV / "qa3" / "questions.yml",  # the second held-out set, read in the sixth session
     "test": HELDOUT / "qa" / "questions.yml",
 }
 TOPICS = ("fit", "care", "material", "features", "weather", "use", "reviews")
