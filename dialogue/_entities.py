@@ -583,6 +583,13 @@ class EntityExtractor:
                 and e.value in self.styles and e.value not in self.everyday_words
             )
         )  # fmt: skip
+        # "not hooded", "no capri ones": a refused style leaves out the products filed under it
+        out.refused += [
+            e.value
+            for e in out.entities
+            if e.type == FEATURE and e.negated and e.value in self.styles
+            and e.value not in out.refused
+        ]  # fmt: skip
         entity_spans = [(e.start, e.end) for e in out.entities] + taken
         out.content_words = [
             t.lower()

@@ -222,7 +222,7 @@ class TestNegation:
         ("text", "refused"),
         [("not the drawstring kind", ["drawstring"]), ("no racer back ones please", ["racer"]),
          ("I don't really want anything too flashy", []), ("not black", []),
-         ("women's tees that aren't on clearance", [])],
+         ("women's tees that aren't on clearance", []), ("not hooded", ["hooded"])],
     )  # fmt: skip
     def test_a_refused_word_products_are_named_by_is_kept(self, text, refused):
         titles = ["Maxima Drawstring Short", "Antonia Racer Tank"]
