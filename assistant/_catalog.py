@@ -111,7 +111,8 @@ class RetrievalCatalog(CatalogPort):
         category_words = {  # from the vocabulary computed once per catalog view
             singular(w) for name in self.vocabulary()["category"] for w in TITLE_WORD.findall(name)
         }
-        kinds = _narrower_kinds(request.prefer.kinds, c.categories, category_words)
+        part_styles = set(self.vocabulary()["part_style"])
+        kinds = _narrower_kinds(request.prefer.kinds, c.categories, category_words, part_styles)
         try:
             # A constraint reaches the engine under its own name: a new facet is a field of
             # both dataclasses, not another line here.
@@ -230,6 +231,7 @@ class RetrievalCatalog(CatalogPort):
         vocabulary = {facet: view.vocabulary(facet) for facet in VOCABULARY_FACETS}
         styles = {v for p in view.products.values() for v in p.attributes.get("style", [])}
         vocabulary["style"] = sorted(s.lower() for s in styles)
+        vocabulary["part_style"] = view.part_styles()
         vocabulary["tag"] = sorted({t for p in view.products.values() for t in p.tags})
         if len(view) <= TITLE_VOCABULARY_LIMIT:
             vocabulary["title"] = sorted({p.title for p in view.products.values()})
@@ -370,15 +372,21 @@ def _same_fields(source: object, target: type, *, but: tuple[str, ...]) -> dict[
 
 
 def _narrower_kinds(
-    kinds: Sequence[str], categories: Sequence[str], category_words: set[str]
+    kinds: Sequence[str],
+    categories: Sequence[str],
+    category_words: set[str],
+    part_styles: set[str] | frozenset[str] = frozenset(),
 ) -> tuple[str, ...]:
     """The shopper's product nouns that say more than the category does: "headlamp" inside
     Trekking, "backpack" inside Bags or "climbing harness" inside Climbing filter by title;
     "jackets", "tank top" or "sweatshrit" name the category itself, whose products need not
-    say so in their titles (a head noun that is a category word, "top", names one too)."""
+    say so in their titles (a head noun that is a category word, "top", names one too). A
+    style that splits a combined category ("bra" in Bras & Tanks: `part_styles`) narrows it."""
     named = {singular(w) for c in categories for w in TITLE_WORD.findall(c.lower())}
 
     def narrower(kind: str) -> bool:
+        if kind.lower() in part_styles:
+            return True  # "sports bra": the bras of Bras & Tanks
         words = [singular(w) for w in kind.lower().split()]
         if any(same_noun(words[-1], c) for c in named):
             return False  # "jackets", "sweatshrit"

@@ -372,6 +372,8 @@ class EntityExtractor:
         # "eco friendly shorts" are shorts that carry it, never shorts or anything eco.
         labels = {v.lower().strip() for v in vocabulary.get("label", [])}
         self.styles = {v.lower().strip() for v in vocabulary.get("style", []) if v.strip()}
+        # Styles that split a combined category into kinds ("bra", "tank" in Bras & Tanks).
+        self.part_styles = {v.lower().strip() for v in vocabulary.get("part_style", [])}
         for facet, values in vocabulary.items():
             type_ = self.facets.get(facet)
             if type_ is None:
@@ -716,8 +718,9 @@ class EntityExtractor:
 
     def _style_said(self, spelt: str, category: str) -> str | None:
         """The catalog style a kind's words name ("duffel" in "duffel bag", "windbreaker"),
-        the longest one; never the kind's own noun ("jacket" for Jackets, "tank" for Bras &
-        Tanks): that asks for the kind, not a style of it."""
+        the longest one; never the kind's own noun ("jacket" for Jackets, "hoodie" for Hoodies &
+        Sweatshirts): that asks for the kind, not a style of it. A part of a combined category
+        the store files as a kind of its own is one ("sports bra" in Bras & Tanks)."""
         words = spelt.split()
         said = {
             " ".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, len(words) + 1)
@@ -731,8 +734,15 @@ class EntityExtractor:
             if " " not in s and len(s) >= MIN_FUZZY_LETTERS and s[0] == w[0]
             and _edit_distance(w, s, 1) <= 1
         }  # fmt: skip
+        parts = [s for s in self.part_styles if s in said]
         styles = [
-            s for s in self.styles if s in said and not (set(s.split()) | set(_singulars(s))) & own
+            s
+            for s in self.styles
+            if s in said
+            # "bras & tanks" said whole names both parts: the category, no part of it
+            and (
+                (s in parts and len(parts) == 1) or not (set(s.split()) | set(_singulars(s))) & own
+            )
         ]
         return max(styles, key=len, default=None)
 

@@ -845,7 +845,12 @@ class DialogueModel:
         owned = [e for e in ext.entities if _owned(parse.text, e)]
         if not owned:
             return parse
-        ext.entities = [e for e in ext.entities if e not in owned]
+        # the kind and what it said with it ("tank" is also the Tank style)
+        ext.entities = [
+            e for e in ext.entities if not any(e.start < o.end and o.start < e.end for o in owned)
+        ]
+        said = {e.value for e in ext.entities if e.type == FEATURE}
+        ext.styles = [s for s in ext.styles if s in said]
         return replace(parse, intent=browse_or_search(parse.intent, ext))
 
     def _kinds_in_passing(self, parse: Parse) -> Parse:

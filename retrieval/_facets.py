@@ -163,6 +163,30 @@ class CatalogView:
                 family.append(other)
         return tuple(family)
 
+    def part_styles(self) -> list[str]:
+        """Styles that split a combined category into kinds of their own: in "Bras & Tanks"
+        every product is filed as a Bra or a Tank, never both, so "sports bra" means the
+        bras; in "Hoodies & Sweatshirts" products are filed as both, so the words are one
+        kind to a shopper and split nothing."""
+        found: set[str] = set()
+        styles = self.postings.get("style", {})
+        for name, rows in self.postings.get("category", {}).items():
+            parts = [p.strip() for p in COMBINED_NAME.split(name) if p.strip()]
+            if len(parts) < 2:
+                continue
+            by_part = {
+                style: set(np.intersect1d(styles[style], rows).tolist())
+                for part in parts
+                for style in styles
+                if _singular_phrase(style) == _singular_phrase(part)
+            }
+            if len(by_part) != len(parts) or not all(by_part.values()):
+                continue
+            members = list(by_part.values())
+            if all(a.isdisjoint(b) for i, a in enumerate(members) for b in members[i + 1 :]):
+                found.update(by_part)
+        return sorted(found)
+
     def kind_nouns(self) -> dict[str, str]:
         """What the titles call products ("headlamp", "chalk bag", "jump rope") -> the
         category the catalog files most of the products so named under.

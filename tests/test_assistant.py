@@ -1113,6 +1113,17 @@ class TestRoundEleven:
             reply = assistant.respond(session, question)
             assert reply.dialogue.action.startswith("answer"), (question, reply.text)
 
+    def test_a_part_the_store_files_apart_narrows_its_combined_category(self, assistant: Assistant):
+        view = assistant.stack.engine.view
+        # Bras & Tanks files each product as a Bra or a Tank; Hoodies & Sweatshirts files some
+        # as both, so "sweatshirt" splits nothing there.
+        assert view.part_styles() == ["bra", "tank"]
+        session = new_session()
+        for message in ("a sports bra please", "any in yellow?"):
+            reply = assistant.respond(session, message)
+            cards = [s.card for s in reply.suggestions]
+            assert cards and all("bra" in view.styles_of(c.id) for c in cards), reply.text
+
     def test_swapping_the_item_just_added_for_another(self, assistant: Assistant):
         session = new_session()
         shown = [s.card for s in assistant.respond(session, "duffel bags").suggestions]
