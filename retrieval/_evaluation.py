@@ -331,10 +331,9 @@ class RetrievalEvaluation:
                 "Each product's alternate or back photo, left out of the image index and of the "
                 "kind probe's fit; the product itself is the target.",
             )
-        rng = random.Random(self.seed)
         queries = [
-            (alter(self.load_image(Path(path)), ALTERATIONS[n % len(ALTERATIONS)], rng), (), target)
-            for n, (path, target) in enumerate(stored)
+            (altered_copy(self.load_image(Path(path)), target, self.seed), (), target)
+            for path, target in stored
         ]
         altered = self._photo_tasks(names[1][0], stored, self._photo_rows(queries))
         for task in altered:
@@ -342,7 +341,7 @@ class RetrievalEvaluation:
                 0,
                 "Each product's first photo, indexed, altered by one of: "
                 + ", ".join(ALTERATIONS)
-                + " (in turn, seeded).",
+                + " (drawn per photo from the seed and the product's id).",
             )
         photos_of = {p.id: tuple(i.path for i in p.images) for p in self.products}
         queries = [(self.load_image(Path(path)), photos_of[t], t) for path, t in stored]
@@ -505,6 +504,14 @@ class RetrievalEvaluation:
 
 ALTERATIONS = ("crop", "mirror", "recompress", "light", "screenshot")
 PROBE_FOLDS = 10
+
+
+def altered_copy(image: Image.Image, product_id: str, seed: int) -> Image.Image:
+    """The product's photo altered one of the ALTERATIONS ways, drawn from the seed and the
+    product's id alone: a product's query photo stays the same whatever other products the
+    catalog holds or in what order (a shared generator shifted every later photo)."""
+    rng = random.Random(f"{seed}:{product_id}")
+    return alter(image, rng.choice(ALTERATIONS), rng)
 
 
 def alter(image: Image.Image, how: str, rng: random.Random) -> Image.Image:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from PIL import Image
 
 from retrieval._evaluation import (
     AttributeQuery,
     RetrievalEvaluation,
+    altered_copy,
     attribute_queries,
     ndcg_at,
     photo_half,
@@ -26,6 +28,25 @@ class TestPhotoHalves:
         assert sum(h == "dev" for h in halves.values()) == 50  # the odd one out is test
         assert photo_half(reversed(ids)) == halves  # the order products come in does not matter
         assert photo_half(ids, seed=1) != halves
+
+
+class TestAlteredCopies:
+    @staticmethod
+    def photo() -> Image.Image:
+        image = Image.new("RGB", (64, 48), (200, 30, 30))
+        image.paste((20, 20, 220), (10, 10, 40, 30))
+        return image
+
+    def test_a_products_copy_depends_on_its_id_and_the_seed_only(self):
+        first = altered_copy(self.photo(), "luma:MJ01", seed=7)
+        again = altered_copy(self.photo(), "luma:MJ01", seed=7)
+        assert first.tobytes() == again.tobytes()  # whatever was altered before it
+
+    def test_copies_differ_across_products_and_seeds(self):
+        copies = {altered_copy(self.photo(), f"luma:{n}", seed=7).tobytes() for n in range(12)}
+        assert len(copies) > 3  # several kinds of alteration, drawn per product
+        reseeded = [altered_copy(self.photo(), f"luma:{n}", seed=8).tobytes() for n in range(12)]
+        assert set(reseeded) != copies
 
 
 class TestMetrics:
