@@ -668,7 +668,7 @@ class DialogueModel:
             return "compare_products"  # "how does it stack up against the Strike?"
         categories = set(ext.values("category", known=True))
         if (
-            intent in ("add_to_cart", "complete_the_look")
+            intent == "add_to_cart"
             # "and a jacket to go with it": the "it" is what the other thing goes with
             and (not ext.references or GOES_WITH.search(parse.text))
             and not THE_CART.search(parse.text)

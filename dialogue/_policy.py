@@ -88,6 +88,8 @@ SWAP = re.compile(
     r"(?:for|with|to)\b",
     re.IGNORECASE,
 )
+# "what jacket goes with it?": this many times the usual look is drawn to find enough of a kind.
+LOOK_POOL = 6
 # Questions about a product that its own text may answer ("does it have pockets?").
 QUESTION_INTENTS = {"product_details", "product_reviews", "check_availability"}
 # "which of these are waterproof?": a question across the shown list.
@@ -539,7 +541,8 @@ class Policy:
         elif intent == "product_reviews":
             self._reviews(state, cards[0], draft)
         elif intent == "complete_the_look":
-            self._complete_the_look(state, cards[0], draft)
+            kinds = {k.lower() for k in parse.extraction.values("category", known=True)}
+            self._complete_the_look(state, cards[0], draft, kinds)
         else:
             self._details(state, cards[0], draft)
 
@@ -844,8 +847,16 @@ class Policy:
             draft.lines.append(line)
             draft.facts.append(line)
 
-    def _complete_the_look(self, state: DialogueState, card: ProductCard, draft: _Draft) -> None:
-        matches = self.catalog.complete_the_look(card.id, self.settings.complete_the_look)
+    def _complete_the_look(
+        self, state: DialogueState, card: ProductCard, draft: _Draft, kinds: set[str]
+    ) -> None:
+        """What goes with the product; of the kind named when one is ("what jacket goes with
+        it?" asks for jackets, not straps)."""
+        wanted = self.settings.complete_the_look
+        matches = self.catalog.complete_the_look(card.id, wanted * (LOOK_POOL if kinds else 1))
+        if kinds:
+            matches = [m for m in matches if kinds & {c.lower() for c in m.card.categories}]
+            matches = matches[:wanted]
         if not matches:
             self._say(draft, state, "no_complete_look", title=card.title)
             return

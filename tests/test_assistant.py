@@ -1088,7 +1088,7 @@ class TestRoundEleven:
         assert people.dialogue.action != "search", people.text  # other people, not jackets
 
     @pytest.mark.parametrize("message", ["and a jacket to go with it", "what jacket goes with it"])
-    def test_a_kind_to_go_with_the_item_added_is_searched(self, assistant: Assistant, message):
+    def test_a_kind_to_go_with_the_item_added_is_what_is_shown(self, assistant: Assistant, message):
         session = new_session()
         assistant.respond(session, "men's tees")
         added = assistant.respond(session, "add the first one in blue, M")
