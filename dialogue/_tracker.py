@@ -188,6 +188,8 @@ def track(state: DialogueState, intent: str, text: str, ext: Extraction) -> Trac
         ext.content_words = [w for w in ext.content_words if w not in said]
     if intent in ITEM_INTENTS or intent == "remove_from_cart":
         _resolve_targets(state, intent, text, ext, result)
+    if intent in DISCOVERY:
+        _lift_refusals(state, ext)
     released = _released(state, text, ext) if intent in DISCOVERY | {"sort_results"} else None
     before_rest = state.constraints
     if released is not None:
@@ -509,6 +511,17 @@ def _gender_of(card: ProductCard) -> tuple[str, ...]:
     departments = tuple(g for g in ("men", "women") if g in card.categories)
     own = tuple(g.lower() for g in card.genders if g.lower() in ("men", "women"))
     return departments or own
+
+
+def _lift_refusals(state: DialogueState, ext: Extraction) -> None:
+    """ "drawstring ones are fine too", "a backpack after all": a refused noun said again,
+    unrefused, lifts its refusal."""
+    wished = set(ext.content_words) | {
+        (e.spelt or e.text).lower() for e in ext.entities if not e.negated
+    }
+    kinds = state.exclude.kinds
+    if wished & set(kinds):
+        state.exclude = replace(state.exclude, kinds=tuple(k for k in kinds if k not in wished))
 
 
 def _kinds_within(ext: Extraction, current: tuple[str, ...]) -> dict[str, str]:

@@ -1075,6 +1075,8 @@ class TestRoundEleven:
         cards = [s.card for s in reply.suggestions]
         assert cards and all("shorts" in c.categories for c in cards), reply.text
         assert not any("drawstring" in c.title.lower() for c in cards), reply.text
+        lifted = assistant.respond(session, "actually drawstring ones are fine too")
+        assert "drawstring" not in lifted.dialogue.state["exclude"].get("kinds", []), lifted.text
 
     def test_similar_kinds_in_a_size_are_other_products(self, assistant: Assistant):
         session = new_session()
