@@ -216,11 +216,14 @@ class RetrievalCatalog(CatalogPort):
         self._texts[product_id] = (product, text)
         return text
 
-    def complete_the_look(self, product_id: str, k: int) -> list[Match]:
+    def complete_the_look(self, product_id: str, k: int, kinds: Sequence[str] = ()) -> list[Match]:
         with self.engine.pinned():
-            if product_id not in self.engine.view.products:
+            view = self.engine.view
+            if product_id not in view.products:
                 return []
-            return [self._match(h) for h in self.engine.complete_the_look(product_id, k)]
+            families = [f for kind in kinds for f in view.category_family(kind)]
+            hits = self.engine.complete_the_look(product_id, k, families)
+            return [self._match(h) for h in hits]
 
     def vocabulary(self) -> dict[str, list[str]]:
         """Computed once per catalog view (a scan of every product): the NLU, the speech

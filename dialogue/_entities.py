@@ -203,6 +203,10 @@ STOP_WORDS = {
     "nothing", "size", "sizes", "color", "colour", "colors", "colours", "only", "thanks",
     "thank", "actually", "instead", "then", "now", "again", "let's", "lets",
 }  # fmt: skip
+# Words a refusal carries that never name products ("not really the kind I want").
+NOT_PRODUCT_WORDS = frozenset(
+    STOP_WORDS | NEGATORS | SCOPE_BREAKS | SITUATION | HEDGES | WISH_WORDS
+)
 
 
 # Anywhere in a message, a price direction and a word for the order: "put the dearest ones at
@@ -751,7 +755,7 @@ class EntityExtractor:
         word about the wish itself ("kind", "ones", "really")."""
         if len(word) < MIN_REFUSED_LETTERS or not word.isalpha():
             return False
-        if word in STOP_WORDS | NEGATORS | SCOPE_BREAKS | SITUATION | HEDGES | WISH_WORDS:
+        if word in NOT_PRODUCT_WORDS:
             return False
         return word in self.naming_words or _singular(word) in self.naming_words
 

@@ -218,11 +218,19 @@ OTHER_PRODUCTS = re.compile(
     r"|\bdo\s+you\s+(?:have|sell|carry|stock)\b|\bshow\s+me\b|(?<!which\s)\bones\b",
     re.IGNORECASE,
 )
-# "these yoga trousers", "this jacket": the product in focus by its kind (a word may stand between).
-POINTED_AT = re.compile(r"\b(?:this|these|that|those)\s+(?:[\w-]+\s+)?$", re.IGNORECASE)
-# "similar jackets that come in XL", "other black tanks": products besides those on screen (the
-# word right before the kind, or one word before: not "what do other people think of this tank").
-OTHERS = re.compile(r"\b(?:similar|other|alternative)\s+(?:[\w-]+\s+)?$", re.IGNORECASE)
+
+
+def _right_before(words: str) -> re.Pattern[str]:
+    """One of `words` at the end of the text searched, or one word before its end: searched
+    up to a kind's start, it says the kind comes right after ("these yoga trousers")."""
+    return re.compile(rf"\b(?:{words})\s+(?:[\w-]+\s+)?$", re.IGNORECASE)
+
+
+# "these yoga trousers", "this jacket": the product in focus by its kind.
+POINTED_AT = _right_before("this|these|that|those")
+# "similar jackets that come in XL", "other black tanks": products besides those on screen (not
+# "what do other people think of this tank").
+OTHERS = _right_before("similar|other|alternative")
 # "does it have a water bottle pocket?": asked of the item itself, so a kind it names is a part
 # of it ("water bottle"), not another product to search for.
 OF_THE_ITEM = re.compile(

@@ -88,8 +88,6 @@ SWAP = re.compile(
     r"(?:for|with|to)\b",
     re.IGNORECASE,
 )
-# "what jacket goes with it?": this many times the usual look is drawn to find enough of a kind.
-LOOK_POOL = 6
 # Questions about a product that its own text may answer ("does it have pockets?").
 QUESTION_INTENTS = {"product_details", "product_reviews", "check_availability"}
 # "which of these are waterproof?": a question across the shown list.
@@ -852,11 +850,9 @@ class Policy:
     ) -> None:
         """What goes with the product; of the kind named when one is ("what jacket goes with
         it?" asks for jackets, not straps)."""
-        wanted = self.settings.complete_the_look
-        matches = self.catalog.complete_the_look(card.id, wanted * (LOOK_POOL if kinds else 1))
-        if kinds:
-            matches = [m for m in matches if kinds & {c.lower() for c in m.card.categories}]
-            matches = matches[:wanted]
+        matches = self.catalog.complete_the_look(
+            card.id, self.settings.complete_the_look, sorted(kinds)
+        )
         if not matches:
             self._say(draft, state, "no_complete_look", title=card.title)
             return
@@ -1204,7 +1200,7 @@ def changed_line(state: DialogueState, parse: Parse) -> CartLine | None:
     ext = parse.extraction
     if not (state.cart and VARIANT_CHANGE.search(parse.text)):
         return None
-    just_added = bool(state.history) and state.history[-1].action == "add_to_cart"
+    just_added = _just_added(state)
     in_cart = IN_THE_CART.search(parse.text) is not None
     if not (just_added or in_cart):
         return None
@@ -1215,7 +1211,7 @@ def changed_line(state: DialogueState, parse: Parse) -> CartLine | None:
         return None  # "the second one in M" points at another item
     if in_cart and not just_added:
         return state.cart[-1] if len(state.cart) == 1 else None
-    return next((line for line in reversed(state.cart) if line.product_id == state.focus), None)
+    return _line_in_focus(state)
 
 
 def swapped_line(state: DialogueState, parse: Parse, product_id: str) -> CartLine | None:
@@ -1223,11 +1219,20 @@ def swapped_line(state: DialogueState, parse: Parse, product_id: str) -> CartLin
     back the line just added (or the only line) for another product."""
     if not (state.cart and SWAP.search(parse.text)):
         return None
-    just_added = bool(state.history) and state.history[-1].action == "add_to_cart"
-    line = next((x for x in reversed(state.cart) if x.product_id == state.focus), None)
-    if line is None or not just_added:
+    line = _line_in_focus(state) if _just_added(state) else None
+    if line is None:
         line = state.cart[-1] if len(state.cart) == 1 else None
     return line if line is not None and line.product_id != product_id else None
+
+
+def _just_added(state: DialogueState) -> bool:
+    """Whether the last turn put something in the cart."""
+    return bool(state.history) and state.history[-1].action == "add_to_cart"
+
+
+def _line_in_focus(state: DialogueState) -> CartLine | None:
+    """The cart line of the product in focus (the one just added, after an add)."""
+    return next((line for line in reversed(state.cart) if line.product_id == state.focus), None)
 
 
 def _cart_line_for(state: DialogueState, parse: Parse, track: TrackResult) -> CartLine | None:

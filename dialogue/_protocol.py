@@ -195,7 +195,9 @@ class CatalogPort(Protocol):
 
     def product(self, product_id: str) -> ProductCard | None: ...
 
-    def complete_the_look(self, product_id: str, k: int) -> list[Match]: ...
+    def complete_the_look(self, product_id: str, k: int, kinds: Sequence[str] = ()) -> list[Match]:
+        """Up to k products that go with this one; only of these category names when given."""
+        ...
 
     def product_text(self, product_id: str) -> ProductText | None:
         """The product's whole answerable text (None for an unknown product)."""

@@ -33,10 +33,10 @@ from retrieval._query import Filters, SearchQuery
 from retrieval._search import SearchEngine
 
 K = 10
-SHOWN = 5
+SHOWN = 5  # the cards on a shopper's first page
 # The photo queries' dev / test split: products shuffled with this seed, the first half dev.
 SPLIT_SEED = 14
-PHOTO_HALVES = ("all", "dev", "test")  # the cards on a shopper's first page
+PHOTO_HALVES = ("all", "dev", "test")
 # Shopper words for the catalog's leaf categories (the label stays the ground truth).
 LEAF_NOUNS = {
     "Jackets": "jacket",

@@ -444,13 +444,16 @@ class SearchEngine:
         """'You may also like': content neighbours blended with the store's own links."""
         return self.search(SearchQuery(similar_to=product_id, k=k, filters=filters or Filters()))
 
-    def complete_the_look(self, product_id: str, k: int = 6) -> list[Hit]:
+    def complete_the_look(
+        self, product_id: str, k: int = 6, categories: Sequence[str] = ()
+    ) -> list[Hit]:
         """Items that go with the product: cross-sell links first, then close items from other
-        categories for the same shopper (gender), never the same kind of item."""
+        categories for the same shopper (gender), never the same kind of item; only of these
+        `categories` when given ("what jacket goes with it?")."""
         with self.pinned():
-            return self._complete_the_look(product_id, k)
+            return self._complete_the_look(product_id, k, categories)
 
-    def _complete_the_look(self, product_id: str, k: int) -> list[Hit]:
+    def _complete_the_look(self, product_id: str, k: int, categories: Sequence[str]) -> list[Hit]:
         seed = self.view.products.get(product_id)
         if seed is None:
             raise KeyError(f"unknown product {product_id!r}")
@@ -479,6 +482,9 @@ class SearchEngine:
             "dense": content,
         }
         fused = self._fuse(rankings)
+        if categories:  # ranked among everything that goes with it, then kept to the kind
+            of_kind = self.view.facet_mask("category", categories)
+            fused = [f for f in fused if of_kind[self.view.row[f[0]]]]
         return [
             Hit(self.view.products[pid], score, Evidence(channels=channels))
             for pid, score, channels in fused[:k]
