@@ -60,6 +60,11 @@ MIN_STEM = 4
 # Entity types that describe the thing rather than name it ("men's", "size 12", "blue").
 DESCRIBING = frozenset({"gender", "size", "color", "brand"})
 MAX_PHRASE_WORDS = 4
+# Heads that name no kind of their own: "a gps unit", "a handheld device" ask for the gps.
+GENERIC_HEADS = frozenset({
+    "unit", "device", "thing", "gadget", "model", "item", "product", "piece", "version",
+    "type", "kind", "style", "option",
+})  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +119,8 @@ class UncarriedThings:
             return None
         head = asked.head
         if head in self.known_words or _singular(head) in self.known_words:
+            return None
+        if _singular(head) in GENERIC_HEADS:
             return None
         if not self._is_noun(head) or self._near_a_known_word(head):
             return None

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
-from lemminflect import getAllLemmas
+from lemminflect import getAllInflections, getAllLemmas
 
 from dialogue._nlu_data import NluData
 from dialogue._prices import PriceRange, find_price, parse_number, wants_cheap
@@ -118,7 +118,14 @@ REFERENCE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
             re.IGNORECASE,
         ),
     ),
-    ("both", re.compile(r"\b(?:both|the two|these two|those two|the pair of them)\b", re.I)),
+    (
+        "both",
+        re.compile(
+            r"\b(?:both|(?:the|these|those|them|the\s+last)\s+(?:two|2)(?!\s*(?:\.\d|\$|dollars|bucks|quid))"
+            r"|the pair of them)\b",
+            re.I,
+        ),
+    ),
     ("all", re.compile(r"\b(?:all of them|all (?:three|four|five)|every one|all these)\b", re.I)),
     (
         "cheapest",
@@ -224,6 +231,18 @@ DEAR_FIRST = re.compile(
 )
 CHEAP_FIRST = re.compile(
     r"\b(?:cheapest|cheaper\s+ones?|least\s+expensive|lowest[\s-]priced|most\s+affordable)\b",
+    re.IGNORECASE,
+)
+
+
+# "whats the most expensive mens jacket you have", "show me your cheapest tents": a superlative
+# before a kind the store files asks for the list from that end ("the cheapest one", "add the
+# cheapest band" point at an item instead).
+SUPERLATIVE_KIND = re.compile(
+    r"\b(?:what'?s|whats|what\s+(?:is|are)|show(?:\s+me|\s+us)?|see|which\s+is)\s+"
+    r"(?:the|your|ur|yr)\s+(?:(?P<dear>most\s+(?:expensive|costly|pricey)|priciest|dearest|"
+    r"costliest)|(?P<cheap>cheapest|least\s+expensive|most\s+affordable|lowest[\s-]priced))"
+    r"\s+(?!(?:one|ones|option|options|pair|of|first|on|at|to|in)\b)[a-z]",
     re.IGNORECASE,
 )
 
@@ -468,7 +487,8 @@ class EntityExtractor:
         value; said alone, it is too when it is no everyday word ("striped"), while an
         everyday word ("long", "full" for sleeve_length; "a long coat") is only a soft wish."""
         if type_ not in self.attributes:
-            return [(surface, type_) for surface in _surface_forms(value)]
+            forms = [*_surface_forms(value), *_with_the_noun(value)]
+            return [(surface, type_) for surface in forms]
         if len(_normalise(value).split()) < len(value.split()):
             return []  # a word the tokens cannot see ("¼ zip" would be any "zip")
         carriers = [word for word in type_.split("_") if word not in STOP_WORDS]
@@ -478,6 +498,7 @@ class EntityExtractor:
             for form in (word, f"{word}s", f"{word}d" if word.endswith("e") else f"{word}ed")
             for joint in (" ", "-")
         ]
+        said += _with_the_noun(value)
         alone = FEATURE if value in self.everyday_words else type_
         pairs = [(form, type_) for phrase in said for form in _surface_forms(phrase)]
         return list(dict.fromkeys([*pairs, *((form, alone) for form in _surface_forms(value))]))
@@ -580,6 +601,13 @@ class EntityExtractor:
         out.entities += _unknown_sizes(text, out.entities, taken)
         out.entities = _modifiers_of_the_kind(text, _features_of_the_kind(text, out.entities))
         self._category_references(text, out)
+        superlative = SUPERLATIVE_KIND.search(text)
+        if out.sort is None and superlative is not None:
+            kinds = [e for e in out.entities if e.type == "category" and e.known]
+            if any(e.start >= superlative.end() - 1 and not e.negated for e in kinds):
+                # only before a kind the store files ("the priciest board" names none: the
+                # dearest of everything is no answer)
+                out.sort = "price_desc" if superlative["dear"] else "price_asc"
         out.additive = bool(ADDITIVE.search(text))
         out.styles = list(
             dict.fromkeys(
@@ -1027,6 +1055,11 @@ def title_has_name(title: str, name: str) -> bool:
     return bool(named) and words[: len(named)] == named
 
 
+def title_nouns(title: str) -> set[str]:
+    """A title's words in the singular ("Zing Jump Rope" -> zing, jump, rope)."""
+    return {_singular(word) for word in _title_words(title)}
+
+
 def _title_words(title: str) -> list[str]:
     return _normalise(title.replace("™", "").replace("®", "")).split()
 
@@ -1075,7 +1108,29 @@ def _surface_forms(value: str) -> list[str]:
         forms[form.replace("-", "")] = None
         forms[form.replace(" ", "-")] = None  # "full zip" written "full-zip"
         forms[re.sub(r"^(\d+) (cm|mm|in|ft|foot|l|ml|oz)$", r"\1\2", form)] = None  # "55cm"
+        if re.fullmatch(r"\d+ (?:foot|feet)", form):  # "the 10 ft one"
+            number = form.split()[0]
+            forms.update(dict.fromkeys([f"{number} ft", f"{number}ft", f"{number} feet"]))
     return [f for f in forms if f]
+
+
+def _with_the_noun(value: str) -> list[str]:
+    """ "with wheels", "with a hood" for a value made of a noun ("Wheeled", "Hooded", "Padded"):
+    the shopper names the part, the store its adjective. Only for a noun the English lexicon
+    knows, and only after "with" (a "hood" alone is no hooded jacket)."""
+    word = value.lower()
+    if " " in word or len(word) < 6 or not word.endswith("ed"):
+        return []
+    stems = [*getAllLemmas(word).get("VERB", ()), word[:-1]]  # "striped": stripe
+    stems += [word[:-3]] if word[-3] == word[-4] else [word[:-2]]  # "padded": pad
+    for stem in stems:
+        nouns = getAllInflections(stem, upos="NOUN")
+        if nouns:
+            article = "an" if stem[0] in "aeiou" else "a"
+            one, many = nouns.get("NN", ()), nouns.get("NNS", ())
+            return [*(f"with {a}{n}" for n in one for a in ("", f"{article} ")),
+                    *(f"with {n}" for n in many)]  # fmt: skip
+    return []
 
 
 def category_parts(value: str) -> list[str]:

@@ -63,6 +63,29 @@ CHOOSING = re.compile(
     r"|^\W*(?:(?:ok|okay|yeah|yes|cool|great|fine|right|alright|then)\W+)*go\s+with\b",
     re.I,
 )
+# "take the endeavor out", "ok remove it, I'll wait for a sale", "put it back": an item going
+# back out of the cart, however the classifier read it (it names an item, not a filter).
+TAKE_BACK = re.compile(
+    r"\b(?:remove|delete|drop|ditch|get\s+rid\s+of"
+    r"|(?:take|put)\b[^.,;!?]{0,30}?\b(?:out|back)(?!\s+(?:of\s+stock|there))"
+    r"|(?:do\s*n[o'\u2019]?t|dont)\s+want\s+(?:it|that|them|those)\s+(?:any\s*more|after\s+all))\b",
+    re.I,
+)
+# "remove the price limit", "drop the colour": what goes is a filter, not a cart line
+FILTER_TALK = re.compile(
+    r"\b(?:filters?|limits?|budget|price|colou?rs?|sizes?|brands?|restrictions?|constraints?"
+    r"|requirements?|sort(?:ing)?|order)\b",
+    re.I,
+)
+# Where one request ends and the next begins: a sentence end, or "and" / "also" / "plus".
+THEN_ALSO = re.compile(
+    r"(?:[.;!]+\s*(?:(?:and|also|plus|then)\s+)*|,?\s+(?:and\s+also|and|also|plus)\s+)", re.I
+)
+IT = re.compile(r"\b(?:it|it'?s|its)\b", re.IGNORECASE)
+# A question about what something costs ("why's it so expensive?", "is it worth the price?")
+PRICE_TALK = re.compile(
+    r"\b(?:expensive|pricey|pricy|cheap|costs?|costly|price[sd]?|worth|overpriced)\b", re.I
+)
 log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 1000
 HISTORY_TURNS = 50
@@ -207,7 +230,8 @@ PRICE_SUPERLATIVE = re.compile(
 # question's opening words (after a greeting).
 QUESTION_FORM = re.compile(
     r"\?|^\W*(?:(?:hi|hello|hey|hiya|g'?day|yo)\b\W*(?:\w+\W+)?)?(?:is|are|does|do|did|can|"
-    r"could|will|would|should|has|have|how|how'?s|hows|what|what'?s|whats|any|reckon|tell)\b"
+    r"could|will|would|should|has(?!\s+to\b)|have(?!\s+to\b)|how|how'?s|hows|what|what'?s|whats|why|why'?s|whys|any|"
+    r"reckon|tell)\b"
     # "kratos pants - do they run large": the question after the thing it is about
     r"|\s[-\u2013\u2014:]\s*(?:is|are|does|do|did|can|will|would|has|have|how|what)\b",
     re.IGNORECASE,
@@ -447,6 +471,17 @@ class DialogueModel:
         return reply
 
     def _turn(self, state: DialogueState, message: str, image: Any) -> DialogueReply:
+        two = self._add_then_find(state, message) if image is None else None
+        if two is not None:
+            # "add it. and show me headlamps": the item goes in the cart, then the search
+            added = self._turn(state, two[0], None)
+            if added.action != "add_to_cart":
+                return added  # "which size?" first: the search can wait for the answer
+            state.history.append(
+                Turn(two[0], added.intent, added.action, added.text, first_part=True)
+            )
+            found = self._turn(state, two[1], None)
+            return replace(found, text=f"{added.text}\n{found.text}")
         parse = self.nlu.parse(message) if message else None
         if image is not None:
             state.image = image
@@ -473,6 +508,26 @@ class DialogueModel:
             text, verdict = self.rewriter.rewrite(message, reply.text, reply.facts)
             reply.text, reply.rewritten = text, verdict.ok
         return reply
+
+    def _add_then_find(self, state: DialogueState, message: str) -> tuple[str, str] | None:
+        """(the cart request, the search) when one message does both: "I'll take the first.
+        also need a chalk bag", "add it and show me headlamps". The first part must read as
+        adding an item on screen and name no kind; the second must name a kind to find."""
+        if not state.shown:
+            return None
+        for joint in THEN_ALSO.finditer(message):
+            first, rest = message[: joint.start()].strip(), message[joint.end() :].strip()
+            if not first or not rest:
+                continue
+            before = self._in_context(copy.deepcopy(state), self.nlu.parse(first))
+            if before.intent != "add_to_cart" or before.extraction.values("category"):
+                continue
+            after = self.nlu.parse(rest)
+            kinds = [e for e in after.extraction.entities if e.type == "category" and e.known]
+            if after.intent in CART_INTENTS or not kinds or any(e.negated for e in kinds):
+                continue
+            return first, rest
+        return None
 
     @staticmethod
     def _named_photo(state: DialogueState, parse: Parse) -> Any:
@@ -511,6 +566,8 @@ class DialogueModel:
         unwanted = any(e.negated and _filters(e) for e in ext.entities)
         if unwanted and state.shown and "?" not in parse.text and parse.intent in NOT_A_WISH:
             return self._forced(parse, parse.text, "refine_search")  # "ideally not wool, it itches"
+        if self._takes_back(state, parse):
+            return self._forced(parse, parse.text, "remove_from_cart")
         lets_go = REMOVAL.search(parse.text) or RELEASE.search(parse.text)
         refused = any(e.negated and e.known for e in ext.entities) or bool(ext.refused)
         removing = parse.intent == "remove_filter" or (
@@ -535,6 +592,20 @@ class DialogueModel:
             # "is it warm enough for winter?", "are they polarized?": a question about the
             # item on screen, however unlike our examples it is worded.
             return self._forced(parse, parse.text, "product_details")
+        if (
+            parse.intent == OUT_OF_SCOPE
+            and asked
+            and state.shown
+            and IT.search(parse.text)
+            and PRICE_TALK.search(parse.text)
+        ):
+            # "why's it so expensive lol" right after a list: a question about the price of
+            # its top (the reply names it); "will it rain in Paris tomorrow?" stays outside
+            return self._forced(parse, parse.text, "product_details")
+        if parse.intent == OUT_OF_SCOPE and not asked and self._describes_the_shown(state, ext):
+            # "needs to have maps preloaded": words the shown products' own text uses, a wish
+            # for the list however unlike our examples it is worded
+            return self._forced(parse, parse.text, "refine_search")
         other_kind_items = any(
             e.type == "category" and e.known and OTHERS.search(parse.text, 0, e.start)
             for e in ext.entities
@@ -580,6 +651,42 @@ class DialogueModel:
         if bare_wish and state.shown and parse.intent == OUT_OF_SCOPE:
             return self._forced(parse, parse.text, "refine_search")  # "also in L"
         return parse
+
+    def _describes_the_shown(self, state: DialogueState, ext: Extraction) -> bool:
+        """The content words of the message (two at least; all but one of three or more,
+        "needs to have maps preloaded") are in the text of the shown products: the shopper
+        describes what they want of the list in the list's own words."""
+        words = {w for w in ext.content_words if len(w) > 2 and not w.isdigit()}
+        if len(words) < 2 or not state.shown:
+            return False
+        found: set[str] = set()
+        for card in state.shown:
+            text = self.policy.catalog.product_text(card.id)
+            if text is None:
+                continue
+            said = " ".join([text.title, *text.description]).lower()
+            found |= {w for w in words if re.search(rf"\b{re.escape(w)}", said)}
+        return len(found) >= max(2, len(words) - (len(words) >= 3))
+
+    def _takes_back(self, state: DialogueState, parse: Parse) -> bool:
+        """An item in the cart going back out ("ok take the endeavor out for now", "remove
+        it, I'll wait for a sale", "take the first ones back out"): a removal word about the
+        item in focus, a shown item or a cart line named by its title, and no filter named."""
+        text, ext = parse.text, parse.extraction
+        if not state.cart or parse.intent == "remove_from_cart" or not TAKE_BACK.search(text):
+            return False
+        if FILTER_TALK.search(text) or GROUNDED_OVERRIDABLE["store_policy"].search(text):
+            return False  # "remove the price limit", "can I take it back if it doesn't fit?"
+        if any(e.known and e.type != "title" and _filters(e) for e in ext.entities):
+            return False  # "drop the black": a colour filter goes
+        in_cart = {line.product_id for line in state.cart}
+        titles = " ".join(line.title.lower() for line in state.cart)
+        named = any(e.type == "title" and e.value in titles for e in ext.entities)
+        pointed = any(not r.negated for r in ext.references)
+        about_it = PRONOUN.search(text) is not None and (
+            state.focus in in_cart or len(in_cart) == 1
+        )
+        return named or pointed or about_it
 
     def _product_question(self, state: DialogueState, parse: Parse) -> bool:
         """A question about the product in focus, or across the shown list, that its text
@@ -739,14 +846,17 @@ class DialogueModel:
                 return "search_products"
         if intent == "product_reviews" and not ext.references and RATING_FILTER.search(parse.text):
             return "refine_search"  # "rated 4 stars or more"
-        previous = state.history[-1].intent if state.history else ""
+        # the last message's intents: both of "add it. and show me headlamps"
+        last, before = state.history[-1:], state.history[-2:-1]
+        previous = [t.intent for t in (*last, *before) if t in last or t.first_part]
+        continued = next((i for i in previous if i in CONTINUABLE), "")
         if (
-            previous in CONTINUABLE
+            continued
             and ext.references
             and CONTINUATION.search(parse.text)
             and not self._another_kind(state, ext)  # "and a jacket to go with it"
         ):
-            return previous  # "and the second in L too" after adding an item
+            return continued  # "and the second in L too" after adding an item
         return None
 
     @staticmethod

@@ -55,6 +55,9 @@ class Turn:
     intent: str
     action: str
     reply: str
+    # The first request of a message that made two ("add it. and show me headlamps"): the
+    # next turn in the history is the rest of the same message.
+    first_part: bool = False
 
 
 @dataclass(slots=True)

@@ -14,11 +14,13 @@ from dataclasses import dataclass, field, fields, replace
 from dialogue._entities import (
     Extraction,
     Reference,
+    _singular,
     attribute_label,
     category_parts,
     is_attribute,
     sort_asked,
     title_has_name,
+    title_nouns,
 )
 from dialogue._prices import wants_cheap
 from dialogue._protocol import ProductCard
@@ -602,7 +604,11 @@ def _resolve_targets(
     state: DialogueState, intent: str, text: str, ext: Extraction, result: TrackResult
 ) -> None:
     refs = [r for r in ext.references if not r.negated]
-    if result.titled:
+    if result.titled and not state.shown:
+        # "the set of sprite yoga straps, the one with all three lengths": with nothing on
+        # screen the words point at nothing; the name says which product.
+        refs = []
+    elif result.titled:
         # "the Impulse Duffle, is it any good?": "it" is the product named, not a shown one.
         refs = [r for r in refs if r.kind != "focus"]
     resolved = [(ref, _resolve(state, ref, "")) for ref in refs]
@@ -751,7 +757,12 @@ def _by_attribute(state: DialogueState, ref: Reference) -> list[str]:
         if ref.kind == "brand":
             return (card.brand or "").lower() == value
         in_color = ref.color is None or ref.color.lower() in colors or not colors
-        return value in {c.lower() for c in card.categories} and in_color
+        # "put the rope in my cart": the word may name the item by its title ("Zing Jump
+        # Rope") while the catalog files the word's usual kind elsewhere (climbing ropes)
+        filed = value in {c.lower() for c in card.categories}
+        return (filed or said in title_nouns(card.title)) and in_color
+
+    said = _singular(ref.text.lower())
 
     focus = next((card for card in state.shown if card.id == state.focus), None)
     if focus is not None and matches(focus):

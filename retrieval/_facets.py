@@ -375,6 +375,12 @@ class CatalogView:
             values = getattr(exclude, name)
             if values:
                 out |= self.facet_mask(facet, values)
+        if exclude.categories:
+            # "handheld gps, not a watch": a refused kind also goes where another department
+            # titles a product by its noun (an eShop "GPS Watch" filed under Navigation)
+            out |= self.named_as(
+                part for c in exclude.categories for part in re.split(r"\s*[&/]\s*", c)
+            )
         for name, values in exclude.attributes.items():
             out |= self.facet_mask(name, self._kinds_of(name, values))
         if exclude.kinds:

@@ -1151,6 +1151,102 @@ class TestRoundEleven:
         assert [line.product_id for line in reply.dialogue.cart] == [about.dialogue.product.id]
 
 
+class TestRoundTwelve:
+    """Round 12 of issue 13 (read on the retired v9 set; phrasings written for these tests):
+    taking things back out of the cart, two requests in one message, refusals by a kind's
+    noun, the parts a store's adjectives are made of, and follow-ups the classifier calls out
+    of scope."""
+
+    def test_taking_an_item_back_out_empties_its_cart_line(self, assistant: Assistant):
+        session = new_session()
+        assistant.respond(session, "yoga bags")
+        added = assistant.respond(session, "add the first one")
+        assert added.dialogue.cart, added.text
+        title = added.dialogue.cart[0].title.split()[0]
+        reply = assistant.respond(session, f"ok take the {title} out for now, gotta think")
+        assert reply.dialogue.action == "remove_from_cart" and not reply.dialogue.cart, reply.text
+        assistant.respond(session, "add it again")
+        reply = assistant.respond(session, "ok remove it, I'll think it over")
+        assert not reply.dialogue.cart, reply.text
+
+    def test_removing_a_filter_is_no_cart_removal(self, assistant: Assistant):
+        session = new_session()
+        assistant.respond(session, "bags under $40")
+        assert assistant.respond(session, "add the first one").dialogue.cart
+        reply = assistant.respond(session, "remove the price limit")
+        assert reply.dialogue.cart and reply.dialogue.action != "remove_from_cart", reply.text
+
+    def test_an_add_and_a_search_in_one_message_do_both(self, assistant: Assistant):
+        session = new_session()
+        assistant.respond(session, "trekking poles")
+        reply = assistant.respond(session, "I'll take the first. also need a headlamp")
+        assert len(reply.dialogue.cart) == 1, reply.text
+        cards = [s.card for s in reply.suggestions]
+        assert cards and all("headlamp" in c.title.lower() for c in cards), reply.text
+        more = assistant.respond(session, "the first headlamp too")
+        assert len(more.dialogue.cart) == 2, more.text
+
+    def test_compare_those_two_compares_two(self, assistant: Assistant):
+        session = new_session()
+        shown = [s.card for s in assistant.respond(session, "bike helmets").suggestions]
+        assert len(shown) > 2
+        reply = assistant.respond(session, "compare those 2")
+        compared = reply.dialogue.comparison
+        assert compared and compared.product_ids == [c.id for c in shown[:2]], reply.text
+
+    def test_a_refused_kind_goes_where_another_department_titles_it(self, assistant: Assistant):
+        reply = assistant.respond(new_session(), "a gps for the trail, but not a watch")
+        cards = [s.card for s in reply.suggestions]
+        assert cards and not any("watch" in c.title.lower() for c in cards), reply.text
+        assert "no watches, no watch" not in reply.text
+
+    def test_with_the_part_is_the_stores_adjective(self, assistant: Assistant):
+        session = new_session()
+        assistant.respond(session, "duffle bags")
+        reply = assistant.respond(session, "one with wheels would be better")
+        view = assistant.stack.engine.view
+        assert reply.suggestions, reply.text
+        top = view.products[reply.suggestions[0].card.id]
+        assert "Wheeled" in top.attribute_values("features"), reply.text
+
+    def test_a_named_product_needs_no_screen_to_point_at(self, assistant: Assistant):
+        reply = assistant.respond(
+            new_session(), "the set of sprite yoga straps, the one with all three lengths"
+        )
+        assert reply.dialogue.product is not None, reply.text
+        assert reply.dialogue.product.title == "Set of Sprite Yoga Straps"
+
+    def test_the_dearest_of_a_kind_sorts_a_first_search(self, assistant: Assistant):
+        reply = assistant.respond(
+            new_session(), "what's the most expensive women's jacket you sell"
+        )
+        prices = [s.card.price for s in reply.suggestions]
+        assert len(prices) >= 2 and prices == sorted(prices, reverse=True), reply.text
+        pointing = assistant.model.read_entities("add the cheapest band")
+        assert pointing.sort is None and [r.kind for r in pointing.references] == ["cheapest"]
+        vague = assistant.model.read_entities("what's the priciest thingy you have")
+        assert vague.sort is None  # no kind the store files: the dearest of everything is no list
+
+    def test_a_follow_up_in_the_lists_own_words_refines_it(self, assistant: Assistant):
+        session = new_session()
+        assistant.respond(session, "handheld gps units")
+        reply = assistant.respond(session, "has to come with preloaded maps")
+        assert reply.dialogue.intent == "refine_search", reply.text
+        view = assistant.stack.engine.view
+        top = view.products[reply.suggestions[0].card.id]
+        assert "preloaded maps" in top.description.lower(), reply.text
+        asked = assistant.respond(session, "why is it so pricey lol")
+        assert asked.dialogue.intent != "out_of_scope", asked.text
+        weather = assistant.respond(session, "will it snow in Denver on Sunday?")
+        assert weather.dialogue.intent == "out_of_scope", weather.text
+
+    def test_the_rope_on_screen_is_the_rope_meant(self, assistant: Assistant):
+        session = new_session()
+        assistant.respond(session, "got a jump rope?")
+        reply = assistant.respond(session, "put the rope in my basket")
+        assert [line.title for line in reply.dialogue.cart] == ["Zing Jump Rope"], reply.text
+
+
 class TestFacetVocabulary:
     """Luma's `pattern` reached the dialogue by its name in FILTER_ATTRIBUTES alone: read from
     the catalog's values, filtered, excluded, said and shown like the older facets."""
