@@ -632,6 +632,13 @@ class EntityExtractor:
             and t.lower() not in out.refused
             and not _overlaps((s, e), entity_spans)
         ]
+        # "push up handles" for the "Pushup Grips": two words the store writes as one of its
+        # product names
+        out.content_words += [
+            a.lower() + b.lower()
+            for (a, s, _), (b, _, e) in itertools.pairwise(tokens)
+            if (a + b).lower() in self.naming_words and not _overlaps((s, e), entity_spans)
+        ]
         return out
 
     def _entities(
@@ -1111,6 +1118,8 @@ def _surface_forms(value: str) -> list[str]:
         if re.fullmatch(r"\d+ (?:foot|feet)", form):  # "the 10 ft one"
             number = form.split()[0]
             forms.update(dict.fromkeys([f"{number} ft", f"{number}ft", f"{number} feet"]))
+        if re.fullmatch(r"\d+ (?:cm|mm|in|ft|foot|feet|l)", form):  # "the 55 one": its number
+            forms.update(dict.fromkeys([f"{form.split()[0]} one", f"{form.split()[0]} ones"]))
     return [f for f in forms if f]
 
 

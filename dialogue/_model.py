@@ -86,6 +86,8 @@ IT = re.compile(r"\b(?:it|it'?s|its)\b", re.IGNORECASE)
 PRICE_TALK = re.compile(
     r"\b(?:expensive|pricey|pricy|cheap|costs?|costly|price[sd]?|worth|overpriced)\b", re.I
 )
+# "duffel w/ wheels", "tee w/o logo"
+SHORTHAND_WITH = re.compile(r"(?<![\w/])w/o?(?![\w/])|(?<![\w/])w/(?=\w)", re.IGNORECASE)
 log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 1000
 HISTORY_TURNS = 50
@@ -135,6 +137,12 @@ OWNED = re.compile(
 # kind stays), "he keeps stealing my hoodies" wants hoodies.
 BESIDE_OWNED = re.compile(
     r"\b(?:over|under|underneath|beneath|with|on|onto|in|into|inside|to|from|around|behind)\s+$",
+    re.IGNORECASE,
+)
+# A kind the wanted thing is worn over or under, owned or not: "to throw on over a tee", "to
+# wear under a shell".
+WORN_WITH = re.compile(
+    r"\b(?:over|under|underneath|beneath)\s+(?:a|an|the|any|your)\s+(?:[\w'\u2019-]+\s+)?$",
     re.IGNORECASE,
 )
 # An owned thing worn out or replaced is what the shopper wants again: "my old bottoms get
@@ -1046,6 +1054,8 @@ def _owned(text: str, entity: Entity) -> bool:
     if entity.negated or not (kind or people):
         return False
     before = text[: entity.start]
+    if kind and WORN_WITH.search(before):
+        return True  # "something light to throw on over a tee": the tee is worn with it
     owner = OWNED.search(before)
     if owner is None:
         return False
@@ -1118,8 +1128,14 @@ def _as_text(text: str | bytes | None) -> str:
 
 def read_message(text: str) -> str:
     """A message as the NLU reads it: wordless characters dropped, spoken sizes ("waist
-    thirty four") written as the catalog writes them."""
-    return spoken_sizes(plain_text(text))
+    thirty four") written as the catalog writes them, "w/" and "w/o" as the words."""
+    return spoken_sizes(SHORTHAND_WITH.sub(_spelt_out, plain_text(text)))
+
+
+def _spelt_out(match: re.Match[str]) -> str:
+    word = "without" if match.group(0).lower().endswith("o") else "with"
+    following = match.string[match.end() : match.end() + 1]
+    return f"{word} " if following.isalnum() else word
 
 
 def plain_text(text: str) -> str:

@@ -1110,7 +1110,8 @@ def describe(c: Constraints, x: Exclusions) -> tuple[str, str]:
     if c.colors:
         parts.append("in " + " or ".join(c.colors))
     if c.sizes:
-        parts.append("size " + " or ".join(s.upper() for s in c.sizes))
+        # "size M", "size 55 cm": letter sizes as the store writes them, units stay lower-case
+        parts.append("size " + " or ".join(s if " " in s else s.upper() for s in c.sizes))
     for name, values in c.attributes.items():
         parts.append(f"with {' or '.join(values)} {attribute_label(name)}")
     if c.brands:

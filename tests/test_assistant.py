@@ -1240,6 +1240,27 @@ class TestRoundTwelve:
         weather = assistant.respond(session, "will it snow in Denver on Sunday?")
         assert weather.dialogue.intent == "out_of_scope", weather.text
 
+    def test_two_words_the_store_writes_as_one_find_the_product(self, assistant: Assistant):
+        reply = assistant.respond(new_session(), "looking for push up handles for home workouts")
+        assert reply.suggestions, reply.text
+        assert "pushup" in reply.suggestions[0].card.title.lower(), reply.text
+
+    def test_the_number_of_a_measured_size_is_that_size(self, assistant: Assistant):
+        reply = assistant.respond(new_session(), "fitness balls, the 65 one please")
+        assert reply.dialogue.state["filters"].get("sizes") == ["65 cm"], reply.text
+        assert "65 cm" in reply.text and "65 CM" not in reply.text
+
+    def test_w_slash_is_with(self, assistant: Assistant):
+        reply = assistant.respond(new_session(), "duffle w/ wheels")
+        assert reply.dialogue.state["filters"].get("features") == ["wheeled"], reply.text
+
+    def test_a_kind_worn_with_the_wanted_thing_is_not_searched(self, assistant: Assistant):
+        reply = assistant.respond(
+            new_session(), "something thin to pull on over a tank top when the wind picks up"
+        )
+        cards = [s.card for s in reply.suggestions]
+        assert cards and not any("bras & tanks" in c.categories for c in cards), reply.text
+
     def test_the_rope_on_screen_is_the_rope_meant(self, assistant: Assistant):
         session = new_session()
         assistant.respond(session, "got a jump rope?")
