@@ -88,6 +88,8 @@ CLAUSE_BREAK = re.compile(r"[,.;:!?]|\s[-\u2013\u2014]+\s")
 FEATURE_CUE = re.compile(
     r"\b(?:with|has|have|having)\s+(?:an?\s+|the\s+|some\s+)?(?:[\w-]+\s+){0,2}$", re.I
 )
+ADDRESS_WORDS = frozenset({"guys", "guy", "lads", "gents", "dudes", "folks", "ladies", "gals"})
+ADDRESSED = re.compile(r"\b(?:you|u|ya|y'?all|hey|hi|hello|thanks|thank\s+you)\s+$", re.I)
 PITCH = re.compile(r"\bpitch[\s-]+$", re.IGNORECASE)
 AT_THE_TOP = re.compile(r"\b(?:at|on|to|from|near)\s+(?:the\s+)?(?:very\s+)?$", re.IGNORECASE)
 # "my shorts ripped, need new ones": a replacement, not the store's "new" label.
@@ -691,6 +693,9 @@ class EntityExtractor:
                 tokens, i, consumed, phrase.value
             ):
                 i += 1
+                continue
+            if spelt in ADDRESS_WORDS and ADDRESSED.search(text, 0, start):
+                i += consumed  # "do u guys sell leggings?": the shop's staff, not a wearer
                 continue
             if spelt == "top" and AT_THE_TOP.search(text, 0, start):
                 i += 1  # "put the cheapest at the top": a place in the list, not a kind

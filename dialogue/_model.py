@@ -88,6 +88,9 @@ PRICE_TALK = re.compile(
 )
 # "duffel w/ wheels", "tee w/o logo"
 SHORTHAND_WITH = re.compile(r"(?<![\w/])w/o?(?![\w/])|(?<![\w/])w/(?=\w)", re.IGNORECASE)
+IF_YOU_HAVE = re.compile(
+    r"\bif\s+(?:you|u|ya)(?:['\u2019]ve|\s+have)?\s+(?:have|got|carry|stock|do)\b", re.I
+)
 log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 1000
 HISTORY_TURNS = 50
@@ -622,6 +625,12 @@ class DialogueModel:
             # "ugh ok, similar jackets that come in XL then": other products, not a question
             # about the one on screen
             return self._forced(parse, parse.text, "find_similar")
+        wants_one = any(not e.negated and _filters(e) for e in ext.entities)
+        listed = state.shown and state.focus is None and not state.single_match
+        if wants_one and listed and IF_YOU_HAVE.search(parse.text):
+            # "purple if you have it" over a list: a wish for the list, not a stock question
+            # about its top
+            return self._forced(parse, parse.text, "refine_search")
         if self._product_question(state, parse):
             # "does it have pockets?", "what do people think of it?"
             return self._forced(parse, parse.text, _item_question(parse.text))

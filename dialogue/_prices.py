@@ -116,7 +116,8 @@ MEASURE_AFTER = re.compile(
 MONEY_WORD = re.compile(r"[$€£]|dollar|buck|usd|eur|quid", re.IGNORECASE)
 # A negation just before "over X" / "more than X" turns the floor into a ceiling.
 NEGATED_BOUND = re.compile(
-    r"(?:\bnot|n['\u2019]t|\bnever|\bnothing)\s+(?:(?!(?:mind|care|matter)\b)\w+\s+){0,3}?$",
+    r"(?:\bnot|n['\u2019]t|\bnever|\bnothing|\bnothin['\u2019]?|\bnuthin[g'\u2019]?)"
+    r"\s+(?:(?!(?:mind|care|matter)\b)\w+\s+){0,3}?$",
     re.IGNORECASE,
 )
 

@@ -614,6 +614,18 @@ def _resolve_targets(
     resolved = [(ref, _resolve(state, ref, "")) for ref in refs]
     # "the Legend one" with nothing of that brand on screen says which product it wants
     resolved = [(ref, ids) for ref, ids in resolved if ids or ref.kind != "brand"]
+    if intent in QUESTIONS and state.shown:
+        # "what's the strap made of?": a noun that points at nothing shown but that the item
+        # asked about has (its text says "strap") is a part of it, not another item
+        item = next((c for c in state.shown if c.id == state.focus), state.shown[0])
+        said = f"{item.title} {item.summary}".lower()
+        resolved = [
+            (ref, ids)
+            for ref, ids in resolved
+            if ids
+            or ref.kind != "category"
+            or not re.search(rf"\b{re.escape(_singular(ref.text.lower()))}", said)
+        ]
     refs = [ref for ref, _ in resolved]
     result.referenced = bool(refs)
     targets: list[str] = []

@@ -1261,6 +1261,30 @@ class TestRoundTwelve:
         cards = [s.card for s in reply.suggestions]
         assert cards and not any("bras & tanks" in c.categories for c in cards), reply.text
 
+    def test_you_guys_is_the_shop_not_a_wearer(self, assistant: Assistant):
+        reply = assistant.respond(new_session(), "hey do you guys have rain jackets for women?")
+        assert reply.dialogue.state["filters"].get("genders") == ["women"], reply.text
+
+    def test_nothin_over_a_price_is_a_ceiling(self, assistant: Assistant):
+        session = new_session()
+        assistant.respond(session, "men's gym shorts")
+        reply = assistant.respond(session, "nothin over 30 tho")
+        prices = [s.card.price for s in reply.suggestions]
+        assert prices and max(prices) <= 30, reply.text
+
+    def test_a_colour_if_you_have_it_narrows_a_list(self, assistant: Assistant):
+        session = new_session()
+        assistant.respond(session, "women's yoga pants")
+        reply = assistant.respond(session, "green if you have any")
+        assert reply.dialogue.intent == "refine_search", reply.text
+        assert reply.dialogue.state["filters"].get("colors") == ["green"], reply.text
+
+    def test_a_part_of_the_item_is_no_other_item(self, assistant: Assistant):
+        session = new_session()
+        assistant.respond(session, "men's watches")
+        reply = assistant.respond(session, "what's the strap on it made of?")
+        assert reply.dialogue.action != "unresolved_reference", reply.text
+
     def test_the_rope_on_screen_is_the_rope_meant(self, assistant: Assistant):
         session = new_session()
         assistant.respond(session, "got a jump rope?")
