@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable
+from functools import reduce
 
 import numpy as np
 
@@ -324,7 +325,11 @@ class CatalogView:
         if name in FACET_FIELDS:
             return self.facet_mask(FACET_FIELDS[name], value)
         if name in filters.attributes:
-            return self.facet_mask(name, filters.attributes[name])
+            values = filters.attributes[name]
+            # A product whose catalog records no value of the attribute is judged by its title:
+            # eShop keeps no "features", and its "Waterproof Duffel Bag" is a waterproof duffel.
+            unrecorded = ~self.facet_mask(name, self.postings.get(name, {}))
+            return self.facet_mask(name, values) | (unrecorded & self.titled(values))
         with np.errstate(invalid="ignore"):
             if name == "catalog":
                 return self.facet_mask("catalog", [value])
@@ -356,13 +361,28 @@ class CatalogView:
         nouns = [n for n in nouns if n.strip()]
         heads = noun_heads(nouns)
         phrases = {form for n in nouns for form in (_singular_phrase(n), n.lower())}
+        # "soft shell" names the "Horizon 80s Softshell Jacket": the phrase written as one word
+        joined = {_singular_phrase(n).replace(" ", "") for n in nouns if " " in n.strip()}
         mask = np.zeros(len(self.ids), dtype=bool)
         for word, rows in self.postings.get("title_word", {}).items():
-            if any(same_noun(word, head) for head in heads):
+            if word in joined or any(same_noun(word, head) for head in heads):
                 mask[rows] = True
         for style, rows in self.postings.get("style", {}).items():
             if {_singular_phrase(style), f"{_singular_phrase(style)}s"} & phrases:
                 mask[rows] = True
+        return mask
+
+    def titled(self, values: Iterable[str]) -> Mask:
+        """Rows whose title carries every word of a value, or the value as one word
+        ("waterproof", "soft shell" in "Softshell")."""
+        postings = self.postings.get("title_word", {})
+        mask = np.zeros(len(self.ids), dtype=bool)
+        for value in values:
+            words = [singular(w) for w in TITLE_WORD.findall(value.lower())]
+            for form in (words, ["".join(words)]) if len(words) > 1 else (words,):
+                rows = [postings.get(w) for w in form]
+                if form and all(r is not None for r in rows):
+                    mask[reduce(np.intersect1d, rows)] = True
         return mask
 
     def styles_of(self, product_id: str) -> set[str]:
