@@ -254,7 +254,22 @@ def _starts_new_topic(state: DialogueState, ext: Extraction) -> bool:
         # not what the shopper wants now.
         return bool(ext.values("category", known=False))
     current = set(state.constraints.categories)
-    return not current or not wanted & current
+    if not current or not wanted & current:
+        return True
+    # "tents" then "show me headlamps": the store files both under Trekking, but a kind named
+    # now that shares no noun with the one named before is another thing to find
+    said = {_singular(k) for k in _kinds_said(ext)}
+    before = {_singular(k) for k in state.prefer.kinds}
+    return bool(said and before) and not said & before
+
+
+def _kinds_said(ext: Extraction) -> list[str]:
+    """The kinds the message names, as said ("headlamps"), not the category they map to."""
+    return [
+        (e.spelt or e.text).lower()
+        for e in ext.entities
+        if e.type == "category" and e.known and not e.negated
+    ]
 
 
 def _apply(
@@ -368,11 +383,7 @@ def _apply(
                 x = replace(x, product_ids=tuple(dict.fromkeys([*x.product_ids, *ids])))
     if ext.sort:
         state.sort = None if ext.sort == "relevance" else ext.sort
-    kinds = [
-        (e.spelt or e.text).lower()
-        for e in ext.entities
-        if e.type == "category" and e.known and not e.negated
-    ]
+    kinds = _kinds_said(ext)
     if kinds:
         earlier = p.kinds if ext.additive and EITHER.search(text) else ()
         p = replace(p, kinds=tuple(dict.fromkeys([*earlier, *kinds, *ext.styles])))

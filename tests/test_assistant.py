@@ -1285,6 +1285,14 @@ class TestRoundTwelve:
         reply = assistant.respond(session, "what's the strap on it made of?")
         assert reply.dialogue.action != "unresolved_reference", reply.text
 
+    def test_another_kind_of_the_same_category_is_a_new_search(self, assistant: Assistant):
+        session = new_session()
+        assistant.respond(session, "tents for two")
+        assistant.respond(session, "anything cheaper than the first one?")
+        reply = assistant.respond(session, "show me headlamps")
+        assert reply.dialogue.state["filters"].get("price_max") is None, reply.text
+        assert reply.suggestions and "headlamp" in reply.suggestions[0].card.title.lower()
+
     def test_the_rope_on_screen_is_the_rope_meant(self, assistant: Assistant):
         session = new_session()
         assistant.respond(session, "got a jump rope?")
