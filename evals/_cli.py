@@ -20,6 +20,8 @@ from tqdm import tqdm
 from assistant import Assistant, Settings, open_store
 from evals._cli_asr import add_commands as add_asr_commands
 from evals._cli_load import add_commands as add_load_commands
+from evals._cli_retrieval import add_bench_commands as add_retrieval_bench_commands
+from evals._cli_retrieval import add_eval_commands as add_retrieval_eval_commands
 from evals._qa import QA_SPLITS, QaEvaluation
 from evals._qa import Options as QaOptions
 from evals._qa_report import print_qa, save_qa
@@ -41,6 +43,7 @@ def add_commands(commands: Any) -> None:
     """Entry point of `shopassist.commands`: `eval understanding` and `eval qa` beside `eval
     nlu`, `bench load` beside `bench retrieval`."""
     bench = _group(commands, "bench", "benchmarks (figures, never pass/fail)")
+    add_retrieval_bench_commands(bench)
     e2e = bench.add_parser("e2e", help="whole text and voice turns: latency, memory")
     e2e.add_argument("--rounds", type=int, default=5, help="passes over the scripted chats")
     e2e.add_argument("--voice-repeat", type=int, default=10, help="5-second voice turns, 0 = off")
@@ -48,6 +51,7 @@ def add_commands(commands: Any) -> None:
     e2e.set_defaults(handler=_bench_e2e)
     add_load_commands(bench)
     evaluations = _group(commands, "eval", "evaluations")
+    add_retrieval_eval_commands(evaluations)
     add_asr_commands(evaluations)
     feedback = evaluations.add_parser(
         "feedback", help="simulated shoppers: turns to their target with and without feedback"
