@@ -108,10 +108,10 @@ def _parser() -> argparse.ArgumentParser:
     # The measurements' own commands come from `evals` through the entry point below; their
     # groups are made here so that they keep their place in the help.
     eval_cmd = commands.add_parser("eval", help="evaluations")
-    eval_commands = eval_cmd.add_subparsers(metavar="WHAT")
+    eval_cmd.add_subparsers(metavar="WHAT")
     bench_cmd = commands.add_parser("bench", help="benchmarks (figures, never pass/fail)")
     bench_cmd.add_subparsers(metavar="WHAT")
-    add_dialogue_commands(commands, eval_commands)
+    add_dialogue_commands(commands)
 
     add_rasa_commands(commands)
     add_feedback_commands(commands)

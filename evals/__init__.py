@@ -1,8 +1,11 @@
-"""Evaluations of the whole assistant (issue 17 gathers them here). Dependencies point one way:
+"""Every evaluation and benchmark: the whole assistant's, the dialogue model's and the retrieval
+engine's (issue 17 gathers them here). Dependencies point one way:
 evals -> assistant -> dialogue, retrieval.
 
-Public: `add_commands`, the `shopassist.commands` entry point that adds
-`shopassist eval understanding` (held-out requests and conversations, SIMMC 2.0 shopper turns).
+Public: `add_commands`, the `shopassist.commands` entry point that adds every `shopassist eval`
+and `shopassist bench` command (`eval understanding`: held-out requests and conversations,
+SIMMC 2.0 shopper turns; `eval retrieval`, `eval audit`, `eval nlu`, `eval dialogue`,
+`bench retrieval`, ...).
 """
 
 from typing import Any
