@@ -18,6 +18,7 @@ from dialogue._cart import QuantityLimit, only_choices, put_in_cart
 from dialogue._classifier import (
     OUT_OF_SCOPE,
     ClassifierSettings,
+    EmbeddingMemo,
     IntentClassifier,
     IntentPrediction,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "DialogueSettings",
     "DialogueState",
     "Embedder",
+    "EmbeddingMemo",
     "Entity",
     "EntityExtractor",
     "EntitySpan",

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant import Assistant
-from retrieval._bench import percentiles, rss_mb
+from evals._retrieval_bench import percentiles, rss_mb
 
 # Short scripted conversations: each turn builds on the previous ones, as in a real session.
 CONVERSATIONS = (
@@ -63,7 +63,7 @@ def bench_voice_turns(assistant: Assistant, repeat: int, work_dir: Path) -> dict
 def bench_photo_turns(assistant: Assistant, repeat: int) -> dict[str, Any] | None:
     """A photo with "like this": the store's own product photos, each cropped (so no two
     photos are the same), a new session each; None for a store without photos."""
-    from retrieval._evaluation import alter
+    from evals._retrieval_eval import alter
     from retrieval._image_encoders import load_image
 
     products = [p for p in assistant.stack.engine.view.products.values() if p.images]

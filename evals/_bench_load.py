@@ -391,7 +391,7 @@ class Tally:
 
 
 def latency_summary(samples_ms: Sequence[float]) -> dict[str, float | int | None]:
-    """Nearest-rank percentiles (as `retrieval._bench.percentiles`, plus p99 and max)."""
+    """Nearest-rank percentiles (as `evals._retrieval_bench.percentiles`, plus p99 and max)."""
     ordered = sorted(samples_ms)
     if not ordered:
         return {"p50": None, "p95": None, "p99": None, "max": None, "n": 0}

@@ -1,4 +1,6 @@
-"""`shopassist eval understanding`, added under the `eval` command by an entry point.
+"""The measurements' commands (`shopassist eval ...`, `shopassist bench ...`), added under the
+`eval` and `bench` commands by an entry point; this module holds `eval understanding`, `eval qa`,
+`eval feedback` and `bench e2e`, the others come from `evals/_cli_*.py`.
 
 Why an entry point: `evals` sits above `assistant` (evals -> assistant), so `assistant/cli.py`
 cannot import it; like `ui`'s `serve`, it registers through `shopassist.commands`. That hook
@@ -19,7 +21,10 @@ from tqdm import tqdm
 
 from assistant import Assistant, Settings, open_store
 from evals._cli_asr import add_commands as add_asr_commands
+from evals._cli_dialogue import add_eval_commands as add_dialogue_eval_commands
 from evals._cli_load import add_commands as add_load_commands
+from evals._cli_retrieval import add_bench_commands as add_retrieval_bench_commands
+from evals._cli_retrieval import add_eval_commands as add_retrieval_eval_commands
 from evals._qa import QA_SPLITS, QaEvaluation
 from evals._qa import Options as QaOptions
 from evals._qa_report import print_qa, save_qa
@@ -38,9 +43,10 @@ console = Console(width=max(Console().width, 120))
 
 
 def add_commands(commands: Any) -> None:
-    """Entry point of `shopassist.commands`: `eval understanding` and `eval qa` beside `eval
-    nlu`, `bench load` beside `bench retrieval`."""
+    """Entry point of `shopassist.commands`: every `eval` and `bench` command, in the order
+    their help lists them."""
     bench = _group(commands, "bench", "benchmarks (figures, never pass/fail)")
+    add_retrieval_bench_commands(bench)
     e2e = bench.add_parser("e2e", help="whole text and voice turns: latency, memory")
     e2e.add_argument("--rounds", type=int, default=5, help="passes over the scripted chats")
     e2e.add_argument("--voice-repeat", type=int, default=10, help="5-second voice turns, 0 = off")
@@ -48,6 +54,8 @@ def add_commands(commands: Any) -> None:
     e2e.set_defaults(handler=_bench_e2e)
     add_load_commands(bench)
     evaluations = _group(commands, "eval", "evaluations")
+    add_retrieval_eval_commands(evaluations)
+    add_dialogue_eval_commands(evaluations)
     add_asr_commands(evaluations)
     feedback = evaluations.add_parser(
         "feedback", help="simulated shoppers: turns to their target with and without feedback"

@@ -7,7 +7,13 @@ The public surface is re-exported here; modules with a leading underscore are pr
 from typing import Any
 
 from retrieval._cleaning import Cleaner, CleaningConfig, TagRule, html_to_text
-from retrieval._encoders import EncoderUnavailable, SentenceTextEncoder
+from retrieval._encoders import (
+    DEFAULT_TEXT_MODEL,
+    EncoderUnavailable,
+    SentenceTextEncoder,
+    TextEncoder,
+    normalise_rows,
+)
 from retrieval._image_encoders import (
     ClipEncoder,
     EfficientNetImageEncoder,
@@ -15,7 +21,7 @@ from retrieval._image_encoders import (
     load_image,
 )
 from retrieval._index import EmbeddingCache, HnswSettings, VectorIndex
-from retrieval._indexer import CatalogIndexer, SyncStats
+from retrieval._indexer import CatalogIndexer, SyncStats, collection_name
 from retrieval._ingest import SourceFormat, detect_format, ingest
 from retrieval._model import (
     FILTER_ATTRIBUTES,
@@ -29,7 +35,7 @@ from retrieval._model import (
     Variant,
     product_id,
 )
-from retrieval._photo_kinds import PhotoGuess, PhotoKind, PhotoKindProbe, PhotoReading
+from retrieval._photo_kinds import PhotoGuess, PhotoKind, PhotoKindProbe, PhotoReading, kind_of
 from retrieval._query import (
     Evidence,
     Exclusions,
@@ -54,6 +60,7 @@ from retrieval._store import (
 )
 
 __all__ = [
+    "DEFAULT_TEXT_MODEL",
     "FILTER_ATTRIBUTES",
     "CatalogIndexer",
     "CatalogRetriever",
@@ -100,13 +107,17 @@ __all__ = [
     "StoredReview",
     "SyncStats",
     "TagRule",
+    "TextEncoder",
     "Variant",
     "VectorIndex",
+    "collection_name",
     "content_hash",
     "detect_format",
     "html_to_text",
     "ingest",
+    "kind_of",
     "load_image",
+    "normalise_rows",
     "parse_price",
     "product_id",
 ]

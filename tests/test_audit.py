@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from retrieval._audit import (
+from evals._retrieval_audit import (
     ALL,
     ATTRIBUTE,
     FACETS,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.cli import main
-from retrieval._bench import bench_scale, percentiles, synthetic_catalog
+from evals._retrieval_bench import bench_scale, percentiles, synthetic_catalog
 from retrieval._facets import CatalogView
 from retrieval._query import Exclusions, Filters
 

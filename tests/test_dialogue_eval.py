@@ -9,9 +9,15 @@ import re
 import numpy as np
 import yaml
 
-from dialogue import ClassifierSettings, Constraints, Exclusions, ProductCard, load_nlu
-from dialogue._classifier import EmbeddingMemo
-from dialogue._evaluation import (
+from dialogue import (
+    ClassifierSettings,
+    Constraints,
+    EmbeddingMemo,
+    Exclusions,
+    ProductCard,
+    load_nlu,
+)
+from evals._dialogue_eval import (
     bitext_evaluation,
     clinc_evaluation,
     cross_validate,

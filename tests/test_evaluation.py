@@ -7,7 +7,7 @@ import json
 import pytest
 from PIL import Image
 
-from retrieval._evaluation import (
+from evals._retrieval_eval import (
     AttributeQuery,
     RetrievalEvaluation,
     altered_copy,

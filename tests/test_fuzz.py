@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from assistant import Assistant
 from dialogue import DialogueState, ProductCard
-from dialogue._evaluation import unmet
+from evals._dialogue_eval import unmet
 
 COLOURS = ["blue", "black", "red", "green", "purple", "gray", "navy", "white"]
 KINDS = ["jackets", "hoodies", "tees", "pants", "shorts", "bags", "watches", "yoga mat", "tanks"]

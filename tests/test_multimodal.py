@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from conftest import ChromaServer
 
+from evals._retrieval_eval import ALTERATIONS, RetrievalEvaluation, alter
 from retrieval import CatalogStore, IngestReport
-from retrieval._evaluation import ALTERATIONS, RetrievalEvaluation, alter
 from retrieval._image_encoders import ColourHistogramEncoder, load_image
 from retrieval._index import EmbeddingCache, VectorIndex
 from retrieval._indexer import CatalogIndexer

@@ -22,17 +22,21 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from retrieval._encoders import (
+from retrieval import (
     DEFAULT_TEXT_MODEL,
+    Exclusions,
+    Filters,
+    HnswSettings,
+    Product,
+    SearchEngine,
+    SearchQuery,
     SentenceTextEncoder,
     TextEncoder,
+    Variant,
+    VectorIndex,
+    collection_name,
     normalise_rows,
 )
-from retrieval._index import HnswSettings, VectorIndex
-from retrieval._indexer import collection_name
-from retrieval._model import Product, Variant
-from retrieval._query import Exclusions, Filters, SearchQuery
-from retrieval._search import SearchEngine
 
 DIM = 384
 COLORS = (
@@ -457,8 +461,7 @@ def bench_catalog(engine: SearchEngine, repeat: int = 30) -> dict[str, Any]:
 
 def bench_ingest(size: int, cleaning: Any, work_dir: Path) -> dict[str, Any]:
     """Products/s of the real ingest pipeline (parse, clean, tag, store) on a generic JSONL."""
-    from retrieval._ingest import ingest
-    from retrieval._store import CatalogStore
+    from retrieval import CatalogStore, ingest
 
     products, _ = synthetic_catalog(size, seed=5)
     source = work_dir / "synthetic.jsonl"

@@ -39,10 +39,8 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from retrieval._evaluation import LEAF_NOUNS, K, attribute_queries
-from retrieval._model import Product
-from retrieval._query import Filters, SearchQuery
-from retrieval._search import SearchEngine
+from evals._retrieval_eval import LEAF_NOUNS, K, attribute_queries
+from retrieval import Filters, Product, SearchEngine, SearchQuery
 from retrieval._sources.magento import MERCHANDISING_ROOTS
 
 NO_BRAND = "(no brand)"

@@ -27,13 +27,19 @@ import yaml
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from sklearn.model_selection import StratifiedKFold
 
-from dialogue._classifier import OUT_OF_SCOPE, ClassifierSettings, EmbeddingMemo, IntentClassifier
+from dialogue import (
+    OUT_OF_SCOPE,
+    ClassifierSettings,
+    Constraints,
+    DialogueModel,
+    DialogueState,
+    EmbeddingMemo,
+    Exclusions,
+    IntentClassifier,
+    NluModel,
+    ProductCard,
+)
 from dialogue._entities import category_parts
-from dialogue._model import DialogueModel
-from dialogue._nlu import NluModel
-from dialogue._protocol import ProductCard
-from dialogue._state import DialogueState
-from dialogue._wishes import Constraints, Exclusions
 
 Progress = Callable[[Iterable[Any], str, int], Iterable[Any]]
 

@@ -27,10 +27,7 @@ from typing import Any
 from PIL import Image, ImageEnhance, ImageOps
 from tqdm import tqdm
 
-from retrieval._model import ImageRole, LinkKind, Product
-from retrieval._photo_kinds import kind_of
-from retrieval._query import Filters, SearchQuery
-from retrieval._search import SearchEngine
+from retrieval import Filters, ImageRole, LinkKind, Product, SearchEngine, SearchQuery, kind_of
 
 K = 10
 SHOWN = 5  # the cards on a shopper's first page
