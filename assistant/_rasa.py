@@ -25,7 +25,7 @@ from rasa_sdk.types import DomainDict
 from sanic import Sanic
 
 from assistant._assistant import Assistant
-from assistant.http_api import image_url
+from assistant.wire import image_url
 from dialogue import (
     MAX_MESSAGE_CHARS,
     CartLine,
