@@ -25,7 +25,7 @@ from rasa_sdk.types import DomainDict
 from sanic import Sanic
 
 from assistant._assistant import Assistant
-from assistant.http_api import image_url
+from assistant.wire import RASA_CART_FIELDS, RASA_PRODUCT_FIELDS, cart_line, product_card
 from dialogue import (
     MAX_MESSAGE_CHARS,
     CartLine,
@@ -103,31 +103,10 @@ MAX_SHOWN = 50
 MAX_CART_LINES = 100
 
 
-class ProductPayload(TypedDict):
-    """One product card in the custom payload; every field is the catalog's."""
-
-    id: str
-    title: str
-    price: float | None
-    regular_price: float | None  # set only when the product is on sale
-    currency: str
-    price_is_from: bool
-    sizes: list[str]
-    colors: list[str]
-    rating: float | None
-    review_count: int
-    in_stock: bool
-    image_url: str | None  # a path on the shopassist web app (`shopassist serve`)
-    reason: str | None  # why it was suggested (search results only)
-
-
-class CartLinePayload(TypedDict):
-    product_id: str
-    title: str
-    unit_price: float | None
-    quantity: int
-    size: str | None
-    color: str | None
+# A product card and a cart line in the payload: the wire shapes' (`assistant.wire`) fields that
+# Rasa sees, a card with the reason it was suggested (search results only, else None).
+ProductPayload = dict[str, Any]
+CartLinePayload = dict[str, Any]
 
 
 class ComparisonPayload(TypedDict):
@@ -488,29 +467,9 @@ def _payload(reply: DialogueReply, state: DialogueState) -> ReplyPayload:
 
 
 def _product(card: ProductCard, suggestion: Suggestion | None = None) -> ProductPayload:
-    return {
-        "id": card.id,
-        "title": card.title,
-        "price": card.price,
-        "regular_price": card.regular_price,
-        "currency": card.currency,
-        "price_is_from": card.price_is_from,
-        "sizes": list(card.sizes),
-        "colors": list(card.colors),
-        "rating": card.rating,
-        "review_count": card.review_count,
-        "in_stock": card.in_stock,
-        "image_url": image_url(card.id, card.image_color) if card.image else None,
-        "reason": suggestion.reason if suggestion else None,
-    }
+    payload = product_card(card).model_dump(include=set(RASA_PRODUCT_FIELDS))
+    return {**payload, "reason": suggestion.reason if suggestion else None}
 
 
 def _cart_line(line: CartLine) -> CartLinePayload:
-    return {
-        "product_id": line.product_id,
-        "title": line.title,
-        "unit_price": line.unit_price,
-        "quantity": line.quantity,
-        "size": line.size,
-        "color": line.color,
-    }
+    return cart_line(line).model_dump(include=set(RASA_CART_FIELDS))

@@ -24,7 +24,6 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, Security
 from fastapi import Path as PathParam
@@ -33,14 +32,15 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assistant._assistant import RATE_LIMITED, SESSION_ID, UNAVAILABLE, Assistant
+from assistant._assistant import RATE_LIMITED, SESSION_ID, UNAVAILABLE, Assistant, Reply
 from assistant._credentials import SessionSigner
 from assistant._limits import retry_after
 from assistant._sessions import Limiter, SessionRefused, SessionStoreDown
+from assistant.wire import PREFIX, CartItem, Product, cart_line, product_card
 from dialogue import (
     MAX_LINE_QUANTITY,
     MAX_MESSAGE_CHARS,
@@ -53,7 +53,6 @@ from dialogue import (
 )
 
 log = logging.getLogger(__name__)
-PREFIX = "/api/v1"
 # The bearer token comes from this variable only (never a settings file, never logged); several
 # tokens, comma-separated, give each integration its own rate-limit budget.
 API_TOKEN_ENV = "SHOPASSIST_API_TOKEN"
@@ -83,48 +82,6 @@ class ApiError(BaseModel):
     detail: str = Field(examples=["unknown product 'luma:XX99'"])
 
 
-class Review(BaseModel):
-    rating: float
-    text: str
-    title: str = ""
-
-
-class Product(BaseModel):
-    """A product card: the catalog facts the assistant may state about a product."""
-
-    id: str = Field(examples=["luma:WJ03"])
-    title: str
-    price: float | None = Field(description="the price to pay (the sale price when on sale)")
-    regular_price: float | None = Field(description="set only when the product is on sale")
-    in_sale: bool = Field(
-        False, description="on sale as the store labels it: a price cut, its sale flag or category"
-    )
-    currency: str
-    price_is_from: bool = Field(description="bundles and kits: the price of the cheapest choice")
-    category: str
-    categories: list[str]
-    sizes: list[str]
-    colors: list[str]
-    in_stock_sizes: list[str]
-    in_stock_colors: list[str]
-    genders: list[str]
-    attributes: dict[str, list[str]] = Field(
-        description="the catalog's other filter attributes (material, activity, pattern, "
-        "sleeve_length) -> this product's values"
-    )
-    brand: str | None
-    rating: float | None
-    review_count: int
-    in_stock: bool
-    image_url: str | None = Field(
-        description="the photo, served by this API: of the colour searched for when the catalog "
-        "has one, else the main photo"
-    )
-    image_color: str | None = Field(description="the colour the photo shows, when chosen for one")
-    summary: str
-    reviews: list[Review]
-
-
 class Evidence(BaseModel):
     """Why a product is shown, all of it read from the catalog."""
 
@@ -152,23 +109,6 @@ class SearchResults(BaseModel):
     alternatives: list[Hit] = Field(description="near misses when results are few")
     empty_reason: str | None = Field(description="when nothing matches: which constraint")
     relaxation: Relaxation | None = Field(description="when nothing matches: the nearest search")
-
-
-class CartItem(BaseModel):
-    product_id: str
-    title: str
-    unit_price: float | None
-    quantity: int
-    size: str | None
-    color: str | None
-    removed: bool = Field(
-        False, description="the product left the catalog since it was added; checkout refuses it"
-    )
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def total(self) -> float | None:
-        return None if self.unit_price is None else round(self.unit_price * self.quantity, 2)
 
 
 class Cart(BaseModel):
@@ -391,27 +331,9 @@ def _not_found(product_id: str) -> HTTPException:
 
 
 # Conversions ---------------------------------------------------------------------------------
-def image_url(product_id: str, color: str | None = None) -> str:
-    """Where the web app serves a product's photo (of `color` when given): cards never carry
-    server file paths."""
-    url = f"{PREFIX}/products/{quote(product_id, safe=':')}/image"
-    return f"{url}?{urlencode({'color': color})}" if color else url
-
-
-def _product(data: dict[str, Any]) -> Product:
-    """A card (as a dict) with its server file paths replaced by the API's photo URL."""
-    fields = {k: v for k, v in data.items() if k not in ("image", "color_images")}
-    url = image_url(data["id"], data.get("image_color")) if data.get("image") else None
-    return Product.model_validate({**fields, "image_url": url})
-
-
-def _card(card: ProductCard) -> Product:
-    return _product(asdict(card))
-
-
 def _hits(matches: list[Match]) -> list[Hit]:
     return [
-        Hit(product=_card(m.card), evidence=Evidence.model_validate(asdict(m.evidence)))
+        Hit(product=product_card(m.card), evidence=Evidence.model_validate(asdict(m.evidence)))
         for m in matches
     ]
 
@@ -431,17 +353,26 @@ def _results(outcome: SearchOutcome) -> SearchResults:
     )
 
 
-def _chat_reply(data: dict[str, Any]) -> ChatReply:
-    """`Reply.to_dict()` with its product cards in the API's shape."""
-    for key in ("suggestions", "alternatives"):
-        data[key] = [{**s, "product": _product(s["product"])} for s in data[key]]
-    if data.get("product"):
-        data["product"] = _product(data["product"])
-    return ChatReply.model_validate(data)
+def _chat_reply(reply: Reply, notices: list[str]) -> ChatReply:
+    """`Reply.to_dict()` with its product cards and cart lines in the wire shape."""
+    d = reply.dialogue
+    cards = {
+        key: [{"product": product_card(s.card), "reason": s.reason} for s in suggestions]
+        for key, suggestions in (("suggestions", d.suggestions), ("alternatives", d.alternatives))
+    }
+    return ChatReply.model_validate(
+        {
+            **reply.to_dict(),
+            **cards,
+            "product": product_card(d.product) if d.product else None,
+            "cart": [cart_line(line) for line in d.cart],
+            "notices": notices,
+        }
+    )
 
 
 def _cart(lines: list[CartLine]) -> Cart:
-    items = [CartItem.model_validate(line, from_attributes=True) for line in lines]
+    items = [cart_line(line) for line in lines]
     total = round(sum(item.total or 0.0 for item in items), 2)
     return Cart(lines=items, items=sum(item.quantity for item in items), total=total)
 
@@ -637,7 +568,7 @@ def create_api(
             raise HTTPException(503, reply.text, headers={"Retry-After": "5"})
         # The shopper's notices; an operator's (a broken prompt file, with its path) stay home.
         notices = [n for n in reply.notices if not n.startswith("prompt files:")]
-        return _chat_reply({**reply.to_dict(), "notices": notices})
+        return _chat_reply(reply, notices)
 
     @router.get("/search", summary="Search the catalog")
     def search(
@@ -731,7 +662,7 @@ def create_api(
         card = card_or_404(product_id)
         if session_id is not None:
             assistant.opened(session_id, product_id)
-        return _card(card)
+        return product_card(card)
 
     # Sessions ----------------------------------------------------------------------------------
     @router.post("/sessions", status_code=201, summary="Open a session")

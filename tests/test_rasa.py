@@ -43,6 +43,22 @@ REQUIRED_ACTIONS = {
     "action_view_cart",
 }
 RASA_SLOT_TYPES = {"text", "bool", "categorical", "float", "list", "any"}
+# A card in the custom payload, key for key, as Rasa clients read it.
+CARD_KEYS = [
+    "id",
+    "title",
+    "price",
+    "regular_price",
+    "currency",
+    "price_is_from",
+    "sizes",
+    "colors",
+    "rating",
+    "review_count",
+    "in_stock",
+    "image_url",
+    "reason",
+]
 
 
 # The server -----------------------------------------------------------------------------------
@@ -329,6 +345,7 @@ class TestSearchActions:
         assert turn.slot("shown_products") == [p["id"] for p in products]
         for position, product in enumerate(products, 1):
             assert_catalog_facts(assistant, product)
+            assert list(product) == CARD_KEYS  # the wire card's fields (`assistant.wire`)
             card = assistant.catalog.product(product["id"])
             assert "jackets" in card.categories and "Women" in card.genders
             assert product["reason"]
