@@ -163,11 +163,12 @@ def _group(commands: Any, name: str, summary: str) -> Any:
     return parser.add_subparsers(metavar="WHAT")
 
 
-def build_assistant(settings: Settings) -> Assistant:
-    """The assistant under test, over the data dir's catalogs."""
+def build_assistant(settings: Settings, *, retrain: bool = False) -> Assistant:
+    """The assistant under test, over the data dir's catalogs (`retrain`: the intent model
+    fitted afresh rather than read from its cache)."""
     if not open_store(settings).count():  # before loading any model
         raise ValueError("The catalog store is empty: run `make sample-catalog` first.")
-    return Assistant(settings)
+    return Assistant(settings, retrain=retrain)
 
 
 def _sections(only: str | None) -> tuple[str, ...]:

@@ -15,7 +15,7 @@ from typing import Any
 from rich.console import Console
 from tqdm import tqdm
 
-from assistant import Assistant, Settings, open_store
+from assistant import Settings
 
 console = Console()
 errors = Console(stderr=True)
@@ -42,13 +42,6 @@ def add_eval_commands(eval_commands: Any) -> None:
     dialogue.set_defaults(handler=_eval_dialogue)
 
 
-def _assistant(settings: Settings, *, retrain: bool = False) -> Assistant:
-    """As `shopassist train` and `chat` build it (the same message when the store is empty)."""
-    if not open_store(settings).count():  # before loading any model
-        raise ValueError("The catalog store is empty: run `shopassist ingest SOURCE` first.")
-    return Assistant(settings, retrain=retrain)
-
-
 def _progress(enabled: bool) -> Any:
     def wrap(items: Iterable[Any], description: str, total: int) -> Iterable[Any]:
         return tqdm(items, desc=description, total=total, disable=not enabled)
@@ -70,7 +63,9 @@ def _eval_nlu(args: argparse.Namespace, settings: Settings) -> int:
 
     datasets = args.datasets or Path(os.environ.get("SHOPASSIST_DATASETS", "../shared/datasets"))
     progress = _progress(not args.no_progress)
-    assistant = _assistant(settings, retrain=True)
+    from evals._cli import build_assistant
+
+    assistant = build_assistant(settings, retrain=True)
     nlu = assistant.model.nlu
     tuned = nlu.classifier.settings
     memo = EmbeddingMemo(
@@ -116,9 +111,10 @@ def _fields(settings: Any) -> dict[str, Any]:
 
 
 def _eval_dialogue(args: argparse.Namespace, settings: Settings) -> int:
+    from evals._cli import build_assistant
     from evals._dialogue_eval import dialogue_markdown_failures, evaluate_dialogues
 
-    assistant = _assistant(settings)
+    assistant = build_assistant(settings)
     report = evaluate_dialogues(assistant.model, args.file, _progress(not args.no_progress))
     out = args.out or settings.data_dir / "eval"
     out.mkdir(parents=True, exist_ok=True)
