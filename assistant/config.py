@@ -59,7 +59,8 @@ class Settings:
     speech_model: str | None = None
     speech_max_seconds: float = 30.0
     # faster-whisper only: re-rank Whisper's guesses with a word model of the NLU examples and
-    # the catalog's vocabulary (`assistant/_speech_lm.py`; README "Speech" has its effect).
+    # the catalog's vocabulary (`assistant/speech/_phrase_model.py`; README "Speech" has its
+    # effect).
     speech_phrase_model: bool = True
     # The web app (`shopassist serve`; flags override). A login comes from $SHOPASSIST_AUTH
     # or --auth only, never from this file, so no password sits in a settings file.

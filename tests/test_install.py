@@ -100,7 +100,7 @@ for package in sys.argv[2].split(","):
         importlib.import_module(info.name)
 
 from assistant.cli._main import _parser
-from assistant._speech import SpeechUnavailable, build_transcriber
+from assistant.speech._transcribe import SpeechUnavailable, build_transcriber
 from retrieval._encoders import EncoderUnavailable
 from retrieval._image_encoders import ClipEncoder
 from dialogue import LlmSettings
