@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from assistant._catalog import RetrievalCatalog
-from assistant._events import EventKind, EventLog
 from assistant._handoff import HandoffDesk, SharedConversation, shared_conversation
 from assistant._live_catalog import LiveCatalog
 from assistant._orders import HttpOrderLookup
@@ -35,6 +34,7 @@ from assistant._sessions import (
     open_session_store,
 )
 from assistant.config import Settings
+from assistant.feedback._events import EventKind, EventLog
 from assistant.speech._phrase_model import PhraseModel, phrase_model_for
 from dialogue import (
     MAX_LINE_QUANTITY,

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from conftest import DATASETS, start
 
-from assistant._events import EventKind
+from assistant.feedback._events import EventKind
 from assistant.http_api import (
     API_TOKEN_ENV,
     INTERNAL_ERROR,
