@@ -22,9 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant._catalog import RetrievalCatalog
-from assistant._handoff import HandoffDesk, SharedConversation, shared_conversation
 from assistant._live_catalog import LiveCatalog
-from assistant._orders import HttpOrderLookup
 from assistant._retrieval import RetrievalStack, build_retrieval
 from assistant._sessions import (
     Session,
@@ -35,6 +33,8 @@ from assistant._sessions import (
 )
 from assistant.config import Settings
 from assistant.feedback._events import EventKind, EventLog
+from assistant.integrations._handoff import HandoffDesk, SharedConversation, shared_conversation
+from assistant.integrations._orders import HttpOrderLookup
 from assistant.speech._phrase_model import PhraseModel, phrase_model_for
 from dialogue import (
     MAX_LINE_QUANTITY,

@@ -96,7 +96,7 @@ class Settings:
     handoff_webhook_url: str | None = None
     handoff_timeout_seconds: float = 5.0
     # "Where is my order?": the store's order-lookup hook (POST {"order_id"} -> status JSON,
-    # `assistant/_orders.py`); unset, the reply says where to find the status.
+    # `assistant/integrations/_orders.py`); unset, the reply says where to find the status.
     order_lookup_url: str | None = None
     order_lookup_timeout_seconds: float = 5.0
     # Where sessions (dialogue state, cart), per-client budgets and the API token secret live:

@@ -31,7 +31,7 @@ from assistant import Assistant, Settings
 from assistant._live_catalog import reprice
 from assistant._retrieval import RetrievalStack
 from assistant.cli import main
-from assistant.http_api import API_TOKEN_ENV, SESSION_HEADER
+from assistant.integrations.http_api import API_TOKEN_ENV, SESSION_HEADER
 from dialogue import CartLine, DialogueState, ProductCard
 from retrieval import CatalogStamp, CatalogStore, IngestReport, ingest
 from retrieval._index import EmbeddingCache, VectorIndex

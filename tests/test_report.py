@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from assistant._handoff import HandoffDesk, SharedConversation
 from assistant.cli import main
 from assistant.feedback._events import EventKind, EventLog
 from assistant.feedback._report import (
@@ -26,6 +25,7 @@ from assistant.feedback._report import (
     intent_rates,
     render_report,
 )
+from assistant.integrations._handoff import HandoffDesk, SharedConversation
 
 DAY1, DAY2, DAY3 = date(2025, 3, 1), date(2025, 3, 2), date(2025, 3, 3)
 SHOWN, OPENED, LIKED, DISLIKED = EventKind.SHOWN, EventKind.OPENED, EventKind.LIKED, "disliked"

@@ -11,7 +11,6 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from assistant._handoff import HandoffDesk
 from assistant.config import Settings
 from assistant.feedback._events import EventLog
 from assistant.feedback._report import (
@@ -22,6 +21,7 @@ from assistant.feedback._report import (
     intent_cells,
     render_report,
 )
+from assistant.integrations._handoff import HandoffDesk
 
 console = Console()
 errors = Console(stderr=True)

@@ -40,7 +40,7 @@ from assistant._assistant import RATE_LIMITED, SESSION_ID, UNAVAILABLE, Assistan
 from assistant._credentials import SessionSigner
 from assistant._limits import retry_after
 from assistant._sessions import Limiter, SessionRefused, SessionStoreDown
-from assistant.wire import PREFIX, CartItem, Product, cart_line, product_card
+from assistant.integrations.wire import PREFIX, CartItem, Product, cart_line, product_card
 from dialogue import (
     MAX_LINE_QUANTITY,
     MAX_MESSAGE_CHARS,
