@@ -6,10 +6,10 @@ comparison table) and the safe image loader, so `ui` depends on `assistant` alon
 
 from assistant._assistant import Assistant, Reply, Transcriber
 from assistant._catalog import RetrievalCatalog
-from assistant._limits import ClientLimiter
 from assistant._offline import go_offline
 from assistant._retrieval import RetrievalStack, build_retrieval, open_store
 from assistant.config import Settings, load_settings
+from assistant.security._limits import ClientLimiter
 from dialogue import (
     MAX_MESSAGE_CHARS,
     CartLine,
