@@ -1,4 +1,8 @@
-"""The composition root: settings, the retrieval stack, the `Assistant` facade and the CLI.
+"""The composition root: settings, the retrieval stack, the `Assistant` facade and its wiring.
+
+Beside it, one subpackage per job: `cli` (the `shopassist` command), `speech`, `integrations`
+(the HTTP API, the wire shapes, Rasa, the order hook, the handoff desk), `feedback` (the event
+log and the report) and `security` (session tokens, rate limits).
 
 It also re-exports the plain data types a front end renders (product cards, cart lines, the
 comparison table) and the safe image loader, so `ui` depends on `assistant` alone.
