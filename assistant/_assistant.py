@@ -22,10 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant._catalog import RetrievalCatalog
-from assistant._events import EventKind, EventLog
-from assistant._handoff import HandoffDesk, SharedConversation, shared_conversation
 from assistant._live_catalog import LiveCatalog
-from assistant._orders import HttpOrderLookup
 from assistant._retrieval import RetrievalStack, build_retrieval
 from assistant._sessions import (
     Session,
@@ -34,8 +31,11 @@ from assistant._sessions import (
     SessionStoreDown,
     open_session_store,
 )
-from assistant._speech_lm import PhraseModel, phrase_model_for
 from assistant.config import Settings
+from assistant.feedback._events import EventKind, EventLog
+from assistant.integrations._handoff import HandoffDesk, SharedConversation, shared_conversation
+from assistant.integrations._orders import HttpOrderLookup
+from assistant.speech._phrase_model import PhraseModel, phrase_model_for
 from dialogue import (
     MAX_LINE_QUANTITY,
     PROMPT_FILES,
@@ -150,7 +150,7 @@ class Assistant:
         """The configured speech backend; its model loads on the first voice turn."""
         if self.settings.speech_backend == "none":
             return None
-        from assistant._speech import (
+        from assistant.speech._transcribe import (
             SPEECH_FILE,
             build_transcriber,
             load_example_requests,
@@ -187,7 +187,7 @@ class Assistant:
 
     def _refresh_phrase_model(self) -> None:
         """After an nlu.yml edit, voice turns re-rank with the new examples too."""
-        from assistant._speech import FasterWhisperTranscriber
+        from assistant.speech._transcribe import FasterWhisperTranscriber
 
         heard = self.transcriber
         if isinstance(heard, FasterWhisperTranscriber) and heard.phrase_model is not None:

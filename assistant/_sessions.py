@@ -32,8 +32,8 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from assistant._limits import Allowance, ClientLimiter, TokenBucket
 from assistant.config import Settings, redacted
+from assistant.security._limits import Allowance, ClientLimiter, TokenBucket
 from dialogue import DialogueState
 
 if TYPE_CHECKING:

@@ -59,7 +59,8 @@ class Settings:
     speech_model: str | None = None
     speech_max_seconds: float = 30.0
     # faster-whisper only: re-rank Whisper's guesses with a word model of the NLU examples and
-    # the catalog's vocabulary (`assistant/_speech_lm.py`; README "Speech" has its effect).
+    # the catalog's vocabulary (`assistant/speech/_phrase_model.py`; README "Speech" has its
+    # effect).
     speech_phrase_model: bool = True
     # The web app (`shopassist serve`; flags override). A login comes from $SHOPASSIST_AUTH
     # or --auth only, never from this file, so no password sits in a settings file.
@@ -95,7 +96,7 @@ class Settings:
     handoff_webhook_url: str | None = None
     handoff_timeout_seconds: float = 5.0
     # "Where is my order?": the store's order-lookup hook (POST {"order_id"} -> status JSON,
-    # `assistant/_orders.py`); unset, the reply says where to find the status.
+    # `assistant/integrations/_orders.py`); unset, the reply says where to find the status.
     order_lookup_url: str | None = None
     order_lookup_timeout_seconds: float = 5.0
     # Where sessions (dialogue state, cart), per-client budgets and the API token secret live:

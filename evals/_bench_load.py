@@ -47,7 +47,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from assistant import go_offline
-from assistant.http_api import API_TOKEN_ENV, PREFIX, SESSION_HEADER
+from assistant.integrations.http_api import API_TOKEN_ENV, PREFIX, SESSION_HEADER
 
 if TYPE_CHECKING:
     from assistant import Assistant

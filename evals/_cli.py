@@ -2,7 +2,7 @@
 `eval` and `bench` commands by an entry point; this module holds `eval understanding`, `eval qa`,
 `eval feedback` and `bench e2e`, the others come from `evals/_cli_*.py`.
 
-Why an entry point: `evals` sits above `assistant` (evals -> assistant), so `assistant/cli.py`
+Why an entry point: `evals` sits above `assistant` (evals -> assistant), so `assistant/cli/_main.py`
 cannot import it; like `ui`'s `serve`, it registers through `shopassist.commands`. That hook
 hands over the top-level subcommands only, so the `eval` group is found among them and its
 subcommand table extended (argparse offers no public accessor for a parser's subparsers).

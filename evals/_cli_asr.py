@@ -9,7 +9,9 @@ from typing import Any
 
 from rich.console import Console
 
-from assistant._speech import (
+from assistant.config import Settings
+from assistant.speech._phrase_model import DEFAULT_WEIGHT, DEFAULT_WORD_BONUS, phrase_model_for
+from assistant.speech._transcribe import (
     BACKENDS,
     DEFAULT_MAX_SECONDS,
     SPEECH_FILE,
@@ -18,8 +20,6 @@ from assistant._speech import (
     load_example_requests,
     store_prompt,
 )
-from assistant._speech_lm import DEFAULT_WEIGHT, DEFAULT_WORD_BONUS, phrase_model_for
-from assistant.config import Settings
 from evals._asr_eval import (
     DEFAULT_SPEEDS,
     DEFAULT_VOICES,

@@ -184,7 +184,7 @@ def start(assistant: Assistant, **options: object) -> tuple[object, str]:
 def client(assistant) -> Iterator[httpx.Client]:
     """The real app and /api/v1 over the session assistant, without a token (the variable is
     cleared for the server's start), stopped after the module."""
-    from assistant.http_api import API_TOKEN_ENV
+    from assistant.integrations.http_api import API_TOKEN_ENV
 
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv(API_TOKEN_ENV, raising=False)

@@ -21,7 +21,7 @@ import yaml
 from conftest import REPO
 
 from assistant.config import ENV_PREFIX, Settings, load_settings
-from assistant.http_api import API_TOKEN_ENV
+from assistant.integrations.http_api import API_TOKEN_ENV
 from ui.cli import AUTH_ENV
 
 COMPOSE = REPO / "compose.yaml"

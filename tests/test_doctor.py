@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 from conftest import REPO, SAMPLE_GENERIC
 
-from assistant._cli_doctor import diagnose
 from assistant.cli import main
+from assistant.cli._doctor import diagnose
 from assistant.config import Settings
 from retrieval import CatalogStore, content_hash, ingest
 from retrieval._doctor import ProblemKind, check
@@ -178,7 +178,7 @@ class TestDoctorCommand:
     def _one_model(self, monkeypatch, text_encoder):
         monkeypatch.setenv("SHOPASSIST_IMAGE_MODEL", "none")
         monkeypatch.setattr("assistant._retrieval.SentenceTextEncoder", lambda _: text_encoder)
-        monkeypatch.setattr("assistant._cli_doctor.SentenceTextEncoder", lambda _: text_encoder)
+        monkeypatch.setattr("assistant.cli._doctor.SentenceTextEncoder", lambda _: text_encoder)
 
     def test_exit_codes_and_the_repair_it_names(self, tmp_path, capsys):
         data = ["--data-dir", str(tmp_path / "data")]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from assistant import Assistant
-from assistant._events import SECONDS_PER_DAY, EventKind, EventLog
+from assistant.feedback._events import SECONDS_PER_DAY, EventKind, EventLog
 from retrieval import Personal, SearchQuery
 from retrieval._search import SearchEngine
 

@@ -39,9 +39,9 @@ from test_http_api import new_session as open_api_session
 from test_rasa import Conversation, ThreadedServer, http
 
 from assistant import Assistant, Reply, Settings
-from assistant._rasa import MAX_SHOWN, create_action_app
 from assistant._retrieval import RetrievalStack
 from assistant.cli import main
+from assistant.integrations._rasa import MAX_SHOWN, create_action_app
 from dialogue import MAX_MESSAGE_CHARS
 from retrieval import CatalogStore, CleaningConfig, IngestReport, ingest
 from retrieval._encoders import SentenceTextEncoder

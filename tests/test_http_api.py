@@ -12,8 +12,8 @@ import httpx
 import pytest
 from conftest import DATASETS, start
 
-from assistant._events import EventKind
-from assistant.http_api import (
+from assistant.feedback._events import EventKind
+from assistant.integrations.http_api import (
     API_TOKEN_ENV,
     INTERNAL_ERROR,
     LOCKED,
@@ -141,7 +141,7 @@ class TestChat:
 
         session = new_session(client)
         monkeypatch.setattr(assistant, "respond", boom)
-        with caplog.at_level(logging.ERROR, logger="assistant.http_api"):
+        with caplog.at_level(logging.ERROR, logger="assistant.integrations.http_api"):
             response = client.post("/api/v1/chat", json={"message": "hi"}, headers=session.headers)
         detail = assert_error(response, 500)
         assert detail == INTERNAL_ERROR and "secret" not in response.text

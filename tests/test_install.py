@@ -99,8 +99,8 @@ for package in sys.argv[2].split(","):
     for info in pkgutil.walk_packages(module.__path__, package + "."):
         importlib.import_module(info.name)
 
-from assistant.cli import _parser
-from assistant._speech import SpeechUnavailable, build_transcriber
+from assistant.cli._main import _parser
+from assistant.speech._transcribe import SpeechUnavailable, build_transcriber
 from retrieval._encoders import EncoderUnavailable
 from retrieval._image_encoders import ClipEncoder
 from dialogue import LlmSettings

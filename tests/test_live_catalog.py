@@ -31,7 +31,7 @@ from assistant import Assistant, Settings
 from assistant._live_catalog import reprice
 from assistant._retrieval import RetrievalStack
 from assistant.cli import main
-from assistant.http_api import API_TOKEN_ENV, SESSION_HEADER
+from assistant.integrations.http_api import API_TOKEN_ENV, SESSION_HEADER
 from dialogue import CartLine, DialogueState, ProductCard
 from retrieval import CatalogStamp, CatalogStore, IngestReport, ingest
 from retrieval._index import EmbeddingCache, VectorIndex
@@ -407,7 +407,7 @@ class TestDoctorServer:
     def _one_model(self, monkeypatch, text_encoder):
         monkeypatch.setenv("SHOPASSIST_IMAGE_MODEL", "none")
         monkeypatch.setattr("assistant._retrieval.SentenceTextEncoder", lambda _: text_encoder)
-        monkeypatch.setattr("assistant._cli_doctor.SentenceTextEncoder", lambda _: text_encoder)
+        monkeypatch.setattr("assistant.cli._doctor.SentenceTextEncoder", lambda _: text_encoder)
 
     def test_doctor_names_a_server_on_an_old_catalog_version(self, shop, tmp_path, capsys):
         data = ["--data-dir", str(shop.settings.data_dir)]

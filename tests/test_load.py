@@ -18,7 +18,7 @@ import pytest
 from test_http_api import new_session, start
 
 from assistant import Assistant, Settings
-from assistant.http_api import API_TOKEN_ENV, INTERNAL_ERROR, SESSION_HEADER
+from assistant.integrations.http_api import API_TOKEN_ENV, INTERNAL_ERROR, SESSION_HEADER
 from evals._bench_load import (
     FAILED_TURN,
     Line,

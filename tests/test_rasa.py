@@ -27,8 +27,8 @@ from conftest import REPO, SAMPLE_GENERIC
 from sanic import Sanic
 
 from assistant import Assistant
-from assistant._rasa import ACTIONS, ENTITY_SLOTS, SLOT_TYPES, create_action_app
 from assistant.cli import main
+from assistant.integrations._rasa import ACTIONS, ENTITY_SLOTS, SLOT_TYPES, create_action_app
 from dialogue import load_nlu, money
 
 pytestmark = pytest.mark.slow
@@ -345,7 +345,8 @@ class TestSearchActions:
         assert turn.slot("shown_products") == [p["id"] for p in products]
         for position, product in enumerate(products, 1):
             assert_catalog_facts(assistant, product)
-            assert list(product) == CARD_KEYS  # the wire card's fields (`assistant.wire`)
+            # the wire card's fields (`assistant.integrations.wire`)
+            assert list(product) == CARD_KEYS
             card = assistant.catalog.product(product["id"])
             assert "jackets" in card.categories and "Women" in card.genders
             assert product["reason"]

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from assistant._events import EventKind, EventLog
-from assistant._handoff import HandoffDesk, SharedConversation
-from assistant._report import (
+from assistant.cli import main
+from assistant.feedback._events import EventKind, EventLog
+from assistant.feedback._report import (
     DIRECT,
     DayRates,
     IntentRates,
@@ -25,7 +25,7 @@ from assistant._report import (
     intent_rates,
     render_report,
 )
-from assistant.cli import main
+from assistant.integrations._handoff import HandoffDesk, SharedConversation
 
 DAY1, DAY2, DAY3 = date(2025, 3, 1), date(2025, 3, 2), date(2025, 3, 3)
 SHOWN, OPENED, LIKED, DISLIKED = EventKind.SHOWN, EventKind.OPENED, EventKind.LIKED, "disliked"

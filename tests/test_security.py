@@ -16,7 +16,7 @@ import assistant._sessions as facade
 from assistant import Assistant, Settings
 from assistant._assistant import RATE_LIMITED, SLOW_DOWN
 from assistant._sessions import BUSY, EVICTABLE_IDLE_S, RATE_BURST
-from assistant.http_api import API_TOKEN_ENV
+from assistant.integrations.http_api import API_TOKEN_ENV
 from dialogue import DialogueSettings, PromptFileError
 
 
@@ -38,7 +38,7 @@ def limited(assistant: Assistant, monkeypatch: pytest.MonkeyPatch) -> Assistant:
 
 class TestDefaults:
     def test_everything_binds_to_loopback_by_default(self):
-        from assistant._rasa import DEFAULT_HOST as RASA_HOST
+        from assistant.integrations._rasa import DEFAULT_HOST as RASA_HOST
         from ui.app import DEFAULT_HOST
 
         assert Settings().host == DEFAULT_HOST == RASA_HOST == "127.0.0.1"

@@ -15,8 +15,8 @@ from PIL import Image
 
 from assistant import Assistant
 from assistant._assistant import RATE_LIMITED, STORE_DOWN, UNAVAILABLE
-from assistant._credentials import SessionSigner
 from assistant._sessions import BUSY, RedisSessionStore, open_session_store
+from assistant.security._credentials import SessionSigner
 from dialogue import DialogueState, SearchRequest
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant._speech import (
+from assistant.config import Settings
+from assistant.speech._transcribe import (
     FasterWhisperTranscriber,
     OpenAIWhisperTranscriber,
     SpeechError,
@@ -20,7 +21,6 @@ from assistant._speech import (
     clean_transcript,
     decode_audio,
 )
-from assistant.config import Settings
 from evals._asr_eval import (
     QUERIES,
     AsrReport,

@@ -9,21 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from assistant._speech import (
-    FasterWhisperTranscriber,
-    SpeechError,
-    build_transcriber,
-    choose,
-    load_example_requests,
-    store_prompt,
-)
-from assistant._speech_lm import (
+from assistant.speech._phrase_model import (
     UNSEEN_TYPES,
     Hypothesis,
     PhraseModel,
     normalise_words,
     phrase_model_for,
     shopper_phrases,
+)
+from assistant.speech._transcribe import (
+    FasterWhisperTranscriber,
+    SpeechError,
+    build_transcriber,
+    choose,
+    load_example_requests,
+    store_prompt,
 )
 from dialogue import EntitySpan, Example
 from evals._asr_eval import synthesise

@@ -368,8 +368,8 @@ class TestTurns:
         assert "please type" in final.history[-1]["content"]
 
     def test_transcript_is_shown_as_the_shoppers_message_then_answered(self, assistant, tmp_path):
-        # Stand-in for the speech module (assistant/_speech.py): the UI only shows what the
-        # assistant's transcriber returns.
+        # Stand-in for the speech module (assistant/speech/_transcribe.py): the UI only shows
+        # what the assistant's transcriber returns.
         heard = Assistant(
             assistant.settings, assistant.stack, transcriber=lambda audio: "men's hoodies"
         )

@@ -14,7 +14,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assistant.http_api import body_too_large
+from assistant.integrations.http_api import body_too_large
 
 # What the Gradio page needs, and nothing from other origins:
 # - scripts: Gradio's page has inline <script>s (its config among them), and `gr.HTML`'s

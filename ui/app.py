@@ -13,7 +13,7 @@ from typing import Any
 from starlette.middleware import Middleware
 
 from assistant import Assistant, go_offline
-from assistant.http_api import (
+from assistant.integrations.http_api import (
     API_TOKEN_ENV,
     MAX_BODY_BYTES,
     ClientRateLimit,

@@ -1,6 +1,6 @@
 """The `shopassist serve` command: the shopper web app (Gradio) on 127.0.0.1 by default.
 
-Wire it in `assistant/cli.py` with `add_commands(commands)`. Voice input needs a transcriber:
+Wire it in `assistant/cli/_main.py` with `add_commands(commands)`. Voice input needs a transcriber:
 pass `transcriber=` a factory `(settings) -> Transcriber | None` (the speech module's
 `build_transcriber` wrapped with its settings); without one the app asks shoppers to type.
 """

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from assistant._rasa import (
+from assistant.integrations._rasa import (
     ACTION_SEARCH_PRODUCTS,
     ACTIONS,
     DEFAULT_HOST,

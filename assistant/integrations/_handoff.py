@@ -26,8 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from assistant._database import Database
-from assistant._events import SECONDS_PER_DAY
+from assistant.feedback._database import Database
+from assistant.feedback._events import SECONDS_PER_DAY
 
 log = logging.getLogger(__name__)
 

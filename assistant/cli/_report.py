@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from assistant._events import EventLog
-from assistant._handoff import HandoffDesk
-from assistant._report import (
+from assistant.config import Settings
+from assistant.feedback._events import EventLog
+from assistant.feedback._report import (
     DAY_COLUMNS,
     INTENT_COLUMNS,
     build_report,
@@ -21,7 +21,7 @@ from assistant._report import (
     intent_cells,
     render_report,
 )
-from assistant.config import Settings
+from assistant.integrations._handoff import HandoffDesk
 
 console = Console()
 errors = Console(stderr=True)

@@ -1,5 +1,5 @@
 """The interaction event log: what shoppers were shown and what they did with it, in SQLite
-(`DATA/events.db`) or, with `event_db_url`, in PostgreSQL (`assistant/_database.py`).
+(`DATA/events.db`) or, with `event_db_url`, in PostgreSQL (`assistant/feedback/_database.py`).
 
 One row per event: a timestamp, the session id, the kind, the product and the intent of the turn
 (plus the position on screen for `shown`). No message text, no names, no addresses: nothing a
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from assistant._database import Database
+from assistant.feedback._database import Database
 
 PURGE_EVERY_SECONDS = 3600.0
 SECONDS_PER_DAY = 86_400.0

@@ -25,7 +25,12 @@ from rasa_sdk.types import DomainDict
 from sanic import Sanic
 
 from assistant._assistant import Assistant
-from assistant.wire import RASA_CART_FIELDS, RASA_PRODUCT_FIELDS, cart_line, product_card
+from assistant.integrations.wire import (
+    RASA_CART_FIELDS,
+    RASA_PRODUCT_FIELDS,
+    cart_line,
+    product_card,
+)
 from dialogue import (
     MAX_MESSAGE_CHARS,
     CartLine,
@@ -103,8 +108,9 @@ MAX_SHOWN = 50
 MAX_CART_LINES = 100
 
 
-# A product card and a cart line in the payload: the wire shapes' (`assistant.wire`) fields that
-# Rasa sees, a card with the reason it was suggested (search results only, else None).
+# A product card and a cart line in the payload: the wire shapes'
+# (`assistant.integrations.wire`) fields that Rasa sees, a card with the reason it was suggested
+# (search results only, else None).
 ProductPayload = dict[str, Any]
 CartLinePayload = dict[str, Any]
 

@@ -14,14 +14,14 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from assistant._cli_dialogue import add_commands as add_dialogue_commands
-from assistant._cli_doctor import add_commands as add_doctor_commands
-from assistant._cli_feedback import add_commands as add_feedback_commands
-from assistant._cli_init import add_commands as add_init_commands
-from assistant._cli_rasa import add_commands as add_rasa_commands
-from assistant._cli_report import add_commands as add_report_commands
 from assistant._offline import go_offline
 from assistant._retrieval import build_retrieval
+from assistant.cli._dialogue import add_commands as add_dialogue_commands
+from assistant.cli._doctor import add_commands as add_doctor_commands
+from assistant.cli._feedback import add_commands as add_feedback_commands
+from assistant.cli._init import add_commands as add_init_commands
+from assistant.cli._rasa import add_commands as add_rasa_commands
+from assistant.cli._report import add_commands as add_report_commands
 from assistant.config import Settings, load_settings
 from dialogue import PromptFileError
 from retrieval import (
@@ -363,7 +363,3 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
 
 def _pairs(counts: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in counts.items())
-
-
-if __name__ == "__main__":
-    sys.exit(main())

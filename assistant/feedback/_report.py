@@ -1,6 +1,6 @@
 """`shopassist report`: click-through and add-to-cart rates per day and per intent.
 
-Computed by SQL aggregation over the event log (`assistant._events`): the queries return
+Computed by SQL aggregation over the event log (`assistant.feedback._events`): the queries return
 per-day and per-intent totals, never the events, so a million events take about five seconds
 and little memory. Definitions:
 
@@ -33,8 +33,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from assistant._database import day_of
-from assistant._events import SECONDS_PER_DAY, EventKind, EventLog
+from assistant.feedback._database import day_of
+from assistant.feedback._events import SECONDS_PER_DAY, EventKind, EventLog
 
 DIRECT = "(direct)"  # clicks and adds on products the session was not shown first
 UNKNOWN = "(unknown)"  # impressions recorded without an intent
@@ -48,7 +48,7 @@ COUNTED = {
     EventKind.DISLIKED: "dislikes",
 }
 
-# The same statements on SQLite and PostgreSQL (`assistant/_database.py`).
+# The same statements on SQLite and PostgreSQL (`assistant/feedback/_database.py`).
 # One pass over the period's events: per UTC day, kind and intent.
 COUNTS_SQL = f"""
 SELECT {day_of("ts")}, kind, intent, COUNT(*)

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant._speech_lm import Hypothesis, PhraseModel
+from assistant.speech._phrase_model import Hypothesis, PhraseModel
 from retrieval import FILTER_ATTRIBUTES
 
 log = logging.getLogger(__name__)

@@ -8,10 +8,10 @@ from typing import Any
 
 from rich.console import Console
 
-from assistant._cli_dialogue import _assistant
-from assistant._rasa import ACTIONS, DEFAULT_HOST, DEFAULT_PORT, serve
-from assistant._rasa_export import DEFAULT_ACTION_URL, export_rasa
+from assistant.cli._dialogue import _assistant
 from assistant.config import Settings
+from assistant.integrations._rasa import ACTIONS, DEFAULT_HOST, DEFAULT_PORT, serve
+from assistant.integrations._rasa_export import DEFAULT_ACTION_URL, export_rasa
 
 console = Console()
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from rich.console import Console
 
-from assistant._events import EventLog
 from assistant.config import Settings
+from assistant.feedback._events import EventLog
 
 console = Console()
 
