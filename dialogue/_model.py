@@ -530,12 +530,15 @@ class DialogueModel:
             first, rest = message[: joint.start()].strip(), message[joint.end() :].strip()
             if not first or not rest:
                 continue
+            # the slots first (no model): most messages with an "and" name no second kind
+            entities = self.read_entities(rest).entities
+            kinds = [e for e in entities if e.type == "category" and e.known]
+            if not kinds or any(e.negated for e in kinds):
+                continue
             before = self._in_context(copy.deepcopy(state), self.nlu.parse(first))
             if before.intent != "add_to_cart" or before.extraction.values("category"):
                 continue
-            after = self.nlu.parse(rest)
-            kinds = [e for e in after.extraction.entities if e.type == "category" and e.known]
-            if after.intent in CART_INTENTS or not kinds or any(e.negated for e in kinds):
+            if self.nlu.parse(rest).intent in CART_INTENTS:
                 continue
             return first, rest
         return None
@@ -625,9 +628,9 @@ class DialogueModel:
             # "ugh ok, similar jackets that come in XL then": other products, not a question
             # about the one on screen
             return self._forced(parse, parse.text, "find_similar")
-        wants_one = any(not e.negated and _filters(e) for e in ext.entities)
+        wished = any(not e.negated and _filters(e) for e in ext.entities)
         listed = state.shown and state.focus is None and not state.single_match
-        if wants_one and listed and IF_YOU_HAVE.search(parse.text):
+        if wished and listed and IF_YOU_HAVE.search(parse.text):
             # "purple if you have it" over a list: a wish for the list, not a stock question
             # about its top
             return self._forced(parse, parse.text, "refine_search")
@@ -663,7 +666,6 @@ class DialogueModel:
             if 1 <= position <= len(state.offered_intents) and state.history:
                 previous = self.nlu.parse(state.history[-1].user)
                 return self._forced(previous, previous.text, state.offered_intents[position - 1])
-        wished = any(not e.negated and _filters(e) for e in ext.entities)
         bare_wish = wished and "?" not in parse.text and not state.pending_add
         if bare_wish and state.shown and parse.intent == OUT_OF_SCOPE:
             return self._forced(parse, parse.text, "refine_search")  # "also in L"
@@ -864,8 +866,8 @@ class DialogueModel:
         if intent == "product_reviews" and not ext.references and RATING_FILTER.search(parse.text):
             return "refine_search"  # "rated 4 stars or more"
         # the last message's intents: both of "add it. and show me headlamps"
-        last, before = state.history[-1:], state.history[-2:-1]
-        previous = [t.intent for t in (*last, *before) if t in last or t.first_part]
+        previous = [t.intent for t in state.history[-1:]]
+        previous += [t.intent for t in state.history[-2:-1] if t.first_part]
         continued = next((i for i in previous if i in CONTINUABLE), "")
         if (
             continued

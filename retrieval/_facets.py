@@ -109,6 +109,7 @@ class CatalogView:
         self.on_sale = np.array([p.in_sale for p in products_list], dtype=bool)
         self.in_stock = np.array([p.in_stock for p in products_list], dtype=bool)
         self.has_variants = np.array([bool(p.variants) for p in products_list], dtype=bool)
+        self._recorded: dict[str, Mask] = {}
 
     def resolve_sku(self, catalog: str, sku: str) -> Product | None:
         """The product a SKU names in a catalog: its own, or the parent of that variant."""
@@ -328,8 +329,7 @@ class CatalogView:
             values = filters.attributes[name]
             # A product whose catalog records no value of the attribute is judged by its title:
             # eShop keeps no "features", and its "Waterproof Duffel Bag" is a waterproof duffel.
-            unrecorded = ~self.facet_mask(name, self.postings.get(name, {}))
-            return self.facet_mask(name, values) | (unrecorded & self.titled(values))
+            return self.facet_mask(name, values) | (~self.recorded(name) & self.titled(values))
         with np.errstate(invalid="ignore"):
             if name == "catalog":
                 return self.facet_mask("catalog", [value])
@@ -372,6 +372,12 @@ class CatalogView:
                 mask[rows] = True
         return mask
 
+    def recorded(self, facet: str) -> Mask:
+        """Rows with any value of the facet (computed once per view: searches filter on it)."""
+        if facet not in self._recorded:
+            self._recorded[facet] = self.facet_mask(facet, self.postings.get(facet, {}))
+        return self._recorded[facet]
+
     def titled(self, values: Iterable[str]) -> Mask:
         """Rows whose title carries every word of a value, or the value as one word
         ("waterproof", "soft shell" in "Softshell")."""
@@ -399,7 +405,7 @@ class CatalogView:
             # "handheld gps, not a watch": a refused kind also goes where another department
             # titles a product by its noun (an eShop "GPS Watch" filed under Navigation)
             out |= self.named_as(
-                part for c in exclude.categories for part in re.split(r"\s*[&/]\s*", c)
+                part for c in exclude.categories for part in COMBINED_NAME.split(c)
             )
         for name, values in exclude.attributes.items():
             out |= self.facet_mask(name, self._kinds_of(name, values))
