@@ -190,11 +190,15 @@ SORT_PATTERNS = [
         r"rating|best\s+reviewed", re.IGNORECASE)),
     ("relevance", re.compile(r"relevan|best\s+match", re.IGNORECASE)),
 ]  # fmt: skip
+# Verbs that put an item in the cart, after which a capital letter is its size ("add M purple").
+CART_VERBS = ("add", "take", "grab", "get", "want", "buy", "order")
 QUANTITY = re.compile(
     rf"\b(?:(?P<n>{_NUM}|a pair|a couple|couple|pair)\s+(?:of|x|pieces?|pcs|units?|items?|pairs)\b"
     rf"|(?:x|qty:?|quantity:?)\s*(?P<x>\d{{1,2}})\b|(?:add|take|get|want|need|buy|order)\s+(?P<v>\d{{1,2}}|two|three|four|five)\b(?!\s*(?:dollars?|bucks|\$))"
     # "actually make it 2", "make that three": the line just added, in that number
-    rf"|\bmake\s+(?:it|that|them|those)\s+(?P<m>\d|two|three|four|five)\s*(?:[.!]|$))",
+    rf"|\bmake\s+(?:it|that|them|those)\s+(?P<m>\d|two|three|four|five)"
+    # "make it 2 actually", "make it three, thanks"
+    rf"(?:\W+(?:actually|instead|then|please|pls|thanks|ta|now))*\s*(?:[.!]|$))",
     re.IGNORECASE,
 )
 STOP_WORDS = {
@@ -237,12 +241,15 @@ CHEAP_FIRST = re.compile(
 )
 
 
-# "whats the most expensive mens jacket you have", "show me your cheapest tents": a superlative
-# before a kind the store files asks for the list from that end ("the cheapest one", "add the
-# cheapest band" point at an item instead).
+# "whats the most expensive mens jacket you have", "show me your cheapest tents", "cheapest
+# harness you have?": a superlative before a kind the store files asks for the list from that
+# end ("the cheapest one", "add the cheapest band" point at an item instead).
 SUPERLATIVE_KIND = re.compile(
-    r"\b(?:what'?s|whats|what\s+(?:is|are)|show(?:\s+me|\s+us)?|see|which\s+is)\s+"
-    r"(?:the|your|ur|yr)\s+(?:(?P<dear>most\s+(?:expensive|costly|pricey)|priciest|dearest|"
+    r"(?:\b(?:what'?s|whats|what\s+(?:is|are)|show(?:\s+me|\s+us)?|see|which\s+is)\s+"
+    r"(?:the|your|ur|yr)\s+"
+    # "woah too much. cheapest harness you have?": the superlative opening a sentence
+    r"|(?:^|[.!?]\s+)\W*(?:(?:ok|okay|so|and|then|hmm|well)\W+)*(?:the\s+|your\s+)?)"
+    r"(?:(?P<dear>most\s+(?:expensive|costly|pricey)|priciest|dearest|"
     r"costliest)|(?P<cheap>cheapest|least\s+expensive|most\s+affordable|lowest[\s-]priced))"
     r"\s+(?!(?:one|ones|option|options|pair|of|first|on|at|to|in)\b)[a-z]",
     re.IGNORECASE,
@@ -1021,8 +1028,8 @@ def _size_context(text: str, tokens: list[tuple[str, int, int]], i: int, consume
     if len(tokens) == 1:
         return True  # the whole message: an answer to "which size?"
     previous = tokens[i - 1][0].lower() if i else ""
-    if i and "," in text[tokens[i - 1][2] : tokens[i][1]]:
-        previous = ","  # "the 2nd one, L": the comma sets the size apart
+    if i and re.search(r"[,.;!]", text[tokens[i - 1][2] : tokens[i][1]]):
+        previous = ","  # "the 2nd one, L", "going with the first. 34, green": set apart
     following = tokens[i + 1][0].lower() if i + 1 < len(tokens) else ""
     if previous in ("size", "sz", "sizes", "waist", "inseam") or following in ("waist", "size"):
         return True
@@ -1036,8 +1043,10 @@ def _size_context(text: str, tokens: list[tuple[str, int, int]], i: int, consume
     return (
         not word.isdigit()
         and word.isupper()
-        # "add it S", "get them M": a capital letter right after the item is its size
-        and previous in ("in", "an", "a", "the", "or", "and", ",", "to", "it", "them", "one")
+        # "add it S", "get them M", "add M purple": a capital letter right after the item,
+        # or right after the verb that puts it in the cart, is its size
+        and previous
+        in ("in", "an", "a", "the", "or", "and", ",", "to", "it", "them", "one", "me", *CART_VERBS)
     )
 
 

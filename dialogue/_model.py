@@ -34,6 +34,7 @@ from dialogue._entities import (
     TOKEN,
     Entity,
     Extraction,
+    Reference,
     _singular,
     category_parts,
     is_attribute,
@@ -60,9 +61,22 @@ from dialogue._tracker import FRESH_SEARCH, RELEASE, REMOVAL, RESET, TrackResult
 CHOOSING = re.compile(
     r"\b(?:i'?ll|i will|i'?m going to|gonna|let'?s|we'?ll)\s+(?:just\s+)?go\s+with\b"
     # "go with that", "ok go with the watch": the choice said as an order
-    r"|^\W*(?:(?:ok|okay|yeah|yes|cool|great|fine|right|alright|then)\W+)*go\s+with\b",
+    r"|^\W*(?:(?:ok|okay|yeah|yes|cool|great|fine|right|alright|then)\W+)*go\s+with\b"
+    # "going with the first one. 34, green": the choice said as news
+    r"|^\W*(?:(?:ok|okay|yeah|yes|cool|great|fine|right|alright|so)\W+)*"
+    r"(?:i'?m\s+|we'?re\s+)?going\s+with\b",
     re.I,
 )
+# An order to put something in the cart at the start of a message ("add M purple", "actually
+# just add the first one from the cheaper list", "pop it in the basket"): with items on screen,
+# whatever the catalog words after it made the classifier think.
+PUT_IN = re.compile(
+    r"^\W*(?:(?:ok|okay|actually|just|so|then|right|cool|great|perfect|yes|yeah|alright|and|"
+    r"hmm|fine|lovely|please|pls)\W+)*(?:add|pop|throw|chuck|stick|bung)\b",
+    re.I,
+)
+# "2 of those in medium", "three of them in L": a number of the item on screen, in a variant
+SOME_OF_THOSE = re.compile(r"\b(?:\d|two|three|four|five)\s+of\s+(?:those|them|these|it)\b", re.I)
 # "take the endeavor out", "ok remove it, I'll wait for a sale", "put it back": an item going
 # back out of the cart, however the classifier read it (it names an item, not a filter).
 TAKE_BACK = re.compile(
@@ -84,7 +98,9 @@ THEN_ALSO = re.compile(
 IT = re.compile(r"\b(?:it|it'?s|its)\b", re.IGNORECASE)
 # A question about what something costs ("why's it so expensive?", "is it worth the price?")
 PRICE_TALK = re.compile(
-    r"\b(?:expensive|pricey|pricy|cheap|costs?|costly|price[sd]?|worth|overpriced)\b", re.I
+    r"\b(?:expensive|pricey|pricy|cheap|costs?|costly|price[sd]?|worth|overpriced|"
+    r"discount(?:ed)?|on sale|reduced|marked down)\b",
+    re.I,
 )
 # "duffel w/ wheels", "tee w/o logo"
 SHORTHAND_WITH = re.compile(r"(?<![\w/])w/o?(?![\w/])|(?<![\w/])w/(?=\w)", re.IGNORECASE)
@@ -168,6 +184,9 @@ NOT_A_WISH = {OUT_OF_SCOPE, "product_details", "product_reviews", "check_availab
 ITEM_QUESTIONS = {"check_availability", "product_details", "product_reviews"}
 # Readings of "the 2nd one in M" that a size the item comes in turns into a choice.
 CHOOSABLE = ITEM_QUESTIONS | {"affirm", "refine_search", "find_similar"}
+# The actions of a reply about one item ("what's it made of?" answered), after which a bare
+# size and colour choose that item.
+ANSWERED_ABOUT_AN_ITEM = frozenset({"details", "answer", "answer_not_stated", "reviews"})
 CONTINUABLE = {"add_to_cart", "remove_from_cart", "product_details", "product_reviews"}
 # "no, it's a hoodie" right after a photo search says what the photo shows: same photo, that kind
 # (the kind must follow these words; "that's nice, now show me tents" is a new topic).
@@ -230,8 +249,8 @@ PRICE_SUPERLATIVE = re.compile(
     r"(?:which(?:\s+one|\s+of\s+(?:them|these|those))?(?:\s+is|'s|\s+are)?\s+"
     r"|what(?:'s|\s+is)\s+)?(?:the\s+)?"
     r"(?:(?P<cheap>cheapest|least expensive|lowest[- ]priced|most affordable|cheaper|"
-    r"less expensive)|priciest|most expensive|dearest|costliest|highest[- ]priced|pricier|"
-    r"more expensive)"
+    r"less expensive|(?:easiest|kindest|gentlest)\s+on\s+the\s+(?:wallet|pocket|budget))|"
+    r"priciest|most expensive|dearest|costliest|highest[- ]priced|pricier|more expensive)"
     r"(?:\s+(?:one|ones|option|of (?:them|these|those|all)|here))?\W*"
     # "which is cheaper? show me that one first"
     r"(?:(?:show|put|list)\s+(?:me\s+)?(?:that|it|this)(?:\s+one)?\s+first\W*)?$",
@@ -319,7 +338,7 @@ FIELD_QUESTION_INTENTS = ITEM_QUESTIONS | {"compare_products", "sort_results"}
 PRONOUN = re.compile(r"\b(?:it|they|this|that|these|those|them|its|their)\b", re.IGNORECASE)
 # Entity types that filter a shown list or ground a search, with every filter attribute.
 LIST_FILTER_TYPES = ("color", "size", "brand", "gender", "label", FEATURE)
-GROUNDING_TYPES = ("title", "category", "color", "brand", "gender", FEATURE)
+GROUNDING_TYPES = ("title", "category", "color", "brand", "gender", "label", FEATURE)
 RATING_FILTER = re.compile(
     r"\b[1-5](?:\.\d)?\s*(?:\+|stars?\s+(?:or|and)\s+(?:more|up|above|better))", re.IGNORECASE
 )
@@ -571,6 +590,8 @@ class DialogueModel:
             return self._forced(parse, parse.text, "add_to_cart")  # "I'll go with the Strike"
         if named and state.cart and SWAP.search(parse.text) and parse.intent != "add_to_cart":
             return self._forced(parse, parse.text, "add_to_cart")  # "swap it for the other one"
+        if parse.intent not in CART_INTENTS and self._orders_it(state, parse):
+            return self._forced(parse, parse.text, "add_to_cart")  # "add M purple"
         rejected = any(r.negated for r in ext.references)
         pointing_at = any(r.kind != "focus" and not r.negated for r in ext.references)
         if rejected and state.shown and not pointing_at and parse.intent not in CART_INTENTS:
@@ -584,8 +605,11 @@ class DialogueModel:
             return self._forced(parse, parse.text, "remove_from_cart")
         lets_go = REMOVAL.search(parse.text) or RELEASE.search(parse.text)
         refused = any(e.negated and e.known for e in ext.entities) or bool(ext.refused)
-        removing = parse.intent == "remove_filter" or (
-            parse.intent == "remove_from_cart" and not state.cart
+        removing = (
+            parse.intent == "remove_filter"
+            or (parse.intent == "remove_from_cart" and not state.cart)
+            # "anything but analog" points at no item to find others like
+            or (parse.intent == "find_similar" and not pointing_at)
         )
         if refused and state.shown and removing and not lets_go:
             # "no capris please, I want full length", "not a backpack, they hurt my shoulders":
@@ -597,6 +621,16 @@ class DialogueModel:
             ext.references = []
             return self._forced(parse, parse.text, "sort_results")
         pointing = [r for r in ext.references if r.kind != "focus" and not r.negated]
+        if (
+            ext.sort
+            and state.shown
+            and not pointing
+            and parse.intent in ITEM_QUESTIONS | {"find_similar"}
+        ):
+            # "blue, size large, priciest first, I want it to feel special": an order for the
+            # list, whatever "it" made the classifier think
+            wish = any(not e.negated and _filters(e) for e in ext.entities)
+            return self._forced(parse, parse.text, "refine_search" if wish else "sort_results")
         if parse.intent == OUT_OF_SCOPE and pointing and state.shown:
             return self._forced(parse, parse.text, "product_details")  # "what about #9"
         in_focus = state.focus is not None or (state.shown and state.single_match)
@@ -606,12 +640,17 @@ class DialogueModel:
             # "is it warm enough for winter?", "are they polarized?": a question about the
             # item on screen, however unlike our examples it is worded.
             return self._forced(parse, parse.text, "product_details")
+        # a price question the classifier took for the store's rules: none of their words
+        not_a_policy = parse.intent == "store_policy" and not (
+            GROUNDED_OVERRIDABLE["store_policy"].search(parse.text)
+        )
         if (
-            parse.intent == OUT_OF_SCOPE
+            (parse.intent == OUT_OF_SCOPE or not_a_policy)
             and asked
             and state.shown
             and IT.search(parse.text)
             and PRICE_TALK.search(parse.text)
+            and not CHEAPER_REQUEST.search(parse.text)
         ):
             # "why's it so expensive lol" right after a list: a question about the price of
             # its top (the reply names it); "will it rain in Paris tomorrow?" stays outside
@@ -670,6 +709,22 @@ class DialogueModel:
         if bare_wish and state.shown and parse.intent == OUT_OF_SCOPE:
             return self._forced(parse, parse.text, "refine_search")  # "also in L"
         return parse
+
+    def _orders_it(self, state: DialogueState, parse: Parse) -> bool:
+        """An order for the item on screen rather than a wish for the list: a cart verb
+        opening the message ("add M purple"), or a number of them in a size or colour ("2 of
+        those in medium"); not a question, a price, a sort, a filter change or another kind."""
+        ext, text = parse.extraction, parse.text
+        if not (state.shown or state.focus) or QUESTION_FORM.search(text):
+            return False
+        if ext.price is not None or ext.sort or FILTER_TALK.search(text):
+            return False
+        if self._another_kind(state, ext) or RESET.search(text):
+            return False
+        if PUT_IN.search(text):
+            return True
+        variant = bool(ext.values("size", known=True) or ext.values("color", known=True))
+        return variant and SOME_OF_THOSE.search(text) is not None
 
     def _describes_the_shown(self, state: DialogueState, ext: Extraction) -> bool:
         """The content words of the message (two at least; all but one of three or more,
@@ -736,8 +791,8 @@ class DialogueModel:
             return False
         if state.pending_add or state.offered_intents or not QUESTION_FORM.search(text):
             return False
-        if COMPARE_CUE.search(text) and ext.values("title"):
-            return False  # "how does it stack up against the Strike?" compares the two
+        if COMPARE_CUE.search(text) and (ext.values("title") or _ordinals(ext)):
+            return False  # "how does it stack up against the Strike / the second?": the two
         across = len(state.shown) > 1 and LIST_QUESTION.search(text) is not None
         if not (across or state.focus is not None or (state.shown and state.single_match)):
             return False
@@ -800,6 +855,8 @@ class DialogueModel:
             return None  # "Beaumont vs Typhon, which is warmer?": those two, compared
         if named and COMPARE_CUE.search(parse.text) and (len(named) >= 2 or state.focus):
             return "compare_products"  # "how does it stack up against the Strike?"
+        if state.focus and _ordinals(ext) and COMPARE_CUE.search(parse.text):
+            return "compare_products"  # "and how does it stack up against the second?"
         categories = set(ext.values("category", known=True))
         if (
             intent == "add_to_cart"
@@ -1102,6 +1159,11 @@ def _item_question(text: str) -> str:
     return "product_reviews" if reviews_only else "product_details"
 
 
+def _ordinals(ext: Extraction) -> list[Reference]:
+    """The places in the list the message points at ("the second", "#3"), not refused."""
+    return [r for r in ext.references if r.kind == "ordinal" and not r.negated]
+
+
 def _picks_a_variant(state: DialogueState, parse: Parse) -> bool:
     """One shown item by its place, in a size it comes in, said as a choice rather than asked
     ("ok ill get the 1st in XS, purple", "2nd one in M"; not "is the 1st one in XS?"): a shop
@@ -1109,15 +1171,32 @@ def _picks_a_variant(state: DialogueState, parse: Parse) -> bool:
     ext = parse.extraction
     if parse.intent not in CHOOSABLE or QUESTION_FORM.search(parse.text):
         return False
-    ordinals = [r for r in ext.references if r.kind == "ordinal" and not r.negated]
-    if len(ordinals) != 1 or len(ordinals[0].positions) != 1 or ext.price or ext.sort:
+    ordinals = _ordinals(ext)
+    if ext.price or ext.sort or ext.values("category", known=True):
+        return False
+    if not ordinals:
+        return _variant_of_the_item_asked_about(state, ext)
+    if len(ordinals) != 1 or len(ordinals[0].positions) != 1:
         return False
     position = ordinals[0].positions[0]
     index = position - 1 if position > 0 else len(state.shown) + position
-    if not 0 <= index < len(state.shown) or ext.values("category", known=True):
+    if not 0 <= index < len(state.shown):
         return False
     sizes = {s.lower() for s in state.shown[index].sizes}
     return any(size.lower() in sizes for size in ext.values("size"))
+
+
+def _variant_of_the_item_asked_about(state: DialogueState, ext: Extraction) -> bool:
+    """ "ok, XS in white" right after a question about one item: a size and a colour it comes
+    in, with nothing else asked, is the shopper taking it (after a list it would narrow the
+    list instead)."""
+    about_it = state.history and state.history[-1].action in ANSWERED_ABOUT_AN_ITEM
+    item = next((c for c in state.shown if c.id == state.focus), None)
+    sizes, colors = ext.values("size", known=True), ext.values("color", known=True)
+    if not (about_it and item and sizes and colors) or ext.references:
+        return False
+    offered = {v.lower() for v in (*item.sizes, *item.colors)}
+    return all(v.lower() in offered for v in (*sizes, *colors))
 
 
 def _without_catalog_words(text: str, extraction: Extraction) -> str:

@@ -135,6 +135,11 @@ OPINION = re.compile(
     re.IGNORECASE,
 )
 COMPLAINT = re.compile(r"\bcomplain\w*|\bcomplaints?\b|\bproblems?\b|\bissues?\b", re.IGNORECASE)
+# "is it discounted rn?", "is that the normal price?": the price line of the card answers.
+SALE_QUESTION = re.compile(
+    r"\b(?:discount\w*|on sale|sale price|reduced|marked down|(?:normal|full|regular) price)\b",
+    re.I,
+)
 # "what sizes does it come in?", "which colours?": the product's own options, listed.
 WHICH_OPTIONS = re.compile(
     r"\b(?:what|which)\s+(?:other\s+)?(?:sizes?|colou?rs?)\b"
@@ -151,7 +156,7 @@ FIT_TEMPLATES = {
 COMPARING = re.compile(r"compar|\bvs\.?\b|versus|differen|better|\bor\b|which", re.IGNORECASE)
 SNIPPET_CHARS = 110
 QUOTE_CHARS = 90
-TYPE_LABELS = {"brand": "the brand {}", "size": "size {}"}
+TYPE_LABELS = {"brand": "the brand {}", "size": "size {}", "gender": "anything for {}"}
 
 
 @dataclass(slots=True)
@@ -344,8 +349,12 @@ class Policy:
             state.focus = named[0].id if len(named) == 1 else None
             if len(named) == 1:
                 draft.product = named[0]  # the answer is about that product
-        kind_missing = any(type_ == "category" for type_, _ in track.unavailable)
-        if kind_missing and not state.constraints.categories and outcome.matches and not named:
+        missing = {type_ for type_, _ in track.unavailable}
+        kind_missing = "category" in missing and not state.constraints.categories
+        # "hoodies for kids", "running shoes in a women's 8": who it is for or the size it must
+        # come in is one the store does not carry, so nothing it has is a match
+        fit_missing = bool(missing & {"gender", "size"})
+        if (kind_missing or fit_missing) and outcome.matches and not named:
             # "a warm beanie" where the store has none: what it has is offered as the
             # nearest thing, never as beanies.
             self._say(draft, state, "instead")
@@ -412,6 +421,7 @@ class Policy:
             name,
             count=count,
             are="is" if count == 1 else "are",
+            these="this" if count == 1 else "these",
             noun=noun or ("product" if count == 1 else "products"),
             constraints=constraints,
         )
@@ -532,6 +542,8 @@ class Policy:
             return
         if intent == "compare_products" and len(cards) == 1 and not COMPARING.search(parse.text):
             intent = "product_details"  # "tell me about the cheaper one"
+        if intent == "check_availability" and SALE_QUESTION.search(parse.text):
+            intent = "product_details"  # "is it on sale or is that the normal price?": the price
         if intent == "compare_products":
             self._compare(state, cards, draft)
         elif intent == "check_availability":
@@ -564,12 +576,17 @@ class Policy:
         own text and leading the reply. False (the caller shows the card) for a general
         request ("tell me more"), a size or colour to check, or a product with no text."""
         answerer = self.answerer
-        if answerer is None or (track.size or track.color):
-            return False
+        if answerer is None or (track.size or track.color) or SALE_QUESTION.search(parse.text):
+            return False  # "is it discounted rn?": the card's price line says
         # The title, brand and colours name the item ("how much for the purple one?", "tell me
         # more about the Quester one"), they ask nothing.
         naming = " ".join((card.title, card.brand or "", *card.colors))
-        if not answerer.asks_fact(parse.text, naming):
+        # and so does the title as the shopper spelt it ("do u have the juno jaket?")
+        titles = [e for e in parse.extraction.entities if e.type == "title" and e.end > e.start]
+        asked = parse.text
+        for e in titles:
+            asked = asked[: e.start] + " " * (e.end - e.start) + asked[e.end :]
+        if not answerer.asks_fact(asked, naming):
             return False
         text = self.catalog.product_text(card.id)
         if text is None:
@@ -760,6 +777,10 @@ class Policy:
             self._say(draft, state, "which_item")
             return
         state.compared = [c.id for c in cards]
+        if not {c.id for c in cards} <= {c.id for c in state.shown}:
+            # "show me both side by side" of two products looked at one by one: the pair is
+            # what is on screen now, so "the second one" is the second of the comparison
+            self._put_on_screen(state, cards, draft)
         table = Comparison(
             product_ids=[c.id for c in cards],
             titles=[c.title for c in cards],
@@ -1203,7 +1224,9 @@ def changed_line(state: DialogueState, parse: Parse) -> CartLine | None:
         return None
     just_added = _just_added(state)
     in_cart = IN_THE_CART.search(parse.text) is not None
-    if not (just_added or in_cart):
+    # "make it two" after a question about the item in the cart: its line, in that number
+    recount = ext.quantity is not None and _line_in_focus(state) is not None
+    if not (just_added or in_cart or recount):
         return None
     changes = ext.values("size") or ext.values("color") or ext.quantity is not None
     if not changes or ext.values("category", known=True) or ext.values("title"):

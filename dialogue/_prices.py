@@ -19,8 +19,11 @@ TENS = {
 _WORD = "|".join(sorted([*UNITS, *TENS, "hundred", "thousand", "a", "and"], key=len, reverse=True))
 # Longest first, or "sixty" would match as "six".
 _NUMBER_WORDS = "|".join(sorted([*UNITS, *TENS], key=len, reverse=True))
+# Money by its nickname: "under a tenner", "a fiver or less".
+MONEY_NICKNAMES = {"fiver": 5, "tenner": 10}
 _WORD_NUMBER = (
-    rf"(?:(?:{_NUMBER_WORDS})\b(?:[\s-]+(?:{_WORD})\b)*|a\s+hundred(?:[\s-]+(?:{_WORD})\b)*)"
+    rf"(?:(?:{_NUMBER_WORDS})\b(?:[\s-]+(?:{_WORD})\b)*|a\s+hundred(?:[\s-]+(?:{_WORD})\b)*"
+    rf"|(?:a\s+)?(?:{'|'.join(MONEY_NICKNAMES)})\b)"
 )
 # Never part of a longer number: "$99999999999999999999" is not read as $9,999,999.
 # "1.5k" is 1500, but the k of "800km" starts a unit.
@@ -113,7 +116,7 @@ MEASURE_AFTER = re.compile(
     r"degrees?|percent|reps?|laps?|shoulders?|times?|pairs?|pieces?|pcs|pack)\b|%|\u00b0)",
     re.IGNORECASE,
 )
-MONEY_WORD = re.compile(r"[$€£]|dollar|buck|usd|eur|quid", re.IGNORECASE)
+MONEY_WORD = re.compile(r"[$€£]|dollar|buck|usd|eur|quid|fiver|tenner", re.IGNORECASE)
 # A negation just before "over X" / "more than X" turns the floor into a ceiling.
 NEGATED_BOUND = re.compile(
     r"(?:\bnot|n['\u2019]t|\bnever|\bnothing|\bnothin['\u2019]?|\bnuthin[g'\u2019]?)"
@@ -147,7 +150,8 @@ def parse_number(text: str) -> float | None:
             return float(cleaned.replace(",", ".")) * multiplier
         except ValueError:
             return None
-    return _words_to_number(cleaned)
+    nickname = MONEY_NICKNAMES.get(cleaned.removeprefix("a ").strip())
+    return float(nickname) if nickname is not None else _words_to_number(cleaned)
 
 
 def _words_to_number(text: str) -> float | None:

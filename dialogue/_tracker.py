@@ -75,6 +75,11 @@ REMOVAL = re.compile(r"\b(?:remove|delete|clear|drop|take\s+off|no\s+more)\b", r
 RESET = re.compile(
     r"\b(?:start(?:ing)? over|new search|from scratch|reset|clear (?:all|every))", re.I
 )
+WHICH_IS_CHEAPER = re.compile(
+    r"\bwhich\b(?:\s+(?:one|ones|of\s+(?:them|these|those)))?(?:\s+is|'s|\s+are)?\s+"
+    r"(?:the\s+)?(?:cheaper|less expensive|more affordable)\b",
+    re.I,
+)
 # "cheaper than the first one", "anything less expensive?": a limit below a reference price.
 CHEAPER_THAN = re.compile(
     r"\b(?:cheaper|less expensive|lower[- ]priced|more affordable|less pricey)\b", re.I
@@ -93,9 +98,15 @@ ON_SALE = re.compile(
     # "what's the deal with those grips?" asks about them: no sale
     r"\b(?:on sale|discount(?:ed)?|deals?(?!\s+(?:with|w)\b)|reduced|clearance|marked down|"
     r"on offer|"
-    r"(?:in|from) (?:the|your) sales?|sale (?:ones|items|stuff|section|rack|price))\b",
+    r"(?:in|from) (?:the|your) sales?|sale (?:ones|items|stuff|section|rack|price)|"
+    # "women sale shorts", "what's in the men's sale?": the store's sale, said as its name
+    r"(?:men'?s|women'?s|mens|womens|men|women|kids'?)\s+sales?)\b",
     re.I,
 )
+SAME_VARIANT = re.compile(
+    r"\bsame\s+(?:size|colou?r)(?:\s+(?:and|&|n)\s+(?:size|colou?r))?\b", re.I
+)
+SALE_BEFORE = re.compile(r"\bsale\s+$", re.I)
 IN_STOCK = re.compile(r"\b(?:in stock|available (?:now|today)|ships? (?:now|today))\b", re.I)
 MIN_RATING = re.compile(
     r"(?:rated|rating|at least|min(?:imum)?|over|above)?\s*(?P<n>[1-5](?:\.\d)?)\s*(?:\+\s*)?stars?"
@@ -134,7 +145,8 @@ RELEASE = re.compile(
     rf"no\s+need\s+for)\b[^,.;:!?\u2013\u2014]{{0,40}}?{_CLAUSE_END}"
     r"|\bwithout\s+(?:the|that|my|any)\s+(?:[\w'-]+\s+){0,2}?"
     r"(?:filter|limit|constraint|requirement|restriction|bit|part)s?\b"
-    r"|\b(?:in\s+)?any\s+[\w'-]+(?!\s+(?:but|except|other\s+than)\b)"
+    # "any colour" lets it go; "any sale hoodies?" asks for the sale
+    r"|\b(?:in\s+)?any\s+(?!(?:sale|discount\w*)\b)[\w'-]+(?!\s+(?:but|except|other\s+than)\b)"
     rf"|\b{_FIELD_WORD}\s+(?:or\s+not|(?:does|do)\s*n[o'\u2019]?t\s+matter|doesnt\s+matter)\b"
     r"|\b[\w'-]+\s+not\s+(?:essential|needed|necessary|important|required|a\s+must)\b"
     # "doesn't need to be on sale", "needn't be black"
@@ -229,6 +241,15 @@ def track(state: DialogueState, intent: str, text: str, ext: Extraction) -> Trac
         sizes, colors = ext.values("size"), ext.values("color")
         result.size = sizes[0] if sizes else None
         result.color = colors[0] if colors else None
+        same = SAME_VARIANT.search(text)
+        if same and state.cart:
+            # "and the other one as well, same size and colour": the last line's choice
+            said = same.group(0).lower()
+            last = state.cart[-1]
+            if "size" in said and result.size is None:
+                result.size = last.size
+            if "colo" in said and result.color is None:
+                result.color = last.color
     if released is not None:  # after the rest: "nothing on sale? ok forget the sale part"
         set_now = state.constraints
         _remove(state, released[0], released[1], result)
@@ -337,7 +358,9 @@ def _apply(
         if (low is None or low >= 0) and (high is None or high >= 0):
             below = ext.price.below if ext.price.maximum is not None else c.price_below
             c = replace(c, price_min=low, price_max=high, price_below=below and high is not None)
-    anchor = _price_anchor(state, ext, text) if CHEAPER_THAN.search(text) else None
+    # "which is cheaper of those?" asks for the list's order, not for what costs less
+    cheaper = CHEAPER_THAN.search(text) and not WHICH_IS_CHEAPER.search(text)
+    anchor = _price_anchor(state, ext, text) if cheaper else None
     if anchor is not None and anchor.price is not None:
         # Strictly below the reference, and the same kind of product unless one was named.
         c = replace(c, price_max=round(anchor.price - 0.01, 2), price_below=False)
@@ -350,7 +373,7 @@ def _apply(
                 c = replace(c, genders=genders)
     if NOT_ON_SALE.search(text):
         c, x = replace(c, on_sale=False), replace(x, on_sale=True)
-    elif ON_SALE.search(text):
+    elif ON_SALE.search(text) or _sale_kind(text, ext):
         c, x = replace(c, on_sale=True), replace(x, on_sale=False)
     if IN_STOCK.search(text):
         c = replace(c, in_stock=True)
@@ -555,6 +578,14 @@ def _kinds_within(ext: Extraction, current: tuple[str, ...]) -> dict[str, str]:
     return within
 
 
+def _sale_kind(text: str, ext: Extraction) -> bool:
+    """ "sale hoodies", "any sale shorts?": the word sale right before a kind the store files."""
+    return any(
+        e.type == "category" and e.known and not e.negated and SALE_BEFORE.search(text, 0, e.start)
+        for e in ext.entities
+    )
+
+
 def _price_anchor(state: DialogueState, ext: Extraction, text: str) -> ProductCard | None:
     """The product a "cheaper" is measured against: the item pointed at ("than the first
     one"), else the one being looked for similar items, else the one in focus, else the top
@@ -666,14 +697,18 @@ def _resolve_targets(
             for card in state.shown
             if any(title_has_name(card.title, name) for name in result.titled)
         ]
-    if intent == "compare_products" and result.titled and state.focus not in (None, *targets):
-        # "how does it stack up against the Strike?": the product in focus against that one
+    against_one = result.titled or (len(targets) == 1 and any(r.kind == "ordinal" for r in refs))
+    if intent == "compare_products" and against_one and state.focus not in (None, *targets):
+        # "how does it stack up against the Strike / the second?": the product in focus
+        # against that one
         targets = [state.focus, *targets]
     if not targets and state.shown:
         named = _named_one(state.shown, text)  # "add the daybird one"
         if named is not None:
             targets, result.unresolved, result.referenced = [named], None, True
-    if not targets and not refs:
+    if not targets and not refs and not result.titled:
+        # (a product named by title and not on screen is looked up by the policy: "and the
+        # didi one?" after the Dash watch is the Didi, never the Dash in focus)
         fallback = state.focus or (state.shown[0].id if state.single_match else None)
         if intent == "compare_products" and len(state.shown) >= 2:
             targets = [card.id for card in state.shown[:2]]
@@ -684,6 +719,11 @@ def _resolve_targets(
 
 def _resolve(state: DialogueState, ref: Reference, text: str) -> list[str]:
     shown = state.shown
+    if ref.kind == "both" and len(shown) == 1 and len(state.earlier) == 1:
+        # "show me both side by side" after two products each looked at alone
+        pair = [state.earlier[0].id, shown[0].id]
+        if pair[0] != pair[1]:
+            return pair
     if ref.kind in ("ordinal", "first_n", "both"):
         ids = []
         for position in ref.positions:

@@ -60,6 +60,8 @@ class TestPrices:
             ("men's tank ≤ $20", None, 20),  # a sign after a space: no word boundary
             ("tank < 20", None, 20),
             ("a watch >= 100", 100, None),
+            ("gear under a tenner", None, 10),  # money by its nickname
+            ("a fiver or less", None, 5),
         ],
     )
     def test_expressions(self, text, low, high):
