@@ -56,6 +56,8 @@ ITEM_ACTIONS = {
     "add_to_cart",
     "find_similar",
 }
+# Intents answered by one response template: intent -> template (`SIMPLE_REPLIES` outside the
+# package; the Rasa export routes them to the same responses).
 SIMPLE = {
     "greet": "greet",
     "goodbye": "goodbye",

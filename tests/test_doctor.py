@@ -26,7 +26,7 @@ from assistant.cli import main
 from assistant.cli._doctor import diagnose
 from assistant.config import Settings
 from retrieval import CatalogStore, content_hash, ingest
-from retrieval._doctor import ProblemKind, check
+from retrieval._doctor import ProblemKind, check_catalog
 from retrieval._index import EmbeddingCache, VectorIndex
 from retrieval._indexer import CatalogIndexer
 from retrieval._query import SearchQuery
@@ -91,7 +91,7 @@ class TestCheck:
         return store, index, indexer
 
     def _check(self, tmp_path, store, index, text_encoder, effnet):
-        return check(
+        return check_catalog(
             store, index, text_encoder.name, effnet.name, cache_path=tmp_path / "embeddings.db"
         )
 
@@ -157,13 +157,13 @@ class TestCheck:
         cache = tmp_path / "embeddings.db"
         cache.write_bytes(b"not a database" * 100)
         index = VectorIndex(path=tmp_path / "chroma")
-        report = check(store, index, text_encoder.name, cache_path=cache)
+        report = check_catalog(store, index, text_encoder.name, cache_path=cache)
         assert [p.kind for p in report.problems] == [ProblemKind.STORE_DAMAGED]
         assert "products_price" in " ".join(report.problems[0].examples)
         assert "re-run `shopassist ingest SOURCE`" in report.problems[0].repair
 
         healthy = CatalogStore(tmp_path / "other.db")
-        report = check(healthy, index, text_encoder.name, cache_path=cache)
+        report = check_catalog(healthy, index, text_encoder.name, cache_path=cache)
         assert [p.kind for p in report.problems] == [ProblemKind.CACHE_DAMAGED]
         assert (
             report.problems[0].repair == f"delete {cache} (it is only a cache) and {INDEX_REPAIR}"
@@ -286,7 +286,7 @@ class TestKilledIngest:
             .hits
         )
         assert hits and hits[0].product.title == "Merino Tee"
-        report = check(store, index, text_encoder.name)
+        report = check_catalog(store, index, text_encoder.name)
         assert [p.kind for p in report.problems] == [ProblemKind.INGEST_UNFINISHED]
         assert report.problems[0].repair.startswith(
             f"re-run `shopassist ingest {big} --catalog shop`"
@@ -294,8 +294,8 @@ class TestKilledIngest:
 
         assert main(argv) == 0
         assert store.count() == self.BIG
-        report = check(store, index, text_encoder.name)
+        report = check_catalog(store, index, text_encoder.name)
         assert {p.kind for p in report.problems} == {ProblemKind.MISSING, ProblemKind.OUTDATED}
         assert {p.repair for p in report.problems} == {INDEX_REPAIR}
         indexer.sync(progress=False)
-        assert check(store, index, text_encoder.name).ok
+        assert check_catalog(store, index, text_encoder.name).ok
