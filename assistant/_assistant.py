@@ -32,10 +32,14 @@ from assistant._sessions import (
     open_session_store,
 )
 from assistant.config import Settings
-from assistant.feedback._events import EventKind, EventLog
-from assistant.integrations._handoff import HandoffDesk, SharedConversation, shared_conversation
-from assistant.integrations._orders import HttpOrderLookup
-from assistant.speech._phrase_model import PhraseModel, phrase_model_for
+from assistant.feedback import EventKind, EventLog
+from assistant.integrations import (
+    HandoffDesk,
+    HttpOrderLookup,
+    SharedConversation,
+    shared_conversation,
+)
+from assistant.speech import PhraseModel, phrase_model_for
 from dialogue import (
     MAX_LINE_QUANTITY,
     PROMPT_FILES,
@@ -150,7 +154,7 @@ class Assistant:
         """The configured speech backend; its model loads on the first voice turn."""
         if self.settings.speech_backend == "none":
             return None
-        from assistant.speech._transcribe import (
+        from assistant.speech import (
             SPEECH_FILE,
             build_transcriber,
             load_example_requests,
@@ -187,7 +191,7 @@ class Assistant:
 
     def _refresh_phrase_model(self) -> None:
         """After an nlu.yml edit, voice turns re-rank with the new examples too."""
-        from assistant.speech._transcribe import FasterWhisperTranscriber
+        from assistant.speech import FasterWhisperTranscriber
 
         heard = self.transcriber
         if isinstance(heard, FasterWhisperTranscriber) and heard.phrase_model is not None:
