@@ -25,12 +25,18 @@ from conftest import REPO, SAMPLE_GENERIC
 from assistant.cli import main
 from assistant.cli._doctor import diagnose
 from assistant.config import Settings
-from retrieval import CatalogStore, content_hash, ingest
-from retrieval._doctor import ProblemKind, check_catalog
-from retrieval._index import EmbeddingCache, VectorIndex
-from retrieval._indexer import CatalogIndexer
-from retrieval._query import SearchQuery
-from retrieval._search import SearchEngine
+from retrieval import (
+    CatalogIndexer,
+    CatalogStore,
+    EmbeddingCache,
+    ProblemKind,
+    SearchEngine,
+    SearchQuery,
+    VectorIndex,
+    check_catalog,
+    content_hash,
+    ingest,
+)
 
 pytestmark = pytest.mark.slow
 TITLES = ("Trail Shell Jacket", "Merino Tee", "Enamel Camp Mug", "Down Vest")
@@ -77,10 +83,10 @@ def photos(tmp_path: Path) -> Path:
 
 
 class TestCheck:
-    """`check` against a store and an index synced (or not) in-process."""
+    """`check_catalog` against a store and an index synced (or not) in-process."""
 
     def _stack(self, tmp_path, text_encoder, effnet):
-        from retrieval._image_encoders import load_image
+        from retrieval import load_image
 
         store = CatalogStore(tmp_path / "catalog.db")
         index = VectorIndex(path=tmp_path / "chroma")
