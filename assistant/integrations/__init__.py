@@ -12,9 +12,9 @@ must not import the action server (rasa_sdk, Sanic), which itself imports the `A
 that uses them.
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from assistant._lazy import lazy_names
 from assistant.integrations._handoff import HandoffDesk, SharedConversation, shared_conversation
 from assistant.integrations._orders import HttpOrderLookup
 
@@ -51,10 +51,4 @@ __all__ = [
     "shared_conversation",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    """A Rasa name imports its module when first asked for (see above)."""
-    if name in _RASA:
-        module, attribute = _RASA[name]
-        return getattr(import_module(f"{__name__}.{module}"), attribute)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _RASA)

@@ -7,9 +7,9 @@ modules behind it are private. The transcriber's names load their module on firs
 importing the one must not import the other.
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from assistant._lazy import lazy_names
 from assistant.speech._phrase_model import (
     DEFAULT_WEIGHT,
     DEFAULT_WORD_BONUS,
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
         store_prompt,
     )
 
-_TRANSCRIBER = (
+_TRANSCRIBER = (  # loaded on first use
     "BACKENDS",
     "DEFAULT_MAX_SECONDS",
     "SPEECH_FILE",
@@ -63,9 +63,4 @@ __all__ = [
     "store_prompt",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    """A transcriber name imports `_transcribe` when first asked for (see above)."""
-    if name in _TRANSCRIBER:
-        return getattr(import_module(f"{__name__}._transcribe"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, {name: ("_transcribe", name) for name in _TRANSCRIBER})
