@@ -208,8 +208,8 @@ class RetrievalCatalog(CatalogPort):
                 for name, values in product.attributes.items()
                 if values and name not in ("size", "color")
             },
-            sizes=card.in_stock_sizes or card.sizes,
-            colors=card.in_stock_colors or card.colors,
+            sizes=card.offered_sizes,
+            colors=card.offered_colors,
             description=sentences(product.description),
             reviews=tuple(ReviewFact(r.rating, r.text, r.title) for r in product.reviews),
         )

@@ -14,7 +14,7 @@ from dialogue._answers import (
     product_sources,
     sentences,
 )
-from dialogue._cart import QuantityLimit, only_choices, put_in_cart
+from dialogue._cart import QuantityLimit, VariantGap, only_choices, put_in_cart, variant_gaps
 from dialogue._classifier import (
     OUT_OF_SCOPE,
     ClassifierSettings,
@@ -131,6 +131,7 @@ __all__ = [
     "Templates",
     "TrackResult",
     "TrainingReport",
+    "VariantGap",
     "find_price",
     "load_nlu",
     "money",
@@ -142,4 +143,5 @@ __all__ = [
     "read_message",
     "sentences",
     "track",
+    "variant_gaps",
 ]
