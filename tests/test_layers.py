@@ -13,6 +13,8 @@ another package or subpackage needs is public, re-exported from its `__init__` (
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -157,6 +159,23 @@ class TestLayers:
         assert not outside("assistant.cli._doctor", "assistant._retrieval")
         assert not outside("assistant.speech", "assistant.speech._transcribe")
         assert not outside("retrieval", "retrieval._sources")
+
+    def test_a_subpackage_loads_what_it_keeps_apart_only_when_asked(self):
+        """`assistant.speech` re-exports the transcriber and `assistant.integrations` the Rasa
+        action server without importing them (`assistant/_lazy.py`): a fresh process that
+        imports both has neither until one of their names is asked for."""
+        code = (
+            "import sys\n"
+            "import assistant.integrations as integrations, assistant.speech as speech\n"
+            "apart = ('assistant.speech._transcribe', 'assistant.integrations._rasa', 'rasa_sdk')\n"
+            "print(*(name in sys.modules for name in apart))\n"
+            "assert speech.build_transcriber and integrations.serve_actions\n"
+            "print(*(name in sys.modules for name in apart))\n"
+        )
+        run = subprocess.run(
+            [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+        )
+        assert run.stdout.splitlines() == ["False False False", "True True True"]
 
     def test_the_checker_sees_an_upward_import(self, tmp_path: Path, monkeypatch):
         """The walk finds a lazy import inside a function, as a layering break would be."""
