@@ -13,7 +13,7 @@ from assistant._catalog import RetrievalCatalog
 from assistant._offline import go_offline
 from assistant._retrieval import RetrievalStack, build_retrieval, open_store
 from assistant.config import Settings, load_settings
-from assistant.security._limits import ClientLimiter
+from assistant.security import ClientLimiter
 from dialogue import (
     MAX_MESSAGE_CHARS,
     CartLine,

@@ -32,10 +32,14 @@ from assistant._sessions import (
     open_session_store,
 )
 from assistant.config import Settings
-from assistant.feedback._events import EventKind, EventLog
-from assistant.integrations._handoff import HandoffDesk, SharedConversation, shared_conversation
-from assistant.integrations._orders import HttpOrderLookup
-from assistant.speech._phrase_model import PhraseModel, phrase_model_for
+from assistant.feedback import EventKind, EventLog
+from assistant.integrations import (
+    HandoffDesk,
+    HttpOrderLookup,
+    SharedConversation,
+    shared_conversation,
+)
+from assistant.speech import PhraseModel, phrase_model_for
 from dialogue import (
     MAX_LINE_QUANTITY,
     PROMPT_FILES,
@@ -47,9 +51,11 @@ from dialogue import (
     ProductCard,
     PromptFileError,
     TrainingReport,
+    VariantGap,
     only_choices,
     prompts_hash,
     put_in_cart,
+    variant_gaps,
 )
 from retrieval import ImageRejected, load_image
 
@@ -150,7 +156,7 @@ class Assistant:
         """The configured speech backend; its model loads on the first voice turn."""
         if self.settings.speech_backend == "none":
             return None
-        from assistant.speech._transcribe import (
+        from assistant.speech import (
             SPEECH_FILE,
             build_transcriber,
             load_example_requests,
@@ -187,7 +193,7 @@ class Assistant:
 
     def _refresh_phrase_model(self) -> None:
         """After an nlu.yml edit, voice turns re-rank with the new examples too."""
-        from assistant.speech._transcribe import FasterWhisperTranscriber
+        from assistant.speech import FasterWhisperTranscriber
 
         heard = self.transcriber
         if isinstance(heard, FasterWhisperTranscriber) and heard.phrase_model is not None:
@@ -331,8 +337,8 @@ class Assistant:
         size: str | None = None,
         color: str | None = None,
     ) -> CartLine:
-        """Put a product in a session's cart with the checks the dialogue makes before adding:
-        a size (colour) is needed when there are several and must be one that is offered.
+        """Put a product in a session's cart with the dialogue's own check (`variant_gaps`): a
+        size (colour) is needed when there are several and must be one that is offered.
         Raises KeyError for an unknown product and ValueError saying what to choose from.
         Returns the cart line (merged with an existing one for the same variant)."""
         self.live_catalog.check()  # never add at a price the store no longer has
@@ -342,9 +348,9 @@ class Assistant:
         if not 1 <= quantity <= MAX_LINE_QUANTITY:
             raise ValueError(f"quantity must be between 1 and {MAX_LINE_QUANTITY}")
         size, color = only_choices(card, size, color)
-        sizes, colors = card.in_stock_sizes or card.sizes, card.in_stock_colors or card.colors
-        _check_choice(card, "size", size, sizes, card.needs_size)
-        _check_choice(card, "colour", color, colors, card.needs_color)
+        gaps = variant_gaps(card, size, color)
+        if gaps:
+            raise ValueError(_refusal(card, gaps[0]))
         with self._hold(session_id) as session:
             state = session.state
             self.live_catalog.follow(session_id, state, deliver=False)  # re-price the others
@@ -506,19 +512,14 @@ class Assistant:
         return Reply(message, dialogue, None, notices)
 
 
-def _check_choice(
-    card: ProductCard, label: str, value: str | None, offered: tuple[str, ...], needed: bool
-) -> None:
-    """Refuse a missing or unavailable size/colour, naming the choices as the dialogue does."""
-    choices = ", ".join(offered)
-    if value is None:
-        if needed:
-            raise ValueError(f"{card.title} needs a {label}; choose one of: {choices}")
-        return
-    available = card.has_variant(value, None) if label == "size" else card.has_variant(None, value)
-    if not available:
-        options = f"choose one of: {choices}" if offered else f"it has no {label} options"
-        raise ValueError(f"{card.title} has no {label} {value!r}; {options}")
+def _refusal(card: ProductCard, gap: VariantGap) -> str:
+    """Why a caller's size/colour is refused, naming the choices as the dialogue does."""
+    label = "colour" if gap.facet == "color" else gap.facet
+    choices = ", ".join(gap.offered)
+    if gap.missing:
+        return f"{card.title} needs a {label}; choose one of: {choices}"
+    options = f"choose one of: {choices}" if gap.offered else f"it has no {label} options"
+    return f"{card.title} has no {label} {gap.chosen!r}; {options}"
 
 
 def _cart_counts(state: DialogueState) -> Counter[str]:

@@ -21,6 +21,7 @@ from dialogue import (
 )
 from retrieval import (
     FILTER_ATTRIBUTES,
+    MAX_K,
     Exclusions,
     Filters,
     Hit,
@@ -31,9 +32,10 @@ from retrieval import (
     Product,
     SearchEngine,
     SearchQuery,
+    same_noun,
+    singular,
+    title_words,
 )
-from retrieval._facets import TITLE_WORD, same_noun, singular
-from retrieval._query import MAX_K
 
 SUMMARY_CHARS = 600
 MAX_REVIEWS_ON_CARD = 20
@@ -109,7 +111,7 @@ class RetrievalCatalog(CatalogPort):
                 text=" ".join([request.text, *words]).strip(),
             )
         category_words = {  # from the vocabulary computed once per catalog view
-            singular(w) for name in self.vocabulary()["category"] for w in TITLE_WORD.findall(name)
+            w for name in self.vocabulary()["category"] for w in title_words(name)
         }
         part_styles = set(self.vocabulary()["part_style"])
         kinds = _narrower_kinds(request.prefer.kinds, c.categories, category_words, part_styles)
@@ -206,8 +208,8 @@ class RetrievalCatalog(CatalogPort):
                 for name, values in product.attributes.items()
                 if values and name not in ("size", "color")
             },
-            sizes=card.in_stock_sizes or card.sizes,
-            colors=card.in_stock_colors or card.colors,
+            sizes=card.offered_sizes,
+            colors=card.offered_colors,
             description=sentences(product.description),
             reviews=tuple(ReviewFact(r.rating, r.text, r.title) for r in product.reviews),
         )
@@ -385,7 +387,7 @@ def _narrower_kinds(
     "jackets", "tank top" or "sweatshrit" name the category itself, whose products need not
     say so in their titles (a head noun that is a category word, "top", names one too). A
     style that splits a combined category ("bra" in Bras & Tanks: `part_styles`) narrows it."""
-    named = {singular(w) for c in categories for w in TITLE_WORD.findall(c.lower())}
+    named = {w for c in categories for w in title_words(c)}
 
     def narrower(kind: str) -> bool:
         if kind.lower() in part_styles:

@@ -11,12 +11,21 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from assistant.config import Settings
-from retrieval import CatalogStore
-from retrieval._encoders import EncoderUnavailable, ImageEncoder, SentenceTextEncoder
-from retrieval._image_encoders import ColourHistogramEncoder
-from retrieval._index import EmbeddingCache, HnswSettings, VectorIndex
-from retrieval._indexer import CatalogIndexer
-from retrieval._search import SearchEngine
+from retrieval import (
+    CatalogIndexer,
+    CatalogStore,
+    ClipEncoder,
+    ColourHistogramEncoder,
+    EfficientNetImageEncoder,
+    EmbeddingCache,
+    EncoderUnavailable,
+    HnswSettings,
+    ImageEncoder,
+    SearchEngine,
+    SentenceTextEncoder,
+    VectorIndex,
+    load_image,
+)
 
 log = logging.getLogger(__name__)
 NO_IMAGE_MODEL = "none"
@@ -38,8 +47,6 @@ class RetrievalStack:
 
     @property
     def indexer(self) -> CatalogIndexer:
-        from retrieval._image_encoders import load_image
-
         return CatalogIndexer(
             self.store,
             self.index,
@@ -107,16 +114,12 @@ def _image_encoder(settings: Settings) -> ImageEncoder | None:
         raise ValueError(
             f"image_model {settings.image_model!r}: use {EFFICIENTNET!r} or {NO_IMAGE_MODEL!r}"
         )
-    from retrieval._image_encoders import EfficientNetImageEncoder
-
     return EfficientNetImageEncoder()
 
 
 def _clip_encoder(settings: Settings, warnings: list[str]) -> ImageEncoder | None:
     if not settings.clip_model:
         return None
-    from retrieval._image_encoders import ClipEncoder
-
     try:
         return ClipEncoder(
             settings.clip_model,

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from assistant.config import Settings, redacted
-from assistant.security._limits import Allowance, ClientLimiter, TokenBucket
+from assistant.security import Allowance, ClientLimiter, TokenBucket
 from dialogue import DialogueState
 
 if TYPE_CHECKING:

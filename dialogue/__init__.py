@@ -14,7 +14,7 @@ from dialogue._answers import (
     product_sources,
     sentences,
 )
-from dialogue._cart import QuantityLimit, only_choices, put_in_cart
+from dialogue._cart import QuantityLimit, VariantGap, only_choices, put_in_cart, variant_gaps
 from dialogue._classifier import (
     OUT_OF_SCOPE,
     ClassifierSettings,
@@ -23,7 +23,9 @@ from dialogue._classifier import (
     IntentPrediction,
 )
 from dialogue._config import (
+    NLU_FILE,
     PROMPT_FILES,
+    RESPONSES_FILE,
     DialogueSettings,
     LlmSettings,
     PolicySettings,
@@ -37,6 +39,7 @@ from dialogue._llm import GroundingCheck, GroundingVerdict, Rewriter
 from dialogue._model import MAX_MESSAGE_CHARS, DecidedTurn, DialogueModel, read_message
 from dialogue._nlu import NluModel, Parse, TrainingReport
 from dialogue._nlu_data import EntitySpan, Example, NluData, NluDataError, load_nlu
+from dialogue._policy import SIMPLE as SIMPLE_REPLIES
 from dialogue._prices import TENS as NUMBER_TENS
 from dialogue._prices import UNITS as NUMBER_UNITS
 from dialogue._prices import PriceRange, find_price, parse_number
@@ -63,10 +66,13 @@ from dialogue._wishes import Constraints, Exclusions, Preferences
 __all__ = [
     "MAX_LINE_QUANTITY",
     "MAX_MESSAGE_CHARS",
+    "NLU_FILE",
     "NUMBER_TENS",
     "NUMBER_UNITS",
     "OUT_OF_SCOPE",
     "PROMPT_FILES",
+    "RESPONSES_FILE",
+    "SIMPLE_REPLIES",
     "Answer",
     "AnswerSettings",
     "CartLine",
@@ -125,6 +131,7 @@ __all__ = [
     "Templates",
     "TrackResult",
     "TrainingReport",
+    "VariantGap",
     "find_price",
     "load_nlu",
     "money",
@@ -136,4 +143,5 @@ __all__ = [
     "read_message",
     "sentences",
     "track",
+    "variant_gaps",
 ]

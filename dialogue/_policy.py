@@ -12,7 +12,13 @@ from typing import Any
 from lemminflect import getAllLemmas
 
 from dialogue._answers import Answer, ProductAnswerer, Source
-from dialogue._cart import QuantityLimit, catalog_spelling, only_choices, put_in_cart
+from dialogue._cart import (
+    QuantityLimit,
+    catalog_spelling,
+    only_choices,
+    put_in_cart,
+    variant_gaps,
+)
 from dialogue._config import PolicySettings, StorePolicy, Templates
 from dialogue._entities import attribute_label, title_has_name
 from dialogue._nlu import Parse
@@ -56,6 +62,8 @@ ITEM_ACTIONS = {
     "add_to_cart",
     "find_similar",
 }
+# Intents answered by one response template: intent -> template (`SIMPLE_REPLIES` outside the
+# package; the Rasa export routes them to the same responses).
 SIMPLE = {
     "greet": "greet",
     "goodbye": "goodbye",
@@ -928,25 +936,23 @@ class Policy:
         if color is None and card.needs_color:
             wanted = [c for c in state.constraints.colors if card.has_variant(size, c)]
             color = catalog_spelling(card.colors, wanted[0]) if len(wanted) == 1 else None
-        if (size or color) and not card.has_variant(size, color):
+        gaps = variant_gaps(card, size, color)
+        if any(not gap.missing for gap in gaps):
             state.pending_add = PendingAdd(card.id, quantity, None, None)
             self._say_unavailable(state, card, size, color, draft)
             return
-        for missing, needed in (
-            ("size", card.needs_size and size is None),
-            ("color", card.needs_color and color is None),
-        ):
-            if needed:
-                state.pending_add = PendingAdd(card.id, quantity, size, color, missing)
-                self._say(
-                    draft,
-                    state,
-                    f"ask_{missing}",
-                    title=card.title,
-                    options=_options(card, missing),
-                )
-                draft.action = f"ask_{missing}"
-                return
+        if gaps:  # the size first, then the colour
+            missing = gaps[0].facet
+            state.pending_add = PendingAdd(card.id, quantity, size, color, missing)
+            self._say(
+                draft,
+                state,
+                f"ask_{missing}",
+                title=card.title,
+                options=_options(card, missing),
+            )
+            draft.action = f"ask_{missing}"
+            return
         state.pending_add = None
         try:
             line = put_in_cart(state.cart, card, quantity, size, color)
@@ -1198,8 +1204,8 @@ def _rating_text(card: ProductCard) -> str:
 
 
 def _options(card: ProductCard, only: str | None = None) -> str:
-    sizes = ", ".join(card.in_stock_sizes or card.sizes)
-    colors = ", ".join(card.in_stock_colors or card.colors)
+    sizes = ", ".join(card.offered_sizes)
+    colors = ", ".join(card.offered_colors)
     parts = []
     if sizes and only in (None, "size"):
         parts.append(f"sizes {sizes}")

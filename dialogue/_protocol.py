@@ -77,9 +77,20 @@ class ProductCard:
     def needs_color(self) -> bool:
         return len(self.colors) > 1
 
+    @property
+    def offered_sizes(self) -> tuple[str, ...]:
+        """The sizes a shopper may choose: those in stock, else every one the catalog lists (a
+        catalog without stock data)."""
+        return self.in_stock_sizes or self.sizes
+
+    @property
+    def offered_colors(self) -> tuple[str, ...]:
+        """The colours a shopper may choose, as `offered_sizes`."""
+        return self.in_stock_colors or self.colors
+
     def has_variant(self, size: str | None, color: str | None) -> bool:
-        sizes = {s.lower() for s in self.in_stock_sizes or self.sizes}
-        colors = {c.lower() for c in self.in_stock_colors or self.colors}
+        sizes = {s.lower() for s in self.offered_sizes}
+        colors = {c.lower() for c in self.offered_colors}
         return (size is None or size.lower() in sizes) and (
             color is None or color.lower() in colors
         )

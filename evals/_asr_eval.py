@@ -30,8 +30,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from assistant.speech._phrase_model import normalise_words
-from assistant.speech._transcribe import FasterWhisperTranscriber, SpeechError, Transcriber
+from assistant.speech import FasterWhisperTranscriber, SpeechError, Transcriber, normalise_words
 
 DEFAULT_VOICES = ("en-us", "en-gb", "en-us+f3")
 DEFAULT_SPEEDS = (140, 170)

@@ -64,7 +64,7 @@ def bench_photo_turns(assistant: Assistant, repeat: int) -> dict[str, Any] | Non
     """A photo with "like this": the store's own product photos, each cropped (so no two
     photos are the same), a new session each; None for a store without photos."""
     from evals._retrieval_eval import alter
-    from retrieval._image_encoders import load_image
+    from retrieval import load_image
 
     products = [p for p in assistant.stack.engine.view.products.values() if p.images]
     if not products:

@@ -10,14 +10,16 @@ from typing import Any
 from rich.console import Console
 
 from assistant.config import Settings
-from assistant.speech._phrase_model import DEFAULT_WEIGHT, DEFAULT_WORD_BONUS, phrase_model_for
-from assistant.speech._transcribe import (
+from assistant.speech import (
     BACKENDS,
     DEFAULT_MAX_SECONDS,
+    DEFAULT_WEIGHT,
+    DEFAULT_WORD_BONUS,
     SPEECH_FILE,
     SpeechUnavailable,
     build_transcriber,
     load_example_requests,
+    phrase_model_for,
     store_prompt,
 )
 from evals._asr_eval import (
@@ -162,8 +164,7 @@ def _read_queries(path: Path) -> list[str]:
 
 def _catalog_vocabulary(settings: Settings) -> dict[str, list[str]] | None:
     """The store's facet values, or None when nothing is ingested (checked cheaply first)."""
-    from assistant._catalog import RetrievalCatalog
-    from assistant._retrieval import build_retrieval
+    from assistant import RetrievalCatalog, build_retrieval
     from retrieval import CatalogStore
 
     if not settings.catalog_db.exists() or not CatalogStore(settings.catalog_db).count():

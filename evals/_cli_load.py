@@ -96,7 +96,7 @@ def _in_process(
     """The real app and API served from this process (so its RSS and CPU are the server's),
     recording events to a throwaway log: bench shoppers must not shape real co-liked data."""
     from assistant import Assistant, open_store
-    from assistant.feedback._events import EventLog
+    from assistant.feedback import EventLog
     from evals._bench_load import ServerProcess, local_server, run
 
     if not open_store(settings).count():  # before loading any model

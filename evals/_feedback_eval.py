@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from assistant import Assistant
-from assistant.feedback._events import EventLog
+from assistant.feedback import EventLog
 from dialogue import ProductCard
 
 MAX_TURNS = 8

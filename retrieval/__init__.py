@@ -7,15 +7,26 @@ The public surface is re-exported here; modules with a leading underscore are pr
 from typing import Any
 
 from retrieval._cleaning import Cleaner, CleaningConfig, TagRule, html_to_text
+from retrieval._doctor import (
+    DoctorReport,
+    ProblemKind,
+    check_catalog,
+    check_server,
+    index_unreadable,
+    store_damaged,
+)
 from retrieval._encoders import (
     DEFAULT_TEXT_MODEL,
     EncoderUnavailable,
+    ImageEncoder,
     SentenceTextEncoder,
     TextEncoder,
     normalise_rows,
 )
+from retrieval._facets import same_noun, singular, title_words
 from retrieval._image_encoders import (
     ClipEncoder,
+    ColourHistogramEncoder,
     EfficientNetImageEncoder,
     ImageRejected,
     load_image,
@@ -37,6 +48,7 @@ from retrieval._model import (
 )
 from retrieval._photo_kinds import PhotoGuess, PhotoKind, PhotoKindProbe, PhotoReading, kind_of
 from retrieval._query import (
+    MAX_K,
     Evidence,
     Exclusions,
     Filters,
@@ -62,6 +74,7 @@ from retrieval._store import (
 __all__ = [
     "DEFAULT_TEXT_MODEL",
     "FILTER_ATTRIBUTES",
+    "MAX_K",
     "CatalogIndexer",
     "CatalogRetriever",
     "CatalogStamp",
@@ -70,6 +83,8 @@ __all__ = [
     "Cleaner",
     "CleaningConfig",
     "ClipEncoder",
+    "ColourHistogramEncoder",
+    "DoctorReport",
     "EfficientNetImageEncoder",
     "EmbeddingCache",
     "EncoderUnavailable",
@@ -78,6 +93,7 @@ __all__ = [
     "Filters",
     "Hit",
     "HnswSettings",
+    "ImageEncoder",
     "ImageRejected",
     "ImageRole",
     "IngestIssue",
@@ -90,6 +106,7 @@ __all__ = [
     "PhotoKindProbe",
     "PhotoReading",
     "Preferences",
+    "ProblemKind",
     "Product",
     "ProductImage",
     "ProductLink",
@@ -110,16 +127,23 @@ __all__ = [
     "TextEncoder",
     "Variant",
     "VectorIndex",
+    "check_catalog",
+    "check_server",
     "collection_name",
     "content_hash",
     "detect_format",
     "html_to_text",
+    "index_unreadable",
     "ingest",
     "kind_of",
     "load_image",
     "normalise_rows",
     "parse_price",
     "product_id",
+    "same_noun",
+    "singular",
+    "store_damaged",
+    "title_words",
 ]
 
 

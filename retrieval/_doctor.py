@@ -74,7 +74,7 @@ class DoctorReport:
         }
 
 
-def check(
+def check_catalog(
     store: CatalogStore,
     index: VectorIndex,
     text_encoder_name: str,

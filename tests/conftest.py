@@ -22,12 +22,18 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from retrieval import CatalogStore, CleaningConfig, ingest
-from retrieval._encoders import SentenceTextEncoder
-from retrieval._image_encoders import ClipEncoder, EfficientNetImageEncoder
-from retrieval._index import EmbeddingCache, VectorIndex
-from retrieval._indexer import CatalogIndexer
-from retrieval._search import SearchEngine
+from retrieval import (
+    CatalogIndexer,
+    CatalogStore,
+    CleaningConfig,
+    ClipEncoder,
+    EfficientNetImageEncoder,
+    EmbeddingCache,
+    SearchEngine,
+    SentenceTextEncoder,
+    VectorIndex,
+    ingest,
+)
 
 if TYPE_CHECKING:
     from assistant import Assistant
@@ -125,9 +131,8 @@ def engine(luma_store, text_encoder, tmp_path_factory) -> SearchEngine:
 @pytest.fixture(scope="session")
 def assistant(engine, tmp_path_factory):
     """The real assistant (trained NLU, policy, templates) over the Luma + eShop engine."""
-    from assistant import Assistant, Settings
-    from assistant._retrieval import RetrievalStack
-    from retrieval._index import EmbeddingCache
+    from assistant import Assistant, RetrievalStack, Settings
+    from retrieval import EmbeddingCache
 
     data = tmp_path_factory.mktemp("assistant")
     # No per-session rate limit: tests drive long sessions fast (tests/test_security.py

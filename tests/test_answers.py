@@ -16,10 +16,10 @@ from dialogue import (
     ProductAnswerer,
     ProductText,
     ReviewFact,
+    Templates,
     sentences,
 )
 from dialogue._answers import stem
-from dialogue._config import Templates
 
 REPO = Path(__file__).resolve().parent.parent
 SETTINGS = DialogueSettings.load(REPO / "prompts" / "dialogue.yml").answers

@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 
 from assistant import Assistant
-from assistant.speech._transcribe import FasterWhisperTranscriber
+from assistant.speech import FasterWhisperTranscriber
 from dialogue import MAX_MESSAGE_CHARS, Constraints, DialogueState, SearchRequest
 from retrieval._facets import title_names
 

@@ -38,7 +38,7 @@ from evals._retrieval_audit import (
     skew_ratios,
     total_variation,
 )
-from retrieval._model import Product
+from retrieval import Product
 
 
 def _product(pid: str, price: float | None = None, **fields: Any) -> Product:

@@ -7,8 +7,8 @@ import pytest
 
 from assistant.cli import main
 from evals._retrieval_bench import bench_scale, percentiles, synthetic_catalog
+from retrieval import Exclusions, Filters
 from retrieval._facets import CatalogView
-from retrieval._query import Exclusions, Filters
 
 pytestmark = pytest.mark.slow
 

@@ -64,11 +64,15 @@ def photo_assistant(assistant, luma_store, text_encoder, effnet, tmp_path_factor
     """A slice of the Luma store (women's jackets, men's hoodies, watches: 50 products, 153
     photos) indexed with EfficientNet photo vectors, so photo search works; the whole store's
     photos would take minutes to encode. The NLU comes from the session assistant's cache."""
-    from assistant import Assistant, Settings
-    from assistant._retrieval import RetrievalStack
-    from retrieval import CatalogStore, IngestReport, load_image
-    from retrieval._index import EmbeddingCache, VectorIndex
-    from retrieval._indexer import CatalogIndexer
+    from assistant import Assistant, RetrievalStack, Settings
+    from retrieval import (
+        CatalogIndexer,
+        CatalogStore,
+        EmbeddingCache,
+        IngestReport,
+        VectorIndex,
+        load_image,
+    )
 
     root = tmp_path_factory.mktemp("browser-store")
     store = CatalogStore(root / "catalog.db")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from dialogue import Entity, Extraction
 from dialogue._carried import AskedThing, UncarriedThings, asked_thing
-from dialogue._entities import Entity, Extraction
 
 # A small store's words: what its products' texts use, and its catalog terms.
 CATALOG_TEXT = {"jacket", "hoodie", "track", "pant", "backpack", "fiber", "carbon", "pole"}

@@ -9,8 +9,10 @@ from dialogue import (
     CartLine,
     ProductCard,
     QuantityLimit,
+    VariantGap,
     only_choices,
     put_in_cart,
+    variant_gaps,
 )
 from dialogue._cart import catalog_spelling
 
@@ -24,6 +26,19 @@ class TestCartRules:
         assert only_choices(TEE, "M", "Red") == ("M", "Red")  # said choices are kept
         in_stock = ProductCard("x", "X", 1.0, sizes=("S", "M"), in_stock_sizes=("M",))
         assert only_choices(in_stock, None, None) == ("M", None)
+
+    def test_what_keeps_a_variant_out_of_the_cart_size_first(self):
+        assert variant_gaps(TEE, "m", "BLUE") == [] and variant_gaps(BOTTLE, None, None) == []
+        assert variant_gaps(TEE, None, None) == [VariantGap("size", None, ("S", "M"))]
+        assert variant_gaps(TEE, None, "Red") == [
+            VariantGap("size", None, ("S", "M")),
+            VariantGap("color", "Red", ("Blue",)),
+        ]
+        assert [g.missing for g in variant_gaps(TEE, None, "Red")] == [True, False]
+        # Only what is in stock may be chosen; one colour needs none said.
+        in_stock = ProductCard("x", "X", 1.0, sizes=("S", "M"), in_stock_sizes=("M",))
+        assert variant_gaps(in_stock, "S", None) == [VariantGap("size", "S", ("M",))]
+        assert variant_gaps(BOTTLE, None, "Red") == [VariantGap("color", "Red", ())]
 
     def test_the_catalogs_spelling(self):
         assert catalog_spelling(("XS", "M"), "m") == "M"

@@ -10,14 +10,16 @@ import numpy as np
 import pytest
 
 from dialogue import (
+    OUT_OF_SCOPE,
     ClassifierSettings,
     EntityExtractor,
     Extraction,
     IntentClassifier,
+    IntentPrediction,
     NluModel,
     load_nlu,
 )
-from dialogue._classifier import OUT_OF_SCOPE, IntentPrediction, _neighbour_similarity
+from dialogue._classifier import _neighbour_similarity
 from tests.conftest import REPO
 
 

@@ -25,12 +25,18 @@ from conftest import REPO, SAMPLE_GENERIC
 from assistant.cli import main
 from assistant.cli._doctor import diagnose
 from assistant.config import Settings
-from retrieval import CatalogStore, content_hash, ingest
-from retrieval._doctor import ProblemKind, check
-from retrieval._index import EmbeddingCache, VectorIndex
-from retrieval._indexer import CatalogIndexer
-from retrieval._query import SearchQuery
-from retrieval._search import SearchEngine
+from retrieval import (
+    CatalogIndexer,
+    CatalogStore,
+    EmbeddingCache,
+    ProblemKind,
+    SearchEngine,
+    SearchQuery,
+    VectorIndex,
+    check_catalog,
+    content_hash,
+    ingest,
+)
 
 pytestmark = pytest.mark.slow
 TITLES = ("Trail Shell Jacket", "Merino Tee", "Enamel Camp Mug", "Down Vest")
@@ -77,10 +83,10 @@ def photos(tmp_path: Path) -> Path:
 
 
 class TestCheck:
-    """`check` against a store and an index synced (or not) in-process."""
+    """`check_catalog` against a store and an index synced (or not) in-process."""
 
     def _stack(self, tmp_path, text_encoder, effnet):
-        from retrieval._image_encoders import load_image
+        from retrieval import load_image
 
         store = CatalogStore(tmp_path / "catalog.db")
         index = VectorIndex(path=tmp_path / "chroma")
@@ -91,7 +97,7 @@ class TestCheck:
         return store, index, indexer
 
     def _check(self, tmp_path, store, index, text_encoder, effnet):
-        return check(
+        return check_catalog(
             store, index, text_encoder.name, effnet.name, cache_path=tmp_path / "embeddings.db"
         )
 
@@ -157,13 +163,13 @@ class TestCheck:
         cache = tmp_path / "embeddings.db"
         cache.write_bytes(b"not a database" * 100)
         index = VectorIndex(path=tmp_path / "chroma")
-        report = check(store, index, text_encoder.name, cache_path=cache)
+        report = check_catalog(store, index, text_encoder.name, cache_path=cache)
         assert [p.kind for p in report.problems] == [ProblemKind.STORE_DAMAGED]
         assert "products_price" in " ".join(report.problems[0].examples)
         assert "re-run `shopassist ingest SOURCE`" in report.problems[0].repair
 
         healthy = CatalogStore(tmp_path / "other.db")
-        report = check(healthy, index, text_encoder.name, cache_path=cache)
+        report = check_catalog(healthy, index, text_encoder.name, cache_path=cache)
         assert [p.kind for p in report.problems] == [ProblemKind.CACHE_DAMAGED]
         assert (
             report.problems[0].repair == f"delete {cache} (it is only a cache) and {INDEX_REPAIR}"
@@ -286,7 +292,7 @@ class TestKilledIngest:
             .hits
         )
         assert hits and hits[0].product.title == "Merino Tee"
-        report = check(store, index, text_encoder.name)
+        report = check_catalog(store, index, text_encoder.name)
         assert [p.kind for p in report.problems] == [ProblemKind.INGEST_UNFINISHED]
         assert report.problems[0].repair.startswith(
             f"re-run `shopassist ingest {big} --catalog shop`"
@@ -294,8 +300,8 @@ class TestKilledIngest:
 
         assert main(argv) == 0
         assert store.count() == self.BIG
-        report = check(store, index, text_encoder.name)
+        report = check_catalog(store, index, text_encoder.name)
         assert {p.kind for p in report.problems} == {ProblemKind.MISSING, ProblemKind.OUTDATED}
         assert {p.repair for p in report.problems} == {INDEX_REPAIR}
         indexer.sync(progress=False)
-        assert check(store, index, text_encoder.name).ok
+        assert check_catalog(store, index, text_encoder.name).ok

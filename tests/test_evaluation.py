@@ -17,7 +17,7 @@ from evals._retrieval_eval import (
     reciprocal_rank,
     save_report,
 )
-from retrieval._model import Product
+from retrieval import Product
 
 
 class TestPhotoHalves:

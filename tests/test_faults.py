@@ -14,11 +14,8 @@ from dataclasses import replace
 import pytest
 from conftest import ChromaServer
 
-from assistant import Assistant
-from assistant._retrieval import RetrievalStack
-from retrieval._index import EmbeddingCache, VectorIndex
-from retrieval._indexer import CatalogIndexer
-from retrieval._search import SearchEngine
+from assistant import Assistant, RetrievalStack
+from retrieval import CatalogIndexer, EmbeddingCache, SearchEngine, VectorIndex
 
 UNFILTERED = "i need something waterproof"  # no filter: the whole catalog is searched
 FILTERED = "show me women's jackets"

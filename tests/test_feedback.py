@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from assistant import Assistant
-from assistant.feedback._events import SECONDS_PER_DAY, EventKind, EventLog
-from retrieval import Personal, SearchQuery
-from retrieval._search import SearchEngine
+from assistant.feedback import SECONDS_PER_DAY, EventKind, EventLog
+from retrieval import Personal, SearchEngine, SearchQuery
 
 
 def _session() -> str:

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from assistant import Assistant
-from assistant.feedback._database import Database
-from assistant.integrations._handoff import HandoffDesk, SharedConversation
+from assistant.feedback import Database
+from assistant.integrations import HandoffDesk, SharedConversation
 from tests.conftest import serve_http, stop_http
 
 # How long a test waits for the background delivery before it fails (not a timing check).

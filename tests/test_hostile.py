@@ -38,16 +38,22 @@ from test_http_api import assert_error
 from test_http_api import new_session as open_api_session
 from test_rasa import Conversation, ThreadedServer, http
 
-from assistant import Assistant, Reply, Settings
-from assistant._retrieval import RetrievalStack
+from assistant import Assistant, Reply, RetrievalStack, Settings
 from assistant.cli import main
-from assistant.integrations._rasa import MAX_SHOWN, create_action_app
+from assistant.integrations import create_action_app
+from assistant.integrations._rasa import MAX_SHOWN
 from dialogue import MAX_MESSAGE_CHARS
-from retrieval import CatalogStore, CleaningConfig, IngestReport, ingest
-from retrieval._encoders import SentenceTextEncoder
-from retrieval._image_encoders import load_image
-from retrieval._index import EmbeddingCache, VectorIndex
-from retrieval._indexer import CatalogIndexer
+from retrieval import (
+    CatalogIndexer,
+    CatalogStore,
+    CleaningConfig,
+    EmbeddingCache,
+    IngestReport,
+    SentenceTextEncoder,
+    VectorIndex,
+    ingest,
+    load_image,
+)
 from ui._html import ShelfItem, card_html
 from ui._images import Thumbnails
 from ui._shop import Frame, Shop

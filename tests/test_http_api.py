@@ -12,7 +12,7 @@ import httpx
 import pytest
 from conftest import DATASETS, start
 
-from assistant.feedback._events import EventKind
+from assistant.feedback import EventKind
 from assistant.integrations.http_api import (
     API_TOKEN_ENV,
     INTERNAL_ERROR,

@@ -11,16 +11,17 @@ import pytest
 from conftest import DATASETS, LUMA_IMAGES, TINY_CLIP, png_claiming
 from PIL import Image, ImageOps
 
-from retrieval._encoders import EncoderUnavailable, ImageEncoder, TextEncoder
-from retrieval._image_encoders import (
-    MAX_DECODED_PIXELS,
-    MAX_SIDE,
+from retrieval import (
     ClipEncoder,
     ColourHistogramEncoder,
     EfficientNetImageEncoder,
+    EncoderUnavailable,
+    ImageEncoder,
     ImageRejected,
+    TextEncoder,
     load_image,
 )
+from retrieval._image_encoders import MAX_DECODED_PIXELS, MAX_SIDE
 
 ESHOP_WEBP = DATASETS / "eshop" / "images" / "1.webp"
 HOODIE_MAIN = LUMA_IMAGES / "m" / "h" / "mh01-gray_main.jpg"

@@ -100,9 +100,8 @@ for package in sys.argv[2].split(","):
         importlib.import_module(info.name)
 
 from assistant.cli._main import _parser
-from assistant.speech._transcribe import SpeechUnavailable, build_transcriber
-from retrieval._encoders import EncoderUnavailable
-from retrieval._image_encoders import ClipEncoder
+from assistant.speech import SpeechUnavailable, build_transcriber
+from retrieval import ClipEncoder, EncoderUnavailable
 from dialogue import LlmSettings
 from dialogue._llm import langchain_completion
 

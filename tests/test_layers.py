@@ -3,15 +3,18 @@ no import cycle between modules.
 
 `dialogue` talks to the catalog through a protocol that `assistant` wires up, so it never
 imports `retrieval`; nothing below imports what sits above it. Imports inside functions count
-too: a lazy upward import is still an upward dependency. A private module of another package
-(`retrieval._search` from `assistant`, or one inside its subpackages, `assistant.integrations._rasa`
-from `ui`) is counted and may not grow past today's figure while issue 17 makes what other
-packages need public.
+too: a lazy upward import is still an upward dependency. A private module (a leading
+underscore) is imported only from inside the package that holds it, in product code: none of
+`retrieval._search` from `assistant`, `assistant.integrations._rasa` from `ui` or
+`assistant.speech._transcribe` from `assistant._assistant`, and the test allows none. What
+another package or subpackage needs is public, re-exported from its `__init__` (issue 17).
 """
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,9 +32,6 @@ ALLOWED = {
     # `bench load` drives the web app, so the measurements may start it.
     "evals": {"assistant", "dialogue", "retrieval", "ui"},
 }
-# (module, imported private module) pairs in product code (not `evals`, which measures) on
-# 2026-12-07; issue 17 brings this to zero, and it may only go down.
-PRIVATE_IMPORTS_TODAY = 15
 
 
 def imports(package: str) -> Iterator[tuple[Path, str]]:
@@ -43,6 +43,12 @@ def imports(package: str) -> Iterator[tuple[Path, str]]:
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 yield path, node.module
                 yield from ((path, f"{node.module}.{alias.name}") for alias in node.names)
+
+
+def module_name(path: Path) -> str:
+    """`assistant/speech/_transcribe.py` -> `assistant.speech._transcribe`; a package's
+    `__init__.py` is the package."""
+    return ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
 
 
 def ours(module: str) -> str | None:
@@ -58,14 +64,20 @@ def private_part(module: str) -> str | None:
     return ".".join(parts[: first + 1]) if first else None
 
 
+def outside(importer: str, private: str) -> bool:
+    """Whether the importing module stands outside the package holding the private module:
+    `assistant.cli._doctor` may import `assistant._retrieval` (both in `assistant`), but
+    `assistant._assistant` may not import `assistant.speech._transcribe`."""
+    holder = private.rpartition(".")[0]
+    return importer != holder and not importer.startswith(holder + ".")
+
+
 def module_graph() -> dict[str, set[str]]:
     """Our module -> our modules it imports at its top level (`if TYPE_CHECKING:` included:
     a type-only cycle is still two modules that cannot be read apart)."""
-    files = {}
-    for package in PACKAGES:
-        for path in (REPO / package).rglob("*.py"):
-            name = ".".join(path.relative_to(REPO).with_suffix("").parts)
-            files[name.removesuffix(".__init__")] = path
+    files = {
+        module_name(path): path for package in PACKAGES for path in (REPO / package).rglob("*.py")
+    }
 
     def top_level(nodes: list[ast.stmt]) -> Iterator[ast.Import | ast.ImportFrom]:
         for node in nodes:
@@ -125,18 +137,45 @@ class TestLayers:
         )
         assert not wrong, f"{package} may import only {sorted(ALLOWED[package])}: {wrong}"
 
-    def test_private_modules_of_other_packages_are_not_imported_more_than_today(self):
-        private = {
-            (str(path.relative_to(REPO)), name)
-            for package in PACKAGES
-            if package != "evals"
-            for path, module in imports(package)
-            if (top := ours(module)) and top != package and (name := private_part(module))
-        }
-        assert len(private) <= PRIVATE_IMPORTS_TODAY, sorted(private)
+    def test_no_private_module_is_imported_from_outside_its_package(self):
+        """Zero allowed, in product code (`evals` measures, and may read internals)."""
+        private = sorted(
+            {
+                (str(path.relative_to(REPO)), name)
+                for package in PACKAGES
+                if package != "evals"
+                for path, module in imports(package)
+                if ours(module)
+                and (name := private_part(module))
+                and outside(module_name(path), name)
+            }
+        )
+        assert not private, private
         assert private_part("assistant.integrations._rasa.serve") == "assistant.integrations._rasa"
         assert private_part("assistant._sessions") == "assistant._sessions"
         assert private_part("assistant.integrations.http_api") is None
+        assert outside("ui.app", "assistant.integrations._rasa")
+        assert outside("assistant._assistant", "assistant.speech._transcribe")
+        assert not outside("assistant.cli._doctor", "assistant._retrieval")
+        assert not outside("assistant.speech", "assistant.speech._transcribe")
+        assert not outside("retrieval", "retrieval._sources")
+
+    def test_a_subpackage_loads_what_it_keeps_apart_only_when_asked(self):
+        """`assistant.speech` re-exports the transcriber and `assistant.integrations` the Rasa
+        action server without importing them (`assistant/_lazy.py`): a fresh process that
+        imports both has neither until one of their names is asked for."""
+        code = (
+            "import sys\n"
+            "import assistant.integrations as integrations, assistant.speech as speech\n"
+            "apart = ('assistant.speech._transcribe', 'assistant.integrations._rasa', 'rasa_sdk')\n"
+            "print(*(name in sys.modules for name in apart))\n"
+            "assert speech.build_transcriber and integrations.serve_actions\n"
+            "print(*(name in sys.modules for name in apart))\n"
+        )
+        run = subprocess.run(
+            [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+        )
+        assert run.stdout.splitlines() == ["False False False", "True True True"]
 
     def test_the_checker_sees_an_upward_import(self, tmp_path: Path, monkeypatch):
         """The walk finds a lazy import inside a function, as a layering break would be."""

@@ -27,16 +27,21 @@ import numpy as np
 import pytest
 from conftest import REPO, start
 
-from assistant import Assistant, Settings
+from assistant import Assistant, RetrievalStack, Settings
 from assistant._live_catalog import reprice
-from assistant._retrieval import RetrievalStack
 from assistant.cli import main
 from assistant.integrations.http_api import API_TOKEN_ENV, SESSION_HEADER
 from dialogue import CartLine, DialogueState, ProductCard
-from retrieval import CatalogStamp, CatalogStore, IngestReport, ingest
-from retrieval._index import EmbeddingCache, VectorIndex
-from retrieval._indexer import CatalogIndexer
-from retrieval._query import SearchQuery
+from retrieval import (
+    CatalogIndexer,
+    CatalogStamp,
+    CatalogStore,
+    EmbeddingCache,
+    IngestReport,
+    SearchQuery,
+    VectorIndex,
+    ingest,
+)
 from ui._html import cart_html
 
 pytestmark = pytest.mark.slow

@@ -13,14 +13,22 @@ import pytest
 from conftest import ChromaServer
 
 from evals._retrieval_eval import ALTERATIONS, RetrievalEvaluation, alter
-from retrieval import CatalogStore, IngestReport
-from retrieval._image_encoders import ColourHistogramEncoder, load_image
-from retrieval._index import EmbeddingCache, VectorIndex
-from retrieval._indexer import CatalogIndexer
-from retrieval._model import ImageRole
-from retrieval._photo_kinds import PhotoKindProbe, kind_of
-from retrieval._query import Exclusions, Filters, SearchQuery
-from retrieval._search import SearchEngine
+from retrieval import (
+    CatalogIndexer,
+    CatalogStore,
+    ColourHistogramEncoder,
+    EmbeddingCache,
+    Exclusions,
+    Filters,
+    ImageRole,
+    IngestReport,
+    PhotoKindProbe,
+    SearchEngine,
+    SearchQuery,
+    VectorIndex,
+    kind_of,
+    load_image,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -217,8 +225,7 @@ class TestPhotoReading:
 @pytest.fixture(scope="module")
 def photo_assistant(photo_engine, effnet, tmp_path_factory):
     """The real assistant over the 30-product photo engine."""
-    from assistant import Assistant, Settings
-    from assistant._retrieval import RetrievalStack
+    from assistant import Assistant, RetrievalStack, Settings
 
     data = tmp_path_factory.mktemp("photo-assistant")
     settings = Settings(data_dir=data, turns_per_minute=0, client_sessions_per_minute=0)

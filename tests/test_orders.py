@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from assistant import Assistant
-from assistant.integrations._orders import HttpOrderLookup
+from assistant.integrations import HttpOrderLookup
 from dialogue import OrderLookupUnavailable
 from tests.conftest import free_port, serve_http, stop_http
 

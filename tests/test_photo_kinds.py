@@ -6,9 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from retrieval import PhotoKind, PhotoKindProbe
-from retrieval._model import Product
-from retrieval._photo_kinds import TEMPERATURE, kind_of
+from retrieval import PhotoKind, PhotoKindProbe, Product, kind_of
+from retrieval._photo_kinds import TEMPERATURE
 
 DIM = 32
 

@@ -28,7 +28,8 @@ from sanic import Sanic
 
 from assistant import Assistant
 from assistant.cli import main
-from assistant.integrations._rasa import ACTIONS, ENTITY_SLOTS, SLOT_TYPES, create_action_app
+from assistant.integrations import RASA_ACTIONS, create_action_app
+from assistant.integrations._rasa import ENTITY_SLOTS, SLOT_TYPES
 from dialogue import load_nlu, money
 
 pytestmark = pytest.mark.slow
@@ -273,8 +274,8 @@ class TestActionServer:
         assert http(f"{server.url}/health").body == {"status": "ok"}
         listed = http(f"{server.url}/actions")
         assert listed.status == 200
-        assert [a["name"] for a in listed.body] == list(ACTIONS)
-        assert set(ACTIONS) >= REQUIRED_ACTIONS
+        assert [a["name"] for a in listed.body] == list(RASA_ACTIONS)
+        assert set(RASA_ACTIONS) >= REQUIRED_ACTIONS
 
     def test_a_second_server_starts_in_the_same_process(
         self, server: ThreadedServer, assistant: Assistant
@@ -598,7 +599,7 @@ class TestExportRasa:
         assert routed["greet"] == "utter_greet"
         # A request for a person is recorded by an action, never a canned promise.
         assert routed["human_handoff"] == "action_human_handoff"
-        assert set(ACTIONS) <= set(routed.values())
+        assert set(RASA_ACTIONS) <= set(routed.values())
 
     def test_nlu_is_our_file_and_endpoints_point_at_the_server(self, project: Path):
         written = project / "data" / "nlu.yml"
@@ -666,7 +667,7 @@ class TestActionsCommand:
                 except urllib.error.URLError:
                     assert process.poll() is None and time.monotonic() < deadline
                     time.sleep(0.5)
-            assert [a["name"] for a in http(f"{url}/actions").body] == list(ACTIONS)
+            assert [a["name"] for a in http(f"{url}/actions").body] == list(RASA_ACTIONS)
             turn = Conversation(url, domain, "cli").say(
                 "action_search_products",
                 "a waterproof jacket",

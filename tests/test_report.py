@@ -15,17 +15,9 @@ import pytest
 from PIL import Image
 
 from assistant.cli import main
-from assistant.feedback._events import EventKind, EventLog
-from assistant.feedback._report import (
-    DIRECT,
-    DayRates,
-    IntentRates,
-    build_report,
-    daily_rates,
-    intent_rates,
-    render_report,
-)
-from assistant.integrations._handoff import HandoffDesk, SharedConversation
+from assistant.feedback import EventKind, EventLog, build_report, render_report
+from assistant.feedback._report import DIRECT, DayRates, IntentRates, daily_rates, intent_rates
+from assistant.integrations import HandoffDesk, SharedConversation
 
 DAY1, DAY2, DAY3 = date(2025, 3, 1), date(2025, 3, 2), date(2025, 3, 3)
 SHOWN, OPENED, LIKED, DISLIKED = EventKind.SHOWN, EventKind.OPENED, EventKind.LIKED, "disliked"

@@ -7,12 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from retrieval import CatalogStore, Product, ingest
-from retrieval._index import EmbeddingCache, VectorIndex
-from retrieval._indexer import CatalogIndexer
-from retrieval._langchain import CatalogRetriever
-from retrieval._query import Exclusions, Filters, Preferences, SearchQuery
-from retrieval._search import SearchEngine
+from retrieval import (
+    CatalogIndexer,
+    CatalogRetriever,
+    CatalogStore,
+    EmbeddingCache,
+    Exclusions,
+    Filters,
+    Preferences,
+    Product,
+    SearchEngine,
+    SearchQuery,
+    VectorIndex,
+    ingest,
+)
 
 pytestmark = pytest.mark.slow
 

@@ -38,10 +38,10 @@ def limited(assistant: Assistant, monkeypatch: pytest.MonkeyPatch) -> Assistant:
 
 class TestDefaults:
     def test_everything_binds_to_loopback_by_default(self):
-        from assistant.integrations._rasa import DEFAULT_HOST as RASA_HOST
+        from assistant.integrations import ACTION_SERVER_HOST
         from ui.app import DEFAULT_HOST
 
-        assert Settings().host == DEFAULT_HOST == RASA_HOST == "127.0.0.1"
+        assert Settings().host == DEFAULT_HOST == ACTION_SERVER_HOST == "127.0.0.1"
         assert Settings().share is False
 
     def test_a_key_in_a_prompt_file_is_refused(self, tmp_path):

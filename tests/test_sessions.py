@@ -16,7 +16,7 @@ from PIL import Image
 from assistant import Assistant
 from assistant._assistant import RATE_LIMITED, STORE_DOWN, UNAVAILABLE
 from assistant._sessions import BUSY, RedisSessionStore, open_session_store
-from assistant.security._credentials import SessionSigner
+from assistant.security import SessionSigner
 from dialogue import DialogueState, SearchRequest
 
 

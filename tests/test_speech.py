@@ -12,15 +12,13 @@ import numpy as np
 import pytest
 
 from assistant.config import Settings
-from assistant.speech._transcribe import (
+from assistant.speech import (
     FasterWhisperTranscriber,
-    OpenAIWhisperTranscriber,
     SpeechError,
     SpeechUnavailable,
     build_transcriber,
-    clean_transcript,
-    decode_audio,
 )
+from assistant.speech._transcribe import OpenAIWhisperTranscriber, clean_transcript, decode_audio
 from evals._asr_eval import (
     QUERIES,
     AsrReport,

@@ -9,22 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from assistant.speech._phrase_model import (
-    UNSEEN_TYPES,
-    Hypothesis,
-    PhraseModel,
-    normalise_words,
-    phrase_model_for,
-    shopper_phrases,
-)
-from assistant.speech._transcribe import (
+from assistant.speech import (
     FasterWhisperTranscriber,
+    PhraseModel,
     SpeechError,
     build_transcriber,
-    choose,
     load_example_requests,
+    normalise_words,
+    phrase_model_for,
     store_prompt,
 )
+from assistant.speech._phrase_model import UNSEEN_TYPES, Hypothesis, shopper_phrases
+from assistant.speech._transcribe import choose
 from dialogue import EntitySpan, Example
 from evals._asr_eval import synthesise
 

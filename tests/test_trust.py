@@ -24,12 +24,8 @@ from PIL import Image
 
 import retrieval._image_encoders as image_loader
 from assistant import MAX_MESSAGE_CHARS, Assistant
-from retrieval._image_encoders import (
-    MAX_DECODED_PIXELS,
-    MAX_SIDE,
-    ImageRejected,
-    load_image,
-)
+from retrieval import ImageRejected, load_image
+from retrieval._image_encoders import MAX_DECODED_PIXELS, MAX_SIDE
 from ui._html import message_html
 from ui._middleware import CONTENT_SECURITY_POLICY
 from ui._shop import Shop

@@ -79,7 +79,7 @@ def sizes_html(card: ProductCard) -> str:
 
 
 def colours_html(card: ProductCard) -> str:
-    colours = list(card.in_stock_colors or card.colors)
+    colours = list(card.offered_colors)
     if not colours:
         return ""
     shown = ", ".join(esc(c) for c in colours[:MAX_COLOURS])

@@ -18,16 +18,16 @@ from assistant._retrieval import (
     open_store,
 )
 from assistant.config import Settings
-from retrieval._doctor import (
+from retrieval import (
+    CatalogStore,
     DoctorReport,
     ProblemKind,
-    check,
+    SentenceTextEncoder,
+    check_catalog,
     check_server,
     index_unreadable,
     store_damaged,
 )
-from retrieval._encoders import SentenceTextEncoder
-from retrieval._store import CatalogStore
 
 console = Console()
 
@@ -73,7 +73,7 @@ def _diagnose(settings: Settings, store: CatalogStore) -> DoctorReport:
     image_encoder = _image_encoder(settings)
     clip_encoder = _clip_encoder(settings, warnings)
     colour = colour_encoder(image_encoder, clip_encoder)
-    report = check(
+    report = check_catalog(
         store,
         index,
         SentenceTextEncoder(settings.text_model).name,

@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 
 from assistant.config import Settings
-from assistant.feedback._events import EventLog
+from assistant.feedback import EventLog
 
 console = Console()
 

@@ -28,14 +28,20 @@ from retrieval import (
     FILTER_ATTRIBUTES,
     CatalogStore,
     CleaningConfig,
+    EncoderUnavailable,
+    Exclusions,
+    Filters,
+    Hit,
     IngestReport,
     IssueReason,
+    Preferences,
+    SearchQuery,
+    SearchResult,
     SourceError,
     SourceFormat,
     ingest,
+    load_image,
 )
-from retrieval._encoders import EncoderUnavailable
-from retrieval._query import Exclusions, Filters, Hit, Preferences, SearchQuery, SearchResult
 
 COMMANDS_GROUP = "shopassist.commands"
 # Source names too generic to name a catalog after; the parent folder's name is used instead.
@@ -192,8 +198,6 @@ def _search(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     image = None
     if args.image:
-        from retrieval._image_encoders import load_image
-
         image = load_image(args.image)
     if args.text or image is not None or args.similar_to:
         _print_result(stack.engine.search(_query(args, args.text, image)), as_json=args.json)

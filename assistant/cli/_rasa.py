@@ -10,8 +10,14 @@ from rich.console import Console
 
 from assistant.cli._dialogue import _assistant
 from assistant.config import Settings
-from assistant.integrations._rasa import ACTIONS, DEFAULT_HOST, DEFAULT_PORT, serve
-from assistant.integrations._rasa_export import DEFAULT_ACTION_URL, export_rasa
+from assistant.integrations import (
+    ACTION_SERVER_HOST,
+    ACTION_SERVER_PORT,
+    DEFAULT_ACTION_URL,
+    RASA_ACTIONS,
+    export_rasa,
+    serve_actions,
+)
 
 console = Console()
 
@@ -20,8 +26,10 @@ def add_commands(commands: Any) -> None:
     actions = commands.add_parser(
         "actions", help="serve the catalog, product answers and cart as Rasa custom actions"
     )
-    actions.add_argument("--host", default=DEFAULT_HOST, help=f"default {DEFAULT_HOST}")
-    actions.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
+    actions.add_argument("--host", default=ACTION_SERVER_HOST, help=f"default {ACTION_SERVER_HOST}")
+    actions.add_argument(
+        "--port", type=int, default=ACTION_SERVER_PORT, help=f"default {ACTION_SERVER_PORT}"
+    )
     actions.set_defaults(handler=_actions)
 
     export = commands.add_parser(
@@ -41,13 +49,13 @@ def _actions(args: argparse.Namespace, settings: Settings) -> int:
         raise ValueError("--port must be 1-65535")
     assistant = _assistant(settings)
     console.print(
-        f"Rasa action server with {len(ACTIONS)} actions on http://{args.host}:{args.port} "
+        f"Rasa action server with {len(RASA_ACTIONS)} actions on http://{args.host}:{args.port} "
         "(/health, /actions, /webhook); Ctrl-C to stop.",
         highlight=False,
         markup=False,
         soft_wrap=True,
     )
-    serve(assistant, args.host, args.port)
+    serve_actions(assistant, args.host, args.port)
     return 0
 
 

@@ -12,16 +12,16 @@ from rich.table import Table
 from rich.text import Text
 
 from assistant.config import Settings
-from assistant.feedback._events import EventLog
-from assistant.feedback._report import (
+from assistant.feedback import (
     DAY_COLUMNS,
     INTENT_COLUMNS,
+    EventLog,
     build_report,
     day_cells,
     intent_cells,
     render_report,
 )
-from assistant.integrations._handoff import HandoffDesk
+from assistant.integrations import HandoffDesk
 
 console = Console()
 errors = Console(stderr=True)

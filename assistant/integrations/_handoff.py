@@ -26,8 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from assistant.feedback._database import Database
-from assistant.feedback._events import SECONDS_PER_DAY
+from assistant.feedback import SECONDS_PER_DAY, Database
 
 log = logging.getLogger(__name__)
 

@@ -24,9 +24,7 @@ from assistant.integrations._rasa import (
     SEARCH_ALIASES,
     SLOT_TYPES,
 )
-from dialogue import Templates, load_nlu
-from dialogue._config import NLU_FILE, RESPONSES_FILE
-from dialogue._policy import SIMPLE
+from dialogue import NLU_FILE, RESPONSES_FILE, SIMPLE_REPLIES, Templates, load_nlu
 
 RASA_FORMAT = "3.1"
 DEFAULT_ACTION_URL = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}/webhook"
@@ -68,7 +66,7 @@ def export_rasa(
     templates = Templates(prompts_dir / RESPONSES_FILE)
     responses = {
         f"utter_{name}": [{"text": text} for text in templates.responses[name]]
-        for name in sorted(set(SIMPLE.values()))
+        for name in sorted(set(SIMPLE_REPLIES.values()))
         if name in templates.responses and not _has_fields(templates.responses[name])
     }
     entities = sorted(
@@ -122,7 +120,7 @@ def _targets(intents: list[str], responses: dict[str, Any]) -> dict[str, str]:
     policies."""
     by_intent = {intent: action for action, intent in ACTIONS.items()}
     by_intent |= dict.fromkeys(SEARCH_ALIASES, ACTION_SEARCH_PRODUCTS)
-    by_intent |= {i: f"utter_{t}" for i, t in SIMPLE.items() if f"utter_{t}" in responses}
+    by_intent |= {i: f"utter_{t}" for i, t in SIMPLE_REPLIES.items() if f"utter_{t}" in responses}
     targets = {intent: by_intent[intent] for intent in intents if intent in by_intent}
     if f"utter_{FALLBACK_TEMPLATE}" in responses:
         targets[FALLBACK_INTENT] = f"utter_{FALLBACK_TEMPLATE}"

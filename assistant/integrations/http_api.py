@@ -39,8 +39,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from assistant._assistant import RATE_LIMITED, SESSION_ID, UNAVAILABLE, Assistant, Reply
 from assistant._sessions import Limiter, SessionRefused, SessionStoreDown
 from assistant.integrations.wire import PREFIX, CartItem, Product, cart_line, product_card
-from assistant.security._credentials import SessionSigner
-from assistant.security._limits import retry_after
+from assistant.security import SessionSigner, retry_after
 from dialogue import (
     MAX_LINE_QUANTITY,
     MAX_MESSAGE_CHARS,
