@@ -42,7 +42,7 @@ from dialogue._reply import (
     price_text,
 )
 from dialogue._state import MAX_LINE_QUANTITY, CartLine, DialogueState, PendingAdd
-from dialogue._tracker import FRESH_SEARCH, TrackResult
+from dialogue._tracker import FRESH_SEARCH, TrackResult, gender_of
 from dialogue._wishes import Constraints, Exclusions
 
 SEARCH_INTENTS = FRESH_SEARCH | {
@@ -314,10 +314,11 @@ class Policy:
     def _search(
         self, state: DialogueState, parse: Parse, track: TrackResult, draft: _Draft
     ) -> None:
-        for type_, value in track.unavailable:
-            what = TYPE_LABELS.get(type_, "{}").format(value)
-            self._say(draft, state, "unavailable", what=what)
+        # Who it is for is said once the products show whether they have a gender ("taking
+        # the kids camping" wants a tent, and tents have none); the rest is said now.
+        self._say_not_carried(state, track, draft, gender=False)
         if parse.intent in FRESH_SEARCH and _vague(state) and not track.titled:
+            self._say_not_carried(state, track, draft, gender=True)
             self._say(draft, state, "clarify_vague")
             return
         if parse.intent == "search_by_image" and state.image is None and not state.shown:
@@ -361,7 +362,13 @@ class Policy:
         kind_missing = "category" in missing and not state.constraints.categories
         # "hoodies for kids", "running shoes in a women's 8": who it is for or the size it must
         # come in is one the store does not carry, so nothing it has is a match
-        fit_missing = bool(missing & {"gender", "size"})
+        # (a gender only where the products have one: "taking the kids camping" wants a tent)
+        gendered = any(gender_of(m.card) for m in outcome.matches)
+        # ("XXL if you do it, otherwise XL" names a size the store has: those are matches)
+        size_missing = "size" in missing and not state.constraints.sizes
+        fit_missing = size_missing or ("gender" in missing and gendered)
+        if gendered:
+            self._say_not_carried(state, track, draft, gender=True)
         if (kind_missing or fit_missing) and outcome.matches and not named:
             # "a warm beanie" where the store has none: what it has is offered as the
             # nearest thing, never as beanies.
@@ -412,6 +419,16 @@ class Policy:
         elif photo.kind:
             owner = f"{photo.department.lower()}'s " if photo.department else ""
             self._say(draft, state, "photo_kind", kind=f"{owner}{photo.kind.lower()}")
+
+    def _say_not_carried(
+        self, state: DialogueState, track: TrackResult, draft: _Draft, *, gender: bool
+    ) -> None:
+        """ "We don't carry size 35.": the values asked for that the store lacks, the gender
+        ones or the others."""
+        for type_, value in track.unavailable:
+            if (type_ == "gender") == gender:
+                what = TYPE_LABELS.get(type_, "{}").format(value)
+                self._say(draft, state, "unavailable", what=what)
 
     def _show_results(
         self,

@@ -368,7 +368,7 @@ def _apply(
             c = replace(c, price_min=None)
         if not c.categories and anchor.category:
             c = replace(c, categories=(anchor.category.lower(),))
-            genders = _gender_of(anchor)
+            genders = gender_of(anchor)
             if not c.genders and len(genders) == 1:  # a cheaper women's hoodie, not a man's
                 c = replace(c, genders=genders)
     if NOT_ON_SALE.search(text):
@@ -541,7 +541,7 @@ def _drop_words(state: DialogueState, said: str) -> None:
     state.topic_text = " ".join(w for w in state.topic_text.split() if not named(w))
 
 
-def _gender_of(card: ProductCard) -> tuple[str, ...]:
+def gender_of(card: ProductCard) -> tuple[str, ...]:
     """Whose a product is, as a gender constraint reads it: its department ("men", "women")
     or its own gender attribute; unisex and ungendered products name none."""
     departments = tuple(g for g in ("men", "women") if g in card.categories)

@@ -1436,6 +1436,12 @@ class TestRoundThirteen:
         lines = reply.dialogue.cart
         assert lines and (lines[0].product_id, lines[0].size) == (card.id, size), reply.text
 
+    def test_people_in_the_story_are_no_range_for_ungendered_things(self, assistant: Assistant):
+        reply = assistant.respond(
+            new_session(), "we're taking the kids camping in june, need a tent for all of us"
+        )
+        assert reply.suggestions and "carry" not in reply.text, reply.text
+
     def test_the_sale_said_as_a_department_is_the_sale(self, assistant: Assistant):
         for message in ("men's sale, what's in it?", "any sale hoodies?"):
             reply = assistant.respond(new_session(), message)
