@@ -606,10 +606,13 @@ class Policy:
         # The title, brand and colours name the item ("how much for the purple one?", "tell me
         # more about the Quester one"), they ask nothing.
         naming = " ".join((card.title, card.brand or "", *card.colors))
-        # and so does the title as the shopper spelt it ("do u have the juno jaket?")
-        titles = [e for e in parse.extraction.entities if e.type == "title" and e.end > e.start]
+        # and so do a title as the shopper spelt it ("do u have the juno jaket?") and a brand
+        # ("the zephyr one, how much is it?" asks the price)
+        naming_words = [
+            e for e in parse.extraction.entities if e.type in ("title", "brand") and e.end > e.start
+        ]
         asked = parse.text
-        for e in titles:
+        for e in naming_words:
             asked = asked[: e.start] + " " * (e.end - e.start) + asked[e.end :]
         if not answerer.asks_fact(asked, naming):
             return False

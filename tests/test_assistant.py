@@ -1442,6 +1442,12 @@ class TestRoundThirteen:
         )
         assert reply.suggestions and "carry" not in reply.text, reply.text
 
+    def test_a_brand_in_a_price_question_asks_no_fact(self, assistant: Assistant):
+        session = new_session()
+        assistant.respond(session, "the gravity harness please")
+        reply = assistant.respond(session, "and what does the zephyr one cost?")
+        assert "$" in reply.text and "doesn't say" not in reply.text, reply.text
+
     def test_the_sale_said_as_a_department_is_the_sale(self, assistant: Assistant):
         for message in ("men's sale, what's in it?", "any sale hoodies?"):
             reply = assistant.respond(new_session(), message)
