@@ -447,7 +447,7 @@ class Policy:
             count=count,
             are="is" if count == 1 else "are",
             these="this" if count == 1 else "these",
-            noun=noun or ("product" if count == 1 else "products"),
+            noun=_result_noun(noun, count),
             constraints=constraints,
         )
         draft.suggestions = self._suggest(outcome.matches, state, draft)
@@ -1341,6 +1341,14 @@ def _shorten(text: str, limit: int) -> str:
         return text
     cut = text[:limit].rsplit(" ", 1)[0].rstrip(",;:")
     return cut + "…"
+
+
+def _result_noun(noun: str, count: int) -> str:
+    """What the results are called: "3 jackets", "1 product"; one result of a kind the store
+    names in the plural is "1 match in bags" (never "1 bags")."""
+    if not noun:
+        return "product" if count == 1 else "products"
+    return f"match in {noun}" if count == 1 else noun
 
 
 def _plural(count: int, word: str) -> str:

@@ -1448,6 +1448,14 @@ class TestRoundThirteen:
         reply = assistant.respond(session, "and what does the zephyr one cost?")
         assert "$" in reply.text and "doesn't say" not in reply.text, reply.text
 
+    def test_one_result_of_a_plural_kind_reads_as_one(self, assistant: Assistant):
+        session = new_session()
+        assistant.respond(session, "duffle bags")
+        reply = assistant.respond(session, "just the ones with wheels")
+        first_line = reply.text.splitlines()[0]
+        assert len(reply.suggestions) == 1, reply.text
+        assert "match in bags" in first_line and "1 bags" not in first_line, first_line
+
     def test_the_sale_said_as_a_department_is_the_sale(self, assistant: Assistant):
         for message in ("men's sale, what's in it?", "any sale hoodies?"):
             reply = assistant.respond(new_session(), message)
