@@ -858,6 +858,13 @@ class DialogueModel:
         if state.focus and _ordinals(ext) and COMPARE_CUE.search(parse.text):
             return "compare_products"  # "and how does it stack up against the second?"
         categories = set(ext.values("category", known=True))
+        filters_said = ext.price is not None or any(
+            e.known and not e.negated and e.type in ("color", "size") for e in ext.entities
+        )
+        if intent == "complete_the_look" and categories and filters_said:
+            # "what tops would go with them? black too, I'm a small up top": that kind in that
+            # colour and size, which only a search can honour
+            return "search_products"
         if (
             intent == "add_to_cart"
             # "and a jacket to go with it": the "it" is what the other thing goes with

@@ -45,7 +45,7 @@ _NEGATIVE = r"(?P<negative>-|\u2212|minus\s+|negative\s+)?"
 # Limits that leave the limit itself out: "under 60" is no $60 item ("60 max" keeps it).
 _BELOW = (
     r"under|below|beneath|less\s+th[ae]n|lower\s+than|cheaper\s+than|sub(?=\s*[$€£]?\d)|"
-    r"undr|unter|<(?!=)"
+    r"undr|unter|south\s+of|<(?!=)"
 )
 # Signs stand apart from words, so no word boundary comes before them ("tank ≤ $20").
 _AT_MOST_SIGN = r"(?<!\w)(?:<=|=<|≤|<)"
@@ -84,7 +84,11 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         "min",
         re.compile(
             r"(?:\b(?:over|above|more\s+than|greater\s+than|at\s+least|min(?:imum)?(?:\s+of)?|"
-            r"pricier\s+than|starting\s+at)|" + _AT_LEAST_SIGN + r")\s*" + _NEGATIVE + _n("value"),
+            r"pricier\s+than|starting\s+at|north\s+of)|"
+            + _AT_LEAST_SIGN
+            + r")\s*"
+            + _NEGATIVE
+            + _n("value"),
             re.IGNORECASE,
         ),
     ),

@@ -1456,6 +1456,15 @@ class TestRoundThirteen:
         assert len(reply.suggestions) == 1, reply.text
         assert "match in bags" in first_line and "1 bags" not in first_line, first_line
 
+    def test_what_goes_with_it_in_a_colour_and_size_honours_them(self, assistant: Assistant):
+        session = new_session()
+        assistant.respond(session, "women's pants")
+        assistant.respond(session, "add the first one in 28, black")
+        reply = assistant.respond(session, "which tees would go with them? blue, I'm a medium")
+        cards = [s.card for s in reply.suggestions]
+        assert cards, reply.text
+        assert all("Blue" in c.colors and "M" in c.sizes for c in cards), reply.text
+
     def test_the_sale_said_as_a_department_is_the_sale(self, assistant: Assistant):
         for message in ("men's sale, what's in it?", "any sale hoodies?"):
             reply = assistant.respond(new_session(), message)

@@ -62,6 +62,9 @@ class TestPrices:
             ("a watch >= 100", 100, None),
             ("gear under a tenner", None, 10),  # money by its nickname
             ("a fiver or less", None, 5),
+            ("nothing north of $45", None, 45),  # compass words for over / under
+            ("north of 200", 200, None),
+            ("south of 30 bucks", None, 30),
         ],
     )
     def test_expressions(self, text, low, high):
