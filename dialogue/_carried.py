@@ -31,6 +31,7 @@ ASKING = re.compile(
     r"\b(?:(?:do|does|d'?ya|d'?you)\s+(?:you|u|ya|y'?all)?\s*(?:guys\s+)?"
     r"(?:sell|stock|have|carry|do|got|make)"
     r"|have\s+you\s+got|(?:you|u|ya)\s+got|any|need|needs|want|wants|looking\s+for|look\s+for"
+    r"|(?:is|are)\s+there"
     r"|searching\s+for|shopping\s+for|(?:i'?m|am|we'?re|are)\s+(?:\w+\s+)?after"
     r"|(?:i'?d|we'?d|would|wd)\s+(?:\w+\s+)?like|get\s+me|show\s+me|find\s+me|buy"
     r"|point\s+me\s+(?:to|towards|at)|recommend|suggest)\b"

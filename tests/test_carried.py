@@ -31,6 +31,7 @@ class TestAskedThing:
             ("a hammock to string between two trees at camp?", "hammock"),
             ("Looking for a fishing rod for our lake trip", "fishing rod"),
             ("pyjamas for my 6 year old please", "pyjamas"),
+            ("is there a little gas stove? for backpacking", "gas stove"),
         ],
     )
     def test_the_noun_phrase_after_the_asking_words(self, text: str, phrase: str):
