@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from assistant import Assistant
+from assistant import Assistant, Reply
 from assistant.speech import FasterWhisperTranscriber
 from dialogue import MAX_MESSAGE_CHARS, Constraints, DialogueState, SearchRequest
 from retrieval._facets import title_names
@@ -18,6 +18,12 @@ from retrieval._facets import title_names
 
 def new_session() -> str:
     return uuid.uuid4().hex
+
+
+def assert_sorted_by_price(reply: Reply, *, dearest_first: bool = False) -> None:
+    """At least two results, in price order."""
+    prices = [s.card.price for s in reply.suggestions]
+    assert len(prices) >= 2 and prices == sorted(prices, reverse=dearest_first), reply.text
 
 
 def prices_in(text: str) -> set[float]:
@@ -884,8 +890,7 @@ class TestRoundNine:
         assistant.respond(session, "add the first one")  # asks for a colour
         reply = assistant.respond(session, "also a duffle for the weekend, priciest first")
         assert not assistant.state(session).cart, reply.text
-        prices = [s.card.price for s in reply.suggestions]
-        assert len(prices) >= 2 and prices == sorted(prices, reverse=True), reply.text
+        assert_sorted_by_price(reply, dearest_first=True)
         assert all("bags" in s.card.categories for s in reply.suggestions), reply.text
 
     def test_any_other_kind_with_its_coarse_category_on_screen_is_searched(
@@ -1058,8 +1063,7 @@ class TestRoundEleven:
         session = new_session()
         assistant.respond(session, "men's hoodies")
         reply = assistant.respond(session, "which of those is the priciest")
-        prices = [s.card.price for s in reply.suggestions]
-        assert len(prices) >= 2 and prices == sorted(prices, reverse=True), reply.text
+        assert_sorted_by_price(reply, dearest_first=True)
 
     def test_a_refused_material_refuses_the_kinds_of_it(self, assistant: Assistant):
         reply = assistant.respond(new_session(), "women's tanks, nothing with cotton in it")
@@ -1222,8 +1226,7 @@ class TestRoundTwelve:
         reply = assistant.respond(
             new_session(), "what's the most expensive women's jacket you sell"
         )
-        prices = [s.card.price for s in reply.suggestions]
-        assert len(prices) >= 2 and prices == sorted(prices, reverse=True), reply.text
+        assert_sorted_by_price(reply, dearest_first=True)
         pointing = assistant.model.read_entities("add the cheapest band")
         assert pointing.sort is None and [r.kind for r in pointing.references] == ["cheapest"]
         vague = assistant.model.read_entities("what's the priciest thingy you have")
@@ -1360,23 +1363,20 @@ class TestRoundThirteen:
         assistant.respond(session, "the summit pro harness")
         assistant.respond(session, "how much does it cost?")
         reply = assistant.respond(session, "yikes. cheapest harness you have?")
-        prices = [s.card.price for s in reply.suggestions]
-        assert len(prices) >= 2 and prices == sorted(prices), reply.text
+        assert_sorted_by_price(reply)
         assert all("harness" in s.card.title.lower() for s in reply.suggestions), reply.text
 
     def test_easiest_on_the_wallet_is_the_cheapest_first(self, assistant: Assistant):
         session = new_session()
         assistant.respond(session, "men's jackets")
         reply = assistant.respond(session, "which is easiest on the wallet?")
-        prices = [s.card.price for s in reply.suggestions]
-        assert len(prices) >= 2 and prices == sorted(prices), reply.text
+        assert_sorted_by_price(reply)
 
     def test_an_order_with_a_stray_it_sorts_the_list(self, assistant: Assistant):
         session = new_session()
         assistant.respond(session, "hoodies for my sister")
         reply = assistant.respond(session, "size M. dearest first, I want it to feel special")
-        prices = [s.card.price for s in reply.suggestions]
-        assert len(prices) >= 2 and prices == sorted(prices, reverse=True), reply.text
+        assert_sorted_by_price(reply, dearest_first=True)
 
     def test_whats_new_shows_the_new_label(self, assistant: Assistant):
         reply = assistant.respond(new_session(), "what's new in the shop?")
