@@ -1344,11 +1344,14 @@ def _shorten(text: str, limit: int) -> str:
 
 
 def _result_noun(noun: str, count: int) -> str:
-    """What the results are called: "3 jackets", "1 product"; one result of a kind the store
-    names in the plural is "1 match in bags" (never "1 bags")."""
+    """What the results are called: "3 jackets", "1 product"; one result of a kind, or results
+    of a kind the store names with no plural noun, are matches in it ("1 match in bags", "5
+    matches in climbing"; never "1 bags", "5 climbing")."""
     if not noun:
         return "product" if count == 1 else "products"
-    return f"match in {noun}" if count == 1 else noun
+    if count == 1:
+        return f"match in {noun}"
+    return noun if noun.split()[-1].endswith("s") else f"matches in {noun}"
 
 
 def _plural(count: int, word: str) -> str:

@@ -1455,6 +1455,9 @@ class TestRoundThirteen:
         first_line = reply.text.splitlines()[0]
         assert len(reply.suggestions) == 1, reply.text
         assert "match in bags" in first_line and "1 bags" not in first_line, first_line
+        # a kind the store names with no plural noun: "5 matches in cycling", not "5 cycling"
+        helmets = assistant.respond(new_session(), "bike helmets")
+        assert "matches in cycling" in helmets.text.splitlines()[0], helmets.text
 
     def test_what_goes_with_it_in_a_colour_and_size_honours_them(self, assistant: Assistant):
         session = new_session()
