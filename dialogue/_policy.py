@@ -427,6 +427,8 @@ class Policy:
         ones or the others."""
         for type_, value in track.unavailable:
             if (type_ == "gender") == gender:
+                if type_ == "size" and value.isalpha():
+                    value = value.upper()  # "size XXL", as a label prints it
                 what = TYPE_LABELS.get(type_, "{}").format(value)
                 self._say(draft, state, "unavailable", what=what)
 

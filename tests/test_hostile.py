@@ -298,10 +298,12 @@ class TestMessages:
     def test_a_size_nobody_sells_is_said_plainly(self, assistant: Assistant) -> None:
         session = new_session()
         reply = assistant.respond(session, "women's jackets in size 9999")
-        assert "don't carry size 9999" in reply.text and reply.suggestions
+        # none comes in that size: the jackets are the nearest thing, never matches
+        assert "don't carry size 9999" in reply.text and reply.dialogue.alternatives
+        assert not reply.suggestions
         assert assistant.state(session).constraints.sizes == ()
         xxxl = assistant.respond(new_session(), "jackets in size XXXL")
-        assert "don't carry size XXXL" in xxxl.text and xxxl.suggestions
+        assert "don't carry size XXXL" in xxxl.text and xxxl.dialogue.alternatives
         shown = assistant.respond(session, "add the first one in size 9999")
         assert shown.dialogue.action == "ask_variant" and "size 9999" in shown.text
         assert assistant.state(session).cart == []
