@@ -208,11 +208,22 @@ class ProductAnswerer:
             raise TypeError("ProductAnswerer needs an embedder: texts -> L2-normalised vectors")
         self.embed = embed
         self.settings = settings or AnswerSettings()
+        # One word stands for its group's concept; a phrase ("water resistant", "made of")
+        # only as a whole: "wind-resistant" is not waterproof, "make" not "made of".
         self._concept: dict[str, str] = {}
+        self._phrases: dict[tuple[str, ...], str] = {}
         for group in self.settings.synonyms:
-            stems = [stem(w) for phrase in group for w in WORD.findall(phrase.lower())]
-            for s in stems:
-                self._concept.setdefault(s, stems[0])
+            entries = [tuple(stem(w) for w in WORD.findall(p.lower())) for p in group]
+            entries = [e for e in entries if e]
+            if not entries:
+                continue
+            concept = "".join(entries[0])
+            for entry in entries:
+                if len(entry) == 1:
+                    self._concept.setdefault(entry[0], concept)
+                else:
+                    self._phrases.setdefault(entry, concept)
+        self._longest_phrase = max((len(p) for p in self._phrases), default=0)
         self._ignore = frozenset(stem(w) for w in self.settings.ignore) | {
             stem(w) for w in STOP_WORDS | FUNCTION_WORDS
         }
@@ -333,16 +344,19 @@ class ProductAnswerer:
         rest = " ".join(w for w in WORD.findall(question.lower()) if w not in named)
         return FIT_QUESTION.search(rest) is not None
 
-    def _terms(self, text: str, title: str = "") -> frozenset[str]:
+    def _terms(self, text: str, title: str = "", *, asked: bool = True) -> frozenset[str]:
         """The question's content concepts; the product's own title words are dropped (the
         shopper naming it says nothing about what they ask), and so are the words that name it
-        with them ("the leather messenger", "are the foam grips...")."""
+        with them ("the leather messenger", "are the foam grips..."). In the product's own text
+        (`asked` False) only the title's words go: "that the shelf bra" in a bra's review is
+        about its shelf. Synonym phrases count as their concept only as a whole."""
         named = {stem(w) for w in WORD.findall(title.lower())}
         words = WORD.findall(text.lower())
         stems = [stem(w) for w in words]
-        naming: set[int] = set()
+        phrased, concepts = self._phrased(stems)
+        naming: set[int] = set(phrased)
         for i, s in enumerate(stems):
-            if s not in named or not named:
+            if not asked or s not in named or not named or i in phrased:
                 continue
             j = i - 1
             while j >= 0 and stems[j] in named:
@@ -354,7 +368,20 @@ class ProductAnswerer:
                 naming.update(range(start + 1, i))
         kept = {s for i, s in enumerate(stems) if i not in naming}
         kept = kept - self._ignore - named
-        return frozenset(self._concept.get(s, s) for s in kept if len(s) > 1)
+        return frozenset({self._concept.get(s, s) for s in kept if len(s) > 1} | concepts)
+
+    def _phrased(self, stems: list[str]) -> tuple[set[int], set[str]]:
+        """The positions of the synonym phrases in these stems (longest first), and their
+        concepts."""
+        used: set[int] = set()
+        concepts: set[str] = set()
+        for n in range(self._longest_phrase, 1, -1):
+            for i in range(len(stems) - n + 1):
+                concept = self._phrases.get(tuple(stems[i : i + n]))
+                if concept is not None and not used & set(range(i, i + n)):
+                    used.update(range(i, i + n))
+                    concepts.add(concept)
+        return used, concepts
 
     def _scores(
         self, question: str, terms: frozenset[str], q: np.ndarray, indexed: _Indexed
@@ -387,9 +414,11 @@ class ProductAnswerer:
                 self._cache.move_to_end(text.id)
                 return cached
         sources = product_sources(text)
-        stems = [self._terms(f"{src.label} {src.text}", text.title) for src in sources]
+        stems = [self._terms(f"{src.label} {src.text}", text.title, asked=False) for src in sources]
         values = [
-            self._terms(src.text, text.title) if src.kind == "attribute" else frozenset()
+            self._terms(src.text, text.title, asked=False)
+            if src.kind == "attribute"
+            else frozenset()
             for src in sources
         ]
         reviews = [-1] * (len(sources) - sum(len(sentences(r.text)) for r in text.reviews))

@@ -180,6 +180,36 @@ class TestProductAnswerer:
         answer = answerer.answer("what do buyers think of the support?", top)
         assert answer.quotes[0].text == "Loved it. Solid support!"
 
+    def test_a_synonym_phrase_counts_only_as_a_whole(self, answerer):
+        # "water resistant" is a rain word as a phrase; its "resistant" alone is not, and
+        # "made of" asks the material where "make" alone does not.
+        shell = ProductText(
+            id="t:W1",
+            title="Gale Shell",
+            description=("Wind-resistant ripstop keeps gusts out.",),
+            reviews=(ReviewFact(5, "I make the walk to the office in it every day.", "Daily"),),
+        )
+        assert not answerer.answer("will it keep me dry in a shower?", shell).stated
+        assert not answerer.answer("what's it made out of?", shell).stated
+        leggings = ProductText(
+            id="t:W2", title="Flex Legging", description=("Opaque, squat-proof knit.",)
+        )
+        answer = answerer.answer("are they see-through?", leggings)
+        assert [q.text for q in answer.quotes] == ["Opaque, squat-proof knit."]
+
+    def test_words_before_the_products_name_in_its_own_text_count(self, answerer):
+        # "the shelf Bra" in a review of the "Luna Bra": "shelf" is what the reviewer says,
+        # not a word naming the product as in a question.
+        top = ProductText(
+            id="t:B1",
+            title="Luna Bra",
+            reviews=(ReviewFact(5, "Turns out that the shelf bra holds up in burpees.", "Good"),),
+        )
+        answer = answerer.answer("is there a shelf in it?", top)
+        assert [q.text for q in answer.quotes] == [
+            "Turns out that the shelf bra holds up in burpees."
+        ]
+
     def test_settings_are_validated(self):
         with pytest.raises(ValueError):
             AnswerSettings(threshold=0)
