@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import pairwise
 from typing import Literal
 
 import numpy as np
@@ -93,6 +94,14 @@ GENERIC_WORDS = (
 )
 # "Who makes it?" asks for the brand, a field of the card ("made" alone is "made of").
 WHO_MAKES = re.compile(r"\bwho\s+(?:makes?|made|manufactures?)\b", re.I)
+# Parts of a product. A question naming parts is about those parts: a source answers it only
+# when it names every one of them (or a synonym): "are the pockets zipped?" is not answered by
+# "Full zip" nor by "I like the pockets".
+PARTS = (
+    "pocket zip hood strap sleeve cuff collar neck waistband liner lining pad cup buckle "
+    "thumbhole drawstring button seam wheel clip compartment loop vent insole sole lace "
+    "armhole"
+)
 MAX_CACHED_PRODUCTS = 2048
 # A review sentence of at most this many words is quoted with the rest of its review, when the
 # whole review has at most SHORT_REVIEW_WORDS.
@@ -227,7 +236,9 @@ class ProductAnswerer:
         self._ignore = frozenset(stem(w) for w in self.settings.ignore) | {
             stem(w) for w in STOP_WORDS | FUNCTION_WORDS
         }
+        self._parts: frozenset[str] = frozenset()
         self._generic = self._terms(GENERIC_WORDS)
+        self._parts = self._terms(PARTS)
         self._cache: OrderedDict[str, _Indexed] = OrderedDict()
         self._lock = threading.Lock()  # turns and a warm-up share the cache
 
@@ -367,6 +378,8 @@ class ProductAnswerer:
             if start >= 0 and words[start] in DETERMINERS:
                 naming.update(range(start + 1, i))
         kept = {s for i, s in enumerate(stems) if i not in naming}
+        # a part written as two words: "arm holes" is "armholes", "thumb hole" "thumbhole"
+        kept |= {joined for a, b in pairwise(words) if (joined := stem(a + b)) in self._parts}
         kept = kept - self._ignore - named
         return frozenset({self._concept.get(s, s) for s in kept if len(s) > 1} | concepts)
 
@@ -398,6 +411,9 @@ class ProductAnswerer:
         # Cosine alone finds sentences on the topic; words shared with the question say it
         # answers this question. A source sharing no word must be very close in meaning.
         scores = dense + s.lexical_weight * lexical + priors
+        parts = terms & self._parts
+        if parts:
+            scores[np.array([not parts <= stems for stems in indexed.stems])] = -1.0
         if ASKS_REVIEWERS.search(question):
             # "has anyone complained about the zipper?" asks for experience: only a reviewer
             # answers it, never the store's own description of the zipper.

@@ -197,6 +197,30 @@ class TestProductAnswerer:
         answer = answerer.answer("are they see-through?", leggings)
         assert [q.text for q in answer.quotes] == ["Opaque, squat-proof knit."]
 
+    def test_a_part_asked_about_must_be_named_by_the_answer(self, answerer):
+        # "are the pockets zipped?" is about pockets and zips together; "Full zip" and "I like
+        # the pockets" each name one, so the page does not say.
+        top = ProductText(
+            id="t:P1",
+            title="Ridge Anorak",
+            attributes={"style": ("Full zip",)},
+            description=("The Ridge Anorak promises comfort and a laid-back look.",),
+            reviews=(ReviewFact(4, "Great colour. I like the pockets a lot.", "Nice"),),
+        )
+        assert not answerer.answer("are the pockets zipped?", top).stated
+        assert not answerer.answer("does the ridge anorak have a hood?", top).stated
+        answer = answerer.answer("do the pockets zip?", JACKET)
+        assert answer.quotes[0].text == "Zippered hand pockets."
+
+    def test_a_part_written_as_two_words_is_that_part(self, answerer):
+        tank = ProductText(
+            id="t:P2",
+            title="Sprint Tank",
+            reviews=(ReviewFact(3, "Nice fabric. The arm holes are cut far too low.", "Low"),),
+        )
+        answer = answerer.answer("how are the armholes?", tank)
+        assert [q.text for q in answer.quotes] == ["The arm holes are cut far too low."]
+
     def test_words_before_the_products_name_in_its_own_text_count(self, answerer):
         # "the shelf Bra" in a review of the "Luna Bra": "shelf" is what the reviewer says,
         # not a word naming the product as in a question.
