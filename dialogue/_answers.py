@@ -255,7 +255,8 @@ class ProductAnswerer:
         `vector`: the question's embedding, when the caller already has it."""
         indexed = self._indexed(text)
         terms = self._terms(question, text.title)
-        fit = self._fit(text.reviews) if self._asks_fit(question, text.title) else None
+        asks_fit = self._asks_fit(question, text.title)
+        fit = self._fit(text.reviews) if asks_fit else None
         if fit is not None and fit.quotes:
             # Reviewers on sizing answer a fit question: their verdict when two agree, else
             # what they said.
@@ -263,7 +264,7 @@ class ProductAnswerer:
         if not indexed.sources or not terms:
             return Answer(text.id, text.title)
         q = self._vector(question) if vector is None else vector
-        scores = self._scores(question, terms, q, indexed)
+        scores = self._scores(question, terms, q, indexed, asks_fit)
         order = [int(i) for i in np.argsort(-scores, kind="stable")]
         best = float(scores[order[0]])
         if best < self.settings.threshold:
@@ -397,7 +398,12 @@ class ProductAnswerer:
         return used, concepts
 
     def _scores(
-        self, question: str, terms: frozenset[str], q: np.ndarray, indexed: _Indexed
+        self,
+        question: str,
+        terms: frozenset[str],
+        q: np.ndarray,
+        indexed: _Indexed,
+        fit: bool = False,
     ) -> np.ndarray:
         s = self.settings
         lexical = np.array([len(terms & stems) / len(terms) for stems in indexed.stems])
@@ -414,6 +420,11 @@ class ProductAnswerer:
         parts = terms & self._parts
         if parts:
             scores[np.array([not parts <= stems for stems in indexed.stems])] = -1.0
+        if fit:
+            # A sizing question is answered by what names its words ("Relaxed fit.", "the
+            # sleeves are long"), never by a sentence merely close in meaning ("promises
+            # superior warmth" to "does it run small?").
+            scores[lexical == 0] = -1.0
         if ASKS_REVIEWERS.search(question):
             # "has anyone complained about the zipper?" asks for experience: only a reviewer
             # answers it, never the store's own description of the zipper.

@@ -234,6 +234,22 @@ class TestProductAnswerer:
             "Turns out that the shelf bra holds up in burpees."
         ]
 
+    def test_a_fit_question_is_answered_only_by_what_names_its_words(self, answerer):
+        # No reviewer on sizing, and a sentence close in meaning only because it names the
+        # hoodie: the page does not say how it fits.
+        hoodie = ProductText(
+            id="t:F1",
+            title="Frost Hoodie",
+            sizes=("S", "M", "L"),
+            description=(
+                "Whether you train or just lounge, the Frost Hoodie is the one you reach for.",
+            ),
+        )
+        assert not answerer.answer("does the Frost hoodie run small or large?", hoodie).stated
+        relaxed = ProductText(id="t:F2", title="Dune Tee", description=("Relaxed fit.",))
+        answer = answerer.answer("is the fit slim or relaxed?", relaxed)
+        assert [q.text for q in answer.quotes] == ["Relaxed fit."]
+
     def test_settings_are_validated(self):
         with pytest.raises(ValueError):
             AnswerSettings(threshold=0)
