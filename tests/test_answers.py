@@ -197,6 +197,19 @@ class TestProductAnswerer:
         answer = answerer.answer("are they see-through?", leggings)
         assert [q.text for q in answer.quotes] == ["Opaque, squat-proof knit."]
 
+    def test_a_shoppers_spelling_and_unit_meet_the_catalogs(self, answerer):
+        pack = ProductText(
+            id="t:V1",
+            title="Ridge Daypack",
+            description=("Volume: 18 L.", "Sheer mesh side panels."),
+        )
+        assert answerer.answer("how many liters does it hold?", pack).quotes[0].text == (
+            "Volume: 18 L."
+        )
+        assert answerer.answer("is it see thru?", pack).quotes[0].text == (
+            "Sheer mesh side panels."
+        )
+
     def test_a_part_asked_about_must_be_named_by_the_answer(self, answerer):
         # "are the pockets zipped?" is about pockets and zips together; "Full zip" and "I like
         # the pockets" each name one, so the page does not say.
