@@ -210,6 +210,17 @@ class TestProductAnswerer:
             "Sheer mesh side panels."
         )
 
+    def test_wearing_it_is_not_what_is_asked(self, answerer):
+        # "could I wear it for X?" asks about X; a reviewer who wears it daily says nothing
+        # of X.
+        tee = ProductText(
+            id="t:L1",
+            title="Kestrel Tee",
+            reviews=(ReviewFact(5, "Honestly I could wear this every single day.", "Love"),),
+        )
+        assert not answerer.answer("could I wear the kestrel for hiking?", tee).stated
+        assert not answerer.answer("can i wear it swimming?", tee).stated
+
     def test_a_part_asked_about_must_be_named_by_the_answer(self, answerer):
         # "are the pockets zipped?" is about pockets and zips together; "Full zip" and "I like
         # the pockets" each name one, so the page does not say.
