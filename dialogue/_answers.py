@@ -75,6 +75,20 @@ FIT_QUESTION = re.compile(
     r"|\bruns?\s+(?:\w+\s+)?(?:small|large|big|true|tight|long|short)\b",
     re.I,
 )
+# A question asking for a number ("how many litres?", "cotton percentage?", "inseam length?"):
+# only a source giving one answers it ("Volume: 29 L.", "Two chest pockets."), never the bare
+# list "Cotton, Spandex".
+ASKS_NUMBER = re.compile(
+    r"\bhow\s+many\b|\bpercent(?:age)?\b|%|\bweight\s+limit\b|\bmax(?:imum)?\s+(?:weight|load)\b"
+    r"|\bdimensions?\b|\bmeasurements?\b|\bvolume\b|\bcapacity\b|\blit(?:re|er)s?\b"
+    r"|\b(?:inseam|leg|body|torso|sleeve|strap)\s+length\b|\bwhat(?:'s|\s+is)\s+the\s+length\b",
+    re.I,
+)
+NUMBER = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozen|single|dual"
+    r"|double|triple)\b",
+    re.I,
+)
 # Function words carry no fact ("after", "if", "always", "somewhere"): a standard English list,
 # less the words that name a part or a property of a product ("top handles", "side pockets",
 # "full zip", "thin", "made of", "size down").
@@ -417,6 +431,8 @@ class ProductAnswerer:
         # Cosine alone finds sentences on the topic; words shared with the question say it
         # answers this question. A source sharing no word must be very close in meaning.
         scores = dense + s.lexical_weight * lexical + priors
+        if ASKS_NUMBER.search(question):
+            scores[np.array([NUMBER.search(src.text) is None for src in indexed.sources])] = -1.0
         parts = terms & self._parts
         if parts:
             scores[np.array([not parts <= stems for stems in indexed.stems])] = -1.0

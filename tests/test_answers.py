@@ -221,6 +221,22 @@ class TestProductAnswerer:
         assert not answerer.answer("could I wear the kestrel for hiking?", tee).stated
         assert not answerer.answer("can i wear it swimming?", tee).stated
 
+    def test_a_question_for_a_number_is_answered_only_with_one(self, answerer):
+        # The material list says what it is made of, not how much of each.
+        tights = ProductText(
+            id="t:N1",
+            title="Arc Tight",
+            attributes={"material": ("Cotton", "Elastane")},
+            description=("Stretchy cotton blend.",),
+        )
+        assert not answerer.answer("what percentage of it is cotton?", tights).stated
+        assert not answerer.answer("leg length on these?", tights).stated
+        bag = ProductText(
+            id="t:N2", title="Tote 9", description=("Three zippered compartments.", "Roomy.")
+        )
+        answer = answerer.answer("how many compartments has it got?", bag)
+        assert [q.text for q in answer.quotes] == ["Three zippered compartments."]
+
     def test_a_part_asked_about_must_be_named_by_the_answer(self, answerer):
         # "are the pockets zipped?" is about pockets and zips together; "Full zip" and "I like
         # the pockets" each name one, so the page does not say.
