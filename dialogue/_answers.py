@@ -77,11 +77,11 @@ FIT_QUESTION = re.compile(
 )
 # A question asking for a number ("how many litres?", "cotton percentage?", "inseam length?"):
 # only a source giving one answers it ("Volume: 29 L.", "Two chest pockets."), never the bare
-# list "Cotton, Spandex".
+# list "Cotton, Spandex". Not "how's the leg length?", an opinion a reviewer may give.
 ASKS_NUMBER = re.compile(
     r"\bhow\s+many\b|\bpercent(?:age)?\b|%|\bweight\s+limit\b|\bmax(?:imum)?\s+(?:weight|load)\b"
     r"|\bdimensions?\b|\bmeasurements?\b|\bvolume\b|\bcapacity\b|\blit(?:re|er)s?\b"
-    r"|\b(?:inseam|leg|body|torso|sleeve|strap)\s+length\b|\bwhat(?:'s|\s+is)\s+the\s+length\b",
+    r"|\binseam\s+length\b|\bwhat(?:'s|\s+is)\s+the\s+(?:\w+\s+)?length\b",
     re.I,
 )
 NUMBER = re.compile(

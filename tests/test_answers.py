@@ -230,7 +230,13 @@ class TestProductAnswerer:
             description=("Stretchy cotton blend.",),
         )
         assert not answerer.answer("what percentage of it is cotton?", tights).stated
-        assert not answerer.answer("leg length on these?", tights).stated
+        assert not answerer.answer("inseam length on these?", tights).stated
+        roomy = ProductText(
+            id="t:N3",
+            title="Arc Pant",
+            reviews=(ReviewFact(4, "Way too long in the leg for me.", "Long"),),
+        )
+        assert answerer.answer("how's the leg length?", roomy).stated
         bag = ProductText(
             id="t:N2", title="Tote 9", description=("Three zippered compartments.", "Roomy.")
         )
