@@ -253,6 +253,7 @@ class ProductAnswerer:
         self._parts: frozenset[str] = frozenset()
         self._generic = self._terms(GENERIC_WORDS)
         self._parts = self._terms(PARTS)
+        self._part_stems = frozenset(stem(w) for w in PARTS.split())
         self._cache: OrderedDict[str, _Indexed] = OrderedDict()
         self._lock = threading.Lock()  # turns and a warm-up share the cache
 
@@ -398,6 +399,16 @@ class ProductAnswerer:
         kept = kept - self._ignore - named
         return frozenset({self._concept.get(s, s) for s in kept if len(s) > 1} | concepts)
 
+    def _parts_asked(self, question: str, terms: frozenset[str], title: str) -> set[str]:
+        """The parts the question names by a part's own word ("hood", "zipper", "arm holes"),
+        not by the garment's ("is this hoodie warm?"), nor by the product's name ("the Helena
+        Hooded Fleece")."""
+        words = WORD.findall(question.lower())
+        named = {self._concept.get(s, s) for s in (stem(w) for w in WORD.findall(title.lower()))}
+        said = {stem(w) for w in words} & self._part_stems
+        said |= {joined for a, b in pairwise(words) if (joined := stem(a + b)) in self._parts}
+        return {self._concept.get(s, s) for s in said} & terms - named
+
     def _phrased(self, stems: list[str]) -> tuple[set[int], set[str]]:
         """The positions of the synonym phrases in these stems (longest first), and their
         concepts."""
@@ -433,7 +444,7 @@ class ProductAnswerer:
         scores = dense + s.lexical_weight * lexical + priors
         if ASKS_NUMBER.search(question):
             scores[np.array([NUMBER.search(src.text) is None for src in indexed.sources])] = -1.0
-        parts = terms & self._parts
+        parts = self._parts_asked(question, terms, indexed.text.title)
         if parts:
             scores[np.array([not parts <= stems for stems in indexed.stems])] = -1.0
         if fit:

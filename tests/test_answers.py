@@ -258,6 +258,20 @@ class TestProductAnswerer:
         answer = answerer.answer("do the pockets zip?", JACKET)
         assert answer.quotes[0].text == "Zippered hand pockets."
 
+    def test_the_garment_or_its_name_is_not_a_part_asked_about(self, answerer):
+        # "hoodie" names the garment, and "Hooded" is the product's own name: neither asks
+        # whether a source mentions a hood.
+        hooded = ProductText(
+            id="t:H1", title="Helena Hooded Fleece", description=("Machine wash cold.",)
+        )
+        assert answerer.answer("can I machine wash the hoodie?", hooded).stated
+        crew = ProductText(
+            id="t:H2",
+            title="Mach Street Sweatshirt",
+            description=("Warm brushed fleece for cold mornings.",),
+        )
+        assert answerer.answer("is this hoodie warm?", crew).stated
+
     def test_a_part_written_as_two_words_is_that_part(self, answerer):
         tank = ProductText(
             id="t:P2",
