@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import pairwise
 from typing import Literal
 
 import numpy as np
@@ -74,6 +75,20 @@ FIT_QUESTION = re.compile(
     r"|\bruns?\s+(?:\w+\s+)?(?:small|large|big|true|tight|long|short)\b",
     re.I,
 )
+# A question asking for a number ("how many litres?", "cotton percentage?", "inseam length?"):
+# only a source giving one answers it ("Volume: 29 L.", "Two chest pockets."), never the bare
+# list "Cotton, Spandex". Not "how's the leg length?", an opinion a reviewer may give.
+ASKS_NUMBER = re.compile(
+    r"\bhow\s+many\b|\bpercent(?:age)?\b|%|\bweight\s+limit\b|\bmax(?:imum)?\s+(?:weight|load)\b"
+    r"|\bdimensions?\b|\bmeasurements?\b|\bvolume\b|\bcapacity\b|\blit(?:re|er)s?\b"
+    r"|\binseam\s+length\b|\bwhat(?:'s|\s+is)\s+the\s+(?:\w+\s+)?length\b",
+    re.I,
+)
+NUMBER = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozen|single|dual"
+    r"|double|triple)\b",
+    re.I,
+)
 # Function words carry no fact ("after", "if", "always", "somewhere"): a standard English list,
 # less the words that name a part or a property of a product ("top handles", "side pockets",
 # "full zip", "thin", "made of", "size down").
@@ -93,6 +108,14 @@ GENERIC_WORDS = (
 )
 # "Who makes it?" asks for the brand, a field of the card ("made" alone is "made of").
 WHO_MAKES = re.compile(r"\bwho\s+(?:makes?|made|manufactures?)\b", re.I)
+# Parts of a product. A question naming parts is about those parts: a source answers it only
+# when it names every one of them (or a synonym): "are the pockets zipped?" is not answered by
+# "Full zip" nor by "I like the pockets".
+PARTS = (
+    "pocket zip hood strap sleeve cuff collar neck waistband liner lining pad cup buckle "
+    "thumbhole drawstring button seam wheel clip compartment loop vent insole sole lace "
+    "armhole"
+)
 MAX_CACHED_PRODUCTS = 2048
 # A review sentence of at most this many words is quoted with the rest of its review, when the
 # whole review has at most SHORT_REVIEW_WORDS.
@@ -208,15 +231,29 @@ class ProductAnswerer:
             raise TypeError("ProductAnswerer needs an embedder: texts -> L2-normalised vectors")
         self.embed = embed
         self.settings = settings or AnswerSettings()
+        # One word stands for its group's concept; a phrase ("water resistant", "made of")
+        # only as a whole: "wind-resistant" is not waterproof, "make" not "made of".
         self._concept: dict[str, str] = {}
+        self._phrases: dict[tuple[str, ...], str] = {}
         for group in self.settings.synonyms:
-            stems = [stem(w) for phrase in group for w in WORD.findall(phrase.lower())]
-            for s in stems:
-                self._concept.setdefault(s, stems[0])
+            entries = [tuple(stem(w) for w in WORD.findall(p.lower())) for p in group]
+            entries = [e for e in entries if e]
+            if not entries:
+                continue
+            concept = "".join(entries[0])
+            for entry in entries:
+                if len(entry) == 1:
+                    self._concept.setdefault(entry[0], concept)
+                else:
+                    self._phrases.setdefault(entry, concept)
+        self._longest_phrase = max((len(p) for p in self._phrases), default=0)
         self._ignore = frozenset(stem(w) for w in self.settings.ignore) | {
             stem(w) for w in STOP_WORDS | FUNCTION_WORDS
         }
+        self._parts: frozenset[str] = frozenset()
         self._generic = self._terms(GENERIC_WORDS)
+        self._parts = self._terms(PARTS)
+        self._part_stems = frozenset(stem(w) for w in PARTS.split())
         self._cache: OrderedDict[str, _Indexed] = OrderedDict()
         self._lock = threading.Lock()  # turns and a warm-up share the cache
 
@@ -233,7 +270,8 @@ class ProductAnswerer:
         `vector`: the question's embedding, when the caller already has it."""
         indexed = self._indexed(text)
         terms = self._terms(question, text.title)
-        fit = self._fit(text.reviews) if self._asks_fit(question, text.title) else None
+        asks_fit = self._asks_fit(question, text.title)
+        fit = self._fit(text.reviews) if asks_fit else None
         if fit is not None and fit.quotes:
             # Reviewers on sizing answer a fit question: their verdict when two agree, else
             # what they said.
@@ -241,7 +279,7 @@ class ProductAnswerer:
         if not indexed.sources or not terms:
             return Answer(text.id, text.title)
         q = self._vector(question) if vector is None else vector
-        scores = self._scores(question, terms, q, indexed)
+        scores = self._scores(question, terms, q, indexed, asks_fit)
         order = [int(i) for i in np.argsort(-scores, kind="stable")]
         best = float(scores[order[0]])
         if best < self.settings.threshold:
@@ -333,16 +371,19 @@ class ProductAnswerer:
         rest = " ".join(w for w in WORD.findall(question.lower()) if w not in named)
         return FIT_QUESTION.search(rest) is not None
 
-    def _terms(self, text: str, title: str = "") -> frozenset[str]:
+    def _terms(self, text: str, title: str = "", *, asked: bool = True) -> frozenset[str]:
         """The question's content concepts; the product's own title words are dropped (the
         shopper naming it says nothing about what they ask), and so are the words that name it
-        with them ("the leather messenger", "are the foam grips...")."""
+        with them ("the leather messenger", "are the foam grips..."). In the product's own text
+        (`asked` False) only the title's words go: "that the shelf bra" in a bra's review is
+        about its shelf. Synonym phrases count as their concept only as a whole."""
         named = {stem(w) for w in WORD.findall(title.lower())}
         words = WORD.findall(text.lower())
         stems = [stem(w) for w in words]
-        naming: set[int] = set()
+        phrased, concepts = self._phrased(stems)
+        naming: set[int] = set(phrased)
         for i, s in enumerate(stems):
-            if s not in named or not named:
+            if not asked or s not in named or not named or i in phrased:
                 continue
             j = i - 1
             while j >= 0 and stems[j] in named:
@@ -353,11 +394,41 @@ class ProductAnswerer:
             if start >= 0 and words[start] in DETERMINERS:
                 naming.update(range(start + 1, i))
         kept = {s for i, s in enumerate(stems) if i not in naming}
+        # a part written as two words: "arm holes" is "armholes", "thumb hole" "thumbhole"
+        kept |= {joined for a, b in pairwise(words) if (joined := stem(a + b)) in self._parts}
         kept = kept - self._ignore - named
-        return frozenset(self._concept.get(s, s) for s in kept if len(s) > 1)
+        return frozenset({self._concept.get(s, s) for s in kept if len(s) > 1} | concepts)
+
+    def _parts_asked(self, question: str, terms: frozenset[str], title: str) -> set[str]:
+        """The parts the question names by a part's own word ("hood", "zipper", "arm holes"),
+        not by the garment's ("is this hoodie warm?"), nor by the product's name ("the Helena
+        Hooded Fleece")."""
+        words = WORD.findall(question.lower())
+        named = {self._concept.get(s, s) for s in (stem(w) for w in WORD.findall(title.lower()))}
+        said = {stem(w) for w in words} & self._part_stems
+        said |= {joined for a, b in pairwise(words) if (joined := stem(a + b)) in self._parts}
+        return {self._concept.get(s, s) for s in said} & terms - named
+
+    def _phrased(self, stems: list[str]) -> tuple[set[int], set[str]]:
+        """The positions of the synonym phrases in these stems (longest first), and their
+        concepts."""
+        used: set[int] = set()
+        concepts: set[str] = set()
+        for n in range(self._longest_phrase, 1, -1):
+            for i in range(len(stems) - n + 1):
+                concept = self._phrases.get(tuple(stems[i : i + n]))
+                if concept is not None and not used & set(range(i, i + n)):
+                    used.update(range(i, i + n))
+                    concepts.add(concept)
+        return used, concepts
 
     def _scores(
-        self, question: str, terms: frozenset[str], q: np.ndarray, indexed: _Indexed
+        self,
+        question: str,
+        terms: frozenset[str],
+        q: np.ndarray,
+        indexed: _Indexed,
+        fit: bool = False,
     ) -> np.ndarray:
         s = self.settings
         lexical = np.array([len(terms & stems) / len(terms) for stems in indexed.stems])
@@ -371,6 +442,16 @@ class ProductAnswerer:
         # Cosine alone finds sentences on the topic; words shared with the question say it
         # answers this question. A source sharing no word must be very close in meaning.
         scores = dense + s.lexical_weight * lexical + priors
+        if ASKS_NUMBER.search(question):
+            scores[np.array([NUMBER.search(src.text) is None for src in indexed.sources])] = -1.0
+        parts = self._parts_asked(question, terms, indexed.text.title)
+        if parts:
+            scores[np.array([not parts <= stems for stems in indexed.stems])] = -1.0
+        if fit:
+            # A sizing question is answered by what names its words ("Relaxed fit.", "the
+            # sleeves are long"), never by a sentence merely close in meaning ("promises
+            # superior warmth" to "does it run small?").
+            scores[lexical == 0] = -1.0
         if ASKS_REVIEWERS.search(question):
             # "has anyone complained about the zipper?" asks for experience: only a reviewer
             # answers it, never the store's own description of the zipper.
@@ -387,9 +468,11 @@ class ProductAnswerer:
                 self._cache.move_to_end(text.id)
                 return cached
         sources = product_sources(text)
-        stems = [self._terms(f"{src.label} {src.text}", text.title) for src in sources]
+        stems = [self._terms(f"{src.label} {src.text}", text.title, asked=False) for src in sources]
         values = [
-            self._terms(src.text, text.title) if src.kind == "attribute" else frozenset()
+            self._terms(src.text, text.title, asked=False)
+            if src.kind == "attribute"
+            else frozenset()
             for src in sources
         ]
         reviews = [-1] * (len(sources) - sum(len(sentences(r.text)) for r in text.reviews))

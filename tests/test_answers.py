@@ -180,6 +180,136 @@ class TestProductAnswerer:
         answer = answerer.answer("what do buyers think of the support?", top)
         assert answer.quotes[0].text == "Loved it. Solid support!"
 
+    def test_a_synonym_phrase_counts_only_as_a_whole(self, answerer):
+        # "water resistant" is a rain word as a phrase; its "resistant" alone is not, and
+        # "made of" asks the material where "make" alone does not.
+        shell = ProductText(
+            id="t:W1",
+            title="Gale Shell",
+            description=("Wind-resistant ripstop keeps gusts out.",),
+            reviews=(ReviewFact(5, "I make the walk to the office in it every day.", "Daily"),),
+        )
+        assert not answerer.answer("will it keep me dry in a shower?", shell).stated
+        assert not answerer.answer("what's it made out of?", shell).stated
+        leggings = ProductText(
+            id="t:W2", title="Flex Legging", description=("Opaque, squat-proof knit.",)
+        )
+        answer = answerer.answer("are they see-through?", leggings)
+        assert [q.text for q in answer.quotes] == ["Opaque, squat-proof knit."]
+
+    def test_a_shoppers_spelling_and_unit_meet_the_catalogs(self, answerer):
+        pack = ProductText(
+            id="t:V1",
+            title="Ridge Daypack",
+            description=("Volume: 18 L.", "Sheer mesh side panels."),
+        )
+        assert answerer.answer("how many liters does it hold?", pack).quotes[0].text == (
+            "Volume: 18 L."
+        )
+        assert answerer.answer("is it see thru?", pack).quotes[0].text == (
+            "Sheer mesh side panels."
+        )
+
+    def test_wearing_it_is_not_what_is_asked(self, answerer):
+        # "could I wear it for X?" asks about X; a reviewer who wears it daily says nothing
+        # of X.
+        tee = ProductText(
+            id="t:L1",
+            title="Kestrel Tee",
+            reviews=(ReviewFact(5, "Honestly I could wear this every single day.", "Love"),),
+        )
+        assert not answerer.answer("could I wear the kestrel for hiking?", tee).stated
+        assert not answerer.answer("can i wear it swimming?", tee).stated
+
+    def test_a_question_for_a_number_is_answered_only_with_one(self, answerer):
+        # The material list says what it is made of, not how much of each.
+        tights = ProductText(
+            id="t:N1",
+            title="Arc Tight",
+            attributes={"material": ("Cotton", "Elastane")},
+            description=("Stretchy cotton blend.",),
+        )
+        assert not answerer.answer("what percentage of it is cotton?", tights).stated
+        assert not answerer.answer("inseam length on these?", tights).stated
+        roomy = ProductText(
+            id="t:N3",
+            title="Arc Pant",
+            reviews=(ReviewFact(4, "Way too long in the leg for me.", "Long"),),
+        )
+        assert answerer.answer("how's the leg length?", roomy).stated
+        bag = ProductText(
+            id="t:N2", title="Tote 9", description=("Three zippered compartments.", "Roomy.")
+        )
+        answer = answerer.answer("how many compartments has it got?", bag)
+        assert [q.text for q in answer.quotes] == ["Three zippered compartments."]
+
+    def test_a_part_asked_about_must_be_named_by_the_answer(self, answerer):
+        # "are the pockets zipped?" is about pockets and zips together; "Full zip" and "I like
+        # the pockets" each name one, so the page does not say.
+        top = ProductText(
+            id="t:P1",
+            title="Ridge Anorak",
+            attributes={"style": ("Full zip",)},
+            description=("The Ridge Anorak promises comfort and a laid-back look.",),
+            reviews=(ReviewFact(4, "Great colour. I like the pockets a lot.", "Nice"),),
+        )
+        assert not answerer.answer("are the pockets zipped?", top).stated
+        assert not answerer.answer("does the ridge anorak have a hood?", top).stated
+        answer = answerer.answer("do the pockets zip?", JACKET)
+        assert answer.quotes[0].text == "Zippered hand pockets."
+
+    def test_the_garment_or_its_name_is_not_a_part_asked_about(self, answerer):
+        # "hoodie" names the garment, and "Hooded" is the product's own name: neither asks
+        # whether a source mentions a hood.
+        hooded = ProductText(
+            id="t:H1", title="Helena Hooded Fleece", description=("Machine wash cold.",)
+        )
+        assert answerer.answer("can I machine wash the hoodie?", hooded).stated
+        crew = ProductText(
+            id="t:H2",
+            title="Mach Street Sweatshirt",
+            description=("Warm brushed fleece for cold mornings.",),
+        )
+        assert answerer.answer("is this hoodie warm?", crew).stated
+
+    def test_a_part_written_as_two_words_is_that_part(self, answerer):
+        tank = ProductText(
+            id="t:P2",
+            title="Sprint Tank",
+            reviews=(ReviewFact(3, "Nice fabric. The arm holes are cut far too low.", "Low"),),
+        )
+        answer = answerer.answer("how are the armholes?", tank)
+        assert [q.text for q in answer.quotes] == ["The arm holes are cut far too low."]
+
+    def test_words_before_the_products_name_in_its_own_text_count(self, answerer):
+        # "the shelf Bra" in a review of the "Luna Bra": "shelf" is what the reviewer says,
+        # not a word naming the product as in a question.
+        top = ProductText(
+            id="t:B1",
+            title="Luna Bra",
+            reviews=(ReviewFact(5, "Turns out that the shelf bra holds up in burpees.", "Good"),),
+        )
+        answer = answerer.answer("is there a shelf in it?", top)
+        assert [q.text for q in answer.quotes] == [
+            "Turns out that the shelf bra holds up in burpees."
+        ]
+
+    def test_a_fit_question_is_answered_only_by_what_names_its_words(self, answerer):
+        # No reviewer on sizing, and a sentence close in meaning only because it names the
+        # hoodie: the page does not say how it fits.
+        hoodie = ProductText(
+            id="t:F1",
+            title="Frost Hoodie",
+            sizes=("S", "M", "L"),
+            description=(
+                "Whether you train or just lounge, the Frost Hoodie is the one you reach for.",
+            ),
+        )
+        assert not answerer.answer("does the Frost hoodie run small or large?", hoodie).stated
+        relaxed = ProductText(id="t:F2", title="Dune Tee", description=("Relaxed fit.",))
+        answer = answerer.answer("is the fit slim or relaxed?", relaxed)
+        assert [q.text for q in answer.quotes] == ["Relaxed fit."]
+
     def test_settings_are_validated(self):
         with pytest.raises(ValueError):
             AnswerSettings(threshold=0)
