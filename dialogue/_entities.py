@@ -1085,6 +1085,15 @@ def _title_words(title: str) -> list[str]:
     return _normalise(title.replace("™", "").replace("®", "")).split()
 
 
+def blanked(text: str, entities: Iterable[Entity]) -> str:
+    """The text with those entities' words blanked out, its length kept so the other spans
+    still point at their words."""
+    chars = list(text)
+    for entity in entities:
+        chars[entity.start : entity.end] = " " * (entity.end - entity.start)
+    return "".join(chars)
+
+
 def _singular(word: str) -> str:
     return next(iter(_singulars(word)), word)
 

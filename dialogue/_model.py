@@ -36,6 +36,7 @@ from dialogue._entities import (
     Extraction,
     Reference,
     _singular,
+    blanked,
     category_parts,
     is_attribute,
 )
@@ -1209,11 +1210,7 @@ def _variant_of_the_item_asked_about(state: DialogueState, ext: Extraction) -> b
 def _without_catalog_words(text: str, extraction: Extraction) -> str:
     """The message with the catalog's names blanked out, so "2 person tent" or "track pants"
     keep no word for the cue patterns to find."""
-    chars = list(text)
-    for entity in extraction.entities:
-        if entity.known:
-            chars[entity.start : entity.end] = " " * (entity.end - entity.start)
-    return "".join(chars)
+    return blanked(text, (e for e in extraction.entities if e.known))
 
 
 def _as_text(text: str | bytes | None) -> str:

@@ -20,7 +20,7 @@ from dialogue._cart import (
     variant_gaps,
 )
 from dialogue._config import PolicySettings, StorePolicy, Templates
-from dialogue._entities import attribute_label, title_has_name
+from dialogue._entities import attribute_label, blanked, title_has_name
 from dialogue._nlu import Parse
 from dialogue._protocol import (
     CatalogPort,
@@ -610,13 +610,8 @@ class Policy:
         naming = " ".join((card.title, card.brand or "", *card.colors))
         # and so do a title as the shopper spelt it ("do u have the juno jaket?") and a brand
         # ("the zephyr one, how much is it?" asks the price)
-        naming_words = [
-            e for e in parse.extraction.entities if e.type in ("title", "brand") and e.end > e.start
-        ]
-        asked = parse.text
-        for e in naming_words:
-            asked = asked[: e.start] + " " * (e.end - e.start) + asked[e.end :]
-        if not answerer.asks_fact(asked, naming):
+        said = (e for e in parse.extraction.entities if e.type in ("title", "brand"))
+        if not answerer.asks_fact(blanked(parse.text, said), naming):
             return False
         text = self.catalog.product_text(card.id)
         if text is None:
