@@ -73,8 +73,8 @@ def add_commands(commands: Any) -> None:
         "--split",
         choices=sorted(SPLITS),
         default="test",
-        help="test: sample_data/heldout, never tuned on; dev, dev-v9 .. dev-v1: "
-        "sample_data/dev/v10, v9 .. v1, earlier test sets whose failures guided changes "
+        help="test: sample_data/heldout, never tuned on; dev, dev-v10 .. dev-v1: "
+        "sample_data/dev/v11, v10 .. v1, earlier test sets whose failures guided changes "
         "(default test)",
     )
     understanding.add_argument("--requests", type=Path, help="override the split's file")
