@@ -97,8 +97,8 @@ def add_commands(commands: Any) -> None:
         "--split",
         choices=sorted(QA_SPLITS),
         default="dev",
-        help="dev: sample_data/dev/qa, for tuning; dev2, dev3, dev4: sample_data/dev/qa2, qa3, "
-        "qa4, the first, second and third held-out sets, retired since; test: "
+        help="dev: sample_data/dev/qa, for tuning; dev2 .. dev5: sample_data/dev/qa2 .. qa5, "
+        "the first to fourth held-out sets, retired since; test: "
         "sample_data/heldout/qa, never tuned on (default dev)",
     )
     qa.add_argument("--questions", type=Path, help="override the split's questions file")

@@ -40,6 +40,7 @@ QA_SPLITS = {
     "dev2": DEV / "qa2" / "questions.yml",  # the first held-out set, read in issue 15's rounds
     "dev3": DEV / "qa3" / "questions.yml",  # the second held-out set, read in the sixth session
     "dev4": DEV / "qa4" / "questions.yml",  # the third held-out set, run four times, retired
+    "dev5": DEV / "qa5" / "questions.yml",  # the fourth held-out set, run four times, retired
     "test": HELDOUT / "qa" / "questions.yml",
 }
 TOPICS = ("fit", "care", "material", "features", "weather", "use", "reviews")
