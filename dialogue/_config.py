@@ -200,7 +200,7 @@ REQUIRED_RESPONSES = {
     "cart", "cart_empty", "checkout", "error", "need_results", "which_item", "too_long",
     "quantity_limit", "variant_changed", "instead", "unfiltered", "handoff_consent",
     "handoff_unshared", "handoff_reference", "handoff_failed", "order_ask", "order_found",
-    "order_eta", "order_tracking", "order_unknown", "order_lookup_failed",
+    "order_eta", "order_tracking", "order_unknown", "order_lookup_failed", "which_order",
 }  # fmt: skip
 
 

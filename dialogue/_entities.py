@@ -115,7 +115,7 @@ REFERENCE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         "ordinal",
         re.compile(
             rf"(?:#\s?(?P<hash>\d{{1,2}})\b|\b(?:number|no\.?|item|option|nr\.?)\s*(?P<num>\d{{1,2}})\b"
-            rf"|\b(?P<ord>{_ORD})\b(?!\s+(?:time|thing|of all|place))"
+            rf"|\b(?P<ord>{_ORD})\b(?!\s+(?:time|thing|of all|place|thoughts?|hand)\b)"
             rf"|\b(?P<top>top)(?=\s+(?:one|result|pick|item|option)\b))",
             re.IGNORECASE,
         ),
@@ -190,6 +190,7 @@ SORT_PATTERNS = [
         r"rating|best\s+reviewed", re.IGNORECASE)),
     ("relevance", re.compile(r"relevan|best\s+match", re.IGNORECASE)),
 ]  # fmt: skip
+BUT = re.compile(r"\bbut\b", re.IGNORECASE)
 # Verbs that put an item in the cart, after which a capital letter is its size ("add M purple").
 CART_VERBS = ("add", "take", "grab", "get", "want", "buy", "order")
 QUANTITY = re.compile(
@@ -198,7 +199,9 @@ QUANTITY = re.compile(
     # "actually make it 2", "make that three": the line just added, in that number
     rf"|\bmake\s+(?:it|that|them|those)\s+(?P<m>\d|two|three|four|five)"
     # "make it 2 actually", "make it three, thanks"
-    rf"(?:\W+(?:actually|instead|then|please|pls|thanks|ta|now))*\s*(?:[.!]|$))",
+    rf"(?:\W+(?:actually|instead|then|please|pls|thanks|ta|now))*\s*(?:[.!]|$))"
+    # "on second thought, just the one": a number for the line just added
+    rf"|\b(?:just|only)\s+(?:the\s+)?(?P<j>one)\s*(?:[.!]|$)",
     re.IGNORECASE,
 )
 STOP_WORDS = {
@@ -225,18 +228,23 @@ NOT_PRODUCT_WORDS = frozenset(
 # Anywhere in a message, a price direction and a word for the order: "put the dearest ones at
 # the top", "could you list them with the cheapest leading".
 ORDER_CUE = re.compile(
-    r"\b(?:first(?!\s+(?:one|ones|item|pair|of)\b)|on\s+top|at\s+the\s+top|up\s+top|"
+    r"\b(?:first(?!\s+(?:one|ones|item|pair|of|\d|two|three|four|five|few|couple)\b)|"
+    r"on\s+top|at\s+the\s+top|up\s+top|"
+    r"(?:at|to)\s+the\s+front|"
     r"to\s+the\s+top|top\s+of|lead\w*|begin\w*|start\w*|sort\w*|order\w*|arrang\w*|rank\w*|"
-    r"list)\b",
+    # "go from the top end down, price-wise", "cheap end upwards"
+    r"list|(?:down|up)(?:wards?)?(?=\W*(?:price|$|[,.!?])))\b",
     re.IGNORECASE,
 )
 DEAR_FIRST = re.compile(
-    r"\b(?:most\s+(?:expensive|costly|pricey)|pric(?:ier|iest)|dear(?:er|est)|costliest|"
-    r"highest[\s-]priced|expensive\s+ones?)\b",
+    r"\b(?:most\s+(?:expensive|costly|pricey|premium)|pric(?:ier|iest)|dear(?:er|est)|costliest|"
+    # "the fanciest first", "from the top end down": the price's high end in other words
+    r"highest[\s-]priced|expensive\s+ones?|fanciest|poshest|(?:top|high)[\s-]end)\b",
     re.IGNORECASE,
 )
 CHEAP_FIRST = re.compile(
-    r"\b(?:cheapest|cheaper\s+ones?|least\s+expensive|lowest[\s-]priced|most\s+affordable)\b",
+    r"\b(?:cheapest|cheaper\s+ones?|least\s+(?:expensive|pricey|costly)|lowest[\s-]priced|"
+    r"most\s+affordable|(?:cheap|low|bottom|budget)[\s-]end)\b",
     re.IGNORECASE,
 )
 
@@ -610,6 +618,7 @@ class EntityExtractor:
         out.entities += _unknown_sizes(text, out.entities, taken)
         out.entities = _modifiers_of_the_kind(text, _features_of_the_kind(text, out.entities))
         self._category_references(text, out)
+        out.entities = _but_instead(text, out.entities)
         superlative = SUPERLATIVE_KIND.search(text)
         if out.sort is None and superlative is not None:
             kinds = [e for e in out.entities if e.type == "category" and e.known]
@@ -964,6 +973,22 @@ def _modifiers_of_the_kind(text: str, entities: list[Entity]) -> list[Entity]:
     return out
 
 
+def _but_instead(text: str, entities: list[Entity]) -> list[Entity]:
+    """A colour or size said after "but" replaces one said before it ("only black?? lame.
+    something like it but blue", "the M is fine but L would be better"): the last is wanted
+    (the colour of an item pointed at, "the purple hoodie but in blue", says which item)."""
+    out = list(entities)
+    for type_ in ("color", "size"):
+        said = [e for e in out if e.type == type_ and not e.negated and not e.qualifies]
+        turns = [m.start() for m in BUT.finditer(text)]
+        if len(said) < 2 or not turns:
+            continue
+        after = [e for e in said if e.start > turns[-1]]
+        if after and len(after) < len(said):
+            out = [e for e in out if e not in said or e in after]
+    return out
+
+
 def _unknown_sizes(text: str, entities: list[Entity], taken: list[tuple[int, int]]) -> list[Entity]:
     """Sizes asked for by name ("size 9999") that the phrase table did not know."""
     spans = [(e.start, e.end) for e in entities] + taken
@@ -1028,8 +1053,11 @@ def _size_context(text: str, tokens: list[tuple[str, int, int]], i: int, consume
     if len(tokens) == 1:
         return True  # the whole message: an answer to "which size?"
     previous = tokens[i - 1][0].lower() if i else ""
-    if i and re.search(r"[,.;!]", text[tokens[i - 1][2] : tokens[i][1]]):
-        previous = ","  # "the 2nd one, L", "going with the first. 34, green": set apart
+    if i and re.search(r"[,.;:!]|\s[-\u2013\u2014]\s", text[tokens[i - 1][2] : tokens[i][1]]):
+        # "the 2nd one, L", "going with the first. 34, green", "in my cart - 36 in grey": set
+        # apart
+        previous = ","
+
     following = tokens[i + 1][0].lower() if i + 1 < len(tokens) else ""
     if previous in ("size", "sz", "sizes", "waist", "inseam") or following in ("waist", "size"):
         return True

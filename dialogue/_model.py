@@ -65,7 +65,10 @@ CHOOSING = re.compile(
     r"|^\W*(?:(?:ok|okay|yeah|yes|cool|great|fine|right|alright|then)\W+)*go\s+with\b"
     # "going with the first one. 34, green": the choice said as news
     r"|^\W*(?:(?:ok|okay|yeah|yes|cool|great|fine|right|alright|so)\W+)*"
-    r"(?:i'?m\s+|we'?re\s+)?going\s+with\b",
+    r"(?:i'?m\s+|we'?re\s+)?going\s+with\b"
+    # "OK that one then. 28, black please": the choice said by pointing
+    r"|^\W*(?:(?:ok|okay|yeah|yes|cool|great|fine|right|alright|hmm|perfect)\W+)+"
+    r"(?:that|this)\s+one(?:\s+then|\s+please|\s+pls)?\s*(?:[.,!]|$)(?=[^?]*$)",
     re.I,
 )
 # An order to put something in the cart at the start of a message ("add M purple", "actually
@@ -78,6 +81,20 @@ PUT_IN = re.compile(
 )
 # "2 of those in medium", "three of them in L": a number of the item on screen, in a variant
 SOME_OF_THOSE = re.compile(r"\b(?:\d|two|three|four|five)\s+of\s+(?:those|them|these|it)\b", re.I)
+# "show me the second", "let me see the top one": a look at one item, not at the cart
+SHOW_ME = re.compile(
+    r"^\W*(?:(?:ok|okay|so|now|and|then|pls|please|can\s+you|could\s+you)\W+)*"
+    r"(?:show(?:\s+me)?|let\s+me\s+see|lemme\s+see)\b",
+    re.I,
+)
+# Intents whose message may carry an order for the list ("the other duffels, from cheapest up?")
+SORTABLE = frozenset({"find_similar", "refine_search", "compare_products"})
+# "one more of the same in blue, same size", "another of those in M": the item just put in the
+# cart again, in the variant said
+ANOTHER_OF_IT = re.compile(
+    r"\b(?:(?:one|1)\s+more|another(?:\s+one)?)\s+of\s+(?:the\s+same|that|those|these|it|them)\b",
+    re.I,
+)
 # "take the endeavor out", "ok remove it, I'll wait for a sale", "put it back": an item going
 # back out of the cart, however the classifier read it (it names an item, not a filter).
 TAKE_BACK = re.compile(
@@ -591,6 +608,8 @@ class DialogueModel:
             return self._forced(parse, parse.text, "add_to_cart")  # "I'll go with the Strike"
         if named and state.cart and SWAP.search(parse.text) and parse.intent != "add_to_cart":
             return self._forced(parse, parse.text, "add_to_cart")  # "swap it for the other one"
+        if state.cart and ANOTHER_OF_IT.search(parse.text) and parse.intent not in CART_INTENTS:
+            return self._forced(parse, parse.text, "add_to_cart")
         if parse.intent not in CART_INTENTS and self._orders_it(state, parse):
             return self._forced(parse, parse.text, "add_to_cart")  # "add M purple"
         rejected = any(r.negated for r in ext.references)
@@ -622,18 +641,42 @@ class DialogueModel:
             ext.references = []
             return self._forced(parse, parse.text, "sort_results")
         pointing = [r for r in ext.references if r.kind != "focus" and not r.negated]
+        # "all the backpacks again", "the other duffels": a kind named, no one item
+        at_one = [r for r in pointing if r.kind not in ("category", "other")]
+        cart_named = re.search(rf"\b{CART_WORDS}\b", parse.text, re.IGNORECASE)
+        # the cart intents too, when the message neither names the cart nor opens with an order
+        ordered = cart_named or PUT_IN.search(parse.text)
+        loosely_cart = parse.intent in CART_INTENTS and not ordered
+        wish = any(not e.negated and _filters(e) for e in ext.entities)
         if (
             ext.sort
             and state.shown
-            and not pointing
-            and parse.intent in ITEM_QUESTIONS | {"find_similar"}
+            and not at_one
+            and (parse.intent in ITEM_QUESTIONS | SORTABLE or loosely_cart)
+            and ext.price is None
         ):
             # "blue, size large, priciest first, I want it to feel special": an order for the
-            # list, whatever "it" made the classifier think
-            wish = any(not e.negated and _filters(e) for e in ext.entities)
+            # list, whatever "it" made the classifier think ("start me off with the least
+            # expensive" narrows nothing: the list as it is, in that order)
             return self._forced(parse, parse.text, "refine_search" if wish else "sort_results")
         if parse.intent == OUT_OF_SCOPE and pointing and state.shown:
             return self._forced(parse, parse.text, "product_details")  # "what about #9"
+        if (
+            parse.intent in ("show_more", "complete_the_look")
+            and at_one
+            and state.shown
+            and QUESTION_FORM.match(parse.text)
+            and not GOES_WITH.search(parse.text)
+        ):
+            # "what's the top one got that the others haven't": a question about that one
+            return self._forced(parse, parse.text, "product_details")
+        looked_at = parse.intent == "view_cart" or SHOW_ME.match(parse.text) is not None
+        if looked_at and parse.intent in CART_INTENTS and at_one and state.shown and not cart_named:
+            return self._forced(parse, parse.text, "product_details")  # "show me the second"
+        nothing_pointed = not at_one and state.focus is None and not state.single_match
+        if parse.intent == "find_similar" and state.shown and nothing_pointed and wish:
+            # "same sort of thing but in blue" with no one item in view: the list, changed
+            return self._forced(parse, parse.text, "refine_search")
         in_focus = state.focus is not None or (state.shown and state.single_match)
         about_it = bool(ext.references) or PRONOUN.search(parse.text) is not None
         asked = "?" in parse.text or QUESTION_FORM.search(parse.text) is not None

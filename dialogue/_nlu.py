@@ -136,7 +136,8 @@ class NluModel:
         if intent == OUT_OF_SCOPE and reason != "model":
             # Low confidence or nearer out-of-scope examples, but it names catalog things, a
             # shown item or a price: a shopping request after all.
-            if catalog_words or extraction.price is not None:
+            # An order asked for ("start me off with the least expensive") is one too.
+            if catalog_words or extraction.price is not None or extraction.sort is not None:
                 intent = prediction.model_intent
             # Only a hesitation between intents earns "A or B?": a message that resembles our
             # out-of-scope examples is not a choice between two shopping intents (asking let

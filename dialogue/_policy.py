@@ -86,9 +86,11 @@ IN_THE_CART = re.compile(rf"\bin\s+(?:my|the)\s+{CART_WORDS}\b", re.IGNORECASE)
 # (or of the line said to be in the cart), a size, colour or quantity changes that line rather
 # than adding another.
 VARIANT_CHANGE = re.compile(
-    r"\b(?:swap|switch|change|make)\b|\bi\s+meant\b|\binstead\b|\bactually\b|\brather\b",
+    r"\b(?:swap|switch|change|make)\b|\bi\s+meant\b|\binstead\b|\bactually\b|\brather\b|"
+    r"\bsecond\s+thoughts?\b",
     re.IGNORECASE,
 )
+CHANGE_VERB = re.compile(r"\b(?:swap|switch|change)\b", re.IGNORECASE)
 # "swap it for the first one", "switch that for the other one", "replace it with the Strike":
 # right after an add, the line just added goes and the item pointed at comes in.
 SWAP = re.compile(
@@ -320,6 +322,11 @@ class Policy:
         if parse.intent in FRESH_SEARCH and _vague(state) and not track.titled:
             self._say_not_carried(state, track, draft, gender=True)
             self._say(draft, state, "clarify_vague")
+            return
+        if parse.intent == "sort_results" and state.sort is None and not track.changed:
+            # "show me the classiest first": an order was asked for in words we cannot place;
+            # the same list again would claim an order it does not have
+            self._say(draft, state, "which_order")
             return
         if parse.intent == "search_by_image" and state.image is None and not state.shown:
             self._say(draft, state, "need_results")
@@ -1247,8 +1254,10 @@ def changed_line(state: DialogueState, parse: Parse) -> CartLine | None:
         return None
     just_added = _just_added(state)
     in_cart = IN_THE_CART.search(parse.text) is not None
-    # "make it two" after a question about the item in the cart: its line, in that number
-    recount = ext.quantity is not None and _line_in_focus(state) is not None
+    # "make it two" or "swap it to orange" after a question about the item in the cart: its
+    # line, in that number or variant
+    told = ext.quantity is not None or CHANGE_VERB.search(parse.text) is not None
+    recount = told and _line_in_focus(state) is not None
     if not (just_added or in_cart or recount):
         return None
     changes = ext.values("size") or ext.values("color") or ext.quantity is not None

@@ -128,6 +128,18 @@ NEGATED_BOUND = re.compile(
     re.IGNORECASE,
 )
 
+# Spending more than X is what a shopper says they will not do ("she'd kill me if I spent more
+# than fifty", "without paying over 80"), unless they say they are willing to.
+SPENDING_BOUND = re.compile(
+    r"\b(?:spen[dt]\w*|pay(?:ing)?|paid|fork(?:ing)?\s+out|shell(?:ing)?\s+out|blow(?:ing)?)"
+    r"\s+(?:\w+\s+){0,2}?$",
+    re.IGNORECASE,
+)
+WILLING = re.compile(
+    r"\b(?:happy|willing|glad|ok(?:ay)?|fine|prepared|(?:do\s+not|don['\u2019]?t)\s+mind)\b",
+    re.IGNORECASE,
+)
+
 
 @dataclass(frozen=True, slots=True)
 class PriceRange:
@@ -207,7 +219,9 @@ def find_price(text: str) -> PriceRange | None:
             below = bool(STRICTLY_BELOW.match(match.group(0)))
             return PriceRange(None, value, match.start(), match.end(), match.group(0), below)
         if kind == "min":
-            if NEGATED_BOUND.search(text, 0, match.start()):
+            before = text[: match.start()]
+            spending = SPENDING_BOUND.search(before) and not WILLING.search(before)
+            if NEGATED_BOUND.search(text, 0, match.start()) or spending:
                 # "I'd rather not go over $40", "don't want to spend more than 60": a limit
                 return PriceRange(None, value, match.start(), match.end(), match.group(0))
             return PriceRange(value, None, match.start(), match.end(), match.group(0))

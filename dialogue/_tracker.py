@@ -235,6 +235,9 @@ def track(state: DialogueState, intent: str, text: str, ext: Extraction) -> Trac
         state.sort = None if ext.sort == "relevance" else ext.sort or state.sort
         if ext.cheap and not ext.sort:
             state.sort = "price_asc"
+        # "cheapest of these first then" ... "add it": the list put in the order asked for
+        # brings its top to the shopper's eye, whatever was looked at before
+        state.focus = None
     elif intent == "show_more":
         state.page += 1
     elif intent in ("add_to_cart", "check_availability"):

@@ -3,8 +3,9 @@
 Why it exists: an act accuracy on real shopper turns means little on its own; the issue asks
 whether the trained classifier beats a few lines of rules. FROZEN: written on 2026-12-06 from
 the 27 intent descriptions of the SIMMC labelling guidelines (sample_data/dev/v2/SIMMC_LABELS.md)
-alone, BEFORE any SIMMC turn text was read, and never adjusted after seeing results. Do not tune it; replace it by a new,
-separately written baseline if it must change (and say so in the README).
+alone, BEFORE any SIMMC turn text was read, and never adjusted after seeing results. Do not
+tune it; replace it by a new, separately written baseline if it must change (and say so in the
+README).
 """
 
 from __future__ import annotations

@@ -1475,6 +1475,135 @@ class TestRoundThirteen:
             assert all(s.card.in_sale for s in reply.suggestions), (message, reply.text)
 
 
+class TestRoundFourteen:
+    """Round 14 of issue 13 (read on the retired v11 set; phrasings written for these tests):
+    orders in other words, the top of a sorted list as "it", cart changes said loosely, a
+    colour after "but" replacing the one before, and questions the classifier sent elsewhere."""
+
+    @staticmethod
+    def _variant(card) -> tuple[str, str]:
+        return (card.in_stock_sizes or card.sizes)[0], (card.in_stock_colors or card.colors)[0]
+
+    @pytest.mark.parametrize(
+        ("kind", "order"),
+        [("watches", "poshest ones first please"), ("snowboards", "top end down, price-wise")],
+    )
+    def test_the_high_end_in_other_words_sorts_dearest_first(
+        self, assistant: Assistant, kind: str, order: str
+    ):
+        session = new_session()
+        assistant.respond(session, kind)
+        assert_sorted_by_price(assistant.respond(session, order), dearest_first=True)
+
+    def test_an_order_in_words_we_cannot_place_is_asked_about(self, assistant: Assistant):
+        session = new_session()
+        assistant.respond(session, "watches")
+        reply = assistant.respond(session, "put the classiest ones first")
+        assert reply.dialogue.action == "which_order" and not reply.suggestions, reply.text
+        assert_sorted_by_price(assistant.respond(session, "cheapest first"))
+
+    def test_an_order_alone_is_no_question_between_intents(self, assistant: Assistant):
+        session = new_session()
+        assistant.respond(session, "insulated jackets")
+        reply = assistant.respond(session, "begin with the least expensive")
+        assert reply.dialogue.intent == "sort_results", reply.text
+        assert_sorted_by_price(reply)
+
+    def test_it_after_a_sort_is_the_top_card(self, assistant: Assistant):
+        session = new_session()
+        assistant.respond(session, "bike helmets")
+        assistant.respond(session, "is the third one any good for commuting?")
+        top = assistant.respond(session, "fine, the cheapest ones first then").suggestions[0].card
+        reply = assistant.respond(session, "add it")
+        assert [line.product_id for line in reply.dialogue.cart] == [top.id], reply.text
+
+    def test_a_sort_with_a_kind_named_again_is_no_item_question(self, assistant: Assistant):
+        session = new_session()
+        assistant.respond(session, "backpacks")
+        assistant.respond(session, "show me the second")
+        reply = assistant.respond(session, "now all the backpacks again, cheapest one at the front")
+        assert_sorted_by_price(reply)
+
+    def test_show_me_the_first_is_that_item_not_the_cart(self, assistant: Assistant):
+        session = new_session()
+        shown = assistant.respond(session, "duffel bags")
+        reply = assistant.respond(session, "show me the first")
+        assert reply.dialogue.product.id == shown.suggestions[0].card.id, reply.text
+
+    def test_a_question_about_the_top_one_is_no_request_for_more(self, assistant: Assistant):
+        session = new_session()
+        shown = assistant.respond(session, "women's tanks")
+        reply = assistant.respond(session, "what has the top one got that the rest don't")
+        assert reply.dialogue.intent == "product_details", reply.text
+        assert reply.dialogue.product.id == shown.suggestions[0].card.id, reply.text
+
+    def test_a_number_set_apart_by_a_dash_is_the_size(self, assistant: Assistant):
+        session = new_session()
+        shown = assistant.respond(session, "men's pants")
+        size, color = self._variant(shown.suggestions[0].card)
+        reply = assistant.respond(
+            session, f"tell me about the first, and pop it in my basket - {size} in {color}"
+        )
+        lines = reply.dialogue.cart
+        assert lines and (lines[0].size, lines[0].color) == (size, color), reply.text
+
+    def test_just_the_one_on_second_thoughts_recounts_the_line(self, assistant: Assistant):
+        session = new_session()
+        shown = assistant.respond(session, "women's tees")
+        size, color = self._variant(shown.suggestions[0].card)
+        assistant.respond(session, f"2 of the first one, {size}, {color}")
+        reply = assistant.respond(session, "On second thoughts, just the one.")
+        lines = reply.dialogue.cart
+        assert len(lines) == 1 and lines[0].quantity == 1, reply.text
+
+    def test_one_more_of_the_same_in_another_colour(self, assistant: Assistant):
+        session = new_session()
+        shown = assistant.respond(session, "women's hoodies")
+        card = next(
+            s.card for s in shown.suggestions
+            if any(len([c for c in s.card.colors if s.card.has_variant(z, c)]) > 1
+                   for z in s.card.sizes)
+        )  # fmt: skip
+        size = next(z for z in card.sizes if sum(card.has_variant(z, c) for c in card.colors) > 1)
+        first, second = [c for c in card.colors if card.has_variant(size, c)][:2]
+        assistant.respond(session, f"add the {card.title} in {size}, {first}")
+        reply = assistant.respond(session, f"oh and one more of the same in {second}, same size")
+        lines = {(line.product_id, line.size, line.color) for line in reply.dialogue.cart}
+        assert lines == {(card.id, size, first), (card.id, size, second)}, reply.text
+
+    def test_swap_after_a_question_changes_the_line(self, assistant: Assistant):
+        session = new_session()
+        shown = assistant.respond(session, "women's hoodies")
+        card = shown.suggestions[0].card
+        size = next(z for z in card.sizes if sum(card.has_variant(z, c) for c in card.colors) > 1)
+        first, second = [c for c in card.colors if card.has_variant(size, c)][:2]
+        assistant.respond(session, f"add the first one in {size} {first}")
+        assistant.respond(session, "does it keep you warm?")
+        reply = assistant.respond(session, f"hmm switch it to {second}, same size")
+        lines = [(line.product_id, line.size, line.color) for line in reply.dialogue.cart]
+        assert lines == [(card.id, size, second)], reply.text
+
+    def test_ok_that_one_then_orders_the_one_match(self, assistant: Assistant):
+        session = new_session()
+        shown = assistant.respond(session, "the summit watch")
+        assert len(shown.suggestions) == 1
+        reply = assistant.respond(session, "ok that one then, please")
+        assert reply.dialogue.intent == "add_to_cart", reply.text
+        other = new_session()
+        assistant.respond(other, "the summit watch")
+        asked = assistant.respond(other, "ok that one. is it waterproof?")
+        assert asked.dialogue.intent != "add_to_cart" and not asked.dialogue.cart, asked.text
+
+    def test_a_colour_after_but_replaces_the_one_before(self, assistant: Assistant):
+        session = new_session()
+        assistant.respond(session, "men's shorts")
+        assistant.respond(session, "just the black ones")
+        reply = assistant.respond(session, "all black, boring. same sort of thing but in blue")
+        assert reply.suggestions, reply.text
+        assert all("Blue" in s.card.colors for s in reply.suggestions), reply.text
+        assert assistant.state(session).constraints.colors == ("blue",)
+
+
 class TestFacetVocabulary:
     """Luma's `pattern` reached the dialogue by its name in FILTER_ATTRIBUTES alone: read from
     the catalog's values, filtered, excluded, said and shown like the older facets."""

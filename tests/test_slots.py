@@ -65,6 +65,10 @@ class TestPrices:
             ("nothing north of $45", None, 45),  # compass words for over / under
             ("north of 200", 200, None),
             ("south of 30 bucks", None, 30),
+            # spending more than X is what a shopper says they will not do, unless willing
+            ("I'd be in trouble if I spent more than forty", None, 40),
+            ("without paying over 80 dollars", None, 80),
+            ("happy to pay more than 50 for quality", 50, None),
         ],
     )
     def test_expressions(self, text, low, high):
