@@ -43,12 +43,13 @@ BOUNDARY = frozenset({
     "for", "to", "with", "that", "which", "who", "in", "on", "at", "from", "under", "over",
     "around", "about", "like", "so", "because", "but", "and", "or", "if", "please", "pls", "plz",
     "thanks", "i", "we", "she", "he", "it", "they", "is", "are", "can", "could", "would", "will",
-    "as", "than", "by", "without", "near", "up",
+    "as", "than", "by", "without", "near", "up", "between", "below", "within",
 })  # fmt: skip
 OWNERS = frozenset({"my", "our", "your", "his", "her", "their"})
 # Words before the noun that say how many or which, never what.
 LEADING = frozenset({
-    "a", "an", "some", "the", "any", "one", "pair", "pairs", "of", "couple", "new", "good",
+    "a", "an", "some", "the", "any", "one", "pair", "pairs", "set", "sets", "pack", "of",
+    "couple", "new", "good",
     "decent", "nice", "proper", "solid", "little", "small", "big", "few", "more", "my", "me",
     "us", "your", "ur",
 })  # fmt: skip
@@ -61,10 +62,14 @@ MIN_STEM = 4
 # Entity types that describe the thing rather than name it ("men's", "size 12", "blue").
 DESCRIBING = frozenset({"gender", "size", "color", "brand"})
 MAX_PHRASE_WORDS = 4
+# Units after a number ("10 lb dumbbells", "2 l bottle") say how big, not what.
+UNITS = frozenset({"lb", "lbs", "kg", "kgs", "oz", "g", "l", "ml", "cm", "mm", "in", "inch", "ft"})
 # Heads that name no kind of their own: "a gps unit", "a handheld device" ask for the gps.
 GENERIC_HEADS = frozenset({
     "unit", "device", "thing", "gadget", "model", "item", "product", "piece", "version",
     "type", "kind", "style", "option",
+    # "little workout accessories", "hiking gear": what for, not what
+    "accessory", "gear", "equipment", "stuff", "essential", "kit",
 })  # fmt: skip
 
 
@@ -121,7 +126,7 @@ class UncarriedThings:
         head = asked.head
         if head in self.known_words or _singular(head) in self.known_words:
             return None
-        if _singular(head) in GENERIC_HEADS:
+        if names_no_kind(head):
             return None
         if not self._is_noun(head) or self._near_a_known_word(head):
             return None
@@ -178,9 +183,12 @@ def asked_thing(text: str, extraction: Extraction, *, framed: bool = False) -> A
     start = frame.end() if frame else 0
     describing = [(e.start, e.end) for e in extraction.entities if e.type in DESCRIBING]
     words: list[re.Match[str]] = []
+    price = extraction.price
     for match in WORD.finditer(text, start):
         if words and CLAUSE_BREAK.search(text[words[-1].end() : match.start()]):
             break
+        if price is not None and price.start <= match.start() < price.end:
+            break  # "bags between forty and sixty dollars": the price is no part of the thing
         word = match.group(0).lower()
         if word in BOUNDARY:
             break  # "buy for him": the asking words are not followed by a thing
@@ -194,7 +202,9 @@ def asked_thing(text: str, extraction: Extraction, *, framed: bool = False) -> A
     kept = [
         m
         for m in words
-        if not m.group(0)[0].isdigit() and not any(s <= m.start() < e for s, e in describing)
+        if not m.group(0)[0].isdigit()
+        and m.group(0).lower() not in UNITS
+        and not any(s <= m.start() < e for s, e in describing)
     ]
     if not kept:
         return None
@@ -205,6 +215,13 @@ def asked_thing(text: str, extraction: Extraction, *, framed: bool = False) -> A
         start=phrase_words[0].start(),
         end=phrase_words[-1].end(),
     )
+
+
+def names_no_kind(noun: str) -> bool:
+    """Whether the noun ("unit", "accessories", "gear") says what a thing is, not which."""
+    word = noun.split()[-1]
+    plain = word[:-3] + "y" if word.endswith("ies") else word.removesuffix("s")
+    return bool({word, plain, _singular(word)} & GENERIC_HEADS)
 
 
 def _covers(entity: Entity, asked: AskedThing) -> bool:

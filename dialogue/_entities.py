@@ -191,6 +191,8 @@ SORT_PATTERNS = [
     ("relevance", re.compile(r"relevan|best\s+match", re.IGNORECASE)),
 ]  # fmt: skip
 BUT = re.compile(r"\bbut\b", re.IGNORECASE)
+# Words ending in -bre/-tre that are no British spelling of an -ber/-ter word.
+NOT_BRITISH = frozenset({"macabre", "timbre", "cadre", "genre"})
 # Verbs that put an item in the cart, after which a capital letter is its size ("add M purple").
 CART_VERBS = ("add", "take", "grab", "get", "want", "buy", "order")
 QUANTITY = re.compile(
@@ -1200,7 +1202,17 @@ def category_parts(value: str) -> list[str]:
 
 
 def _normalise(text: str) -> str:
-    return " ".join(TOKEN.findall(text.lower().replace("\u2019", "'")))
+    """Lower-cased tokens, with British -bre/-tre spellings in their American form on both
+    sides of a lookup, so "carbon fibre poles" finds "Carbon Fiber Trekking Poles" (and a
+    British catalog's "Fibre" the shopper's "fiber")."""
+    tokens = TOKEN.findall(text.lower().replace("\u2019", "'"))
+    return " ".join(_american(token) for token in tokens)
+
+
+def _american(word: str) -> str:
+    if len(word) >= 5 and word.endswith(("bre", "tre")) and word not in NOT_BRITISH:
+        return word[:-2] + "er"
+    return word
 
 
 def _singulars(word: str) -> list[str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dialogue._answers import ProductAnswerer
-from dialogue._carried import ASKING, CLAUSE_BREAK, UncarriedThings
+from dialogue._carried import ASKING, CLAUSE_BREAK, UncarriedThings, names_no_kind
 from dialogue._classifier import OUT_OF_SCOPE, IntentPrediction
 from dialogue._config import (
     DIALOGUE_FILE,
@@ -1061,6 +1061,11 @@ class DialogueModel:
         pointing = (state.shown and ext.references) or any(e.type == "title" for e in ext.entities)
         if self.uncarried is None or not (asking or framed) or pointing:
             return parse
+        # "workout accessories": a word for what a thing is for names no kind to lack
+        ext.entities = [
+            e for e in ext.entities
+            if e.known or e.type != "category" or not names_no_kind(e.value)
+        ]  # fmt: skip
         lacking = ext.values("category", known=False)  # "socks", which the NLU knows we lack
         if not lacking and self.uncarried.mark(parse.text, ext, framed=framed) is None:
             return parse

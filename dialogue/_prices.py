@@ -44,7 +44,7 @@ _NEGATIVE = r"(?P<negative>-|\u2212|minus\s+|negative\s+)?"
 
 # Limits that leave the limit itself out: "under 60" is no $60 item ("60 max" keeps it).
 _BELOW = (
-    r"under|below|beneath|less\s+th[ae]n|lower\s+than|cheaper\s+than|sub(?=\s*[$€£]?\d)|"
+    r"under|below|beneath|less\s+th[ae]n|lower\s+than|cheaper\s+than|sub-?(?=\s*[$€£]?\d)|"
     r"undr|unter|south\s+of|<(?!=)"
 )
 # Signs stand apart from words, so no word boundary comes before them ("tank ≤ $20").
@@ -103,6 +103,7 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
             re.IGNORECASE,
         ),
     ),
+    ("around", re.compile(_n("value") + r"[\s-]?ish\b", re.IGNORECASE)),  # "30ish", "50-ish"
 ]
 CHEAP_WORDS = re.compile(
     r"\b(?:cheap(?:er|est)?|inexpensive|affordable|budget|bargain|low[\s-]cost|economical)\b",

@@ -793,6 +793,11 @@ def _named_one(shown: list[ProductCard], text: str) -> str | None:
     return None
 
 
+def _titles(card: ProductCard, noun: str) -> bool:
+    """Whether the card's title carries every word of the noun ("foam roller")."""
+    return set(noun.split()) <= title_nouns(card.title)
+
+
 def _matching(state: DialogueState) -> list[str]:
     """What "them" or "all of them" points at: the results that match, not the close
     alternatives labelled below them."""
@@ -815,7 +820,7 @@ def _pool(state: DialogueState, ref: Reference) -> list[ProductCard]:
 def _by_attribute(state: DialogueState, ref: Reference) -> list[str]:
     value = (ref.value or "").lower()
 
-    def matches(card: ProductCard) -> bool:
+    def matches(card: ProductCard, by_title: bool) -> bool:
         # A catalog that lists no colours names them in the title ("Wanderer Black Boots").
         colors = {c.lower() for c in card.colors} or set(re.findall(r"[a-z]+", card.title.lower()))
         if ref.kind == "color":
@@ -825,20 +830,26 @@ def _by_attribute(state: DialogueState, ref: Reference) -> list[str]:
         in_color = ref.color is None or ref.color.lower() in colors or not colors
         # "put the rope in my cart": the word may name the item by its title ("Zing Jump
         # Rope") while the catalog files the word's usual kind elsewhere (climbing ropes)
+        titled = _titles(card, said)
         filed = value in {c.lower() for c in card.categories}
-        return (filed or said in title_nouns(card.title)) and in_color
+        return (titled if by_title else filed or titled) and in_color
 
     said = _singular(ref.text.lower())
+    seen = [*state.shown, *state.earlier]
+    # "fine, add the tent" after a look at a headlamp filed with the tents: a noun that titles
+    # some item seen names that one, not whatever else its category holds
+    by_title = ref.kind == "category" and any(_titles(c, said) for c in seen)
 
     focus = next((card for card in state.shown if card.id == state.focus), None)
-    if focus is not None and matches(focus):
+    if focus is not None and matches(focus, by_title):
         return [focus.id]
-    found = [card.id for card in state.shown if matches(card)]
+    found = [card.id for card in state.shown if matches(card, by_title)]
     if found:
         return found[:1]
     in_cart = [line.product_id for line in state.cart if value in line.title.lower()]
     if in_cart:
         return in_cart[:1]
-    # "add the hoodie" after a look at jackets: the one such item of the list before, if one.
-    earlier = [card.id for card in state.earlier if matches(card)]
-    return earlier if len(earlier) == 1 else []
+    # "add the hoodie" after a look at jackets: the one such item of the list before, if one
+    # ("the tent" after a list of tents, then a headlamp: the first of them).
+    earlier = [card.id for card in state.earlier if matches(card, by_title)]
+    return earlier[:1] if by_title else earlier if len(earlier) == 1 else []

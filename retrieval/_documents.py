@@ -72,10 +72,15 @@ def product_document(product: Product, max_description_chars: int = 600) -> str:
     return ". ".join(p for p in parts if p)
 
 
+# "45 litre", "45 liters", "45-l" and "45L" are one capacity, written one way.
+_CAPACITY = re.compile(r"\b(\d+(?:\.\d+)?)[\s-]*(?:lit(?:re|er)s?|ltrs?|l)\b")
+
+
 def tokenize(text: str) -> list[str]:
-    """Lower-case alphanumeric tokens, stop words removed, plural 's' folded."""
+    """Lower-case alphanumeric tokens, stop words removed, plural 's' folded, capacities in
+    litres as one token ("45 liters" -> "45l")."""
     tokens = []
-    for token in _TOKEN.findall(text.lower()):
+    for token in _TOKEN.findall(_CAPACITY.sub(r"\1l", text.lower())):
         if token in _STOPWORDS:
             continue
         if len(token) > 3 and token.endswith("s") and not token.endswith("ss"):

@@ -675,6 +675,9 @@ class TestRoundEight:
             ("looking for a toaster for my kitchen", "toasters"),
             ("do you stock umbrellas for golf?", "umbrellas"),
             ("need a hammock for the garden, something sturdy", "hammocks"),
+            # gear the store does not sell, though its descriptions name it in passing
+            ("have you got any yoga mats? mine is worn through", "yoga mats"),
+            ("I'm after a set of 8 kg dumbbells", "dumbbells"),
         ],
     )
     def test_a_thing_no_product_mentions_is_not_shown_as_if_it_matched(
@@ -1593,6 +1596,25 @@ class TestRoundFourteen:
         assistant.respond(other, "the summit watch")
         asked = assistant.respond(other, "ok that one. is it waterproof?")
         assert asked.dialogue.intent != "add_to_cart" and not asked.dialogue.cart, asked.text
+
+    def test_a_noun_titling_a_listed_item_names_it_over_the_item_in_focus(
+        self, assistant: Assistant
+    ):
+        session = new_session()
+        assistant.respond(session, "foam rollers, grips and bands")
+        assistant.respond(session, "tell me about the first")
+        reply = assistant.respond(session, "and the foam roller, what's that one like?")
+        assert reply.dialogue.product and "Foam Roller" in reply.dialogue.product.title, reply.text
+
+    def test_a_british_spelling_finds_the_titled_product(self, assistant: Assistant):
+        reply = assistant.respond(new_session(), "carbon fibre trekking poles please")
+        titles = {s.card.title for s in reply.suggestions}
+        assert titles == {"Carbon Fiber Trekking Poles"}, reply.text
+
+    def test_a_price_range_in_words_is_no_thing_to_lack(self, assistant: Assistant):
+        reply = assistant.respond(new_session(), "backpacks between thirty and fifty dollars")
+        assert "don't carry" not in reply.text and reply.suggestions, reply.text
+        assert all(30 <= s.card.price <= 50 for s in reply.suggestions), reply.text
 
     def test_a_colour_after_but_replaces_the_one_before(self, assistant: Assistant):
         session = new_session()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dialogue import Entity, Extraction
+from dialogue import Entity, Extraction, find_price
 from dialogue._carried import AskedThing, UncarriedThings, asked_thing
 
 # A small store's words: what its products' texts use, and its catalog terms.
@@ -49,6 +49,15 @@ class TestAskedThing:
     def test_a_price_word_before_a_number_ends_the_phrase(self):
         asked = asked_thing("sports bra sub 30", Extraction())
         assert asked is not None and asked.head == "bra"
+
+    def test_the_price_is_no_part_of_the_thing(self):
+        text = "tents between forty and sixty dollars"
+        asked = asked_thing(text, Extraction(price=find_price(text)))
+        assert asked is not None and asked.head == "tents"
+
+    def test_a_unit_after_a_number_is_no_part_of_the_thing(self):
+        asked = asked_thing("looking for 10 lb kettlebells", Extraction(), framed=True)
+        assert asked is not None and asked.phrase == "kettlebells"
 
     def test_framed_needs_an_asking_phrase(self):
         assert asked_thing("tell me a joke", Extraction(), framed=True) is None
@@ -105,6 +114,8 @@ class TestUncarriedThings:
             ("carbon fibre poles", "a spelling of a catalog word (fibre, fiber)"),
             ("a gift for my dad", "an everyday word of the training examples"),
             ("need something cheap", "not a noun"),
+            ("some little hiking accessories", "a word for what it is for, not what it is"),
+            ("any decent camping gear?", "a word for what it is for, not what it is"),
         ],
     )
     def test_words_the_assistant_can_read_are_left_alone(self, text: str, why: str):

@@ -21,12 +21,19 @@ from retrieval import (
     VectorIndex,
     ingest,
 )
+from retrieval._documents import tokenize
 
 pytestmark = pytest.mark.slow
 
 
 def _search(engine: SearchEngine, text: str = "", k: int = 10, **filters) -> list:
     return engine.search(SearchQuery(text=text, filters=Filters(**filters), k=k)).hits
+
+
+class TestTokens:
+    def test_a_capacity_in_litres_is_one_token_however_written(self):
+        for text in ("45 litre pack", "45L pack", "45 liters pack", "45-l pack"):
+            assert tokenize(text) == ["45l", "pack"], text
 
 
 class TestSort:

@@ -69,6 +69,9 @@ class TestPrices:
             ("I'd be in trouble if I spent more than forty", None, 40),
             ("without paying over 80 dollars", None, 80),
             ("happy to pay more than 50 for quality", 50, None),
+            ("tees sub-$25", None, 25),  # the hyphen is no minus sign
+            ("a fleece for 40ish", 32, 48),  # "-ish" is "around"
+            ("a fleece, 40-ish dollars", 32, 48),
         ],
     )
     def test_expressions(self, text, low, high):
