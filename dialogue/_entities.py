@@ -187,7 +187,11 @@ SORT_PATTERNS = [
         r"ascending", re.IGNORECASE)),
     ("rating", re.compile(
         r"(?:best|top|highest)[\s-]rated|by\s+(?:rating|reviews?|stars?)|most\s+(?:stars|popular)|"
-        r"rating|best\s+reviewed", re.IGNORECASE)),
+        # "rating first", "with good ratings", "well reviewed"; a bare "what's the rating on
+        # them?" orders nothing
+        r"ratings?\s+(?:first|order)|(?:good|great|high|higher|better|decent|top|best)\s+"
+        r"(?:ratings?|reviews?)|(?:well|highly)[\s-](?:rated|reviewed)|best\s+reviewed",
+        re.IGNORECASE)),
     ("relevance", re.compile(r"relevan|best\s+match", re.IGNORECASE)),
 ]  # fmt: skip
 BUT = re.compile(r"\bbut\b", re.IGNORECASE)

@@ -87,6 +87,11 @@ SHOW_ME = re.compile(
     r"(?:show(?:\s+me)?|let\s+me\s+see|lemme\s+see)\b",
     re.I,
 )
+# "like the black coat", "similar to those", "the same sizes as the grey one": an item named
+# as the one to be like, however the words name it
+LIKE_THAT_ONE = re.compile(
+    r"\b(?:like|similar\s+to|as)\s+(?:the|that|this|those|these|your|my)\b", re.IGNORECASE
+)
 # Intents whose message may carry an order for the list ("the other duffels, from cheapest up?")
 SORTABLE = frozenset({"find_similar", "refine_search", "compare_products"})
 # "one more of the same in blue, same size", "another of those in M": the item just put in the
@@ -648,10 +653,12 @@ class DialogueModel:
         ordered = cart_named or PUT_IN.search(parse.text)
         loosely_cart = parse.intent in CART_INTENTS and not ordered
         wish = any(not e.negated and _filters(e) for e in ext.entities)
+        # (the item something is to be like is pointed at however it is named)
+        pointed = pointing if parse.intent == "find_similar" else at_one
         if (
             ext.sort
             and state.shown
-            and not at_one
+            and not pointed
             and (parse.intent in ITEM_QUESTIONS | SORTABLE or loosely_cart)
             and ext.price is None
         ):
@@ -673,7 +680,12 @@ class DialogueModel:
         looked_at = parse.intent == "view_cart" or SHOW_ME.match(parse.text) is not None
         if looked_at and parse.intent in CART_INTENTS and at_one and state.shown and not cart_named:
             return self._forced(parse, parse.text, "product_details")  # "show me the second"
-        nothing_pointed = not at_one and state.focus is None and not state.single_match
+        nothing_pointed = (
+            not pointing
+            and state.focus is None
+            and not state.single_match
+            and not LIKE_THAT_ONE.search(parse.text)
+        )
         if parse.intent == "find_similar" and state.shown and nothing_pointed and wish:
             # "same sort of thing but in blue" with no one item in view: the list, changed
             return self._forced(parse, parse.text, "refine_search")

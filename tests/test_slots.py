@@ -494,10 +494,27 @@ class TestReferencesQuantitySort:
             ("from most to least expensive", "price_desc"),
             ("least expensive first", "price_asc"),
             ("from the cheapest up", "price_asc"),
+            # the high end and the front of the list in other words
+            ("the fanciest ones first", "price_desc"),
+            ("high end down, price-wise", "price_desc"),
+            ("cheapest one at the front", "price_asc"),
+            ("any with great reviews?", "rating"),
+            ("something highly rated", "rating"),
         ],
     )
     def test_sort(self, extractor, text, key):
         assert extractor.extract(text).sort == key
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "what's the rating on them?",  # a question about the rating orders nothing
+            "compare the first 2 you showed me",  # "first" before a number is an ordinal
+            "on second thought, the blue",
+        ],
+    )
+    def test_no_sort(self, extractor, text):
+        assert extractor.extract(text).sort is None
 
 
 class TestSpokenSizes:
