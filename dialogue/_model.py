@@ -47,6 +47,7 @@ from dialogue._policy import (
     LIST_QUESTION,
     OPINION,
     SWAP,
+    WHICH_OPTIONS,
     Policy,
     changed_line,
     order_number,
@@ -668,6 +669,14 @@ class DialogueModel:
             return self._forced(parse, parse.text, "refine_search" if wish else "sort_results")
         if parse.intent == OUT_OF_SCOPE and pointing and state.shown:
             return self._forced(parse, parse.text, "product_details")  # "what about #9"
+        if (
+            parse.intent == "check_availability"
+            and WHICH_OPTIONS.search(parse.text)
+            and not (ext.values("size") or ext.values("color"))
+        ):
+            # "what sizes does the black coat come in?" asks for the list (a detail of it);
+            # "does it come in L?" whether one exists
+            return self._forced(parse, parse.text, "product_details")
         if (
             parse.intent in ("show_more", "complete_the_look")
             and at_one

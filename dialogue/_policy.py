@@ -154,7 +154,10 @@ SALE_QUESTION = re.compile(
 WHICH_OPTIONS = re.compile(
     r"\b(?:what|which)\s+(?:other\s+)?(?:sizes?|colou?rs?)\b"
     r"|\b(?:sizes?|colou?rs?)\s+(?:does|do|is|are)\s+(?:it|they|this|these|that|those|the\s+\w+)"
-    r"(?:\s+\w+)?\s+come\s+in\b|\bcomes?\s+in\s+what\b",
+    r"(?:\s+\w+)?\s+come\s+in\b|\bcomes?\s+in\s+what\b"
+    # "the available sizes of the second", "sizes you have in stock for the jacket"
+    r"|\bavailable\s+(?:sizes|colou?rs)\b|\b(?:sizes|colou?rs)\s+(?:available|in\s+stock|"
+    r"(?:do\s+)?you\s+(?:have|got|carry))\b",
     re.IGNORECASE,
 )
 

@@ -1606,6 +1606,16 @@ class TestRoundFourteen:
         reply = assistant.respond(session, "and the foam roller, what's that one like?")
         assert reply.dialogue.product and "Foam Roller" in reply.dialogue.product.title, reply.text
 
+    def test_the_list_of_sizes_is_a_detail_answered_from_the_catalog(self, assistant: Assistant):
+        session = new_session()
+        shown = assistant.respond(session, "hoodies for men")
+        card = shown.suggestions[1].card
+        reply = assistant.respond(session, "and the available sizes of the second one?")
+        assert reply.dialogue.intent == "product_details", reply.text
+        assert all(size in reply.text for size in card.in_stock_sizes or card.sizes), reply.text
+        one = assistant.respond(session, "does it come in XL?")
+        assert one.dialogue.intent == "check_availability", one.text
+
     def test_a_british_spelling_finds_the_titled_product(self, assistant: Assistant):
         reply = assistant.respond(new_session(), "carbon fibre trekking poles please")
         titles = {s.card.title for s in reply.suggestions}
