@@ -93,6 +93,16 @@ SHOW_ME = re.compile(
 LIKE_THAT_ONE = re.compile(
     r"\b(?:like|similar\s+to|as)\s+(?:the|that|this|those|these|your|my)\b", re.IGNORECASE
 )
+# "anything like the blue one", "something with sleeves like the pink one", "similar to it"
+SOMETHING_LIKE = re.compile(
+    r"\b(?:similar\s+to|(?:anything|something|one|ones|more|others?)\s+(?:\w+\s+){0,3}?like\s+"
+    r"(?:the|that|this|those|these|it|them))\b",
+    re.IGNORECASE,
+)
+# "my wardrobe", "my closet", "most of my outfits", "my style": the shopper's own things
+THEIR_OWN_THINGS = re.compile(
+    r"\b(?:my|our)\s+(?:\w+\s+)?(?:wardrobe|closet|style|outfits|clothes|look)\b", re.IGNORECASE
+)
 # Intents whose message may carry an order for the list ("the other duffels, from cheapest up?")
 SORTABLE = frozenset({"find_similar", "refine_search", "compare_products"})
 # "one more of the same in blue, same size", "another of those in M": the item just put in the
@@ -724,6 +734,14 @@ class DialogueModel:
             # "needs to have maps preloaded": words the shown products' own text uses, a wish
             # for the list however unlike our examples it is worded
             return self._forced(parse, parse.text, "refine_search")
+        if parse.intent == "check_availability" and SOMETHING_LIKE.search(parse.text):
+            # "have you got anything like the blue jeans but in XL?": other products like it,
+            # not whether that one comes in XL
+            return self._forced(parse, parse.text, "find_similar")
+        if parse.intent == "complete_the_look" and THEIR_OWN_THINGS.search(parse.text):
+            # "which blouse would go with my wardrobe?": a pick among blouses for the shopper's
+            # own clothes, not things to wear with one of ours
+            return self._forced(parse, parse.text, "get_recommendation")
         other_kind_items = any(
             e.type == "category" and e.known and OTHERS.search(parse.text, 0, e.start)
             for e in ext.entities

@@ -1616,6 +1616,21 @@ class TestRoundFourteen:
         one = assistant.respond(session, "does it come in XL?")
         assert one.dialogue.intent == "check_availability", one.text
 
+    def test_a_pick_for_the_shoppers_own_wardrobe_is_a_recommendation(self, assistant: Assistant):
+        reply = assistant.respond(new_session(), "which tank would suit my style best? for women")
+        assert reply.dialogue.intent == "get_recommendation", reply.text
+        assert reply.suggestions and all(
+            "Tanks" in " ".join(s.card.categories) or "Tank" in s.card.title
+            for s in reply.suggestions
+        ), reply.text
+
+    def test_anything_like_one_but_in_a_size_is_a_similar_search(self, assistant: Assistant):
+        session = new_session()
+        first = assistant.respond(session, "women's jackets").suggestions[0].card
+        reply = assistant.respond(session, "got anything like the first one but in XS?")
+        assert reply.dialogue.intent == "find_similar", reply.text
+        assert reply.suggestions and first.id not in {s.card.id for s in reply.suggestions}
+
     def test_a_british_spelling_finds_the_titled_product(self, assistant: Assistant):
         reply = assistant.respond(new_session(), "carbon fibre trekking poles please")
         titles = {s.card.title for s in reply.suggestions}
