@@ -64,7 +64,9 @@ SESSION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 # Answers that open one product (a click, for the report): not an add-to-cart or a size question.
 OPENING_ACTIONS = frozenset({"details", "reviews", "availability", "complete_look"})
 RATE_LIMITED = "rate_limited"
-UNAVAILABLE = "unavailable"  # the session store did not answer (HTTP 503 from the API)
+# The session store did not answer (HTTP 503 from the API); a name of its own, never one of the
+# dialogue's actions ("unavailable" says a thing the store does not carry).
+UNAVAILABLE = "session_store_down"
 SLOW_DOWN = "You're sending messages faster than I can keep up. Please wait a few seconds."
 STORE_DOWN = "Sorry, I can't reach your shopping session just now. Please try again in a moment."
 # Speech to text: audio (a path or bytes) -> transcript. Wired by the speech module.

@@ -103,6 +103,11 @@ class TestChat:
             assert "blue" in [c.lower() for c in card.colors] and card.price <= 60
             assert "jackets" in card.categories
 
+    def test_a_thing_the_store_lacks_is_an_answer_not_a_server_error(self, client):
+        """ "We don't carry socks." is a reply (200), never the 503 of a session store down."""
+        reply = chat(client, new_session(client), "any socks?")
+        assert "don't carry socks" in reply["text"]
+
     def test_two_sessions_stay_apart(self, client):
         one, two = new_session(client), new_session(client)
         chat(client, one, "show me women's jackets")
