@@ -116,6 +116,8 @@ PARTS = (
     "thumbhole drawstring button seam wheel clip compartment loop vent insole sole lace "
     "armhole"
 )
+# Words a sizing question turns on, which a shopper may misspell ("does it run smal?").
+FIT_WORDS = "fit fits fitting sizing size sizes small large big tight snug loose"
 MAX_CACHED_PRODUCTS = 2048
 # A review sentence of at most this many words is quoted with the rest of its review, when the
 # whole review has at most SHORT_REVIEW_WORDS.
@@ -219,6 +221,7 @@ class _Indexed:
     stems: list[frozenset[str]]
     values: list[frozenset[str]]  # an attribute's values' concepts (empty for sentences)
     reviews: list[int]  # the review a review sentence is from (-1 for other sources)
+    words: frozenset[str] = frozenset()  # every word of its text, as written (lower case)
     vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
 
 
@@ -254,6 +257,11 @@ class ProductAnswerer:
         self._generic = self._terms(GENERIC_WORDS)
         self._parts = self._terms(PARTS)
         self._part_stems = frozenset(stem(w) for w in PARTS.split())
+        # Words a misspelt question word may be meant as, beside the product's own.
+        self._known = frozenset(FIT_WORDS.split())
+        self._function = frozenset(
+            w.lower() for w in (*STOP_WORDS, *FUNCTION_WORDS, *self.settings.ignore)
+        )
         self._cache: OrderedDict[str, _Indexed] = OrderedDict()
         self._lock = threading.Lock()  # turns and a warm-up share the cache
 
@@ -269,6 +277,7 @@ class ProductAnswerer:
         reviews when the question is about fit, or no quotes when nothing scores high enough.
         `vector`: the question's embedding, when the caller already has it."""
         indexed = self._indexed(text)
+        question = self._spelled(question, indexed)
         terms = self._terms(question, text.title)
         asks_fit = self._asks_fit(question, text.title)
         fit = self._fit(text.reviews) if asks_fit else None
@@ -458,6 +467,26 @@ class ProductAnswerer:
             scores[np.array([src.kind != "review" for src in indexed.sources])] = -1.0
         return scores
 
+    def _spelled(self, question: str, indexed: _Indexed) -> str:
+        """The question with each word that is no English word ("smal", "shrinck", "inseem")
+        read as the one word of the product's text (or a sizing word) it is one edit from,
+        when there is exactly one ("small", "shrink", "inseam"). Only the product's words:
+        "lifter" is no misspelt "liter" of the answer vocabulary."""
+        named = set(WORD.findall(indexed.text.title.lower()))
+        known = (indexed.words | self._known) - named - self._function
+
+        def fix(match: re.Match[str]) -> str:
+            word = match.group(0)
+            lower = word.lower()
+            if len(lower) < 4 or lower in known or lower in self._function or lower in named:
+                return word  # a word as the catalog has it, a function word or the name
+            if getAllLemmas(lower):
+                return word  # an English word
+            close = {w for w in _one_edit(lower) if w in known and len(w) >= 3}
+            return close.pop() if len(close) == 1 else word
+
+        return re.sub(r"[A-Za-z]+", fix, question)
+
     def _vector(self, text: str) -> np.ndarray:
         return np.asarray(self.embed([text]), dtype=np.float32)[0]
 
@@ -477,7 +506,8 @@ class ProductAnswerer:
         ]
         reviews = [-1] * (len(sources) - sum(len(sentences(r.text)) for r in text.reviews))
         reviews += [n for n, r in enumerate(text.reviews) for _ in sentences(r.text)]
-        indexed = _Indexed(text, sources, stems, values, reviews)
+        words = frozenset(w for src in sources for w in WORD.findall(src.text.lower()))
+        indexed = _Indexed(text, sources, stems, values, reviews, words)
         if sources:
             plain = [f"{src.label}: {src.text}" if src.label else src.text for src in sources]
             indexed.vectors = np.asarray(self.embed(plain), dtype=np.float32)
@@ -525,6 +555,18 @@ def product_sources(text: ProductText) -> list[Source]:
         Source("review", s, rating=r.rating) for r in text.reviews for s in sentences(r.text)
     ]
     return sources
+
+
+@lru_cache(maxsize=8192)
+def _one_edit(word: str) -> frozenset[str]:
+    """Every string one deletion, swap, change or insertion of a letter from `word`."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    deletes = {a + b[1:] for a, b in splits if b}
+    swaps = {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    changes = {a + c + b[1:] for a, b in splits if b for c in letters}
+    inserts = {a + c + b for a, b in splits for c in letters}
+    return frozenset(deletes | swaps | changes | inserts)
 
 
 def _in_context(source: Source, text: ProductText) -> Source:

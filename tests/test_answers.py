@@ -317,6 +317,33 @@ class TestProductAnswerer:
             ProductAnswerer("not an embedder")  # type: ignore[arg-type]
 
 
+class TestMisspeltQuestions:
+    """A question word that is no English word is read as the product's own word (or an answer
+    word) one letter-edit away, when exactly one is."""
+
+    PANT = ProductText(
+        id="t:P9",
+        title="Marlow Track Pant",
+        description=('Tapered leg with a 31" inseam.', "Elastic waistband with drawcord."),
+        reviews=(ReviewFact(4, "Comfy for lounging at home.", "Comfy"),),
+    )
+
+    def test_a_misspelt_sizing_word_still_asks_about_fit(self, answerer):
+        answer = answerer.answer("do they run smal?", JACKET)
+        assert answer.fit is not None and answer.fit.verdict == "small"
+
+    def test_a_misspelt_word_meets_the_products_own_word(self, answerer):
+        answer = answerer.answer("hows the inseem?", self.PANT)
+        assert [q.text for q in answer.quotes][:1] == ['Tapered leg with a 31" inseam.']
+
+    def test_names_function_words_and_english_words_stay_as_typed(self, answerer):
+        indexed = answerer._indexed(self.PANT)
+        # "marlo" is the shopper's spelling of the name; "hey" and "bloke" say nothing of the
+        # pant; "elastik" is one letter from the text's "elastic".
+        said = "hey is the marlo ok for a big bloke, is it elastik"
+        assert answerer._spelled(said, indexed) == said.replace("elastik", "elastic")
+
+
 class TestSourceSpans:
     """Every answer sentence is a template around text found verbatim in the product's data."""
 
