@@ -118,6 +118,20 @@ PARTS = (
 )
 # Words a sizing question turns on, which a shopper may misspell ("does it run smal?").
 FIT_WORDS = "fit fits fitting sizing size sizes small large big tight snug loose"
+# A question in several clauses ("I'm off to Scotland in May, will it keep the midges off?"): the
+# clauses that ask (ending in "?" or opening as a question does) say what is asked; the others
+# tell the shopper's situation, whose words no answer need share.
+CLAUSE_BREAK = re.compile(r"(?<=[.!?;,])\s+|\s+[-\u2013\u2014/]\s+|\s*\.\.\.\s*")
+ASKING = re.compile(
+    r"^(?:is|are|was|were|does|do|did|can|could|will|would|should|has|have|got|any|anything"
+    r"|how|hows|how's|what|whats|what's|which|where|when|why)\b",
+    re.I,
+)
+# The weight of a word of those clauses beside one of the question's own (chosen on the dev
+# question sets: 0 drops situation words an answer shares, "we camp a lot, is it tough
+# enough?" answered by "tough enough for camping", and 1 lets the situation outweigh what is
+# asked).
+TOLD_WEIGHT = 0.25
 MAX_CACHED_PRODUCTS = 2048
 # A review sentence of at most this many words is quoted with the rest of its review, when the
 # whole review has at most SHORT_REVIEW_WORDS.
@@ -279,6 +293,7 @@ class ProductAnswerer:
         indexed = self._indexed(text)
         question = self._spelled(question, indexed)
         terms = self._terms(question, text.title)
+        asked = self._terms(asked_clauses(question), text.title) or terms
         asks_fit = self._asks_fit(question, text.title)
         fit = self._fit(text.reviews) if asks_fit else None
         if fit is not None and fit.quotes:
@@ -288,7 +303,7 @@ class ProductAnswerer:
         if not indexed.sources or not terms:
             return Answer(text.id, text.title)
         q = self._vector(question) if vector is None else vector
-        scores = self._scores(question, terms, q, indexed, asks_fit)
+        scores = self._scores(question, asked, q, indexed, asks_fit, terms - asked)
         order = [int(i) for i in np.argsort(-scores, kind="stable")]
         best = float(scores[order[0]])
         if best < self.settings.threshold:
@@ -438,9 +453,18 @@ class ProductAnswerer:
         q: np.ndarray,
         indexed: _Indexed,
         fit: bool = False,
+        told: frozenset[str] = frozenset(),
     ) -> np.ndarray:
+        """`terms`: what the question asks; `told`: the words of its clauses that only tell
+        the shopper's situation, which count for less."""
         s = self.settings
-        lexical = np.array([len(terms & stems) / len(terms) for stems in indexed.stems])
+        whole = len(terms) + TOLD_WEIGHT * len(told)
+        lexical = np.array(
+            [
+                (len(terms & stems) + TOLD_WEIGHT * len(told & stems)) / whole
+                for stems in indexed.stems
+            ]
+        )
         prior = {
             "attribute": s.attribute_prior,
             "description": s.description_prior,
@@ -567,6 +591,15 @@ def _one_edit(word: str) -> frozenset[str]:
     changes = {a + c + b[1:] for a, b in splits if b for c in letters}
     inserts = {a + c + b for a, b in splits for c in letters}
     return frozenset(deletes | swaps | changes | inserts)
+
+
+def asked_clauses(question: str) -> str:
+    """The clauses of a question that ask something, without those that only tell the
+    shopper's situation ("my last pair fell apart, do these last?" -> "do these last?"); the
+    whole question when every clause asks or none does."""
+    clauses = [c for c in CLAUSE_BREAK.split(question) if c.strip()]
+    asking = [c for c in clauses if c.rstrip().endswith("?") or ASKING.match(c.strip())]
+    return " ".join(asking) if asking and len(asking) < len(clauses) else question
 
 
 def _in_context(source: Source, text: ProductText) -> Source:

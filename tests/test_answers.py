@@ -344,6 +344,41 @@ class TestMisspeltQuestions:
         assert answerer._spelled(said, indexed) == said.replace("elastik", "elastic")
 
 
+class TestAskedClauses:
+    """In a question of several clauses, the clauses that ask weigh more than those telling
+    the shopper's situation."""
+
+    TOP = ProductText(
+        id="t:C1",
+        title="Pacer Tee",
+        attributes={"material": ("Wool", "Polyester")},
+        description=(
+            "Built for long distance training days.",
+            "Quick-drying fabric.",
+        ),
+    )
+
+    def test_the_asking_clauses_are_found(self):
+        from dialogue._answers import asked_clauses
+
+        said = "my old pair fell apart in a month, will these last?"
+        assert asked_clauses(said) == "will these last?"
+        assert asked_clauses("Going camping - any good in the cold?") == "any good in the cold?"
+        # every clause asks, or none does: the whole question
+        assert asked_clauses("pockets? a hood?") == "pockets? a hood?"
+        assert asked_clauses("need it for camping") == "need it for camping"
+
+    def test_the_situation_does_not_outweigh_what_is_asked(self, answerer):
+        said = "I'm training for a marathon and my legs get tired, does it dry fast?"
+        answer = answerer.answer(said, self.TOP)
+        assert [q.text for q in answer.quotes][:1] == ["Quick-drying fabric."]
+
+    def test_a_word_of_the_situation_alone_is_no_answer(self, answerer):
+        # "long distance" is the shopper's, the text's "long distance training" no answer
+        answer = answerer.answer("my sessions are long distance ones, is it reflective?", self.TOP)
+        assert not answer.stated
+
+
 class TestSourceSpans:
     """Every answer sentence is a template around text found verbatim in the product's data."""
 
