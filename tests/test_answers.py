@@ -379,6 +379,19 @@ class TestAskedClauses:
         assert not answer.stated
 
 
+class TestAnswerSynonyms:
+    """Words a shopper uses for what the catalog says otherwise (`answers.synonyms`)."""
+
+    def test_swimming_asks_whether_it_is_water_resistant(self, answerer):
+        watch = ProductText(
+            id="t:W1",
+            title="Tide Sport Watch",
+            description=("Digital display with a backlight.", "Water resistant (50 meters)."),
+        )
+        answer = answerer.answer("is it ok for a swim in the sea?", watch)
+        assert [q.text for q in answer.quotes][:1] == ["Water resistant (50 meters)."]
+
+
 class TestSourceSpans:
     """Every answer sentence is a template around text found verbatim in the product's data."""
 
