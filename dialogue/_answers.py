@@ -132,6 +132,7 @@ ASKING = re.compile(
 # enough?" answered by "tough enough for camping", and 1 lets the situation outweigh what is
 # asked).
 TOLD_WEIGHT = 0.25
+STOCK_SIZES = "sizes in stock"  # the label of the sizes a product is offered in
 MAX_CACHED_PRODUCTS = 2048
 # A review sentence of at most this many words is quoted with the rest of its review, when the
 # whole review has at most SHORT_REVIEW_WORDS.
@@ -265,7 +266,7 @@ class ProductAnswerer:
                     self._phrases.setdefault(entry, concept)
         self._longest_phrase = max((len(p) for p in self._phrases), default=0)
         self._ignore = frozenset(stem(w) for w in self.settings.ignore) | {
-            stem(w) for w in STOP_WORDS | FUNCTION_WORDS
+            stem(w) for w in (STOP_WORDS | FUNCTION_WORDS) - {"size", "sizes"}
         }
         self._parts: frozenset[str] = frozenset()
         self._generic = self._terms(GENERIC_WORDS)
@@ -485,6 +486,8 @@ class ProductAnswerer:
             # sleeves are long"), never by a sentence merely close in meaning ("promises
             # superior warmth" to "does it run small?").
             scores[lexical == 0] = -1.0
+            # nor by the sizes in stock, which say which sizes there are, not how they fit
+            scores[np.array([src.label == STOCK_SIZES for src in indexed.sources])] = -1.0
         if ASKS_REVIEWERS.search(question):
             # "has anyone complained about the zipper?" asks for experience: only a reviewer
             # answers it, never the store's own description of the zipper.
@@ -571,7 +574,7 @@ def product_sources(text: ProductText) -> list[Source]:
         shown = "Yes" if lowered <= FLAG_YES else ", ".join(values)
         sources.append(Source("attribute", shown, attribute_label(name)))
     if text.sizes:
-        sources.append(Source("attribute", ", ".join(text.sizes), "sizes in stock"))
+        sources.append(Source("attribute", ", ".join(text.sizes), STOCK_SIZES))
     if text.colors:
         sources.append(Source("attribute", ", ".join(text.colors), "colours in stock"))
     sources += [Source("description", s) for s in text.description]

@@ -392,6 +392,27 @@ class TestAnswerSynonyms:
         assert [q.text for q in answer.quotes][:1] == ["Water resistant (50 meters)."]
 
 
+class TestSizingWords:
+    """In a sizing question "size" is what is asked (the NLU's stop word elsewhere), and the
+    sizes in stock, which say nothing of how they fit, never answer it."""
+
+    TOP = ProductText(
+        id="t:S1",
+        title="Kestrel Crop Top",
+        sizes=("XS", "S", "M", "L"),
+        description=("Made for studio sessions.",),
+        reviews=(ReviewFact(2, "Lovely colour. The sizes do not match the chart at all.", "Meh"),),
+    )
+
+    def test_a_reviewer_on_the_sizes_answers(self, answerer):
+        answer = answerer.answer("can I trust the sizes?", self.TOP)
+        assert [q.text for q in answer.quotes][:1] == ["The sizes do not match the chart at all."]
+
+    def test_the_sizes_in_stock_do_not_say_how_it_fits(self, answerer):
+        plain = ProductText(id="t:S2", title="Plain Tee", sizes=("S", "M", "L"))
+        assert not answerer.answer("is it true to size?", plain).stated
+
+
 class TestSourceSpans:
     """Every answer sentence is a template around text found verbatim in the product's data."""
 
