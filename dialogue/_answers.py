@@ -392,7 +392,7 @@ class ProductAnswerer:
     def _asks_fit(question: str, title: str) -> bool:
         """A sizing question, its words other than the product's name ("is the Livingston
         Tight stretchy?" asks no fit)."""
-        named = {w.lower() for w in WORD.findall(title)}
+        named = set(WORD.findall(title.lower()))
         rest = " ".join(w for w in WORD.findall(question.lower()) if w not in named)
         return FIT_QUESTION.search(rest) is not None
 

@@ -413,6 +413,24 @@ class TestSizingWords:
         assert not answerer.answer("is it true to size?", plain).stated
 
 
+class TestFitQuestion:
+    """Whether a question asks about fit, read without the words of the product's name."""
+
+    def test_a_fit_word_in_the_products_name_asks_no_fit(self, answerer):
+        tight = ProductText(
+            id="t:T1",
+            title="Marsh Snug Tight",
+            description=("Four-way stretch fabric.",),
+            reviews=(
+                ReviewFact(3, "It runs small, order up.", "Small"),
+                ReviewFact(4, "Runs small but comfy.", "Ok"),
+            ),
+        )
+        answer = answerer.answer("is the Marsh Snug Tight stretchy?", tight)
+        assert answer.fit is None
+        assert [q.text for q in answer.quotes][:1] == ["Four-way stretch fabric."]
+
+
 class TestSourceSpans:
     """Every answer sentence is a template around text found verbatim in the product's data."""
 
