@@ -431,6 +431,25 @@ class TestFitQuestion:
         assert [q.text for q in answer.quotes][:1] == ["Four-way stretch fabric."]
 
 
+class TestLexicalWeights:
+    """A property the synonyms know counts more in the lexical share, an activity less: in "ok
+    in drizzle on my commute?" the drizzle is asked about, the commute is when."""
+
+    HOODIE = ProductText(
+        id="t:H1",
+        title="Ridge Hoodie",
+        attributes={"material": ("Polyester",)},
+        description=("Brushed fleece lining.", "Water-resistant finish.", "Kangaroo pocket."),
+    )
+
+    def test_the_property_outweighs_the_activity(self, answerer):
+        answer = answerer.answer("ok in drizzle on my commute?", self.HOODIE)
+        assert [q.text for q in answer.quotes][:1] == ["Water-resistant finish."]
+
+    def test_weights(self, answerer):
+        assert answerer._weight(frozenset({"waterproof", "commute", "dog"})) == 1.5 + 0.5 + 1.0
+
+
 class TestSourceSpans:
     """Every answer sentence is a template around text found verbatim in the product's data."""
 
