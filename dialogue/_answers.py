@@ -116,6 +116,30 @@ PARTS = (
     "thumbhole drawstring button seam wheel clip compartment loop vent insole sole lace "
     "armhole"
 )
+# Words a sizing question turns on, which a shopper may misspell ("does it run smal?").
+FIT_WORDS = "fit fits fitting sizing size sizes small large big tight snug loose"
+# A question in several clauses ("I'm off to Scotland in May, will it keep the midges off?"): the
+# clauses that ask (ending in "?" or opening as a question does) say what is asked; the others
+# tell the shopper's situation, whose words no answer need share.
+CLAUSE_BREAK = re.compile(r"(?<=[.!?;,])\s+|\s+[-\u2013\u2014/]\s+|\s*\.\.\.\s*")
+ASKING = re.compile(
+    r"^(?:is|are|was|were|does|do|did|can|could|will|would|should|has|have|got|any|anything"
+    r"|how|hows|how's|what|whats|what's|which|where|when|why)\b",
+    re.I,
+)
+# The weight of a word of those clauses beside one of the question's own (chosen on the dev
+# question sets: 0 drops situation words an answer shares, "we camp a lot, is it tough
+# enough?" answered by "tough enough for camping", and 1 lets the situation outweigh what is
+# asked).
+TOLD_WEIGHT = 0.25
+# In the lexical share, a property of the synonyms' groups (waterproof, warm, odour, stretch)
+# is what a shopper asks about more often than the other words; an activity ("on the school
+# run", "before the gym") more often the situation they ask it in (weights chosen on the five
+# dev question sets: 1.5 / 0.5 against 1 / 1, better or equal on each).
+USES = "run hike gym travel commute"  # the synonym groups naming activities
+PROPERTY_WEIGHT = 1.5
+USE_WEIGHT = 0.5
+STOCK_SIZES = "sizes in stock"  # the label of the sizes a product is offered in
 MAX_CACHED_PRODUCTS = 2048
 # A review sentence of at most this many words is quoted with the rest of its review, when the
 # whole review has at most SHORT_REVIEW_WORDS.
@@ -219,6 +243,7 @@ class _Indexed:
     stems: list[frozenset[str]]
     values: list[frozenset[str]]  # an attribute's values' concepts (empty for sentences)
     reviews: list[int]  # the review a review sentence is from (-1 for other sources)
+    words: frozenset[str] = frozenset()  # every word of its text, as written (lower case)
     vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
 
 
@@ -247,13 +272,20 @@ class ProductAnswerer:
                 else:
                     self._phrases.setdefault(entry, concept)
         self._longest_phrase = max((len(p) for p in self._phrases), default=0)
+        self._concepts = frozenset(self._concept.values()) | frozenset(self._phrases.values())
+        self._uses = frozenset(self._concept.get(stem(w), stem(w)) for w in USES.split())
         self._ignore = frozenset(stem(w) for w in self.settings.ignore) | {
-            stem(w) for w in STOP_WORDS | FUNCTION_WORDS
+            stem(w) for w in (STOP_WORDS | FUNCTION_WORDS) - {"size", "sizes"}
         }
         self._parts: frozenset[str] = frozenset()
         self._generic = self._terms(GENERIC_WORDS)
         self._parts = self._terms(PARTS)
         self._part_stems = frozenset(stem(w) for w in PARTS.split())
+        # Words a misspelt question word may be meant as, beside the product's own.
+        self._known = frozenset(FIT_WORDS.split())
+        self._function = frozenset(
+            w.lower() for w in (*STOP_WORDS, *FUNCTION_WORDS, *self.settings.ignore)
+        )
         self._cache: OrderedDict[str, _Indexed] = OrderedDict()
         self._lock = threading.Lock()  # turns and a warm-up share the cache
 
@@ -269,7 +301,9 @@ class ProductAnswerer:
         reviews when the question is about fit, or no quotes when nothing scores high enough.
         `vector`: the question's embedding, when the caller already has it."""
         indexed = self._indexed(text)
+        question = self._spelled(question, indexed)
         terms = self._terms(question, text.title)
+        asked = self._terms(asked_clauses(question), text.title) or terms
         asks_fit = self._asks_fit(question, text.title)
         fit = self._fit(text.reviews) if asks_fit else None
         if fit is not None and fit.quotes:
@@ -279,7 +313,7 @@ class ProductAnswerer:
         if not indexed.sources or not terms:
             return Answer(text.id, text.title)
         q = self._vector(question) if vector is None else vector
-        scores = self._scores(question, terms, q, indexed, asks_fit)
+        scores = self._scores(question, asked, q, indexed, asks_fit, terms - asked)
         order = [int(i) for i in np.argsort(-scores, kind="stable")]
         best = float(scores[order[0]])
         if best < self.settings.threshold:
@@ -367,7 +401,7 @@ class ProductAnswerer:
     def _asks_fit(question: str, title: str) -> bool:
         """A sizing question, its words other than the product's name ("is the Livingston
         Tight stretchy?" asks no fit)."""
-        named = {w.lower() for w in WORD.findall(title)}
+        named = set(WORD.findall(title.lower()))
         rest = " ".join(w for w in WORD.findall(question.lower()) if w not in named)
         return FIT_QUESTION.search(rest) is not None
 
@@ -429,9 +463,18 @@ class ProductAnswerer:
         q: np.ndarray,
         indexed: _Indexed,
         fit: bool = False,
+        told: frozenset[str] = frozenset(),
     ) -> np.ndarray:
+        """`terms`: what the question asks; `told`: the words of its clauses that only tell
+        the shopper's situation, which count for less."""
         s = self.settings
-        lexical = np.array([len(terms & stems) / len(terms) for stems in indexed.stems])
+        whole = self._weight(terms) + TOLD_WEIGHT * self._weight(told)
+        lexical = np.array(
+            [
+                (self._weight(terms & stems) + TOLD_WEIGHT * self._weight(told & stems)) / whole
+                for stems in indexed.stems
+            ]
+        )
         prior = {
             "attribute": s.attribute_prior,
             "description": s.description_prior,
@@ -452,11 +495,42 @@ class ProductAnswerer:
             # sleeves are long"), never by a sentence merely close in meaning ("promises
             # superior warmth" to "does it run small?").
             scores[lexical == 0] = -1.0
+            # nor by the sizes in stock, which say which sizes there are, not how they fit
+            scores[np.array([src.label == STOCK_SIZES for src in indexed.sources])] = -1.0
         if ASKS_REVIEWERS.search(question):
             # "has anyone complained about the zipper?" asks for experience: only a reviewer
             # answers it, never the store's own description of the zipper.
             scores[np.array([src.kind != "review" for src in indexed.sources])] = -1.0
         return scores
+
+    def _spelled(self, question: str, indexed: _Indexed) -> str:
+        """The question with each word that is no English word ("smal", "shrinck", "inseem")
+        read as the one word of the product's text (or a sizing word) it is one edit from,
+        when there is exactly one ("small", "shrink", "inseam"). Only the product's words:
+        "lifter" is no misspelt "liter" of the answer vocabulary."""
+        named = set(WORD.findall(indexed.text.title.lower()))
+        known = (indexed.words | self._known) - named - self._function
+
+        def fix(match: re.Match[str]) -> str:
+            word = match.group(0)
+            lower = word.lower()
+            if len(lower) < 4 or lower in known or lower in self._function or lower in named:
+                return word  # a word as the catalog has it, a function word or the name
+            if getAllLemmas(lower):
+                return word  # an English word
+            close = {w for w in _one_edit(lower) if w in known and len(w) >= 3}
+            return close.pop() if len(close) == 1 else word
+
+        return re.sub(r"[A-Za-z]+", fix, question)
+
+    def _weight(self, terms: frozenset[str]) -> float:
+        """The terms' weight in the lexical share: a property the synonyms know ("waterproof",
+        "odour") counts PROPERTY_WEIGHT, an activity (USES: running, the gym) USE_WEIGHT, any
+        other word 1."""
+        return sum(
+            USE_WEIGHT if t in self._uses else PROPERTY_WEIGHT if t in self._concepts else 1.0
+            for t in terms
+        )
 
     def _vector(self, text: str) -> np.ndarray:
         return np.asarray(self.embed([text]), dtype=np.float32)[0]
@@ -477,7 +551,8 @@ class ProductAnswerer:
         ]
         reviews = [-1] * (len(sources) - sum(len(sentences(r.text)) for r in text.reviews))
         reviews += [n for n, r in enumerate(text.reviews) for _ in sentences(r.text)]
-        indexed = _Indexed(text, sources, stems, values, reviews)
+        words = frozenset(w for src in sources for w in WORD.findall(src.text.lower()))
+        indexed = _Indexed(text, sources, stems, values, reviews, words)
         if sources:
             plain = [f"{src.label}: {src.text}" if src.label else src.text for src in sources]
             indexed.vectors = np.asarray(self.embed(plain), dtype=np.float32)
@@ -517,7 +592,7 @@ def product_sources(text: ProductText) -> list[Source]:
         shown = "Yes" if lowered <= FLAG_YES else ", ".join(values)
         sources.append(Source("attribute", shown, attribute_label(name)))
     if text.sizes:
-        sources.append(Source("attribute", ", ".join(text.sizes), "sizes in stock"))
+        sources.append(Source("attribute", ", ".join(text.sizes), STOCK_SIZES))
     if text.colors:
         sources.append(Source("attribute", ", ".join(text.colors), "colours in stock"))
     sources += [Source("description", s) for s in text.description]
@@ -525,6 +600,27 @@ def product_sources(text: ProductText) -> list[Source]:
         Source("review", s, rating=r.rating) for r in text.reviews for s in sentences(r.text)
     ]
     return sources
+
+
+@lru_cache(maxsize=8192)
+def _one_edit(word: str) -> frozenset[str]:
+    """Every string one deletion, swap, change or insertion of a letter from `word`."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    deletes = {a + b[1:] for a, b in splits if b}
+    swaps = {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    changes = {a + c + b[1:] for a, b in splits if b for c in letters}
+    inserts = {a + c + b for a, b in splits for c in letters}
+    return frozenset(deletes | swaps | changes | inserts)
+
+
+def asked_clauses(question: str) -> str:
+    """The clauses of a question that ask something, without those that only tell the
+    shopper's situation ("my last pair fell apart, do these last?" -> "do these last?"); the
+    whole question when every clause asks or none does."""
+    clauses = [c for c in CLAUSE_BREAK.split(question) if c.strip()]
+    asking = [c for c in clauses if c.rstrip().endswith("?") or ASKING.match(c.strip())]
+    return " ".join(asking) if asking and len(asking) < len(clauses) else question
 
 
 def _in_context(source: Source, text: ProductText) -> Source:

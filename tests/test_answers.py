@@ -317,6 +317,139 @@ class TestProductAnswerer:
             ProductAnswerer("not an embedder")  # type: ignore[arg-type]
 
 
+class TestMisspeltQuestions:
+    """A question word that is no English word is read as the product's own word (or an answer
+    word) one letter-edit away, when exactly one is."""
+
+    PANT = ProductText(
+        id="t:P9",
+        title="Marlow Track Pant",
+        description=('Tapered leg with a 31" inseam.', "Elastic waistband with drawcord."),
+        reviews=(ReviewFact(4, "Comfy for lounging at home.", "Comfy"),),
+    )
+
+    def test_a_misspelt_sizing_word_still_asks_about_fit(self, answerer):
+        answer = answerer.answer("do they run smal?", JACKET)
+        assert answer.fit is not None and answer.fit.verdict == "small"
+
+    def test_a_misspelt_word_meets_the_products_own_word(self, answerer):
+        answer = answerer.answer("hows the inseem?", self.PANT)
+        assert [q.text for q in answer.quotes][:1] == ['Tapered leg with a 31" inseam.']
+
+    def test_names_function_words_and_english_words_stay_as_typed(self, answerer):
+        indexed = answerer._indexed(self.PANT)
+        # "marlo" is the shopper's spelling of the name; "hey" and "bloke" say nothing of the
+        # pant; "elastik" is one letter from the text's "elastic".
+        said = "hey is the marlo ok for a big bloke, is it elastik"
+        assert answerer._spelled(said, indexed) == said.replace("elastik", "elastic")
+
+
+class TestAskedClauses:
+    """In a question of several clauses, the clauses that ask weigh more than those telling
+    the shopper's situation."""
+
+    TOP = ProductText(
+        id="t:C1",
+        title="Pacer Tee",
+        attributes={"material": ("Wool", "Polyester")},
+        description=(
+            "Built for long distance training days.",
+            "Quick-drying fabric.",
+        ),
+    )
+
+    def test_the_asking_clauses_are_found(self):
+        from dialogue._answers import asked_clauses
+
+        said = "my old pair fell apart in a month, will these last?"
+        assert asked_clauses(said) == "will these last?"
+        assert asked_clauses("Going camping - any good in the cold?") == "any good in the cold?"
+        # every clause asks, or none does: the whole question
+        assert asked_clauses("pockets? a hood?") == "pockets? a hood?"
+        assert asked_clauses("need it for camping") == "need it for camping"
+
+    def test_the_situation_does_not_outweigh_what_is_asked(self, answerer):
+        said = "I'm training for a marathon and my legs get tired, does it dry fast?"
+        answer = answerer.answer(said, self.TOP)
+        assert [q.text for q in answer.quotes][:1] == ["Quick-drying fabric."]
+
+    def test_a_word_of_the_situation_alone_is_no_answer(self, answerer):
+        # "long distance" is the shopper's, the text's "long distance training" no answer
+        answer = answerer.answer("my sessions are long distance ones, is it reflective?", self.TOP)
+        assert not answer.stated
+
+
+class TestAnswerSynonyms:
+    """Words a shopper uses for what the catalog says otherwise (`answers.synonyms`)."""
+
+    def test_swimming_asks_whether_it_is_water_resistant(self, answerer):
+        watch = ProductText(
+            id="t:W1",
+            title="Tide Sport Watch",
+            description=("Digital display with a backlight.", "Water resistant (50 meters)."),
+        )
+        answer = answerer.answer("is it ok for a swim in the sea?", watch)
+        assert [q.text for q in answer.quotes][:1] == ["Water resistant (50 meters)."]
+
+
+class TestSizingWords:
+    """In a sizing question "size" is what is asked (the NLU's stop word elsewhere), and the
+    sizes in stock, which say nothing of how they fit, never answer it."""
+
+    TOP = ProductText(
+        id="t:S1",
+        title="Kestrel Crop Top",
+        sizes=("XS", "S", "M", "L"),
+        description=("Made for studio sessions.",),
+        reviews=(ReviewFact(2, "Lovely colour. The sizes do not match the chart at all.", "Meh"),),
+    )
+
+    def test_a_reviewer_on_the_sizes_answers(self, answerer):
+        answer = answerer.answer("can I trust the sizes?", self.TOP)
+        assert [q.text for q in answer.quotes][:1] == ["The sizes do not match the chart at all."]
+
+    def test_the_sizes_in_stock_do_not_say_how_it_fits(self, answerer):
+        plain = ProductText(id="t:S2", title="Plain Tee", sizes=("S", "M", "L"))
+        assert not answerer.answer("is it true to size?", plain).stated
+
+
+class TestFitQuestion:
+    """Whether a question asks about fit, read without the words of the product's name."""
+
+    def test_a_fit_word_in_the_products_name_asks_no_fit(self, answerer):
+        tight = ProductText(
+            id="t:T1",
+            title="Marsh Snug Tight",
+            description=("Four-way stretch fabric.",),
+            reviews=(
+                ReviewFact(3, "It runs small, order up.", "Small"),
+                ReviewFact(4, "Runs small but comfy.", "Ok"),
+            ),
+        )
+        answer = answerer.answer("is the Marsh Snug Tight stretchy?", tight)
+        assert answer.fit is None
+        assert [q.text for q in answer.quotes][:1] == ["Four-way stretch fabric."]
+
+
+class TestLexicalWeights:
+    """A property the synonyms know counts more in the lexical share, an activity less: in "ok
+    in drizzle on my commute?" the drizzle is asked about, the commute is when."""
+
+    HOODIE = ProductText(
+        id="t:H1",
+        title="Ridge Hoodie",
+        attributes={"material": ("Polyester",)},
+        description=("Brushed fleece lining.", "Water-resistant finish.", "Kangaroo pocket."),
+    )
+
+    def test_the_property_outweighs_the_activity(self, answerer):
+        answer = answerer.answer("ok in drizzle on my commute?", self.HOODIE)
+        assert [q.text for q in answer.quotes][:1] == ["Water-resistant finish."]
+
+    def test_weights(self, answerer):
+        assert answerer._weight(frozenset({"waterproof", "commute", "dog"})) == 1.5 + 0.5 + 1.0
+
+
 class TestSourceSpans:
     """Every answer sentence is a template around text found verbatim in the product's data."""
 
