@@ -34,7 +34,7 @@ from dialogue._config import (
     Templates,
     prompts_hash,
 )
-from dialogue._entities import Entity, EntityExtractor, Extraction, Reference
+from dialogue._entities import Entity, EntityExtractor, Extraction, Reference, category_parts
 from dialogue._llm import GroundingCheck, GroundingVerdict, Rewriter
 from dialogue._model import MAX_MESSAGE_CHARS, DecidedTurn, DialogueModel, read_message
 from dialogue._nlu import NluModel, Parse, TrainingReport
@@ -132,6 +132,7 @@ __all__ = [
     "TrackResult",
     "TrainingReport",
     "VariantGap",
+    "category_parts",
     "find_price",
     "load_nlu",
     "money",

@@ -735,7 +735,7 @@ def gradio_load(url: str, sessions: int, seconds: float, seed: int, forget: bool
     go_offline()
     from gradio_client import Client
 
-    from ui._shop import FAILURE
+    from ui import FAILURE
 
     cpu = time.process_time()
     deadline = time.monotonic() + seconds

@@ -38,8 +38,8 @@ from dialogue import (
     IntentClassifier,
     NluModel,
     ProductCard,
+    category_parts,
 )
-from dialogue._entities import category_parts
 
 Progress = Callable[[Iterable[Any], str, int], Iterable[Any]]
 

@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from evals._testsets import Predicate
-from retrieval import Product
+from retrieval import ATTRIBUTE_ALIASES, Product
 
 # The Magento adapter files some raw attribute codes under the names the assistant filters on
 # (three style columns become one `style`). Grading reads the adapter's own table, so a raw
 # code in a test set finds its values wherever ingestion put them; the audit says so loudly.
-from retrieval._sources.magento import ATTRIBUTE_ALIASES
 
 GENDERS = ("Men", "Women")
 UNISEX = "Unisex"

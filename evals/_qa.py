@@ -32,8 +32,7 @@ from tqdm import tqdm
 from assistant import Assistant
 from dialogue import ProductText, Source, product_sources
 from evals._testsets import DEV, HELDOUT
-from retrieval._documents import tokenize
-from retrieval._lexical import BM25Index
+from retrieval import BM25Index, tokenize
 
 QA_SPLITS = {
     "dev": DEV / "qa" / "questions.yml",

@@ -40,8 +40,7 @@ import numpy as np
 from tqdm import tqdm
 
 from evals._retrieval_eval import LEAF_NOUNS, K, attribute_queries
-from retrieval import Filters, Product, SearchEngine, SearchQuery
-from retrieval._sources.magento import MERCHANDISING_ROOTS
+from retrieval import MERCHANDISING_ROOTS, Filters, Product, SearchEngine, SearchQuery
 
 NO_BRAND = "(no brand)"
 NO_CATEGORY = "(no category)"

@@ -15,6 +15,7 @@ from retrieval._doctor import (
     index_unreadable,
     store_damaged,
 )
+from retrieval._documents import tokenize
 from retrieval._encoders import (
     DEFAULT_TEXT_MODEL,
     EncoderUnavailable,
@@ -34,6 +35,7 @@ from retrieval._image_encoders import (
 from retrieval._index import EmbeddingCache, HnswSettings, VectorIndex
 from retrieval._indexer import CatalogIndexer, SyncStats, collection_name
 from retrieval._ingest import SourceFormat, detect_format, ingest
+from retrieval._lexical import BM25Index
 from retrieval._model import (
     FILTER_ATTRIBUTES,
     ImageRole,
@@ -62,6 +64,7 @@ from retrieval._query import (
 from retrieval._report import IngestIssue, IngestReport, IssueReason, SourceError
 from retrieval._search import RankingWeights, SearchEngine
 from retrieval._sources._io import parse_price
+from retrieval._sources.magento import ATTRIBUTE_ALIASES, MERCHANDISING_ROOTS
 from retrieval._store import (
     CatalogStamp,
     CatalogStats,
@@ -72,9 +75,12 @@ from retrieval._store import (
 )
 
 __all__ = [
+    "ATTRIBUTE_ALIASES",
     "DEFAULT_TEXT_MODEL",
     "FILTER_ATTRIBUTES",
     "MAX_K",
+    "MERCHANDISING_ROOTS",
+    "BM25Index",
     "CatalogIndexer",
     "CatalogRetriever",
     "CatalogStamp",
@@ -144,6 +150,7 @@ __all__ = [
     "singular",
     "store_damaged",
     "title_words",
+    "tokenize",
 ]
 
 
