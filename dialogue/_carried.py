@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from lemminflect import getAllLemmas, getInflection
 
-from dialogue._entities import Entity, Extraction, _edit_distance
+from dialogue._entities import Entity, Extraction, _edit_distance, _singulars
 
 # What a shopper says before the thing they want. "like", "after" and "got" ask only in their
 # asking forms ("I'd like a", "I'm after a", "got any", "you got"): a tent that "leaks like a
@@ -220,8 +220,7 @@ def asked_thing(text: str, extraction: Extraction, *, framed: bool = False) -> A
 def names_no_kind(noun: str) -> bool:
     """Whether the noun ("unit", "accessories", "gear") says what a thing is, not which."""
     word = noun.split()[-1]
-    plain = word[:-3] + "y" if word.endswith("ies") else word.removesuffix("s")
-    return bool({word, plain, _singular(word)} & GENERIC_HEADS)
+    return bool({word, _singular(word), *_singulars(word)} & GENERIC_HEADS)
 
 
 def _covers(entity: Entity, asked: AskedThing) -> bool:

@@ -983,12 +983,12 @@ def _but_instead(text: str, entities: list[Entity]) -> list[Entity]:
     """A colour or size said after "but" replaces one said before it ("only black?? lame.
     something like it but blue", "the M is fine but L would be better"): the last is wanted
     (the colour of an item pointed at, "the purple hoodie but in blue", says which item)."""
+    turns = [m.start() for m in BUT.finditer(text)]
+    if not turns:
+        return entities
     out = list(entities)
     for type_ in ("color", "size"):
         said = [e for e in out if e.type == type_ and not e.negated and not e.qualifies]
-        turns = [m.start() for m in BUT.finditer(text)]
-        if len(said) < 2 or not turns:
-            continue
         after = [e for e in said if e.start > turns[-1]]
         if after and len(after) < len(said):
             out = [e for e in out if e not in said or e in after]
@@ -1063,7 +1063,6 @@ def _size_context(text: str, tokens: list[tuple[str, int, int]], i: int, consume
         # "the 2nd one, L", "going with the first. 34, green", "in my cart - 36 in grey": set
         # apart
         previous = ","
-
     following = tokens[i + 1][0].lower() if i + 1 < len(tokens) else ""
     if previous in ("size", "sz", "sizes", "waist", "inseam") or following in ("waist", "size"):
         return True

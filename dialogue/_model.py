@@ -326,6 +326,8 @@ OF_THE_ITEM = re.compile(
     re.IGNORECASE,
 )
 # "add to bag", "put it in my basket": the shopper's cart, by any of its names.
+# Any word for the cart ("show me the second" names none, so it looks at an item).
+NAMES_THE_CART = re.compile(rf"\b{CART_WORDS}\b", re.IGNORECASE)
 THE_CART = re.compile(
     rf"\b(?:to|into|in|from)\s+(?:my\s+|the\s+|your\s+|ur\s+)?{CART_WORDS}\b", re.IGNORECASE
 )
@@ -659,7 +661,7 @@ class DialogueModel:
         pointing = [r for r in ext.references if r.kind != "focus" and not r.negated]
         # "all the backpacks again", "the other duffels": a kind named, no one item
         at_one = [r for r in pointing if r.kind not in ("category", "other")]
-        cart_named = re.search(rf"\b{CART_WORDS}\b", parse.text, re.IGNORECASE)
+        cart_named = NAMES_THE_CART.search(parse.text)
         # the cart intents too, when the message neither names the cart nor opens with an order
         ordered = cart_named or PUT_IN.search(parse.text)
         loosely_cart = parse.intent in CART_INTENTS and not ordered

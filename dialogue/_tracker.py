@@ -852,4 +852,6 @@ def _by_attribute(state: DialogueState, ref: Reference) -> list[str]:
     # "add the hoodie" after a look at jackets: the one such item of the list before, if one
     # ("the tent" after a list of tents, then a headlamp: the first of them).
     earlier = [card.id for card in state.earlier if matches(card, by_title)]
-    return earlier[:1] if by_title else earlier if len(earlier) == 1 else []
+    if by_title:
+        return earlier[:1]
+    return earlier if len(earlier) == 1 else []
